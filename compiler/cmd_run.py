@@ -1,0 +1,3 @@
+"""Placeholder: the helper that owns this module replaces it."""
+
+COMMANDS: list = []
