@@ -1,0 +1,98 @@
+"""Load step: read every source of the plan's load config, validate each row, collect bad rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Mapping
+
+from .readers import RawRow, decode, document_files, reader_for
+from .records import FORMATS, DataError, Record
+from .validate import check_columns, validate_row
+
+MAX_LISTED = 50  # bad rows listed in an error message; the rest are counted
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    records: list[Record]
+    bad_rows: list[dict] = field(default_factory=list)
+    counts: dict = field(default_factory=dict)
+
+
+@dataclass
+class SourceResult:
+    records: list[Record]
+    bad_rows: list[dict]
+    rows: int
+
+
+def _documents(path: Path, label: str, pattern: str | None) -> Iterator[tuple[str, RawRow]]:
+    root = path if path.is_dir() else path.parent
+    for p in document_files(path, pattern):
+        rel = p.relative_to(root).as_posix()
+        file_label = f"{label.rstrip('/')}/{rel}" if path.is_dir() else label
+        try:
+            text = decode(file_label, p.read_bytes())
+        except DataError as err:
+            yield file_label, RawRow(1, None, err.message.split(": ", 1)[1])
+            continue
+        yield file_label, RawRow(1, {"text": text, "path": rel})
+
+
+def read_source(name: str, path: str | Path, fmt: str, columns: Mapping[str, str] | None = None,
+                glob: str | None = None, label: str | None = None, purpose: str = "train") -> SourceResult:
+    """All rows of one source: good ones as records, bad ones as {source, file, line, reason}."""
+    if fmt not in FORMATS:
+        raise DataError(f"error: unknown data format '{fmt}' (one of {', '.join(FORMATS)})", 2)
+    check_columns(fmt, columns)
+    path, label = Path(path), label or str(path)
+    if fmt == "documents":
+        if not path.exists():
+            raise DataError(f"{label}: no such file or folder")
+        items = _documents(path, label, glob)
+    else:
+        reader = reader_for(str(path), fmt)
+        items = ((label, raw) for raw in reader(str(path)))
+    from_text = path.suffix.lower() in (".csv", ".tsv")
+    records, bad, rows = [], [], 0
+    for file_label, raw in items:
+        rows += 1
+        result = raw.reason or validate_row(raw.row, fmt, columns, from_text)
+        if isinstance(result, str):
+            bad.append({"source": name, "file": file_label, "line": raw.line, "reason": result})
+        else:
+            records.append(Record(name, file_label, raw.line, fmt, result, purpose))
+    if rows == 0:
+        what = "no documents match" if fmt == "documents" else "the file is empty (no rows)"
+        raise DataError(f"{label}: {what}")
+    return SourceResult(records, bad, rows)
+
+
+def format_bad_rows(bad: list[dict], head: str) -> str:
+    lines = [head] + [f"  {b['file']}:{b['line']}: {b['reason']}" for b in bad[:MAX_LISTED]]
+    if len(bad) > MAX_LISTED:
+        lines.append(f"  ... and {len(bad) - MAX_LISTED} more")
+    return "\n".join(lines)
+
+
+def load_sources(cfg: dict, project_root: str | Path) -> LoadResult:
+    root = Path(project_root)
+    eval_source = cfg.get("eval_source")
+    records: list[Record] = []
+    bad_rows: list[dict] = []
+    counts: dict = {}
+    failing: list[dict] = []
+    for src in cfg.get("sources", []):
+        rel = src["path"]
+        result = read_source(src["name"], root / rel, src["format"], src.get("columns") or {}, src.get("glob"),
+                             label=rel, purpose="eval" if src["name"] == eval_source else "train")
+        records += result.records
+        bad_rows += result.bad_rows
+        counts[src["name"]] = {"rows": result.rows, "valid": len(result.records), "bad": len(result.bad_rows)}
+        if result.bad_rows and src.get("on_bad_rows", "fail") == "fail":
+            failing += result.bad_rows
+    if failing:
+        head = f"error: {len(failing)} bad row{'s' if len(failing) != 1 else ''} (on_bad_rows = fail; set on_bad_rows = skip to drop them):"
+        raise DataError(format_bad_rows(failing, head))
+    return LoadResult(records, bad_rows, counts)

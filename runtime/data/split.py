@@ -1,0 +1,128 @@
+"""Split step: train / holdout, deterministic by seed, leak-free.
+
+Without an eval source, rows that are near duplicates (MinHash LSH) or share a 13-gram are joined
+into clusters (union-find) and whole clusters go to one side, so no near duplicate and no n-gram
+leak crosses the split. Optional stratification by a field: a top-level field of the row, or for
+chat rows whose last assistant reply is a JSON object, a key of that object (e.g. "category").
+With an eval source, its rows are the holdout and are checked for contamination against train.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass, field
+
+from .contamination import MAX_ROWS, contamination, shared_gram_pairs
+from .dedup import DEFAULTS
+from .load import MAX_LISTED
+from .minhash import near_pairs, signatures
+from .records import DataError, Record, match_text
+
+
+@dataclass(frozen=True)
+class SplitResult:
+    train: list[Record]
+    holdout: list[Record]
+    documents: list[Record] = field(default_factory=list)
+    leaks: list[dict] = field(default_factory=list)
+    stats: dict = field(default_factory=dict)
+
+
+def _find(parent: list[int], i: int) -> int:
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
+
+
+def clusters(records: list[Record], cfg: dict) -> list[int]:
+    """A cluster id (its smallest member's index) per row."""
+    parent = list(range(len(records)))
+    c = {**DEFAULTS, **{k: v for k, v in cfg.items() if v is not None}}
+    sigs = signatures((match_text(r) for r in records), c["num_perm"], c["shingle_words"])
+    pairs = list(near_pairs(sigs, c["near_threshold"], c["num_perm"], only_first=False))
+    pairs += shared_gram_pairs(records, c.get("ngram", 13), c.get("ngram_max_rows", MAX_ROWS))
+    for a, b in pairs:
+        ra, rb = _find(parent, a), _find(parent, b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    return [_find(parent, i) for i in range(len(records))]
+
+
+def stratum(record: Record, key: str | None) -> str:
+    if not key:
+        return ""
+    value = record.fields.get(key)
+    if value is None and record.format == "chat":
+        replies = [m for m in record.fields.get("messages", []) if m.get("role") == "assistant"]
+        try:
+            obj = json.loads(replies[-1]["content"]) if replies else None
+        except ValueError:
+            obj = None
+        value = obj.get(key) if isinstance(obj, dict) else None
+    return "(none)" if value is None else str(value)
+
+
+def _fraction(value: float) -> float:
+    return value / 100 if value > 1 else value
+
+
+def assign(records: list[Record], cluster_of: list[int], cfg: dict) -> set[int]:
+    """Indices that go to the holdout: per stratum, shuffled clusters fill the target greedily."""
+    members: dict[int, list[int]] = {}
+    for i, c in enumerate(cluster_of):
+        members.setdefault(c, []).append(i)
+    by_stratum: dict[str, list[int]] = {}
+    for c in sorted(members):
+        by_stratum.setdefault(stratum(records[c], cfg.get("stratify")), []).append(c)
+    rng = random.Random(cfg.get("seed", 0))
+    frac = _fraction(float(cfg.get("holdout", 0.2)))
+    holdout: set[int] = set()
+    for name in sorted(by_stratum):
+        ids = by_stratum[name]
+        rng.shuffle(ids)
+        target = round(frac * sum(len(members[c]) for c in ids))
+        taken = 0
+        for c in ids:
+            if taken + len(members[c]) <= target:
+                holdout.update(members[c])
+                taken += len(members[c])
+    return holdout
+
+
+def format_leaks(leaks: list[dict]) -> str:
+    lines = [f"error: {len(leaks)} holdout row{'s' if len(leaks) != 1 else ''} share a 13-gram with a train row "
+             "(a leak makes the eval measure memory); fix the data or set accept_leaks = true:"]
+    lines += [f"  {x['file']}:{x['line']}: shares \"{x['ngram']}\" with {x['train_file']}:{x['train_line']}"
+              for x in leaks[:MAX_LISTED]]
+    if len(leaks) > MAX_LISTED:
+        lines.append(f"  ... and {len(leaks) - MAX_LISTED} more")
+    return "\n".join(lines)
+
+
+def split(records, cfg: dict, eval_records: list[Record] | None = None) -> SplitResult:
+    records = list(records)
+    docs = [r for r in records if r.format == "documents"]
+    pool = [r for r in records if r.format != "documents" and r.purpose != "eval"]
+    if eval_records is None:
+        eval_records = [r for r in records if r.format != "documents" and r.purpose == "eval"]
+    n = int(cfg.get("ngram", 13))
+    stats: dict = {"documents": len(docs), "stratify": cfg.get("stratify")}
+    if eval_records:
+        train, holdout = pool, list(eval_records)
+        stats.update(mode="eval_source", clusters=len(pool), largest_cluster=1)
+    else:
+        cluster_of = clusters(pool, cfg)
+        chosen = assign(pool, cluster_of, cfg)
+        train = [r for i, r in enumerate(pool) if i not in chosen]
+        holdout = [r for i, r in enumerate(pool) if i in chosen]
+        sizes: dict[int, int] = {}
+        for c in cluster_of:
+            sizes[c] = sizes.get(c, 0) + 1
+        stats.update(mode="random", clusters=len(sizes), largest_cluster=max(sizes.values(), default=0))
+    leaks = contamination(train, holdout, n, int(cfg.get("ngram_max_rows", MAX_ROWS)))
+    stats.update(train=len(train), holdout=len(holdout), leaks=len(leaks))
+    if leaks and not cfg.get("accept_leaks", False):
+        raise DataError(format_leaks(leaks))
+    return SplitResult(train, holdout, docs, leaks, stats)

@@ -1,0 +1,174 @@
+"""Turn one raw row into canonical fields, or a reason a person understands.
+
+The column map is applied first (canonical field -> column in the file; unmapped fields keep
+their own name, so a partial map never drops a default column). jsonschema then checks the row;
+its errors are translated ("role 'robot' is not one of system, user, assistant (message 2)"),
+never printed raw.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Mapping
+
+from .records import DataError
+from .schemas import FIELDS, ROLES, validator
+
+_NESTED = ("role", "content")  # chat keys inside each message that a column map may rename
+_GUESS = (
+    ({"messages"}, "chat"),
+    ({"conversations"}, "chat"),
+    ({"prompt", "chosen", "rejected"}, "preference"),
+    ({"instruction", "output"}, "instruction"),
+    ({"prompt", "completion"}, "completion"),
+    ({"text"}, "text"),
+)
+
+
+def check_columns(fmt: str, columns: Mapping[str, str] | None) -> None:
+    """A column map may only name canonical fields (and role/content for message lists)."""
+    allowed = set(FIELDS[fmt]) | (set(_NESTED) if fmt in ("chat", "preference") else set())
+    for key in columns or {}:
+        if key not in allowed:
+            raise DataError(
+                f"error: columns: '{key}' is not a field of the {fmt} format (fields: {', '.join(sorted(allowed))})", 2
+            )
+
+
+def _rename_nested(value: object, columns: Mapping[str, str]) -> object:
+    if not isinstance(value, list):
+        return value
+    role_col, content_col = columns.get("role", "role"), columns.get("content", "content")
+    out = []
+    for m in value:
+        if isinstance(m, dict) and (role_col in m or content_col in m):
+            m = {**{k: v for k, v in m.items() if k not in (role_col, content_col)},
+                 "role": m.get(role_col), "content": m.get(content_col)}
+            m = {k: v for k, v in m.items() if v is not None}
+        out.append(m)
+    return out
+
+
+def _maybe_json(value: object) -> object:
+    """CSV cells hold message lists as JSON text."""
+    if isinstance(value, str) and value.lstrip().startswith("["):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _guess_format(row: dict) -> str | None:
+    keys = set(row)
+    for needed, fmt in _GUESS:
+        if needed <= keys:
+            return fmt
+    return None
+
+
+def map_columns(row: dict, fmt: str, columns: Mapping[str, str] | None, from_text: bool) -> dict | str:
+    columns = columns or {}
+    fields: dict = {}
+    for key in FIELDS[fmt]:
+        col = columns.get(key, key)
+        if col in row:
+            value = row[col]
+            if from_text and fmt in ("chat", "preference"):
+                value = _maybe_json(value)
+            if fmt in ("chat", "preference") and ("role" in columns or "content" in columns):
+                value = _rename_nested(value, columns)
+            fields[key] = value
+        elif key in columns:
+            return f"missing column '{col}' (mapped to {key})"
+    if fmt == "instruction" and fields.get("input") is None:
+        fields["input"] = ""
+    return fields
+
+
+def _name(path: list) -> str:
+    for part in reversed(path):
+        if isinstance(part, str):
+            return part
+    return "row"
+
+
+def _where(path: list) -> str:
+    """'(message 2)' for messages[1].role; '(chosen, message 1)' for preference lists."""
+    bits = []
+    for i, part in enumerate(path):
+        if isinstance(part, int):
+            owner = path[i - 1] if i else ""
+            bits.append(f"message {part + 1}" if owner in ("messages", "chosen", "rejected", "prompt") else f"item {part + 1}")
+        elif part not in ("messages",) and i < len(path) - 1:
+            bits.append(str(part))
+    return f" ({', '.join(bits)})" if bits else ""
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _type_name(value: object) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number",
+            float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def humanize(err, row: dict, fmt: str) -> str:
+    path = list(err.absolute_path)
+    name, where, kind, value = _name(path), _where(path), err.validator, err.instance
+    if kind == "required":
+        missing = next((k for k in err.validator_value if k not in (value or {})), "?")
+        if not path:
+            guess = _guess_format(row)
+            hint = f"; this row looks like {guess} data (format = {guess}?)" if guess and guess != fmt else ""
+            return f"missing field '{missing}'{hint}"
+        return f"missing '{missing}'{_where(path + ['_'])}"
+    if kind == "enum":
+        allowed = ", ".join(str(v) for v in err.validator_value)
+        return f"{name} {_short(value)} is not one of {allowed}{where}"
+    if kind == "type":
+        want = err.validator_value
+        want = " or ".join(want) if isinstance(want, list) else want
+        article = "an" if want[0] in "aeiou" else "a"
+        label = "row" if not path else name
+        return f"{label} must be {article} {want}, not {_type_name(value)}{where}"
+    if kind in ("minLength", "pattern"):
+        return f"{name} is empty{where}"
+    if kind == "minItems":
+        return f"{name} is empty{where}"
+    if kind in ("anyOf", "oneOf"):
+        return f"{name} must be a non-empty string or a list of messages{where}"
+    return f"{name}: {err.message[:120]}{where}"
+
+
+def _extra_checks(fields: dict, fmt: str) -> str | None:
+    if fmt == "chat":
+        messages = fields["messages"]
+        last = messages[-1]["role"]
+        if last != "assistant":
+            return f"the last message is from the {last}, not the assistant (message {len(messages)})"
+        if not any(m["role"] == "user" for m in messages):
+            return "no user message"
+    if fmt == "preference" and fields["chosen"] == fields["rejected"]:
+        return "chosen and rejected are the same"
+    return None
+
+
+def validate_row(row: object, fmt: str, columns: Mapping[str, str] | None = None, from_text: bool = False) -> dict | str:
+    """Canonical fields for a good row, else the reason (a string) it is bad."""
+    if not isinstance(row, dict):
+        return f"row must be a JSON object, not {_type_name(row)}"
+    fields = map_columns(row, fmt, columns, from_text)
+    if isinstance(fields, str):
+        return fields
+    v = validator(fmt)
+    if not v.is_valid(fields):
+        errors = sorted(v.iter_errors(fields), key=lambda e: (len(list(e.absolute_path)), list(map(str, e.absolute_path))))
+        deepest = max(errors, key=lambda e: len(list(e.absolute_path)))
+        return humanize(deepest if deepest.validator != "anyOf" else errors[0], row, fmt)
+    return _extra_checks(fields, fmt) or fields
+
+
+__all__ = ["validate_row", "check_columns", "map_columns", "ROLES"]
