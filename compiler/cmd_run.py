@@ -1,3 +1,172 @@
-"""Placeholder: the helper that owns this module replaces it."""
+"""`ftc run RECIPE.ftr | PLAN.json`: compile (for a recipe), check the data lock, run the plan.
 
-COMMANDS: list = []
+Exit codes: 0 promoted (or the prompt is the deliverable), 3 not promoted (a verdict, not a crash:
+the report says why), 1 errors, 2 usage. Heavy imports happen inside the command, so the CLI
+still starts fast for `ftc lint` / `ftc plan`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import click
+
+from ftc.compiler.errors import FtcError
+
+EXIT_NOT_PROMOTED = 3
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def lock_digest(path: Path) -> str:
+    """The data lock of one input: a file's sha256, or for a folder (documents) the sha256 of its
+    sorted ``relative-path sha256`` lines."""
+    try:
+        from ftc.compiler.facts import input_sha256  # the planner's own definition, when it has one
+
+        return input_sha256(path)
+    except ImportError:
+        pass
+    if path.is_dir():
+        lines = [f"{p.relative_to(path).as_posix()} {file_sha256(p)}" for p in sorted(path.rglob("*")) if p.is_file()]
+        return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+    return file_sha256(path)
+
+
+def project_root(plan: dict, plan_path: Path | None) -> Path:
+    root = plan.get("project_root")
+    base = plan_path.parent if plan_path is not None else Path.cwd()
+    if not root:
+        return base.resolve()
+    root_path = Path(root)
+    return (root_path if root_path.is_absolute() else base / root_path).resolve()
+
+
+def stale_inputs(plan: dict, root: Path) -> list[str]:
+    """Inputs whose files changed (or vanished) since the plan was written, as messages."""
+    problems = []
+    for item in plan.get("inputs", []):
+        path = root / item["path"]
+        if not path.exists():
+            problems.append(f"{item['path']}: the file is gone (data source '{item['name']}')")
+        elif lock_digest(path) != item.get("sha256"):
+            problems.append(f"{item['path']}: changed since the plan was written (data source '{item['name']}')")
+    return problems
+
+
+def refresh_lock(plan: dict, root: Path) -> dict:
+    inputs = [dict(item, sha256=lock_digest(root / item["path"])) for item in plan.get("inputs", [])]
+    return dict(plan, inputs=inputs)
+
+
+def check_inside(plan: dict, root: Path) -> None:
+    """A plan's data paths stay inside its project unless --allow-outside (design section 8)."""
+    for item in plan.get("inputs", []):
+        path = (root / item["path"]).resolve()
+        if not path.is_relative_to(root):
+            raise FtcError(f"error: data source '{item['name']}' ({item['path']}) lies outside the project "
+                           f"{root}; pass --allow-outside to allow it", 2)
+
+
+def read_plan_file(path: Path) -> dict:
+    """A saved plan, validated by the planner's reader when it exists (located errors)."""
+    try:
+        from ftc.compiler.plan import read_plan
+    except ImportError:
+        read_plan = None
+    if read_plan is not None:
+        plan = read_plan(path)
+        return plan if isinstance(plan, dict) else json.loads(_to_json(plan))
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise FtcError(f"{path}:{err.lineno}:{err.colno}: error: not a valid plan file: {err.msg}") from None
+
+
+def _to_json(plan: object) -> str:
+    for name in ("to_json", "dumps", "json"):
+        fn = getattr(plan, name, None)
+        if callable(fn):
+            return fn()
+    raise FtcError("internal: cannot serialise the plan object")
+
+
+def compile_recipe(path: Path, allow_outside: bool) -> tuple[dict, Path]:
+    """Recipe -> plan dict (through the front end and the planner) and its project root."""
+    from ftc.compiler.frontend import load_recipe, render
+    from ftc.compiler.planner import build_plan
+
+    recipe, diagnostics = load_recipe(path, allow_outside=allow_outside)
+    errors = [d for d in diagnostics if d.severity == "error"]
+    if recipe is None or errors:
+        raise FtcError(render(errors or diagnostics), 1)
+    plan = build_plan(recipe)
+    if isinstance(plan, tuple):  # (plan, diagnostics)
+        plan, more = plan
+        bad = [d for d in more if d.severity == "error"]
+        if plan is None or bad:
+            raise FtcError(render(bad or more), 1)
+    doc = plan if isinstance(plan, dict) else json.loads(_to_json(plan))
+    return doc, Path(recipe.project_root)
+
+
+@click.command()
+@click.argument("target", type=click.Path(path_type=Path))
+@click.option("--force", "force", multiple=True, metavar="STEP", help="Re-run STEP (and what depends on it) even if cached.")
+@click.option("--refresh", is_flag=True, help="Accept changed data files: update the plan's data lock and go on.")
+@click.option("--allow-download", is_flag=True, help="Allow downloading a missing model from the Hugging Face hub.")
+@click.option("--runs-dir", type=click.Path(path_type=Path), default=Path("runs"), show_default=True,
+              help="Where run folders go: RUNS/<recipe>/<plan-hash>/.")
+@click.option("--allow-outside", is_flag=True, help="Allow data files outside the project folder.")
+@click.option("--quiet", "-q", is_flag=True, help="Only the final summary.")
+def run(target: Path, force: tuple[str, ...], refresh: bool, allow_download: bool, runs_dir: Path,
+        allow_outside: bool, quiet: bool) -> None:
+    """Run a recipe (compiled first) or a saved plan: data, baseline, train, eval, gate, export."""
+    if not target.exists():
+        raise FtcError(f"error: {target}: no such recipe or plan file", 2)
+    if target.suffix == ".ftr":
+        plan, root = compile_recipe(target, allow_outside)
+    elif target.suffix == ".json":
+        plan = read_plan_file(target)
+        root = project_root(plan, target)
+        stale = stale_inputs(plan, root)
+        if stale and not refresh:
+            raise FtcError("error: the plan's data lock no longer matches the files:\n  " + "\n  ".join(stale)
+                           + f"\nhint: re-plan the recipe, or run `ftc run {target} --refresh` to accept the new data")
+        if stale:
+            plan = refresh_lock(plan, root)
+    else:
+        raise FtcError(f"error: {target}: expected a recipe (.ftr) or a plan (.json)", 2)
+    if not allow_outside:
+        check_inside(plan, root)
+    code = _execute(plan, root, runs_dir, force, allow_download, quiet)
+    if code:
+        raise click.exceptions.Exit(code)
+
+
+def _execute(plan: dict, root: Path, runs_dir: Path, force: tuple[str, ...], allow_download: bool, quiet: bool) -> int:
+    from ftc.runtime.executor import Executor, RunOptions
+    from ftc.runtime.progress import RunProgress
+    from ftc.runtime.steps import GUARD, STEPS
+
+    progress = RunProgress(quiet=quiet)
+    options = RunOptions(runs_dir=runs_dir, force=force, allow_download=allow_download)
+    executor = Executor(plan, root, options, STEPS, progress=progress, guard=GUARD)
+    result = executor.run()
+    export = result.run_dir / "export"
+    metrics = None
+    if (export / "metrics.json").exists():
+        metrics = json.loads((export / "metrics.json").read_text(encoding="utf-8"))
+    progress.summary(result, export / "report.html" if (export / "report.html").exists() else None, metrics)
+    return 0 if result.promoted else EXIT_NOT_PROMOTED
+
+
+COMMANDS = [run]

@@ -1,0 +1,121 @@
+"""The export step: what a person takes away from a run.
+
+``export/`` holds ``metrics.json``, ``prompt.txt`` (the winning prompt), ``report.md``,
+``report.html``, the data report, and, only when the tune was promoted, ``adapter/`` (LoRA) or
+``model/`` (full) and ``merged/`` when the plan asks for merged weights. A tune that lost stays
+in its train folder, named in the report as a candidate: exporting it would ship a model that
+never proved it beats the prompt (the failure DSPy PR #8194 fixed).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ftc.runtime import atomic
+from ftc.runtime.report import write_reports
+from ftc.runtime.steps import common
+from ftc.runtime.steps.final_steps import baseline_scores, tuned_scores
+
+
+def _read(path: Path, default: object = None) -> object:
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else default
+
+
+def metrics_doc(ctx, gate: dict) -> dict:  # noqa: ANN001 - the executor's Context
+    """metrics.json: ``baseline`` and ``tuned`` share their keys (the expect labels); ``tuned``
+    values are null when no tune ran. Other tools read these keys: keep them stable."""
+    base = baseline_scores(ctx)
+    tuned = tuned_scores(ctx)
+    labels = list(base["values"])
+    tuned_values = {label: (tuned["values"].get(label) if tuned else None) for label in labels}
+    ppl_after = (tuned or {}).get("perplexity", {})
+    return {
+        "baseline": base["values"],
+        "tuned": tuned_values,
+        "perplexity": {
+            "text": "general",
+            "before": base["perplexity"].get("general"),
+            "after": ppl_after.get("general"),
+            "holdout_before": base["perplexity"].get("holdout"),
+            "holdout_after": ppl_after.get("holdout"),
+        },
+        "gate": {"passed": gate["passed"], "verdict": gate["verdict"], "reasons": gate["reasons"]},
+        "expects": [{k: e[k] for k in ("label", "metric", "op", "threshold")} for e in ctx.plan.get("expects", [])],
+    }
+
+
+def _trained(ctx) -> bool:  # noqa: ANN001
+    train = ctx.by_kind("train")
+    return train is not None and train.status != "skipped" and train.dir is not None
+
+
+def export(ctx) -> dict:  # noqa: ANN001
+    from ftc.runtime.steps.model_steps import trained_output
+
+    gate = _read(ctx.need_dir("gate") / "gate.json")
+    promoted_tune = bool(gate["passed"]) and _trained(ctx)
+    files: list[str] = []
+    if promoted_tune:
+        files += _export_weights(ctx, trained_output(ctx))
+    prompt = _winning_prompt(ctx, promoted_tune)
+    atomic.write_text(ctx.dir / "prompt.txt", prompt)
+    metrics = metrics_doc(ctx, gate)
+    atomic.write_json(ctx.dir / "metrics.json", metrics)
+    split_dir = ctx.need_dir("split")
+    for name in ("data_report.json", "data_report.txt"):
+        if (split_dir / name).exists():
+            atomic.copy_file(split_dir / name, ctx.dir / name)
+    files += ["prompt.txt", "metrics.json", "data_report.json", "data_report.txt"]
+    write_reports(ctx.dir, _report_input(ctx, gate, metrics, promoted_tune))
+    files += ["report.md", "report.html"]
+    return {"files": files, "promoted_tune": promoted_tune}
+
+
+def _export_weights(ctx, output: Path) -> list[str]:  # noqa: ANN001
+    full = (output / "config.json").exists() and not (output / "adapter_config.json").exists()
+    name = "model" if full else "adapter"
+    atomic.copy_tree(output, ctx.dir / name)
+    files = [f"{name}/"]
+    if ctx.config.get("merged") and not full:
+        from ftc.runtime.sft import merge_adapter
+
+        tmp = ctx.dir / ".merged.tmp"
+        merge_adapter(common.model_dir(ctx), output, tmp)
+        atomic.replace_dir(tmp, ctx.dir / "merged")
+        files.append("merged/")
+    return files
+
+
+def _winning_prompt(ctx, promoted_tune: bool) -> str:  # noqa: ANN001
+    """The tuned model is prompted exactly as it was trained: the system prompt alone. Otherwise
+    the prompt is the deliverable: the system prompt plus the baseline's few-shot examples."""
+    if promoted_tune:
+        return f"[system]\n{common.system_prompt(ctx.plan)}\n"
+    return (ctx.need_dir("baseline") / "prompt.txt").read_text(encoding="utf-8")
+
+
+def _report_input(ctx, gate: dict, metrics: dict, promoted_tune: bool) -> dict:  # noqa: ANN001
+    train = ctx.by_kind("train")
+    train_info, history = None, []
+    if _trained(ctx):
+        train_info = _read(train.dir / "train.json", {})
+        history = _read(train.dir / "loss_history.json", [])
+    return {
+        "recipe": (ctx.plan.get("recipe") or {}).get("name", "recipe"),
+        "plan_hash": ctx.run_dir.name,
+        "run_dir": str(ctx.run_dir),
+        "model": (ctx.plan.get("model") or {}).get("base"),
+        "method": ctx.plan.get("method"),
+        "strategy": ctx.plan.get("strategy", []),
+        "gate": gate,
+        "metrics": metrics,
+        "promoted_tune": promoted_tune,
+        "trained": _trained(ctx),
+        "candidate": str(train.dir) if train is not None and train.dir is not None and not promoted_tune else None,
+        "train": train_info,
+        "history": history,
+        "data": _read(ctx.need_dir("split") / "data_report.json", {}),
+        "steps": [o.to_json() | {"id": o.id} for o in ctx.outcomes.values() if o.kind != "export"],
+        "prompt": _winning_prompt(ctx, promoted_tune),
+    }

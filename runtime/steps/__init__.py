@@ -1,0 +1,44 @@
+"""One small function per plan step kind. Each takes the executor's ``Context``, writes its
+outputs into ``ctx.dir`` (atomically) and returns a small summary dict for ``step.json``.
+
+Heavy libraries (torch, transformers, ...) are imported inside the model steps only.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from ftc.compiler.errors import FtcError
+from ftc.runtime.steps.data_steps import clean_step, dedup_step, load_step, split_step
+from ftc.runtime.steps.final_steps import export_step, gate_step
+from ftc.runtime.steps.model_steps import baseline_step, baseline_meets_bar_guard, eval_step, train_step
+
+
+def _not_yet(kind: str) -> Callable:
+    def run(ctx) -> dict:  # noqa: ANN001 - the executor's Context
+        raise FtcError(
+            f"error: this runtime does not run step kind '{kind}' yet (step '{ctx.step['id']}'); "
+            f"plan without it or run it with another tool"
+        )
+
+    return run
+
+
+STEPS: dict[str, Callable] = {
+    "load": load_step,
+    "clean": clean_step,
+    "dedup": dedup_step,
+    "split": split_step,
+    "baseline": baseline_step,
+    "train": train_step,
+    "eval": eval_step,
+    "gate": gate_step,
+    "export": export_step,
+    "index": _not_yet("index"),
+    "dpo": _not_yet("dpo"),
+    "distill": _not_yet("distill"),
+}
+
+GUARD = baseline_meets_bar_guard
+
+__all__ = ["STEPS", "GUARD"]

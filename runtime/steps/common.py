@@ -1,0 +1,94 @@
+"""Helpers the model steps share: the split's examples, the one prompt, scoring every expect."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ftc.compiler.errors import FtcError
+from ftc.runtime import atomic
+
+PREDICTIONS = "predictions.jsonl"
+SCORES = "scores.json"
+
+
+def system_prompt(plan: dict) -> str:
+    return str((plan.get("prompt") or {}).get("system") or "")
+
+
+def hp_value(plan: dict, name: str, default: object = None) -> object:
+    entry = (plan.get("hyperparameters") or {}).get(name)
+    value = entry.get("value") if isinstance(entry, dict) else entry
+    return default if value is None else value
+
+
+def examples(ctx, part: str) -> list:  # noqa: ANN001 - the executor's Context
+    """``part`` = "train" or "holdout": the split's records as prompt/completion examples."""
+    from ftc.runtime import data
+    from ftc.runtime.prompting import PROMPT_FORMATS, to_example
+
+    records = data.read_records(ctx.need_dir("split") / f"{part}.jsonl")
+    system = system_prompt(ctx.plan)
+    out = [to_example(r.fields, r.format, system) for r in records if r.format in PROMPT_FORMATS]
+    if not out:
+        raise FtcError(f"error: the {part} split has no chat, instruction or completion rows to "
+                       f"{'train on' if part == 'train' else 'score'}")
+    return out
+
+
+def model_dir(ctx, name: str | None = None) -> Path:  # noqa: ANN001
+    from ftc.runtime.models import resolve_model
+
+    base = name or ctx.config.get("model") or (ctx.plan.get("model") or {}).get("base")
+    return resolve_model(str(base), allow_download=ctx.options.allow_download)
+
+
+def generate_all(ctx, loaded, prompts: list[list[dict]], label: str) -> list[str]:  # noqa: ANN001
+    from ftc.runtime.generate import generate
+
+    max_new = int(ctx.config.get("max_new_tokens", 128))
+    batch = int(ctx.config.get("batch_size", 8))
+    if ctx.progress is None:
+        return generate(loaded, prompts, max_new_tokens=max_new, batch_size=batch)
+    with ctx.progress.generation(f"{label}: generate") as update:
+        return generate(loaded, prompts, max_new_tokens=max_new, batch_size=batch, progress=update)
+
+
+def perplexities(loaded, references: list[str]) -> dict:  # noqa: ANN001
+    """General-text perplexity (the forgetting check) and holdout-answer perplexity (what an
+    ``expect perplexity`` measures: how well the model predicts the wanted answers)."""
+    from ftc.runtime.perplexity import general_text, perplexity
+
+    return {"general": perplexity(loaded, general_text()), "holdout": perplexity(loaded, "\n\n".join(references))}
+
+
+def write_predictions(folder: Path, prompts: list[list[dict]], refs: list[str], preds: list[str]) -> None:
+    rows = [{"prompt": p, "reference": r, "prediction": o} for p, r, o in zip(prompts, refs, preds)]
+    atomic.write_jsonl(folder / PREDICTIONS, rows)
+
+
+def read_predictions(folder: Path) -> tuple[list[str], list[str]]:
+    rows = atomic.read_jsonl(folder / PREDICTIONS)
+    return [r["prediction"] for r in rows], [r["reference"] for r in rows]
+
+
+def score_all(plan: dict, preds: list[str], refs: list[str], ppl: dict) -> dict[str, float | None]:
+    """Every expect's value, keyed by its label (the same keys for baseline and tuned)."""
+    from ftc.runtime.metrics import score
+
+    root = Path(plan.get("project_root") or ".")
+    values: dict[str, float | None] = {}
+    for expect in plan.get("expects", []):
+        if expect["metric"] == "perplexity":
+            values[expect["label"]] = ppl.get("holdout")
+        else:
+            values[expect["label"]] = float(score(expect, preds, refs, root=root).value)
+    return values
+
+
+def scores_of(plan: dict, folder: Path) -> dict[str, float | None]:
+    """Re-score a generation step's cached predictions against the plan's current expects: cheap,
+    and it is why editing an expect never re-runs the baseline's generation."""
+    preds, refs = read_predictions(folder)
+    ppl = json.loads((folder / SCORES).read_text(encoding="utf-8")).get("perplexity", {})
+    return score_all(plan, preds, refs, ppl)

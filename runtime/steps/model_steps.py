@@ -1,0 +1,128 @@
+"""baseline, train, eval: the steps that load a model. torch & co. are imported inside them."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ftc.runtime import atomic
+from ftc.runtime.gate import baseline_meets_bar
+from ftc.runtime.steps import common
+
+
+def _shots(ctx, train: list) -> list:  # noqa: ANN001 - the executor's Context
+    from ftc.runtime.prompting import pick_shots
+
+    k = int(ctx.config.get("few_shot", (ctx.plan.get("prompt") or {}).get("few_shot", 0)) or 0)
+    return pick_shots(train, k, int(common.hp_value(ctx.plan, "seed", 0)))
+
+
+def baseline_step(ctx) -> dict:  # noqa: ANN001
+    """The prompted base model on the holdout: system prompt + k shots from the train split."""
+    from ftc.runtime.generate import load_model
+    from ftc.runtime.prompting import baseline_prompt, prompt_text
+
+    train, holdout = common.examples(ctx, "train"), common.examples(ctx, "holdout")
+    shots = _shots(ctx, train)
+    prompts = [baseline_prompt(e, shots) for e in holdout]
+    refs = [e.completion for e in holdout]
+    loaded = load_model(common.model_dir(ctx))
+    preds = common.generate_all(ctx, loaded, prompts, "baseline")
+    ppl = common.perplexities(loaded, refs)
+    common.write_predictions(ctx.dir, prompts, refs, preds)
+    atomic.write_text(ctx.dir / "prompt.txt", prompt_text(common.system_prompt(ctx.plan), shots))
+    values = common.score_all(ctx.plan, preds, refs, ppl)
+    atomic.write_json(ctx.dir / common.SCORES, {"values": values, "perplexity": ppl, "shots": len(shots)})
+    return {"rows": len(holdout), "shots": len(shots), "values": values}
+
+
+def baseline_meets_bar_guard(ctx) -> tuple[bool, str]:  # noqa: ANN001
+    """The guard ``baseline_misses_bar``: skip a tune when the prompt already does the job.
+    The cached predictions are re-scored against the current expects, so an edited bar counts."""
+    baseline = ctx.by_kind("baseline")
+    if baseline is None or baseline.dir is None:
+        return False, ""
+    values = common.scores_of(ctx.plan, baseline.dir)
+    expects = ctx.plan.get("expects", [])
+    if expects and baseline_meets_bar(expects, values):
+        return True, "the prompted baseline already meets every expect: the prompt is the deliverable"
+    return False, ""
+
+
+def _checkpoint_step(folder: Path) -> int:
+    steps = [int(m.group(1)) for p in (folder / "checkpoints").glob("checkpoint-*")
+             if (m := re.fullmatch(r"checkpoint-(\d+)", p.name))]
+    return max(steps, default=0)
+
+
+def train_step(ctx) -> dict:  # noqa: ANN001
+    """SFT with the plan's hyper-parameters; resumes from the newest checkpoint in this folder."""
+    from ftc.runtime.sft import train_sft
+
+    train = common.examples(ctx, "train")
+    val = None
+    if common.hp_value(ctx.plan, "early_stopping", False) and len(train) >= 10:
+        # Early stopping needs a validation loss; it comes from train, never from the holdout
+        # the gate scores (that would leak the gate into training).
+        cut = max(1, len(train) // 10)
+        train, val = train[:-cut], train[-cut:]
+    resumed_from = _checkpoint_step(ctx.dir)
+    if resumed_from and ctx.progress is not None:
+        ctx.progress.note(f"resuming training from checkpoint {resumed_from}")
+    method = ctx.config.get("method") or ctx.plan.get("method") or "lora"
+    hp = dict(ctx.plan.get("hyperparameters") or {})
+    model = common.model_dir(ctx)
+    if ctx.progress is None:
+        result = train_sft(model, train, val, hp, ctx.dir, method=method, resume=True)
+    else:
+        with ctx.progress.training("train") as callback:
+            result = train_sft(model, train, val, hp, ctx.dir, method=method, resume=True, callbacks=[callback])
+    info = {
+        "method": result.method,
+        "global_step": result.global_step,
+        "train_seconds": round(result.train_seconds, 3),
+        "train_tokens": result.train_tokens,
+        "tokens_per_second": round(result.train_tokens / result.train_seconds, 1) if result.train_seconds else None,
+        "resumed_from_step": resumed_from,
+        "output": str(Path(result.output_dir).relative_to(ctx.dir)) if _inside(result.output_dir, ctx.dir) else str(result.output_dir),
+        "train_rows": len(train),
+        "val_rows": len(val or []),
+    }
+    atomic.write_json(ctx.dir / "train.json", info)
+    atomic.write_json(ctx.dir / "loss_history.json", result.history)
+    return info
+
+
+def _inside(path: Path | str, folder: Path) -> bool:
+    try:
+        Path(path).resolve().relative_to(folder.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def trained_output(ctx) -> Path:  # noqa: ANN001
+    """The adapter (LoRA) or model (full) folder the train step produced."""
+    import json
+
+    folder = ctx.need_dir("train")
+    info = json.loads((folder / "train.json").read_text(encoding="utf-8"))
+    out = Path(info["output"])
+    return out if out.is_absolute() else folder / out
+
+
+def eval_step(ctx) -> dict:  # noqa: ANN001
+    """The tuned model on the same holdout, prompted as it was trained (system prompt only)."""
+    from ftc.runtime.generate import load_model
+    from ftc.runtime.prompting import tuned_prompt
+
+    holdout = common.examples(ctx, "holdout")
+    prompts = [tuned_prompt(e) for e in holdout]
+    refs = [e.completion for e in holdout]
+    loaded = load_model(common.model_dir(ctx), adapter_dir=trained_output(ctx))
+    preds = common.generate_all(ctx, loaded, prompts, "eval")
+    ppl = common.perplexities(loaded, refs)
+    common.write_predictions(ctx.dir, prompts, refs, preds)
+    values = common.score_all(ctx.plan, preds, refs, ppl)
+    atomic.write_json(ctx.dir / common.SCORES, {"values": values, "perplexity": ppl})
+    return {"rows": len(holdout), "values": values}
