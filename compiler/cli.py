@@ -74,8 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in args
     try:
         _register()
-        cli.main(args=args, prog_name="ftc", standalone_mode=False)
-        return 0
+        rv = cli.main(args=args, prog_name="ftc", standalone_mode=False)
+        # ctx.exit(code) comes back as the return value when standalone_mode is off
+        return rv if isinstance(rv, int) else 0
     except FtcError as err:
         click.echo(err.message, err=True)
         return err.exit_code
