@@ -1,10 +1,13 @@
-"""Contamination: an eval row that shares a word 13-gram (lower-cased, punctuation dropped) with
-a train row is a leak, as in GPT-3 (appendix C) and lm-eval-harness decontamination.
+"""Contamination: an eval row whose input shares a word 13-gram (lower-cased, punctuation
+dropped) with a train row is a leak, as in GPT-3 (appendix C) and lm-eval-harness
+decontamination (whose tasks check the question, ``doc_to_decontamination_query``).
 
-Two practical rules, both documented in docs/data.md:
-- a row shorter than n words leaks when its whole word sequence equals a train row's;
-- an n-gram found in more than ``max_rows`` train rows is template boilerplate (a signature, a
-  fixed reply opening), not a leak, and is ignored (NeMo Curator's max_matches=10 does the same).
+The eval side is the row's *input* (``query_text``: the user turns, instruction + input, prompt);
+the train side is the whole row. Templated answers ("Our billing team will review the charges...")
+are then not leaks, but an eval question seen anywhere in training is. Two more rules (docs/data.md):
+- an input shorter than n words leaks when its whole word sequence equals a train row's input;
+- an n-gram found in more than ``max_rows`` train rows is template boilerplate, not a leak, and
+  is ignored (NeMo Curator's decontamination has the same cap, max_matches = 10).
 """
 
 from __future__ import annotations
@@ -17,30 +20,55 @@ from .records import Record, match_text
 MAX_ROWS = 10
 
 
+def query_text(record: Record) -> str:
+    """The input side of a row: what a model is asked."""
+    f, fmt = record.fields, record.format
+    if fmt == "chat":
+        msgs = [m for m in f.get("messages", []) if m.get("role") != "system"]
+        return "\n".join(m.get("content", "") for m in msgs[:-1])
+    if fmt == "instruction":
+        return "\n".join(p for p in (f.get("instruction", ""), f.get("input", "")) if p)
+    if fmt in ("completion", "preference"):
+        prompt = f.get("prompt", "")
+        return prompt if isinstance(prompt, str) else "\n".join(m.get("content", "") for m in prompt if m.get("role") != "system")
+    return match_text(record)
+
+
 def grams(text: str, n: int) -> set[str]:
-    """Word n-grams; a shorter text gives one gram, marked so it only equals a whole short row."""
     w = words(text)
-    if len(w) < n:
-        return {"\x00" + " ".join(w)} if w else set()
     return {" ".join(w[i:i + n]) for i in range(len(w) - n + 1)}
 
 
-def _short_key(text: str) -> str:
-    return "\x00" + " ".join(words(text))
+def short_key(text: str, n: int) -> str | None:
+    """A whole input shorter than n words, marked so it only equals another whole short input."""
+    w = words(text)
+    return "\x00" + " ".join(w) if 0 < len(w) < n else None
 
 
-def contamination(train: list[Record], evals: list[Record], n: int = 13, max_rows: int = MAX_ROWS) -> list[dict]:
-    """Eval rows sharing an n-gram with a train row, with the first such train row. The eval side
-    is indexed (it is small) and train rows stream past it, as lm-eval-harness does."""
+def query_grams(record: Record, n: int) -> set[str]:
+    text = query_text(record)
+    key = short_key(text, n)
+    return {key} if key else grams(text, n)
+
+
+def row_grams(record: Record, n: int) -> set[str]:
+    """What a train row offers: every n-gram of the whole row, plus its short input if any."""
+    found = grams(match_text(record), n)
+    key = short_key(query_text(record), n)
+    return found | {key} if key else found
+
+
+def contamination(train: list[Record], evals: list[Record], n: int = 13, max_rows: int = MAX_ROWS,
+                  ignore: set[str] | frozenset = frozenset()) -> list[dict]:
+    """Eval rows leaking from train, each with the first train row it shares a gram with. The eval
+    side is indexed (it is small) and train rows stream past it, as lm-eval-harness does."""
     wanted: dict[str, list[int]] = defaultdict(list)
     for e, record in enumerate(evals):
-        for g in grams(match_text(record), n):
+        for g in query_grams(record, n) - ignore:
             wanted[g].append(e)
-    hits: dict[str, list[int]] = defaultdict(list)  # gram -> train rows holding it (up to max_rows + 1)
+    hits: dict[str, list[int]] = defaultdict(list)
     for t, record in enumerate(train):
-        text = match_text(record)
-        found = set(grams(text, n)) | {_short_key(text)}
-        for g in found & wanted.keys():
+        for g in row_grams(record, n) & wanted.keys():
             if len(hits[g]) <= max_rows:
                 hits[g].append(t)
     leaks: dict[int, tuple[int, str]] = {}
@@ -54,16 +82,19 @@ def contamination(train: list[Record], evals: list[Record], n: int = 13, max_row
              "train_line": train[t].line, "ngram": g.lstrip("\x00")} for e, (t, g) in sorted(leaks.items())]
 
 
-def shared_gram_pairs(records: list[Record], n: int = 13, max_rows: int = MAX_ROWS) -> list[tuple[int, int]]:
-    """(i, j) pairs of rows sharing a non-boilerplate n-gram: such rows must sit on one side."""
-    holders: dict[int, list[int]] = defaultdict(list)
-    for i, record in enumerate(records):
-        for g in grams(match_text(record), n):
-            rows = holders[hash(g)]  # in-process hash: only equality matters here
+def shared_gram_pairs(records: list[Record], n: int = 13, max_rows: int = MAX_ROWS) -> tuple[list[tuple[int, int]], set[str]]:
+    """Pairs (i, j) where row i's input shares a non-boilerplate gram with row j: if i went to the
+    holdout and j to train, i would leak, so the split keeps them together. Also returns the
+    boilerplate grams (held by more than max_rows rows)."""
+    holders: dict[str, list[int]] = defaultdict(list)
+    for j, record in enumerate(records):
+        for g in row_grams(record, n):
+            rows = holders[g]
             if len(rows) <= max_rows:
-                rows.append(i)
+                rows.append(j)
+    boilerplate = {g for g, rows in holders.items() if len(rows) > max_rows}
     pairs = []
-    for rows in holders.values():
-        if 1 < len(rows) <= max_rows:
-            pairs += [(r, rows[0]) for r in rows[1:]]
-    return pairs
+    for i, record in enumerate(records):
+        for g in query_grams(record, n) - boilerplate:
+            pairs += [(i, j) for j in holders.get(g, ()) if j != i]
+    return pairs, boilerplate

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections import Counter
 from dataclasses import dataclass, field
 
 from .contamination import MAX_ROWS, contamination, shared_gram_pairs
@@ -36,18 +37,19 @@ def _find(parent: list[int], i: int) -> int:
     return i
 
 
-def clusters(records: list[Record], cfg: dict) -> list[int]:
-    """A cluster id (its smallest member's index) per row."""
+def clusters(records: list[Record], cfg: dict) -> tuple[list[int], set[str]]:
+    """A cluster id (its smallest member's index) per row, and the boilerplate n-grams ignored."""
     parent = list(range(len(records)))
     c = {**DEFAULTS, **{k: v for k, v in cfg.items() if v is not None}}
     sigs = signatures((match_text(r) for r in records), c["num_perm"], c["shingle_words"])
     pairs = list(near_pairs(sigs, c["near_threshold"], c["num_perm"], only_first=False))
-    pairs += shared_gram_pairs(records, c.get("ngram", 13), c.get("ngram_max_rows", MAX_ROWS))
+    gram_pairs, boilerplate = shared_gram_pairs(records, c.get("ngram", 13), c.get("ngram_max_rows", MAX_ROWS))
+    pairs += gram_pairs
     for a, b in pairs:
         ra, rb = _find(parent, a), _find(parent, b)
         if ra != rb:
             parent[max(ra, rb)] = min(ra, rb)
-    return [_find(parent, i) for i in range(len(records))]
+    return [_find(parent, i) for i in range(len(records))], boilerplate
 
 
 def stratum(record: Record, key: str | None) -> str:
@@ -69,25 +71,24 @@ def _fraction(value: float) -> float:
 
 
 def assign(records: list[Record], cluster_of: list[int], cfg: dict) -> set[int]:
-    """Indices that go to the holdout: per stratum, shuffled clusters fill the target greedily."""
+    """Indices that go to the holdout. Clusters in seeded random order fill the holdout greedily;
+    a cluster is taken only if no stratum would pass its share (round(holdout x its rows))."""
     members: dict[int, list[int]] = {}
     for i, c in enumerate(cluster_of):
         members.setdefault(c, []).append(i)
-    by_stratum: dict[str, list[int]] = {}
-    for c in sorted(members):
-        by_stratum.setdefault(stratum(records[c], cfg.get("stratify")), []).append(c)
-    rng = random.Random(cfg.get("seed", 0))
+    strata = [stratum(r, cfg.get("stratify")) for r in records]
     frac = _fraction(float(cfg.get("holdout", 0.2)))
+    target = Counter(strata)
+    target = Counter({k: round(frac * v) for k, v in target.items()})
+    order = sorted(members)
+    random.Random(cfg.get("seed", 0)).shuffle(order)
+    taken: Counter = Counter()
     holdout: set[int] = set()
-    for name in sorted(by_stratum):
-        ids = by_stratum[name]
-        rng.shuffle(ids)
-        target = round(frac * sum(len(members[c]) for c in ids))
-        taken = 0
-        for c in ids:
-            if taken + len(members[c]) <= target:
-                holdout.update(members[c])
-                taken += len(members[c])
+    for c in order:
+        add = Counter(strata[i] for i in members[c])
+        if all(taken[k] + v <= target[k] for k, v in add.items()):
+            taken.update(add)
+            holdout.update(members[c])
     return holdout
 
 
@@ -109,11 +110,12 @@ def split(records, cfg: dict, eval_records: list[Record] | None = None) -> Split
         eval_records = [r for r in records if r.format != "documents" and r.purpose == "eval"]
     n = int(cfg.get("ngram", 13))
     stats: dict = {"documents": len(docs), "stratify": cfg.get("stratify")}
+    boilerplate: set[str] = set()
     if eval_records:
         train, holdout = pool, list(eval_records)
         stats.update(mode="eval_source", clusters=len(pool), largest_cluster=1)
     else:
-        cluster_of = clusters(pool, cfg)
+        cluster_of, boilerplate = clusters(pool, cfg)
         chosen = assign(pool, cluster_of, cfg)
         train = [r for i, r in enumerate(pool) if i not in chosen]
         holdout = [r for i, r in enumerate(pool) if i in chosen]
@@ -121,7 +123,7 @@ def split(records, cfg: dict, eval_records: list[Record] | None = None) -> Split
         for c in cluster_of:
             sizes[c] = sizes.get(c, 0) + 1
         stats.update(mode="random", clusters=len(sizes), largest_cluster=max(sizes.values(), default=0))
-    leaks = contamination(train, holdout, n, int(cfg.get("ngram_max_rows", MAX_ROWS)))
+    leaks = contamination(train, holdout, n, int(cfg.get("ngram_max_rows", MAX_ROWS)), boilerplate)
     stats.update(train=len(train), holdout=len(holdout), leaks=len(leaks))
     if leaks and not cfg.get("accept_leaks", False):
         raise DataError(format_leaks(leaks))
