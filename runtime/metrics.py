@@ -1,0 +1,144 @@
+"""Score predictions against references for one ``expect`` of the plan."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable
+
+from ftc.compiler.errors import FtcError
+
+METRICS = ("exact_match", "contains", "regex", "json_valid", "json_schema", "rouge_l", "perplexity")
+_FENCE = re.compile(r"^```[A-Za-z0-9_-]*[ \t]*\n(.*?)\n?```$", re.DOTALL)
+NOT_JSON = object()  # parse_json_answer's "not a JSON document"
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    value: float  # mean over rows, 0..1
+    per_row: list[float | None]
+
+
+def parse_json_answer(text: str) -> Any:
+    """The one JSON reading rule, for baseline and tuned alike: surrounding whitespace and one
+    optional Markdown fence are accepted; anything else must be exactly one JSON document.
+    Returns ``NOT_JSON`` when it is not JSON (``None`` would be the valid document ``null``)."""
+    body = text.strip()
+    fenced = _FENCE.match(body)
+    if fenced:
+        body = fenced.group(1).strip()
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return NOT_JSON
+
+
+def _is_json(value: Any) -> bool:
+    return value is not NOT_JSON
+
+
+def passes(value: float, op: str, threshold: float) -> bool:
+    ops: dict[str, Callable[[float, float], bool]] = {
+        ">=": lambda a, b: a >= b,
+        ">": lambda a, b: a > b,
+        "<=": lambda a, b: a <= b,
+        "<": lambda a, b: a < b,
+        "==": lambda a, b: a == b,
+    }
+    if op not in ops:
+        raise FtcError(f"unknown comparison '{op}' (use one of {', '.join(ops)})")
+    return ops[op](value, threshold)
+
+
+def score(expect: dict, predictions: list[str], references: list[str], *, root: Path | None = None) -> MetricResult:
+    metric, args = expect["metric"], expect.get("args") or {}
+    if len(predictions) != len(references):
+        raise ValueError(f"{len(predictions)} predictions for {len(references)} references")
+    if metric == "perplexity":
+        raise ValueError("perplexity is measured on a text with ftc.runtime.perplexity, not scored from predictions")
+    row = _row_scorer(metric, args, root)
+    per_row = [row(p, r) for p, r in zip(predictions, references)]
+    seen = [v for v in per_row if v is not None]
+    return MetricResult(sum(seen) / len(seen) if seen else 0.0, per_row)
+
+
+def _row_scorer(metric: str, args: dict, root: Path | None) -> Callable[[str, str], float | None]:
+    if metric == "exact_match":
+        return _field_match(args["field"]) if args.get("field") else lambda p, r: float(p.strip() == r.strip())
+    if metric == "contains":
+        text = args["text"]
+        return lambda p, r: float(text in p)
+    if metric == "regex":
+        pattern = _compile(args["pattern"])
+        return lambda p, r: float(pattern.search(p) is not None)
+    if metric == "json_valid":
+        return lambda p, r: float(_is_json(parse_json_answer(p)))
+    if metric == "json_schema":
+        validator = _validator(_schema_path(args["schema"], root))
+        return lambda p, r: _schema_ok(validator, p)
+    if metric == "rouge_l":
+        return _rouge_l()
+    raise FtcError(f"unknown metric '{metric}' (use one of {', '.join(METRICS)})")
+
+
+def _field_match(field: str) -> Callable[[str, str], float | None]:
+    def row(pred: str, ref: str) -> float | None:
+        want = _field(parse_json_answer(ref), field)
+        if want is NOT_JSON:
+            return None  # the reference has no such field: the row does not count
+        return float(_field(parse_json_answer(pred), field) == want)
+
+    return row
+
+
+def _field(doc: Any, field: str) -> Any:
+    # A dotted path reaches nested objects: "ticket.category".
+    for part in field.split("."):
+        if not isinstance(doc, dict) or part not in doc:
+            return NOT_JSON
+        doc = doc[part]
+    return doc
+
+
+def _compile(pattern: str) -> re.Pattern:
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise FtcError(f"regex {pattern!r} does not compile: {exc}") from exc
+
+
+def _schema_path(schema: str, root: Path | None) -> Path:
+    path = Path(schema)
+    if not path.is_absolute() and root is not None:
+        path = Path(root) / path
+    if not path.is_file():
+        raise FtcError(f"json_schema: schema file {path} not found")
+    return path
+
+
+@lru_cache(maxsize=16)
+def _validator(path: Path):
+    import jsonschema
+
+    try:
+        schema = json.loads(path.read_text(encoding="utf-8"))
+        cls = jsonschema.validators.validator_for(schema)
+        cls.check_schema(schema)
+    except (ValueError, jsonschema.SchemaError) as exc:
+        raise FtcError(f"{path}: not a valid JSON Schema: {str(exc).splitlines()[0]}") from exc
+    return cls(schema)
+
+
+def _schema_ok(validator, pred: str) -> float:
+    doc = parse_json_answer(pred)
+    return float(_is_json(doc) and validator.is_valid(doc))  # invalid JSON fails the schema
+
+
+def _rouge_l() -> Callable[[str, str], float]:
+    from rouge_score import rouge_scorer
+
+    scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
+    return lambda p, r: float(scorer.score(r, p)["rougeL"].fmeasure)

@@ -1,0 +1,249 @@
+"""Supervised fine-tuning (LoRA or full) with TRL's SFTTrainer.
+
+Rows go to TRL in the conversational prompt/completion form: ``prompt`` is the messages before
+the answer, ``completion`` the assistant turn. That form labels only the completion tokens (and
+the closing ``<|im_end|>``); a ``messages`` dataset would train on the system and user turns too
+(design section 6; tests/test_ml_sft.py asserts which tokens carry labels).
+
+CPU speed: padding-free batches (no padding waste; transformers builds a block-diagonal mask from
+the position ids, so rows in one flattened batch do not see each other), tokenization once,
+dataloader workers 0, fp32 (bf16 autocast gained only 1.13-1.15x on this model's LoRA step and
+costs precision; on CUDA bf16 is used when supported).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from ftc.compiler.errors import FtcError
+from ftc.runtime.prompting import Example
+
+DEFAULTS = {
+    "lora_r": 16,
+    "lora_alpha": 32,
+    "lora_dropout": 0.05,
+    "target_modules": "all-linear",
+    "lr": 2e-4,
+    "epochs": 1,
+    "batch": 8,
+    "grad_accum": 1,
+    "max_length": 512,
+    "warmup_ratio": 0.0,
+    "weight_decay": 0.0,
+    "max_steps": None,
+    "early_stopping": False,
+    "packing": False,
+    "seed": 42,
+    "save_steps": 50,
+    "eval_steps": None,
+    "early_stopping_patience": 2,
+    "logging_steps": 1,
+}
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    output_dir: Path  # the adapter folder (lora) or the full model folder (full)
+    history: list[dict]  # trainer log_history
+    global_step: int
+    train_seconds: float
+    train_tokens: int  # tokens seen (prompt + completion, no padding)
+    method: str
+    dropped_overlong: int = 0  # train rows longer than max_length, left out (not truncated)
+
+
+def hp_values(hp: dict) -> dict:
+    """The plan's hyperparameters ({"value", "set_by", "reason"}) or plain values -> plain values."""
+    plain = {k: (v["value"] if isinstance(v, dict) and "value" in v else v) for k, v in hp.items()}
+    out = dict(DEFAULTS)
+    out.update({k: v for k, v in plain.items() if v is not None or k == "max_steps"})
+    return out
+
+
+def to_rows(examples: Sequence[Example]) -> list[dict]:
+    """TRL's conversational prompt/completion rows."""
+    return [{"prompt": list(e.prompt), "completion": [{"role": "assistant", "content": e.completion}]} for e in examples]
+
+
+def _length(tokenizer, example: Example) -> int:
+    msgs = list(example.prompt) + [{"role": "assistant", "content": example.completion}]
+    return len(tokenizer.apply_chat_template(msgs, tokenize=True, return_dict=True)["input_ids"])
+
+
+def _fit(tokenizer, examples: Sequence[Example], max_length: int) -> tuple[list[Example], int]:
+    # Overlong rows are left out rather than truncated: a truncated answer would teach the model
+    # never to close its turn. The clean step normally removes them before training.
+    kept = [e for e in examples if _length(tokenizer, e) <= max_length]
+    return kept, len(examples) - len(kept)
+
+
+def train_sft(
+    model_dir: Path,
+    train: list[Example],
+    val: list[Example] | None,
+    hp: dict,
+    out_dir: Path,
+    *,
+    method: str = "lora",
+    resume: bool = True,
+    callbacks: Sequence = (),
+) -> TrainResult:
+    if method not in ("lora", "full"):
+        raise FtcError(f"method '{method}' is not supported by the SFT trainer (lora or full)")
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM
+    from transformers.trainer_callback import PrinterCallback
+    from transformers.trainer_utils import get_last_checkpoint
+    from trl import SFTTrainer
+
+    from ftc.runtime.generate import _torch_dtype, load_tokenizer
+
+    p = hp_values(hp)
+    out_dir = Path(out_dir)
+    ckpt_dir = out_dir / "checkpoints"
+    tokenizer = load_tokenizer(Path(model_dir))
+    train, dropped = _fit(tokenizer, train, int(p["max_length"]))
+    if not train:
+        raise FtcError(f"no training row fits max_length = {p['max_length']} tokens")
+    val_rows = _fit(tokenizer, val, int(p["max_length"]))[0] if val else []
+
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=_torch_dtype("auto"))
+    trainer = SFTTrainer(
+        model=model,
+        args=_config(p, ckpt_dir, bool(val_rows)),
+        train_dataset=Dataset.from_list(to_rows(train)),
+        eval_dataset=Dataset.from_list(to_rows(val_rows)) if val_rows else None,
+        processing_class=tokenizer,
+        peft_config=_lora_config(p) if method == "lora" else None,
+        callbacks=list(callbacks) + _early_stopping(p, bool(val_rows)),
+    )
+    # disable_tqdm makes the trainer print every log dict; the executor shows its own progress.
+    trainer.remove_callback(PrinterCallback)
+    last = get_last_checkpoint(str(ckpt_dir)) if resume and ckpt_dir.is_dir() else None
+    start = time.perf_counter()
+    trainer.train(resume_from_checkpoint=last)
+    seconds = time.perf_counter() - start
+
+    final = out_dir / ("adapter" if method == "lora" else "model")
+    _save_atomically(trainer, tokenizer, final)
+    history = list(trainer.state.log_history)
+    _write_json(out_dir / "history.json", history)
+    return TrainResult(
+        output_dir=final,
+        history=history,
+        global_step=int(trainer.state.global_step),
+        train_seconds=seconds,
+        train_tokens=_tokens_seen(trainer),
+        method=method,
+        dropped_overlong=dropped,
+    )
+
+
+def _config(p: dict, ckpt_dir: Path, has_val: bool):
+    import torch
+    from trl import SFTConfig
+
+    cuda = torch.cuda.is_available()
+    eval_steps = int(p["eval_steps"] or p["save_steps"])
+    packing = bool(p["packing"])
+    return SFTConfig(
+        output_dir=str(ckpt_dir),
+        per_device_train_batch_size=int(p["batch"]),
+        per_device_eval_batch_size=int(p["batch"]),
+        gradient_accumulation_steps=int(p["grad_accum"]),
+        learning_rate=float(p["lr"]),
+        num_train_epochs=float(p["epochs"]),
+        max_steps=int(p["max_steps"]) if p["max_steps"] else -1,
+        warmup_steps=float(p["warmup_ratio"] or 0.0),  # a float < 1 is a ratio in transformers 5
+        weight_decay=float(p["weight_decay"]),
+        seed=int(p["seed"]),
+        data_seed=int(p["seed"]),
+        # Rows arrive already fitted to max_length; padding-free needs max_length None unless packing.
+        max_length=int(p["max_length"]) if packing else None,
+        packing=packing,
+        padding_free=True,
+        completion_only_loss=True,
+        logging_steps=int(p["logging_steps"]),
+        logging_first_step=True,
+        save_strategy="steps",
+        save_steps=eval_steps if has_val else int(p["save_steps"]),
+        save_total_limit=2,
+        eval_strategy="steps" if has_val else "no",
+        eval_steps=eval_steps if has_val else None,
+        load_best_model_at_end=bool(p["early_stopping"]) and has_val,
+        metric_for_best_model="eval_loss",
+        greater_is_better=False,
+        use_cpu=not cuda,
+        bf16=cuda and torch.cuda.is_bf16_supported(),
+        dataloader_num_workers=0,
+        report_to="none",
+        disable_tqdm=True,
+    )
+
+
+def _lora_config(p: dict):
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=int(p["lora_r"]),
+        lora_alpha=int(p["lora_alpha"]),
+        lora_dropout=float(p["lora_dropout"]),
+        target_modules=p["target_modules"],
+        task_type="CAUSAL_LM",
+    )
+
+
+def _early_stopping(p: dict, has_val: bool) -> list:
+    if not (p["early_stopping"] and has_val):
+        return []
+    from transformers import EarlyStoppingCallback
+
+    return [EarlyStoppingCallback(early_stopping_patience=int(p["early_stopping_patience"]))]
+
+
+def _tokens_seen(trainer) -> int:
+    # Exact for whole epochs; a max_steps run counts the fraction of the epoch it covered.
+    per_epoch = sum(len(ids) for ids in trainer.train_dataset["input_ids"])
+    return int(round(per_epoch * float(trainer.state.epoch or 0.0)))
+
+
+def _save_atomically(trainer, tokenizer, final: Path) -> None:
+    import shutil
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
+    trainer.model.save_pretrained(tmp, safe_serialization=True)
+    tokenizer.save_pretrained(tmp)
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+
+
+def _write_json(path: Path, obj) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def merge_adapter(model_dir: Path, adapter_dir: Path, out_dir: Path) -> Path:
+    """Merged weights for ``export { merged = true }``: base + LoRA folded into one model folder."""
+    from ftc.runtime.generate import load_model
+
+    loaded = load_model(Path(model_dir), Path(adapter_dir), dtype="float32")
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    import shutil
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    loaded.model.save_pretrained(tmp, safe_serialization=True)
+    loaded.tokenizer.save_pretrained(tmp)
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    os.replace(tmp, out_dir)
+    return out_dir
