@@ -33,7 +33,7 @@ def explain(target: str) -> None:
     """Explain a diagnostic code (FTR101) or a decision rule (R-PROMPT-FIRST)."""
     from ftc.compiler import cmd_lang, cmd_plan
 
-    text = cmd_plan.explain_rule(target) if target.upper().startswith("R-") else cmd_lang.explain_code(target)
+    text = cmd_plan.explain_rule(target) if target.upper().startswith(("R-", "FTR3")) else cmd_lang.explain_code(target)
     if text is None:
         raise FtcError(f"error: no diagnostic code or rule named '{target}'; see `ftc rules` and `ftc lint --help`", 2)
     click.echo(text)
