@@ -17,7 +17,7 @@ from typing import Callable
 
 from .pii import KINDS, redact
 from .records import Record, record_text
-from .schemas import validator
+from .validate import is_valid
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\ufeff]")
 _SPACES = re.compile(r"[^\S\n\t]")  # any whitespace but newline and tab (NBSP, thin space, ...)
@@ -99,7 +99,7 @@ def clean(records, cfg: dict, count_tokens: Callable[[str], int] | None = None) 
         fields = _map_strings(record.fields, record.format, normalize_text)
         if pii.get(record.source):
             fields = _map_strings(fields, record.format, lambda s: redact(s, redacted))
-        if not validator(record.format).is_valid(fields):
+        if not is_valid(fields, record.format):
             stats["empty_dropped"] += 1  # cleaning left a required text empty
             continue
         cleaned = replace(record, fields=fields) if fields != record.fields else record

@@ -9,6 +9,7 @@ never printed raw.
 from __future__ import annotations
 
 import json
+import re
 from typing import Mapping
 
 from .records import DataError
@@ -156,6 +157,39 @@ def _extra_checks(fields: dict, fmt: str) -> str | None:
     return None
 
 
+_NONBLANK = re.compile(r"\S")  # the schemas' pattern, so both paths agree
+
+
+def _text(v: object) -> bool:
+    return type(v) is str and _NONBLANK.search(v) is not None
+
+
+def _messages(v: object) -> bool:
+    return type(v) is list and len(v) > 0 and all(
+        type(m) is dict and m.get("role") in ROLES and type(m.get("role")) is str and _text(m.get("content")) for m in v)
+
+
+def _fast_valid(fields: dict, fmt: str) -> bool:
+    """A plain-Python check that says True only for rows the schema accepts: jsonschema costs
+    ~0.2 ms a row, too slow for 100k rows, so it runs only on rows this cannot vouch for (and
+    then it is jsonschema that names the problem)."""
+    if fmt == "chat":
+        return _messages(fields.get("messages"))
+    if fmt == "instruction":
+        return _text(fields.get("instruction")) and _text(fields.get("output")) and type(fields.get("input", "")) is str
+    if fmt == "completion":
+        return _text(fields.get("prompt")) and _text(fields.get("completion"))
+    if fmt == "preference":
+        return all(_text(fields.get(k)) or _messages(fields.get(k)) for k in ("prompt", "chosen", "rejected"))
+    if fmt == "text":
+        return _text(fields.get("text"))
+    return _text(fields.get("text")) and type(fields.get("path")) is str and len(fields["path"]) > 0
+
+
+def is_valid(fields: dict, fmt: str) -> bool:
+    return _fast_valid(fields, fmt) or validator(fmt).is_valid(fields)
+
+
 def validate_row(row: object, fmt: str, columns: Mapping[str, str] | None = None, from_text: bool = False) -> dict | str:
     """Canonical fields for a good row, else the reason (a string) it is bad."""
     if not isinstance(row, dict):
@@ -164,7 +198,7 @@ def validate_row(row: object, fmt: str, columns: Mapping[str, str] | None = None
     if isinstance(fields, str):
         return fields
     v = validator(fmt)
-    if not v.is_valid(fields):
+    if not is_valid(fields, fmt):
         errors = sorted(v.iter_errors(fields), key=lambda e: (len(list(e.absolute_path)), list(map(str, e.absolute_path))))
         deepest = max(errors, key=lambda e: len(list(e.absolute_path)))
         return humanize(deepest if deepest.validator != "anyOf" else errors[0], row, fmt)
