@@ -39,9 +39,7 @@ def collect(paths: tuple[str, ...]) -> list[str]:
             for root, dirs, files in os.walk(p):
                 dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("."))
                 found += [os.path.join(root, f) for f in files if f.endswith(".ftr")]
-            if not found:
-                raise FtcError(f"error: no .ftr recipes under {p}", 2)
-            out += sorted(found)
+            out += sorted(found) if found else [p]  # an empty folder is reported as FTR001
         else:
             out.append(p)
     return out
@@ -58,6 +56,11 @@ def _check(path: str, allow_outside: bool) -> list:
         if decoded is None:
             return diags
         return frontend.check_text(decoded, "<stdin>", allow_outside=allow_outside)[1]
+    if os.path.isdir(path):
+        from ftc.compiler.diagnostics import error
+        from ftc.compiler.recipe import Span
+
+        return [error("FTR001", "a folder with no .ftr recipes in it", Span(path, 1, 1, 1, 1))]
     return frontend.load_recipe(path, allow_outside=allow_outside)[1]
 
 
@@ -178,7 +181,7 @@ def lint(ctx: click.Context, paths: tuple[str, ...], fmt: str, strict: bool, all
         color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
         if diags:
             click.echo(_safe(render(diags, color=color)), nl=False)
-        click.echo(f"{len(files)} file{'s' * (len(files) != 1)} checked: {summary(diags)}", err=bool(diags))
+        click.echo(f"{len(files)} file{'s' * (len(files) != 1)} checked: {summary(diags)}")
     failing = {"error", "warning"} if strict else {"error"}
     ctx.exit(1 if any(d.severity in failing for d in diags) else 0)
 

@@ -358,5 +358,46 @@ def run_rules(recipe: Recipe | None, tree: ast.RecipeFile) -> list[Diagnostic]:
 def rules_table() -> str:
     """The Markdown table in docs/lint-rules.md, generated from RULES."""
     lines = ["| code | name | severity | what it checks |", "|---|---|---|---|"]
-    lines += [f"| {r.code} | {r.name} | {r.severity} | {r.summary} |" for r in RULES.values()]
+    lines += [f"| {r.code} | {r.name} | {r.severity} | {_cell(r.summary)} |" for r in RULES.values()]
     return "\n".join(lines)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def docs_page() -> str:
+    """The whole of docs/lint-rules.md (a test checks that the committed file matches)."""
+    from ftc.compiler.diagnostics import CODES
+
+    parts = [
+        "# ftc lint rules",
+        "",
+        "Generated from `compiler/lint_rules.py` and `compiler/diagnostics.py`; regenerate with",
+        "`python -c \"from ftc.compiler.lint_rules import docs_page; print(docs_page(), end='')\" > docs/lint-rules.md`.",
+        "`ftc explain CODE` prints any entry with an example; `ftc lint --strict` fails on warnings too.",
+        "",
+        "## Advice rules (FTR2xx)",
+        "",
+        "What a reviewer would flag in a pull request, beyond syntax and types.",
+        "",
+        rules_table(),
+        "",
+        "## Syntax (FTR0xx) and semantic (FTR1xx) errors",
+        "",
+        "| code | name | what it means |",
+        "|---|---|---|",
+        *[f"| {c.code} | {c.name} | {_cell(c.summary)} |" for c in CODES.values()],
+        "",
+        "Plan-time findings (over budget, does not fit in memory) are FTR3xx and come from the planner.",
+        "",
+        "## Units",
+        "",
+        "- Sizes always carry a byte unit: `KB MB GB TB` (decimal) or `KiB MiB GiB TiB` (binary).",
+        "- Parameter counts use `K M B T` alone (`135M`, `7B`); a plain integer is a count too. So `1B` is",
+        "  a billion parameters, never a byte, and `1GB` is never a parameter count.",
+        "- Durations: `ms s m h d`, case-sensitive (`m` is minutes, `M` millions). Percentages: `20%`.",
+        "  Money: `$20`, `$1.50`. A rate threshold is `0.95` or `95%`.",
+        "",
+    ]
+    return "\n".join(parts)
