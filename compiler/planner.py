@@ -191,6 +191,12 @@ def _distills(f: Facts, d: Decisions, n: int) -> bool:
         d.error("FTR316", f"the base '{r.base.name}' breaks the bound it is meant to meet: {'; '.join(base_breaches)}",
                 r.base.span, "pick a smaller base (the student), or relax the constraint")
         return False
+    limit = f.device.memory_bytes
+    need = memory.inference_bytes(f.teacher.spec, f.device.kind)
+    if limit is not None and need > limit:
+        d.error("FTR317", f"the teacher '{r.teacher.name}' needs ~{need / GB:.1f} GB to generate, over the device's "
+                f"{limit / GB:.1f} GB", r.teacher.span, "a smaller teacher, or a device with more memory")
+        return False
     d.fire("R-DISTILL", f"teacher '{r.teacher.name}' excluded ({'; '.join(reasons)}); the student "
            f"'{r.base.name}' learns the teacher's responses to {n} prompts")
     return True
@@ -355,16 +361,26 @@ def _first_fit(f: Facts, d: Decisions, candidates: list[str], gpus: int) -> memo
     batches = [start] if batch_fixed else [b for b in (8, 4, 2, 1) if b <= start]
     ckpts = [hp["gradient_checkpointing"]["value"]] if hp["gradient_checkpointing"]["set_by"] == "recipe" else [False, True]
     r = int(hp["lora_r"]["value"] or 16)
+    # First look for a fit with 10% headroom (activations vary with the longest rows), then without.
+    for room in ((NEAR_MEMORY, 1.0) if limit else (1.0,)):
+        found = _fit(f, candidates, ckpts, batches, max_len, r, gpus, None if limit is None else limit * room)
+        if found is not None:
+            est, b, ckpt = found
+            hp["batch"] = _hp(b, hp["batch"]["set_by"], hp["batch"]["reason"] if b == start else
+                              f"micro-batch {b}: the largest that fits in {limit / GB:.1f} GB")
+            if ckpt and hp["gradient_checkpointing"]["set_by"] == "rule":
+                hp["gradient_checkpointing"] = _hp(True, "rule", "on: activations would not fit otherwise (~30% slower)")
+            return est
+    return None
+
+
+def _fit(f: Facts, candidates, ckpts, batches, max_len: int, r: int, gpus: int, limit: float | None):
     for method in candidates:
         for ckpt in ckpts:
             for b in batches:
                 est = memory.estimate(f.base.spec, method, f.device.kind, max_len, b, lora_r=r, checkpointing=ckpt, gpus=gpus)
                 if limit is None or est.peak <= limit:
-                    hp["batch"] = _hp(b, hp["batch"]["set_by"], hp["batch"]["reason"] if b == start else
-                                      f"micro-batch {b}: the largest that fits in {limit / GB:.1f} GB")
-                    if ckpt and hp["gradient_checkpointing"]["set_by"] == "rule":
-                        hp["gradient_checkpointing"] = _hp(True, "rule", "on: activations would not fit otherwise (~30% slower)")
-                    return est
+                    return est, b, ckpt
     return None
 
 
@@ -469,6 +485,7 @@ def _finish_batch(f: Facts, d: Decisions) -> None:
 
 # --- time, cost and budget (rule 9) ----------------------------------------------------------
 EMBEDDER_PARAMS = 22_700_000  # all-MiniLM-L6-v2
+BATCH = 8  # generation batch of the baseline and eval steps
 
 
 def estimate(f: Facts, d: Decisions, new_tokens: int) -> dict:
@@ -496,7 +513,14 @@ def estimate(f: Facts, d: Decisions, new_tokens: int) -> dict:
     if "rag" in d.strategy:
         doc_bytes = sum(f.sources[s.name].bytes for s in f.recipe.documents)
         flops["index"] = costs.inference_flops(EMBEDDER_PARAMS, doc_bytes // 4)
-    secs = {k: round(costs.seconds(v, f.device), 1) for k, v in flops.items()}
+    secs = {k: costs.seconds(v, f.device) for k, v in flops.items()}
+    # Generation at small batch is bound by reading the weights once per token, not by FLOPs.
+    rows = _eval_rows(f)
+    runs = 2 if d.trains else 1
+    secs["inference"] = max(secs["inference"], runs * rows * costs.decode_ms(p, new_tokens, f.device) / 1000 / BATCH)
+    if "teacher" in secs and f.teacher is not None:
+        secs["teacher"] = max(secs["teacher"], n_train * costs.decode_ms(f.teacher.params, _response_tokens(f), f.device) / 1000 / BATCH)
+    secs = {k: round(v, 1) for k, v in secs.items()}
     total = round(sum(secs.values()), 1)
     mem = d.mem
     if mem is None:
@@ -524,12 +548,16 @@ def estimate(f: Facts, d: Decisions, new_tokens: int) -> dict:
     }
 
 
-def _inference_flops(f: Facts, d: Decisions, per_row: int, new_tokens: int) -> int:
+def _eval_rows(f: Facts) -> int:
     r = f.recipe
     if r.eval.eval_data:
-        rows = f.rows([r.eval.eval_data])
-    else:
-        rows = math.ceil(f.rows(s.name for s in r.train_sources) * r.eval.holdout_fraction)
+        return f.rows([r.eval.eval_data])
+    return math.ceil(f.rows(s.name for s in r.train_sources) * r.eval.holdout_fraction)
+
+
+def _inference_flops(f: Facts, d: Decisions, per_row: int, new_tokens: int) -> int:
+    r = f.recipe
+    rows = _eval_rows(f)
     shots = int(d.hp["few_shot"]["value"] or 0)
     context = 3 * 256 if "rag" in d.strategy else 0
     prompt = per_row * (1 + shots) + context

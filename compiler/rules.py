@@ -188,6 +188,9 @@ CODES: dict[str, tuple[str, str]] = {
     "FTR316": ("the base breaks the bound",
                "Distillation was asked for (a teacher and a bound), but the base model itself breaks the latency or "
                "max_params bound it is meant to meet."),
+    "FTR317": ("the teacher does not fit",
+               "Distillation runs the teacher to generate responses: its weights (16-bit on cuda, fp32 on cpu) plus "
+               "overhead must fit in the device's memory."),
     "FTR319": ("max_length below the data (warning)",
                "The recipe's max_length is below the data's p90 token length: more than 10% of the rows are overlong "
                "and will be dropped or truncated per the source's `overlong` setting."),
