@@ -74,7 +74,7 @@ def read_jsonl(path: str) -> Iterator[RawRow]:
             except UnicodeDecodeError as err:
                 yield RawRow(n, None, f"invalid UTF-8 at byte {err.start + 1} of the line (file offset {line_offset + err.start})")
                 continue
-            row, reason = _json_line(raw)
+            row, reason = _json_line(raw.rstrip(b"\r\n"))
             if n == 1 and (isinstance(row, list) or (reason and raw.strip()[:1] in (b"[", b"{"))):
                 raise DataError(f"{path}:1: this file holds one JSON document, not JSON Lines (one object per line); "
                                 "name it .json or write one row per line")
