@@ -810,7 +810,7 @@ def _child(recipe: Checked, name: str) -> Checked | None:
 def build_recipe(ctx: Context, recipe: Checked, path: str) -> Recipe | None:
     """Cross-block checks, then the recipe model (None when anything failed)."""
     sources = _sources(ctx, recipe)
-    if not sources:
+    if not any(c.spec.name in ("data", "documents") for c in recipe.children):
         ctx.err("FTR106", "the recipe has no data source", recipe.node.kind_span, 'add a `data "name" { path = ..., format = ... }` or `documents` block')
     eval_block = _child(recipe, "eval")
     if eval_block is None:

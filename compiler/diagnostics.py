@@ -45,7 +45,7 @@ def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:
 
 
 def sort_key(d: Diagnostic) -> tuple:
-    return (d.span.file, d.span.line, d.span.col, d.code)
+    return (d.span.file, d.span.line, d.span.col, d.code, d.message)
 
 
 # --- sources for excerpts --------------------------------------------------------------------

@@ -236,11 +236,16 @@ def find_secret(text: str) -> tuple[str, int] | None:
 
 
 def _secrets(recipe: Recipe | None, tree: ast.RecipeFile) -> Iterator[Diagnostic]:
-    texts: list[tuple[str, Span]] = [(s.value, s.span) for s in _strings(tree)]
-    texts += [(c.text, c.span) for c in tree.comments]
-    for text, span in texts:
+    texts: list[tuple[str, Span, int]] = [(s.value, s.span, 1) for s in _strings(tree)]
+    texts += [(c.text, c.span, 0) for c in tree.comments]
+    for text, span, quote in texts:
         found = find_secret(text)
         if found:
+            if span.line == span.end_line and span.end_col - span.col == len(text) + 2 * quote:
+                # no escapes in the literal, so the secret's column is exact: underline just it
+                m = next(p.search(text) for w, p in SECRET_PATTERNS if w == found[0])
+                start = span.col + quote + m.start()
+                span = Span(span.file, span.line, start, span.line, start + len(m.group()))
             yield _d(
                 "FTR208",
                 f"this looks like {found[0]}",

@@ -313,6 +313,8 @@ def _syntax_error(exc: Exception, text: str, file: str) -> Diagnostic:
             hint = "attributes are written `key = value`, not `key: value`"
         elif ch == "'":
             hint = "strings use double quotes"
+        elif ch in "*+/^&|!":
+            hint = "a recipe evaluates nothing: write the value itself (2e-4, not 1e-4 * 2)"
         elif ch == ".":
             hint = "write numbers with a leading digit (0.5); dotted names are not part of the language"
         shown = repr(ch) if ch and not ch.isprintable() else f"`{ch}`"
@@ -324,7 +326,7 @@ def _syntax_error(exc: Exception, text: str, file: str) -> Diagnostic:
             line, col = _position(text, len(text.rstrip()))
             return error("FTR004", f"unexpected end of file; expected {expected}", _point(file, line, col))
         hint = None
-        if tok.type == "EQUAL":
+        if tok.type == "EQUAL" or (tok.type in ("NUMBER", "STRING", "MONEY") and "EQUAL" not in exc.expected):
             hint = "a value holds one term: a string, number, name, list, map or call; nothing is evaluated"
         elif tok.type == "NAME" and "EQUAL" in exc.expected:
             hint = "an attribute is `key = value`"
@@ -369,7 +371,7 @@ def parse(text: str, file: str = "<recipe>") -> tuple[ast.RecipeFile | None, lis
 def decode(data: bytes, file: str) -> tuple[str | None, list[Diagnostic]]:
     """Bytes -> text, or FTR002/FTR010 for what is not a UTF-8 text recipe."""
     if len(data) > MAX_BYTES:
-        return None, [error("FTR010", f"the file is {len(data):,} bytes; a recipe is a few KB", _point(file, 1, 1))]
+        return None, [error("FTR010", f"the file is larger than {MAX_BYTES // 1_000_000} MB; a recipe is a few KB", _point(file, 1, 1))]
     nul = data.find(b"\x00")
     if nul >= 0:
         prefix = data[:nul].decode("utf-8", "replace")
