@@ -172,3 +172,11 @@ def test_documents_by_glob(tmp_path):
     assert [r.fields["path"] for r in only_md.records] == ["a.md"]
     with pytest.raises(DataError, match="no documents match"):
         read_source("kb", docs, "documents", glob="*.rst")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _fixtures_unchanged():
+    """Reading never changes an input file."""
+    before = {p: p.read_bytes() for p in FIX.iterdir()}
+    yield
+    assert {p: p.read_bytes() for p in FIX.iterdir()} == before
