@@ -7,7 +7,8 @@ diff shows decisions and numbers, not prose.
 
 from __future__ import annotations
 
-_SKIP = {"reason", "because", "source", "assumption", "assumptions", "basis"}
+# project_root only says where the plan file sits relative to the project, not what was decided.
+_SKIP = {"reason", "because", "source", "assumption", "assumptions", "basis", "project_root"}
 _KEYED = {"steps": "id", "inputs": "name", "rules": "id", "expects": "label", "warnings": "code"}
 
 
@@ -21,7 +22,9 @@ def flatten(value: object, prefix: str = "") -> dict[str, object]:
     elif isinstance(value, list) and prefix in _KEYED and all(isinstance(v, dict) for v in value):
         key = _KEYED[prefix]
         for item in value:
-            out.update(flatten({k: v for k, v in item.items() if k != key} or {"present": True}, f"{prefix}[{item.get(key)}]"))
+            where = f"{prefix}[{item.get(key)}]"
+            out[where] = "present"  # so an added or removed record shows even when its fields are prose
+            out.update(flatten({k: v for k, v in item.items() if k != key}, where))
     elif isinstance(value, list) and all(not isinstance(v, (dict, list)) for v in value):
         out[prefix] = " -> ".join(str(v) for v in value) if prefix == "strategy" else ", ".join(map(str, value))
     else:

@@ -7,6 +7,7 @@ and CI logs do not depend on the terminal; ASCII-safe box lines survive any log 
 from __future__ import annotations
 
 import io
+import textwrap
 
 GB = 1e9
 
@@ -54,9 +55,12 @@ def render_plan(plan: dict, color: bool = False, width: int = 100) -> str:
     console = _console(color, width)
     r = plan["recipe"]
     console.print(f"Plan for recipe \"{r['name']}\" ({r['path']})", style="bold")
-    console.print(f"  strategy: {' -> '.join(plan['strategy'])}    method: {plan['method']}    "
-                  f"base: {plan['model']['base']}" + (f"    teacher: {plan['model']['teacher']}" if plan["model"]["teacher"] else ""))
-    console.print(f"  device: {plan['device']['assumption']}")
+    console.print(f"  strategy: {' -> '.join(plan['strategy'])}    method: {plan['method']}")
+    m = plan["model"]
+    console.print(f"  base: {m['base']} ({m['params']:,} parameters, from {m['source']})"
+                  + (f"\n  teacher: {m['teacher']} ({m['teacher_params']:,} parameters)" if m["teacher"] else ""))
+    for line in textwrap.wrap(f"device: {plan['device']['assumption']}", width - 4, subsequent_indent="  "):
+        console.print("  " + line)
     for table in (_rules(plan), _memory(plan), _hparams(plan), _estimates(plan), _steps(plan)):
         if table is not None:
             console.print()

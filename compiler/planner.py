@@ -31,7 +31,7 @@ class Facts:
     base: ModelFacts
     teacher: ModelFacts | None
     sources: dict[str, SourceFacts]
-    tokens: TokenStats  # rows of the train (and preference) sources
+    tokens: TokenStats  # rows of every non-documents source
     answers: TokenStats  # the responses those rows teach
     system_tokens: int
     device: costs.DeviceFacts
@@ -89,7 +89,8 @@ def gather(recipe: Recipe) -> tuple[Facts | None, list[Diagnostic]]:
     if diags or base is None:
         return None, diags
     tok_file = facts.tokenizer_for(base)
-    learn = [sources[s.name] for s in recipe.train_sources + recipe.preference_sources]
+    # Every row-shaped source (the eval source too): its rows are what baseline and eval read.
+    learn = [sources[s.name] for s in recipe.data if s.format != "documents"]
     texts = [t for s in learn for t in s.texts]
     answers = [a for s in learn for a in s.answers if a]
     c = recipe.constraints
@@ -568,7 +569,8 @@ def _inference_flops(f: Facts, d: Decisions, per_row: int, new_tokens: int) -> i
 def check_budget(f: Facts, d: Decisions, est: dict) -> None:
     c = f.recipe.constraints
     secs = est["seconds"]
-    d.fire("R-TIME-COST", f"{est['train_flops']:.3g} training FLOPs, ~{_duration(secs)} on {f.device.name}"
+    work = f"{est['train_flops']:.3g} training FLOPs" if d.trains else "no training"
+    d.fire("R-TIME-COST", f"{work}, ~{_duration(secs)} in all on {f.device.name}"
            + (f", ${est['cost']['usd']:.2f}" if f.device.kind == "cuda" else ""))
     hint = ("cap the run with train { max_steps = N } or fewer epochs, pick a smaller base, or run on cuda"
             if d.trains else "a smaller holdout or a smaller base")
