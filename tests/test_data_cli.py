@@ -86,11 +86,13 @@ def test_usage_errors(data, capsys, args, code, message):
 def test_bad_paths_give_one_line_errors(data, capsys, tmp_path):
     (tmp_path / "arr.jsonl").write_text("[\n" + json.dumps({"text": "x"}) + "\n]\n")
     (tmp_path / "empty.jsonl").write_text("")
-    cases = [(tmp_path / "missing.jsonl", "no such file or folder"), (tmp_path, "is a folder"),
-             (tmp_path / "empty.jsonl", "the file is empty"), (tmp_path / "arr.jsonl", "not JSON Lines")]
-    for path, message in cases:
+    (tmp_path / "notes.md").write_text("# notes")
+    cases = [(tmp_path / "missing.jsonl", 2, "no such file or folder"), (tmp_path, 2, "is a folder"),
+             (tmp_path / "notes.md", 2, "read with format = documents"),
+             (tmp_path / "empty.jsonl", 1, "the file is empty"), (tmp_path / "arr.jsonl", 1, "not JSON Lines")]
+    for path, want, message in cases:
         code, _, err = run(capsys, "data", "check", str(path), "--format", "text")
-        assert code in (1, 2) and message in err and "Traceback" not in err, path
+        assert code == want and message in err and "Traceback" not in err, path
 
 
 def test_schema_command(capsys):

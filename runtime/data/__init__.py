@@ -3,7 +3,7 @@ the data report. The API the executor calls is documented in docs/data_api.md; n
 imports torch or writes to an input file."""
 
 from .clean import clean
-from .contamination import contamination
+from .contamination import contamination, query_text
 from .dedup import dedup
 from .load import LoadResult, load_sources, read_source
 from .records import DataError, Record, match_text, read_records, record_text, write_records
@@ -13,7 +13,7 @@ from .split import SplitResult, split
 from .tokens import default_token_counter, token_stats
 
 __all__ = [
-    "DataError", "LoadResult", "Record", "SplitResult", "build_report", "clean", "contamination", "dedup",
+    "DataError", "LoadResult", "Record", "SplitResult", "build_report", "clean", "contamination", "dedup", "query_text",
     "default_token_counter", "format_schema", "load_sources", "match_text", "read_records", "read_source",
     "record_text", "render_report", "split", "token_stats", "write_records", "write_report",
 ]

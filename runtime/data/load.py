@@ -49,7 +49,7 @@ def read_source(name: str, path: str | Path, fmt: str, columns: Mapping[str, str
     path, label = Path(path), label or str(path)
     if fmt == "documents":
         if not path.exists():
-            raise DataError(f"{label}: no such file or folder")
+            raise DataError(f"{label}: no such file or folder", 2)
         items = _documents(path, label, glob)
     else:
         reader = reader_for(str(path), fmt)

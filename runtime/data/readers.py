@@ -212,12 +212,12 @@ def reader_for(path: str, fmt: str):
     """Pick the reader by what the path is: folder, or file extension."""
     p = Path(path)
     if not p.exists():
-        raise DataError(f"{path}: no such file or folder")
+        raise DataError(f"{path}: no such file or folder", 2)
     if p.is_dir():
         if is_datasets_folder(p):
             return read_datasets_folder
         raise DataError(f"{path}: is a folder; a folder is read as documents (format = documents) "
-                        "or as a `datasets` save_to_disk folder (with state.json)")
+                        "or as a `datasets` save_to_disk folder (with state.json)", 2)
     suffix = p.suffix.lower()
     if suffix in (".jsonl", ".ndjson"):
         return read_jsonl
@@ -227,5 +227,6 @@ def reader_for(path: str, fmt: str):
         return read_csv
     if suffix in (".parquet", ".pq"):
         return read_parquet
+    hint = " (Markdown and text files are read with format = documents)" if suffix in DOC_SUFFIXES else ""
     raise DataError(f"{path}: unknown file type '{suffix or '(none)'}'; ftc reads .jsonl, .json, .csv, .tsv, .parquet, "
-                    "a `datasets` folder, or documents (.md/.txt)")
+                    f"a `datasets` folder, or documents{hint}", 2)
