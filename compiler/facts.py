@@ -94,7 +94,8 @@ def model_facts(ref: ModelRef, base_dirs: Iterable[Path] = ()) -> ModelFacts:
         return ModelFacts(ref.name, spec, "table", None)
     near = model_table.suggestions(ref.name)
     hint = f"did you mean {', '.join(repr(n) for n in near)}?" if near else None
-    hint = (hint + " " if hint else "") + "a local folder with config.json, a cached Hugging Face id, or a model from `ftc rules` R-METHOD-BY-MEMORY's table"
+    hint = (hint + " " if hint else "") + ("name a local folder with config.json, a Hugging Face id in the local cache, "
+                                           "or a built-in family such as qwen2.5-7b, llama-3.1-8b, mistral-7b")
     raise FactError(error("FTR302", f"unknown model '{ref.name}': not a local folder, not in the ftc or Hugging Face cache, not in the built-in table", ref.span, hint))
 
 
