@@ -97,3 +97,23 @@ def test_split_properties(texts, seed, holdout):
     for c in set(cluster_of):
         members = {rows[i].line for i, k in enumerate(cluster_of) if k == c}
         assert members <= train_lines or members <= hold_lines  # a cluster never straddles the split
+
+
+def test_report_counts_every_stage(tmp_path):
+    from ftc.runtime.data import build_report, render_report, write_report
+
+    cfg = {"sources": [{"name": "t", "path": "chat_dups.jsonl", "format": "chat"}]}
+    loaded = load_sources(cfg, FIX)
+    cleaned, cstats = clean(loaded.records, {"redact_pii": {"t": True}})
+    unique, dstats = dedup(cleaned, {})
+    result = split(unique, {"holdout": 0.4, "seed": 2})
+    report = build_report(loaded, cstats, dstats, result, [3, 1, 2, 10], "chars/4")
+    stages = {s["name"]: s["rows"] for s in report["stages"]}
+    assert stages == {"read": 8, "bad": 0, "valid": 8, "cleaned": 8, "redacted": 0, "exact_duplicates": 2,
+                      "near_duplicates": 1, "unique": 5, "train": len(result.train), "holdout": len(result.holdout)}
+    assert stages["train"] + stages["holdout"] == 5 and report["tokens"] == {"p50": 2, "p90": 10, "p99": 10, "max": 10, "method": "chars/4"}
+    write_report(report, tmp_path)
+    assert json.loads((tmp_path / "data_report.json").read_text()) == report
+    text = (tmp_path / "data_report.txt").read_text()
+    assert "exact duplicates" in text and "tokens (chars/4): p50 2" in text and "split (random)" in text
+    assert render_report(report) + "\n" == text

@@ -53,6 +53,12 @@ def render_report(report: dict) -> str:
         red = {k: v for k, v in (clean.get("redacted") or {}).items() if v}
         if red:
             lines.append("  redacted: " + ", ".join(f"{v} {k}" for k, v in red.items()))
+    split = report.get("split") or {}
+    if split:
+        lines.append(f"  split ({split.get('mode')}): {split.get('train', 0)} train, {split.get('holdout', 0)} holdout, "
+                     f"{split.get('clusters', 0)} clusters, {split.get('leaks', 0)} leaks")
+        if split.get("warning"):
+            lines.append(f"  warning: {split['warning']}")
     t = report["tokens"]
     lines.append(f"  tokens ({t['method']}): p50 {t['p50']}, p90 {t['p90']}, p99 {t['p99']}, max {t['max']}")
     for b in report.get("bad_rows", [])[:10]:

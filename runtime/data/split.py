@@ -70,7 +70,7 @@ def _fraction(value: float) -> float:
     return value / 100 if value > 1 else value
 
 
-def assign(records: list[Record], cluster_of: list[int], cfg: dict) -> set[int]:
+def assign(records: list[Record], cluster_of: list[int], cfg: dict) -> tuple[set[int], int]:
     """Indices that go to the holdout. Clusters in seeded random order fill the holdout greedily;
     a cluster is taken only if no stratum would pass its share (round(holdout x its rows))."""
     members: dict[int, list[int]] = {}
@@ -89,7 +89,7 @@ def assign(records: list[Record], cluster_of: list[int], cfg: dict) -> set[int]:
         if all(taken[k] + v <= target[k] for k, v in add.items()):
             taken.update(add)
             holdout.update(members[c])
-    return holdout
+    return holdout, sum(target.values())
 
 
 def format_leaks(leaks: list[dict]) -> str:
@@ -116,13 +116,18 @@ def split(records, cfg: dict, eval_records: list[Record] | None = None) -> Split
         stats.update(mode="eval_source", clusters=len(pool), largest_cluster=1)
     else:
         cluster_of, boilerplate = clusters(pool, cfg)
-        chosen = assign(pool, cluster_of, cfg)
+        chosen, target = assign(pool, cluster_of, cfg)
         train = [r for i, r in enumerate(pool) if i not in chosen]
         holdout = [r for i, r in enumerate(pool) if i in chosen]
         sizes: dict[int, int] = {}
         for c in cluster_of:
             sizes[c] = sizes.get(c, 0) + 1
-        stats.update(mode="random", clusters=len(sizes), largest_cluster=max(sizes.values(), default=0))
+        stats.update(mode="random", clusters=len(sizes), largest_cluster=max(sizes.values(), default=0),
+                     target_holdout=target)
+        if len(holdout) < target:
+            # whole clusters cannot always fill the share exactly; say so rather than leak
+            stats["warning"] = (f"holdout has {len(holdout)} rows, {target} asked: near-duplicate / shared 13-gram "
+                                f"clusters stay whole (largest {stats['largest_cluster']} rows)")
     leaks = contamination(train, holdout, n, int(cfg.get("ngram_max_rows", MAX_ROWS)), boilerplate)
     stats.update(train=len(train), holdout=len(holdout), leaks=len(leaks))
     if leaks and not cfg.get("accept_leaks", False):
