@@ -17,9 +17,11 @@ def build_report(load=None, clean_stats: dict | None = None, dedup_stats: dict |
                  split_result=None, token_lengths: list[int] | None = None, token_method: str = "chars/4") -> dict:
     stages: list[dict] = []
     if load is not None:
+        # from the per-source counts: the executor rebuilds a LoadResult from load.json without records
         read = sum(c["rows"] for c in load.counts.values())
-        stages += [{"name": "read", "rows": read}, {"name": "bad", "rows": len(load.bad_rows)},
-                   {"name": "valid", "rows": len(load.records)}]
+        valid = sum(c["valid"] for c in load.counts.values())
+        stages += [{"name": "read", "rows": read}, {"name": "bad", "rows": read - valid},
+                   {"name": "valid", "rows": valid}]
     if clean_stats:
         stages.append({"name": "cleaned", "rows": clean_stats.get("out", 0)})
         stages.append({"name": "redacted", "rows": sum((clean_stats.get("redacted") or {}).values())})
