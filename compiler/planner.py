@@ -497,8 +497,8 @@ def estimate(f: Facts, d: Decisions, new_tokens: int) -> dict:
     per_row = min(max_len, int((f.tokens.mean if hp["packing"]["value"] else f.tokens.p90) + overhead))
     n = f.rows(d.train_names)
     n_train = _train_rows(f, n)
-    epochs = int(hp["epochs"]["value"] or 1)
-    rows_seen = n_train * epochs
+    epochs = float(hp["epochs"]["value"] or 1)  # a recipe may ask for a fraction of an epoch
+    rows_seen = math.ceil(n_train * epochs)
     if hp["max_steps"]["value"]:
         rows_seen = min(rows_seen, int(hp["max_steps"]["value"]) * int(hp["batch"]["value"]) * int(hp["grad_accum"]["value"]))
     train_tokens = rows_seen * per_row if d.trains else 0

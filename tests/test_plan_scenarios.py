@@ -211,3 +211,13 @@ def test_plans_are_deterministic(tmp_path):
     a = dumps(build_plan(make_recipe(tmp_path, kind="both", rows=200, docs=3, prefs=20), tmp_path).plan)
     b = dumps(build_plan(make_recipe(tmp_path, kind="both", rows=200, docs=3, prefs=20), tmp_path).plan)
     assert a == b and str(tmp_path) not in a
+
+
+def test_fractional_epochs_and_max_steps_cap_the_tokens(tmp_path):
+    full, _ = plan_for(tmp_path, rows=400, train={"epochs": 1})
+    half, _ = plan_for(tmp_path, rows=400, train={"epochs": 0.5})
+    capped, _ = plan_for(tmp_path, rows=400, train={"max_steps": 2, "batch": 4, "grad_accum": 2})
+    tokens = [p["estimates"]["train_tokens"] for p in (full, half, capped)]
+    assert tokens[0] == 2 * tokens[1] > 0
+    assert capped["estimates"]["train_tokens"] == 16 * tokens[0] // 320  # 2 steps x 8 rows of 320 train rows
+    assert half["estimates"]["seconds"] < full["estimates"]["seconds"]
