@@ -117,3 +117,12 @@ def test_report_counts_every_stage(tmp_path):
     text = (tmp_path / "data_report.txt").read_text()
     assert "exact duplicates" in text and "tokens (chars/4): p50 2" in text and "split (random)" in text
     assert render_report(report) + "\n" == text
+
+
+def test_preference_pairs_stay_in_train():
+    rows = [chat(f"question number {i} about {VOCAB[i % 16]}", "answer", i + 1) for i in range(20)]
+    pairs = [Record("p", "p.jsonl", i + 1, "preference", {"prompt": f"prompt {i} {VOCAB[i]}", "chosen": "a", "rejected": "b"})
+             for i in range(10)]
+    result = split(rows + pairs, {"holdout": 0.5, "seed": 4})
+    assert all(r.format == "chat" for r in result.holdout) and len(result.holdout) == 10
+    assert sum(r.format == "preference" for r in result.train) == 10

@@ -5,6 +5,8 @@ into clusters (union-find) and whole clusters go to one side, so no near duplica
 leak crosses the split. Optional stratification by a field: a top-level field of the row, or for
 chat rows whose last assistant reply is a JSON object, a key of that object (e.g. "category").
 With an eval source, its rows are the holdout and are checked for contamination against train.
+Preference pairs always stay in train (they feed DPO; the gate scores behaviour rows), together
+with anything clustered with them.
 """
 
 from __future__ import annotations
@@ -78,13 +80,15 @@ def assign(records: list[Record], cluster_of: list[int], cfg: dict) -> tuple[set
         members.setdefault(c, []).append(i)
     strata = [stratum(r, cfg.get("stratify")) for r in records]
     frac = _fraction(float(cfg.get("holdout", 0.2)))
-    target = Counter(strata)
+    target = Counter(s for s, r in zip(strata, records) if r.format != "preference")
     target = Counter({k: round(frac * v) for k, v in target.items()})
     order = sorted(members)
     random.Random(cfg.get("seed", 0)).shuffle(order)
     taken: Counter = Counter()
     holdout: set[int] = set()
     for c in order:
+        if any(records[i].format == "preference" for i in members[c]):
+            continue  # preference pairs train DPO; the gate scores behaviour rows, so pairs stay in train
         add = Counter(strata[i] for i in members[c])
         if all(taken[k] + v <= target[k] for k, v in add.items()):
             taken.update(add)
