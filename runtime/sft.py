@@ -82,6 +82,48 @@ def _fit(tokenizer, examples: Sequence[Example], max_length: int) -> tuple[list[
     return kept, len(examples) - len(kept)
 
 
+def build_trainer(
+    model_dir: Path,
+    train: list[Example],
+    val: list[Example] | None,
+    hp: dict,
+    out_dir: Path,
+    *,
+    method: str = "lora",
+    callbacks: Sequence = (),
+):
+    """The configured TRL ``SFTTrainer`` and the number of overlong train rows left out."""
+    if method not in ("lora", "full"):
+        raise FtcError(f"method '{method}' is not supported by the SFT trainer (lora or full)")
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM
+    from transformers.trainer_callback import PrinterCallback
+    from trl import SFTTrainer
+
+    from ftc.runtime.generate import _torch_dtype, apply_thread_setting, load_tokenizer
+
+    apply_thread_setting()
+    p = hp_values(hp)
+    tokenizer = load_tokenizer(Path(model_dir))
+    train, dropped = _fit(tokenizer, train, int(p["max_length"]))
+    if not train:
+        raise FtcError(f"no training row fits max_length = {p['max_length']} tokens")
+    val_rows = _fit(tokenizer, val, int(p["max_length"]))[0] if val else []
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=_torch_dtype("auto"))
+    trainer = SFTTrainer(
+        model=model,
+        args=_config(p, Path(out_dir) / "checkpoints", bool(val_rows)),
+        train_dataset=Dataset.from_list(to_rows(train)),
+        eval_dataset=Dataset.from_list(to_rows(val_rows)) if val_rows else None,
+        processing_class=tokenizer,
+        peft_config=_lora_config(p) if method == "lora" else None,
+        callbacks=list(callbacks) + _early_stopping(p, bool(val_rows)),
+    )
+    # disable_tqdm makes the trainer print every log dict; the executor shows its own progress.
+    trainer.remove_callback(PrinterCallback)
+    return trainer, dropped
+
+
 def train_sft(
     model_dir: Path,
     train: list[Example],
@@ -93,44 +135,20 @@ def train_sft(
     resume: bool = True,
     callbacks: Sequence = (),
 ) -> TrainResult:
-    if method not in ("lora", "full"):
-        raise FtcError(f"method '{method}' is not supported by the SFT trainer (lora or full)")
-    from datasets import Dataset
-    from transformers import AutoModelForCausalLM
-    from transformers.trainer_callback import PrinterCallback
     from transformers.trainer_utils import get_last_checkpoint
-    from trl import SFTTrainer
 
-    from ftc.runtime.generate import _torch_dtype, load_tokenizer
-
-    p = hp_values(hp)
     out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    trainer, dropped = build_trainer(model_dir, train, val, hp, out_dir, method=method, callbacks=callbacks)
     ckpt_dir = out_dir / "checkpoints"
-    tokenizer = load_tokenizer(Path(model_dir))
-    train, dropped = _fit(tokenizer, train, int(p["max_length"]))
-    if not train:
-        raise FtcError(f"no training row fits max_length = {p['max_length']} tokens")
-    val_rows = _fit(tokenizer, val, int(p["max_length"]))[0] if val else []
-
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=_torch_dtype("auto"))
-    trainer = SFTTrainer(
-        model=model,
-        args=_config(p, ckpt_dir, bool(val_rows)),
-        train_dataset=Dataset.from_list(to_rows(train)),
-        eval_dataset=Dataset.from_list(to_rows(val_rows)) if val_rows else None,
-        processing_class=tokenizer,
-        peft_config=_lora_config(p) if method == "lora" else None,
-        callbacks=list(callbacks) + _early_stopping(p, bool(val_rows)),
-    )
-    # disable_tqdm makes the trainer print every log dict; the executor shows its own progress.
-    trainer.remove_callback(PrinterCallback)
+    # A killed run left checkpoints: continue from the newest (optimizer, scheduler, RNG, step).
     last = get_last_checkpoint(str(ckpt_dir)) if resume and ckpt_dir.is_dir() else None
     start = time.perf_counter()
     trainer.train(resume_from_checkpoint=last)
     seconds = time.perf_counter() - start
 
     final = out_dir / ("adapter" if method == "lora" else "model")
-    _save_atomically(trainer, tokenizer, final)
+    _save_atomically(trainer, trainer.processing_class, final)
     history = list(trainer.state.log_history)
     _write_json(out_dir / "history.json", history)
     return TrainResult(

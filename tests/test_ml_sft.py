@@ -1,0 +1,98 @@
+"""Real SFT on the embedded model: label masking, LoRA, resume, full fine-tuning."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+os.environ.setdefault("FTC_HOME", str(REPO / ".ftc-test-home"))
+
+from transformers import TrainerCallback  # noqa: E402
+
+from ftc.runtime.generate import generate, load_model  # noqa: E402
+from ftc.runtime.models import EMBEDDED_BASE, resolve_model  # noqa: E402
+from ftc.runtime.prompting import to_example  # noqa: E402
+from ftc.runtime.sft import build_trainer, hp_values, train_sft  # noqa: E402
+
+SYS = "You triage tickets. Reply with JSON."
+# Tiny rows so a step is cheap; one constant-ish answer so a few steps visibly lower the loss.
+ROWS = [
+    to_example({"messages": [
+        {"role": "user", "content": f"Order {i} is late."},
+        {"role": "assistant", "content": json.dumps({"category": "shipping", "priority": "high" if i % 2 else "low"})},
+    ]}, "chat", SYS)
+    for i in range(8)
+]
+HP = {"batch": 2, "lr": 2e-3, "lora_r": 8, "lora_alpha": 16, "lora_dropout": 0.0, "save_steps": 1, "seed": 3}
+
+
+@pytest.fixture(scope="module")
+def base_dir() -> Path:
+    return resolve_model(EMBEDDED_BASE)
+
+
+class FirstStep(TrainerCallback):
+    """Records the global step at which training (re)started."""
+
+    def __init__(self):
+        self.first = None
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        if self.first is None:
+            self.first = state.global_step
+
+
+def test_only_completion_tokens_and_the_end_of_turn_carry_labels(base_dir, tmp_path):
+    trainer, dropped = build_trainer(base_dir, ROWS[:2], None, HP, tmp_path)
+    assert dropped == 0
+    batch = trainer.data_collator([trainer.train_dataset[0], trainer.train_dataset[1]])
+    ids, labels = batch["input_ids"][0], batch["labels"][0]
+    tok = trainer.processing_class
+    spans, current = [], []
+    for token, label in zip(ids.tolist(), labels.tolist()):
+        if label != -100:
+            current.append(token)
+        elif current:
+            spans.append(tok.decode(current))
+            current = []
+    if current:
+        spans.append(tok.decode(current))
+    want = [ex.completion + "<|im_end|>" for ex in ROWS[:2]]
+    # Each row's label span is its answer plus the closing token (TRL keeps the newline the
+    # template adds after <|im_end|>); nothing from the system or user turns.
+    assert [s.rstrip("\n") for s in spans] == want
+    assert SYS not in "".join(spans) and "Order" not in "".join(spans)
+
+
+def test_lora_lowers_loss_resumes_from_a_checkpoint_and_saves_a_loadable_adapter(base_dir, tmp_path):
+    first = train_sft(base_dir, ROWS, None, {**HP, "max_steps": 2}, tmp_path)
+    assert first.global_step == 2 and (tmp_path / "checkpoints" / "checkpoint-2").is_dir()
+    # A second call (as after a kill) continues from checkpoint-2 instead of starting over.
+    probe = FirstStep()
+    second = train_sft(base_dir, ROWS, None, {**HP, "max_steps": 4}, tmp_path, callbacks=[probe])
+    assert probe.first == 2 and second.global_step == 4
+    losses = [h["loss"] for h in second.history if "loss" in h]
+    assert len(losses) == 4 and losses[-1] < losses[0]
+    assert second.train_tokens > 0 and second.train_seconds > 0
+    adapter = second.output_dir
+    assert (adapter / "adapter_model.safetensors").is_file() and (adapter / "adapter_config.json").is_file()
+    assert json.loads((tmp_path / "history.json").read_text()) == second.history
+    loaded = load_model(base_dir, adapter)
+    out = generate(loaded, [ROWS[0].prompt], max_new_tokens=8, batch_size=1)
+    assert isinstance(out[0], str)
+
+
+def test_full_fine_tune_runs_a_step_and_saves_plain_weights(base_dir, tmp_path):
+    result = train_sft(base_dir, ROWS[:2], None, {**HP, "lr": 1e-5, "max_steps": 1, "save_steps": 100}, tmp_path,
+                       method="full")
+    assert result.global_step == 1 and result.method == "full"
+    assert (result.output_dir / "model.safetensors").is_file()
+    assert not (result.output_dir / "adapter_config.json").exists()
+
+
+def test_hp_values_accepts_the_plans_hyperparameters_object():
+    plan_hp = {"lora_r": {"value": 4, "set_by": "rule", "reason": "x"}, "max_steps": {"value": None}}
+    p = hp_values(plan_hp)
+    assert p["lora_r"] == 4 and p["max_steps"] is None and p["lora_alpha"] == 32
