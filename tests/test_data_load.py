@@ -61,6 +61,8 @@ def test_invalid_utf8_is_located(tmp_path):
     assert _reasons(read_source("t", p, "chat")) == {2: f"invalid UTF-8 at byte 15 of the line (file offset {len(json.dumps(CHAT)) + 15})"}
     c = tmp_path / "x.csv"
     c.write_bytes(b"text\nfine\nbad \xc3\x28 byte\n")
+    (tmp_path / "cells.csv").write_text("text\nok\n\"a\",\"b\"\n")
+    assert _reasons(read_source("t", tmp_path / "cells.csv", "text")) == {3: "has 2 cells, the header has 1"}
     with pytest.raises(DataError, match=r"x.csv:3: invalid UTF-8 at byte 5 of the line"):
         read_source("t", c, "text")
 

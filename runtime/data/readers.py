@@ -8,7 +8,6 @@ with the file and line. Nothing here opens a file for writing.
 from __future__ import annotations
 
 import csv
-import io
 import json
 from pathlib import Path
 from typing import Iterator, NamedTuple
@@ -136,32 +135,47 @@ def _line_of(text: str, idx: int) -> int:
     return text.count("\n", 0, idx) + 1
 
 
-def read_csv(path: str) -> Iterator[RawRow]:
-    """A header row, then one row per record; the line is the record's first physical line."""
-    text = decode(path, Path(path).read_bytes())
-    delimiter = "\t" if path.lower().endswith(".tsv") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    try:
-        header = next(reader)
-    except StopIteration:
-        return
-    except csv.Error as err:
-        raise DataError(f"{path}:1: not valid CSV: {err}") from None
-    last = reader.line_num
-    while True:
+def _text_lines(path: str, f) -> Iterator[str]:
+    """Decoded lines of a binary file, streamed; invalid UTF-8 is a located error."""
+    offset = 0
+    for n, raw in enumerate(f, 1):
+        if n == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            raw, offset = raw[3:], 3
         try:
-            cells = next(reader)
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise DataError(f"{path}:{n}: invalid UTF-8 at byte {err.start + 1} of the line "
+                            f"(file offset {offset + err.start}): {err.reason}") from None
+        offset += len(raw)
+
+
+def read_csv(path: str) -> Iterator[RawRow]:
+    """A header row, then one row per record; the line is the record's first physical line.
+    Streamed: the csv module reads decoded lines as it needs them."""
+    delimiter = "\t" if path.lower().endswith(".tsv") else ","
+    with open(path, "rb") as f:
+        reader = csv.reader(_text_lines(path, f), delimiter=delimiter)
+        try:
+            header = next(reader)
         except StopIteration:
             return
         except csv.Error as err:
-            raise DataError(f"{path}:{last + 1}: not valid CSV: {err}") from None
-        start, last = last + 1, reader.line_num
-        if not cells or all(not c.strip() for c in cells):
-            continue
-        if len(cells) != len(header):
-            yield RawRow(start, None, f"has {len(cells)} cells, the header has {len(header)}")
-            continue
-        yield RawRow(start, dict(zip(header, cells)))
+            raise DataError(f"{path}:1: not valid CSV: {err}") from None
+        last = reader.line_num
+        while True:
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as err:
+                raise DataError(f"{path}:{last + 1}: not valid CSV: {err}") from None
+            start, last = last + 1, reader.line_num
+            if not cells or all(not c.strip() for c in cells):
+                continue
+            if len(cells) != len(header):
+                yield RawRow(start, None, f"has {len(cells)} cells, the header has {len(header)}")
+                continue
+            yield RawRow(start, dict(zip(header, cells)))
 
 
 def read_parquet(path: str) -> Iterator[RawRow]:
