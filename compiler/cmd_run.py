@@ -7,7 +7,6 @@ still starts fast for `ftc lint` / `ftc plan`.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -18,52 +17,52 @@ from ftc.compiler.errors import FtcError
 EXIT_NOT_PROMOTED = 3
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def lock_digest(path: Path, fmt: str, glob: str = "**/*") -> str:
+    """The data lock of one input, computed exactly as the planner wrote it (compiler.facts):
+    a file's sha256; for a folder (documents, a `datasets` folder) one digest over its files."""
+    from ftc.compiler import facts
 
-
-def lock_digest(path: Path) -> str:
-    """The data lock of one input: a file's sha256, or for a folder (documents) the sha256 of its
-    sorted ``relative-path sha256`` lines."""
-    try:
-        from ftc.compiler.facts import input_sha256  # the planner's own definition, when it has one
-
-        return input_sha256(path)
-    except ImportError:
-        pass
+    if fmt == "documents":
+        files, base = ([path], path.parent) if path.is_file() else (sorted(p for p in path.glob(glob) if p.is_file()), path)
+        return facts._tree_digest(base, files)[0]
     if path.is_dir():
-        lines = [f"{p.relative_to(path).as_posix()} {file_sha256(p)}" for p in sorted(path.rglob("*")) if p.is_file()]
-        return hashlib.sha256("\n".join(lines).encode()).hexdigest()
-    return file_sha256(path)
+        return facts._tree_digest(path, sorted(path.rglob("*.arrow")))[0]
+    return facts.sha256_file(path)
+
+
+def _globs(plan: dict) -> dict[str, str]:
+    """Each source's glob, from the load step's config (documents folders only)."""
+    out = {}
+    for step in plan.get("steps", []):
+        if step.get("kind") == "load":
+            for src in (step.get("config") or {}).get("sources", []):
+                out[src["name"]] = src.get("glob") or "**/*"
+    return out
 
 
 def project_root(plan: dict, plan_path: Path | None) -> Path:
-    root = plan.get("project_root")
-    base = plan_path.parent if plan_path is not None else Path.cwd()
-    if not root:
-        return base.resolve()
-    root_path = Path(root)
-    return (root_path if root_path.is_absolute() else base / root_path).resolve()
+    from ftc.compiler.plan import project_root_of
+
+    return project_root_of(plan, plan_path)
 
 
 def stale_inputs(plan: dict, root: Path) -> list[str]:
     """Inputs whose files changed (or vanished) since the plan was written, as messages."""
     problems = []
+    globs = _globs(plan)
     for item in plan.get("inputs", []):
         path = root / item["path"]
         if not path.exists():
             problems.append(f"{item['path']}: the file is gone (data source '{item['name']}')")
-        elif lock_digest(path) != item.get("sha256"):
+        elif lock_digest(path, item.get("format", ""), globs.get(item["name"], "**/*")) != item.get("sha256"):
             problems.append(f"{item['path']}: changed since the plan was written (data source '{item['name']}')")
     return problems
 
 
 def refresh_lock(plan: dict, root: Path) -> dict:
-    inputs = [dict(item, sha256=lock_digest(root / item["path"])) for item in plan.get("inputs", [])]
+    globs = _globs(plan)
+    inputs = [dict(item, sha256=lock_digest(root / item["path"], item.get("format", ""), globs.get(item["name"], "**/*")))
+              for item in plan.get("inputs", [])]
     return dict(plan, inputs=inputs)
 
 
@@ -76,46 +75,22 @@ def check_inside(plan: dict, root: Path) -> None:
                            f"{root}; pass --allow-outside to allow it", 2)
 
 
-def read_plan_file(path: Path) -> dict:
-    """A saved plan, validated by the planner's reader when it exists (located errors)."""
-    try:
-        from ftc.compiler.plan import read_plan
-    except ImportError:
-        read_plan = None
-    if read_plan is not None:
-        plan = read_plan(path)
-        return plan if isinstance(plan, dict) else json.loads(_to_json(plan))
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise FtcError(f"{path}:{err.lineno}:{err.colno}: error: not a valid plan file: {err.msg}") from None
-
-
-def _to_json(plan: object) -> str:
-    for name in ("to_json", "dumps", "json"):
-        fn = getattr(plan, name, None)
-        if callable(fn):
-            return fn()
-    raise FtcError("internal: cannot serialise the plan object")
-
-
 def compile_recipe(path: Path, allow_outside: bool) -> tuple[dict, Path]:
     """Recipe -> plan dict (through the front end and the planner) and its project root."""
-    from ftc.compiler.frontend import load_recipe, render
+    from ftc.compiler.diagnostics import render
+    from ftc.compiler.frontend import load_recipe
     from ftc.compiler.planner import build_plan
 
     recipe, diagnostics = load_recipe(path, allow_outside=allow_outside)
     errors = [d for d in diagnostics if d.severity == "error"]
     if recipe is None or errors:
-        raise FtcError(render(errors or diagnostics), 1)
-    plan = build_plan(recipe)
-    if isinstance(plan, tuple):  # (plan, diagnostics)
-        plan, more = plan
-        bad = [d for d in more if d.severity == "error"]
-        if plan is None or bad:
-            raise FtcError(render(bad or more), 1)
-    doc = plan if isinstance(plan, dict) else json.loads(_to_json(plan))
-    return doc, Path(recipe.project_root)
+        raise FtcError(render(errors or list(diagnostics)), 1)
+    root = Path(recipe.project_root).resolve()
+    result = build_plan(recipe, out_dir=root)
+    bad = [d for d in result.diagnostics if d.severity == "error"]
+    if result.plan is None or bad:
+        raise FtcError(render(bad or list(result.diagnostics)), 1)
+    return result.plan, root
 
 
 @click.command()
@@ -135,7 +110,9 @@ def run(target: Path, force: tuple[str, ...], refresh: bool, allow_download: boo
     if target.suffix == ".ftr":
         plan, root = compile_recipe(target, allow_outside)
     elif target.suffix == ".json":
-        plan = read_plan_file(target)
+        from ftc.compiler.plan import read_plan
+
+        plan = read_plan(target)
         root = project_root(plan, target)
         stale = stale_inputs(plan, root)
         if stale and not refresh:

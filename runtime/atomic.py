@@ -11,6 +11,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+# mkstemp creates 0600 files; a result file should get the permissions a plain open() would.
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+_FILE_MODE = 0o666 & ~_UMASK
+
 
 def write_bytes(path: str | Path, data: bytes) -> Path:
     path = Path(path)
@@ -19,6 +24,7 @@ def write_bytes(path: str | Path, data: bytes) -> Path:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+            os.fchmod(handle.fileno(), _FILE_MODE)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -60,6 +66,7 @@ def copy_file(src: str | Path, dst: str | Path) -> Path:
     os.close(fd)
     try:
         shutil.copyfile(src, tmp)
+        os.chmod(tmp, _FILE_MODE)
         os.replace(tmp, dst)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -72,6 +79,7 @@ def copy_tree(src: str | Path, dst: str | Path) -> Path:
     dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", dir=dst.parent))
+    os.chmod(tmp, 0o777 & ~_UMASK)
     try:
         shutil.copytree(src, tmp, dirs_exist_ok=True)
         replace_dir(tmp, dst)

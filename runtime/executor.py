@@ -44,10 +44,18 @@ _EXTRA: dict[str, tuple[str, ...]] = {
     "train": ("prompt", "hyperparameters", "method", "model"),
     "dpo": ("prompt", "hyperparameters", "method", "model"),
     "distill": ("prompt", "hyperparameters", "method", "model"),
-    "eval": ("prompt", "expects", "model"),
+    # Not "expects": generation does not depend on them. The gate re-scores the cached predictions
+    # of baseline and eval against the current expects, so a changed bar re-runs only the gate.
+    "eval": ("prompt", "model"),
     "gate": ("expects", "gate"),
     "export": ("prompt", "expects", "gate", "recipe.name", "strategy", "method"),
 }
+
+# Data steps are keyed downstream by the content of what they wrote, not by their inputs: a data
+# edit that leaves the records unchanged (a blank line, a refreshed lock) re-runs only the data
+# steps, and the baseline, the tune and the eval stay cached. Records files are small next to
+# model weights, so hashing them is cheap.
+_CONTENT_KEYED = {"load", "clean", "dedup", "split"}
 
 # The earlier steps (by kind) whose outputs each step kind reads through ``Context.by_kind``.
 # Their keys join the step's key even when the plan's ``needs`` reach them only indirectly.
@@ -75,6 +83,12 @@ class Outcome:
     seconds: float = 0.0
     reason: str = ""
     summary: dict = field(default_factory=dict)
+    output: str = ""  # the content digest of a data step's outputs (see _CONTENT_KEYED)
+
+    @property
+    def ref(self) -> str:
+        """What a dependent's key hashes: the content of data outputs, else this step's key."""
+        return self.output or self.key
 
     def to_json(self) -> dict:
         return {
@@ -84,6 +98,7 @@ class Outcome:
             "dir": str(self.dir) if self.dir else None,
             "seconds": round(self.seconds, 3),
             "reason": self.reason,
+            "output": self.output or None,
         }
 
 
@@ -146,7 +161,19 @@ def sha(obj: Any) -> str:
 
 
 def plan_hash(plan: dict) -> str:
-    return sha(plan)[:12]
+    """The run folder's name. ``project_root`` is left out: the same plan run from a moved or
+    re-cloned project is the same plan."""
+    return sha({k: v for k, v in plan.items() if k != "project_root"})[:12]
+
+
+def folder_digest(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != "step.json"):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:16]
 
 
 def topo_order(steps: list[dict]) -> list[dict]:
@@ -224,7 +251,7 @@ class Executor:
             )
         self.forced = dependents(self.order, set(options.force))
         name = str(_plan_section(plan, "recipe.name") or "recipe")
-        self.recipe_dir = options.runs_dir / _safe(name)
+        self.recipe_dir = options.runs_dir.resolve() / _safe(name)
         self.run_dir = self.recipe_dir / plan_hash(plan)
         self.cache_dir = self.recipe_dir / "cache"
         self.outcomes: dict[str, Outcome] = {}
@@ -263,7 +290,9 @@ class Executor:
         except Timeout:
             raise FtcError(f"error: another `ftc run` is using {self.recipe_dir}; wait for it or use --runs-dir") from None
         try:
-            atomic.write_json(self.run_dir / "plan.json", self.plan)
+            # Saved with project_root relative to this folder: `ftc run <run>/plan.json` re-runs it.
+            atomic.write_json(self.run_dir / "plan.json",
+                              dict(self.plan, project_root=os.path.relpath(self.project_root, self.run_dir)))
             for step in self.order:
                 self.outcomes[step["id"]] = self._run_one(step)
                 self._write_state()
@@ -282,14 +311,14 @@ class Executor:
         return None
 
     def _need_keys(self, step: dict) -> dict[str, str]:
-        return {n: self.outcomes[n].key for n in step.get("needs", [])}
+        return {n: self.outcomes[n].ref for n in step.get("needs", [])}
 
     def _read_keys(self, step: dict) -> dict[str, str]:
         keys = {}
         for kind in _READS.get(step["kind"], ()):
             found = [o for o in self.outcomes.values() if o.kind == kind]
             if found:
-                keys[kind] = found[-1].key
+                keys[kind] = found[-1].ref
         return keys
 
     def _run_one(self, step: dict) -> Outcome:
@@ -310,7 +339,8 @@ class Executor:
             done = json.loads(marker.read_text(encoding="utf-8"))
             if done.get("key") == key:
                 self._link(sid, folder)
-                outcome = Outcome(sid, kind, "cached", key, folder, summary=done.get("summary", {}))
+                outcome = Outcome(sid, kind, "cached", key, folder, summary=done.get("summary", {}),
+                                  output=done.get("output", ""))
                 self._announce(outcome)
                 return outcome
         return self._execute(step, key, folder)
@@ -337,8 +367,10 @@ class Executor:
             self._write_state()
             raise
         seconds = time.monotonic() - start
-        atomic.write_json(folder / "step.json", {"id": sid, "kind": kind, "key": key, "seconds": round(seconds, 3), "summary": summary})
-        outcome = Outcome(sid, kind, "ran", key, folder, seconds, summary=summary)
+        output = folder_digest(folder) if kind in _CONTENT_KEYED else ""
+        atomic.write_json(folder / "step.json", {"id": sid, "kind": kind, "key": key, "seconds": round(seconds, 3),
+                                                 "summary": summary, "output": output})
+        outcome = Outcome(sid, kind, "ran", key, folder, seconds, summary=summary, output=output)
         self._announce(outcome)
         return outcome
 

@@ -112,16 +112,14 @@ def _trainer_callback(bar: Progress, task: Any) -> Any:
     from transformers import TrainerCallback
 
     class _Bar(TrainerCallback):
-        """Loss from the trainer's logs; tokens/s from ``num_input_tokens_seen`` when the trainer
-        counts them, else not shown (a made-up figure is worse than none)."""
+        """Steps and ETA from the trainer state; loss from its logs; tokens/s measured between
+        logs from TRL's ``num_tokens`` (cumulative, also after a resume), so it is never made up."""
 
         def __init__(self) -> None:
-            self.start = time.monotonic()
+            self.first: tuple[float, float] | None = None  # (time, tokens) at the first log
 
         def on_train_begin(self, args, state, control, **kwargs):  # noqa: ANN001 - transformers' signature
             bar.update(task, total=state.max_steps, completed=state.global_step)
-            self.start = time.monotonic()
-            self.first_step = state.global_step
 
         def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001
             bar.update(task, completed=state.global_step, total=state.max_steps)
@@ -131,10 +129,13 @@ def _trainer_callback(bar: Progress, task: Any) -> Any:
             fields = {}
             if "loss" in logs:
                 fields["loss"] = f"{logs['loss']:.3f}"
-            tokens = getattr(state, "num_input_tokens_seen", 0) or 0
-            elapsed = time.monotonic() - self.start
-            if tokens and elapsed > 0:
-                fields["tps"] = f"{tokens / elapsed:.0f}"
+            tokens = logs.get("num_tokens")
+            if tokens is not None:
+                now = time.monotonic()
+                if self.first is None:
+                    self.first = (now, float(tokens))
+                elif now > self.first[0]:
+                    fields["tps"] = f"{(tokens - self.first[1]) / (now - self.first[0]):.0f}"
             if fields:
                 bar.update(task, **fields)
 

@@ -174,10 +174,13 @@ def _bars_chart(info: dict) -> bytes | None:
     ax.barh([y + 0.2 for y in ys], base, height=0.38, label="prompted baseline", color="#8c959f")
     if info["trained"]:
         ax.barh([y - 0.2 for y in ys], tuned, height=0.38, label="tuned", color=_COLOURS.get(info["gate"]["verdict"], "#0969da"))
-    for y, e in zip(ys, expects):
+    for y, e, b, t in zip(ys, expects, base, tuned):
         ax.plot([e["threshold"]] * 2, [y - 0.45, y + 0.45], color="black", lw=1.5)
+        ax.text(b, y + 0.2, f" {b:.2f}", va="center", fontsize=8)
+        if info["trained"]:
+            ax.text(t, y - 0.2, f" {t:.2f}", va="center", fontsize=8)
     ax.set_yticks(list(ys), labels)
-    ax.set_xlim(0, 1.05)
+    ax.set_xlim(0, 1.12)
     ax.invert_yaxis()
     ax.set_title("baseline vs tuned per expect (black line: the bar)")
     ax.legend(loc="lower right", fontsize=8)

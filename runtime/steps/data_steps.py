@@ -77,7 +77,8 @@ def _data_report(ctx, result) -> dict:  # noqa: ANN001
     from ftc.runtime import data
 
     load = _read_json(ctx.need_dir("load") / "load.json")
-    load_result = data.LoadResult(records=[], bad_rows=load.get("bad_rows", []), counts=load.get("counts", {}))
+    records = data.read_records(ctx.need_dir("load") / RECORDS)
+    load_result = data.LoadResult(records=records, bad_rows=load.get("bad_rows", []), counts=load.get("counts", {}))
     _, batch, method = _token_counter()
     lengths = batch([data.record_text(r) for r in result.train]) if result.train else []
     return data.build_report(

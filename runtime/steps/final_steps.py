@@ -10,11 +10,12 @@ from ftc.runtime.steps import common
 
 
 def tuned_scores(ctx) -> dict | None:  # noqa: ANN001 - the executor's Context
-    """The eval step's values, or None when no tune ran (its guard skipped it)."""
+    """The eval step's values against the current expects, or None when no tune ran."""
     ev = ctx.by_kind("eval")
     if ev is None or ev.status == "skipped" or ev.dir is None:
         return None
-    return json.loads((ev.dir / common.SCORES).read_text(encoding="utf-8"))
+    saved = json.loads((ev.dir / common.SCORES).read_text(encoding="utf-8"))
+    return {"values": common.scores_of(ctx.plan, ev.dir), "perplexity": saved.get("perplexity", {})}
 
 
 def baseline_scores(ctx) -> dict:  # noqa: ANN001

@@ -49,6 +49,16 @@ def baseline_meets_bar_guard(ctx) -> tuple[bool, str]:  # noqa: ANN001
     return False, ""
 
 
+def _drop_incomplete_checkpoints(folder: Path) -> None:
+    """A run killed while saving leaves a checkpoint folder without ``trainer_state.json`` (the
+    trainer writes it last); resuming from it would crash, so resume from the one before."""
+    import shutil
+
+    for path in (folder / "checkpoints").glob("checkpoint-*"):
+        if path.is_dir() and not (path / "trainer_state.json").exists():
+            shutil.rmtree(path, ignore_errors=True)
+
+
 def _checkpoint_step(folder: Path) -> int:
     steps = [int(m.group(1)) for p in (folder / "checkpoints").glob("checkpoint-*")
              if (m := re.fullmatch(r"checkpoint-(\d+)", p.name))]
@@ -66,6 +76,7 @@ def train_step(ctx) -> dict:  # noqa: ANN001
         # the gate scores (that would leak the gate into training).
         cut = max(1, len(train) // 10)
         train, val = train[:-cut], train[-cut:]
+    _drop_incomplete_checkpoints(ctx.dir)
     resumed_from = _checkpoint_step(ctx.dir)
     if resumed_from and ctx.progress is not None:
         ctx.progress.note(f"resuming training from checkpoint {resumed_from}")

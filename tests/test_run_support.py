@@ -1,0 +1,107 @@
+"""Shared by the `ftc run` tests: a small project (a slice of the quickstart tickets) and a
+hand-written plan that follows docs/plan.md, so these tests do not depend on the planner's
+choices (hyper-parameters are kept tiny: a few optimiser steps, max_length 192)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+# One converted model for every test session (the ML-core tests use the same folder).
+os.environ.setdefault("FTC_HOME", str(REPO / ".ftc-test-home"))
+
+TICKETS = REPO / "recipes" / "data" / "tickets.jsonl"
+
+
+def make_project(root: Path, rows: int = 20) -> Path:
+    """A project folder with the first ``rows`` tickets as data/tickets.jsonl."""
+    lines = TICKETS.read_text(encoding="utf-8").splitlines()[:rows]
+    data = root / "data" / "tickets.jsonl"
+    data.parent.mkdir(parents=True, exist_ok=True)
+    data.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return root
+
+
+RECIPE = """recipe "tickets-test" {
+  goal = behavior("Triage a support ticket and reply as JSON with category, priority and reply")
+  base = model("smollm2-135m-instruct")
+  data "tickets" {
+    path   = "data/tickets.jsonl"
+    format = chat
+  }
+  train {
+    lr        = 0.002
+    max_steps = MAX_STEPS
+    few_shot  = 0
+  }
+  eval {
+    holdout = 20%
+    seed    = 7
+EXPECTS
+    beat baseline by 10%
+  }
+}
+"""
+
+
+def make_plan(root: Path, expects: list[str], *, max_steps: int = 4, save_steps: int = 2,
+              max_new_tokens: int = 16, merged: bool = False) -> dict:
+    """Compile a small recipe with the real front end and planner, then shrink the run for a test
+    (tiny generation budget, a checkpoint every ``save_steps``)."""
+    from ftc.compiler.frontend import load_recipe
+    from ftc.compiler.planner import build_plan
+
+    text = RECIPE.replace("MAX_STEPS", str(max_steps)).replace("EXPECTS", "\n".join(f"    expect {e}" for e in expects))
+    recipe_path = root / "tickets.ftr"
+    recipe_path.write_text(text, encoding="utf-8")
+    recipe, diags = load_recipe(recipe_path)
+    assert recipe is not None, diags
+    plan = build_plan(recipe, out_dir=root).plan
+    assert plan is not None
+    hp = plan["hyperparameters"]
+    test_values = {"save_steps": save_steps, "logging_steps": 1, "batch": 2, "grad_accum": 1, "max_length": 192,
+                   "early_stopping": False, "lora_r": 8, "lora_alpha": 16}
+    for name, value in test_values.items():
+        hp[name] = {"value": value, "set_by": "recipe", "reason": "kept small for a test"}
+    for step in plan["steps"]:
+        if step["kind"] in ("baseline", "eval"):
+            step["config"].update(max_new_tokens=max_new_tokens, batch_size=8)
+        if step["kind"] == "export":
+            step["config"]["merged"] = merged
+    return plan
+
+
+def write_plan(path: Path, plan: dict) -> Path:
+    from ftc.compiler.plan import write_plan as write
+
+    write(plan, path)  # validates against the plan schema
+    return path
+
+
+def ftc_run(*args: str, cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess:
+    """`ftc run ...` as a user runs it: a separate process, its real exit code and output."""
+    return subprocess.run([sys.executable, "-m", "ftc.compiler.cli", "run", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout, env=dict(os.environ))
+
+
+def state(run_dir: Path) -> dict:
+    return json.loads((run_dir / "state.json").read_text(encoding="utf-8"))
+
+
+def only_run_dir(runs: Path) -> Path:
+    dirs = [p for p in (runs / "tickets-test").iterdir() if p.is_dir() and p.name != "cache"]
+    assert len(dirs) == 1, dirs
+    return dirs[0]
+
+
+def test_the_fixture_plan_is_self_consistent(tmp_path: Path) -> None:
+    root = make_project(tmp_path)
+    plan = make_plan(root, ["json_valid >= 0.5"])
+    assert plan["inputs"][0]["rows"] == 20
+    assert plan["hyperparameters"]["save_steps"]["value"] == 2
+    ids = [s["id"] for s in plan["steps"]]
+    assert all(n in ids[: ids.index(s["id"])] for s in plan["steps"] for n in s["needs"])
