@@ -210,10 +210,14 @@ def _count_rows(path: Path) -> tuple[int, list[object]]:
 
 
 def _jsonl_rows(path: Path) -> tuple[int, list[object]]:
+    # Two streaming passes (count, then sample) so a large file is never held in memory.
     with open(path, encoding="utf-8") as fh:
-        lines = [line for line in fh if line.strip()]
-    keep = _sample_indices(len(lines))
-    return len(lines), [_loads_or_text(lines[i]) for i in sorted(keep)]
+        n = sum(1 for line in fh if line.strip())
+    keep = _sample_indices(n)
+    with open(path, encoding="utf-8") as fh:
+        rows = (line for line in fh if line.strip())
+        sample: list[object] = [_loads_or_text(line) for i, line in enumerate(rows) if i in keep]
+    return n, sample
 
 
 def _loads_or_text(line: str) -> object:
@@ -232,12 +236,18 @@ def _json_rows(path: Path) -> tuple[int, list[object]]:
 
 
 def _csv_rows(path: Path) -> tuple[int, list[object]]:
+    def body(fh):
+        reader = csv.reader(fh)
+        header = next(reader, [])
+        return header, (r for r in reader if any(cell.strip() for cell in r))
+
     with open(path, encoding="utf-8", newline="") as fh:
-        rows = list(csv.reader(fh))
-    header = rows[0] if rows else []
-    body = [r for r in rows[1:] if any(cell.strip() for cell in r)]
-    keep = _sample_indices(len(body))
-    return len(body), [dict(zip(header, body[i])) for i in sorted(keep)]
+        n = sum(1 for _ in body(fh)[1])
+    keep = _sample_indices(n)
+    with open(path, encoding="utf-8", newline="") as fh:
+        header, rows = body(fh)
+        sample: list[object] = [dict(zip(header, r)) for i, r in enumerate(rows) if i in keep]
+    return n, sample
 
 
 def _parquet_rows(path: Path) -> tuple[int, list[object]]:
