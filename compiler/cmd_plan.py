@@ -58,13 +58,14 @@ def plan(recipe: str, as_json: bool, out: str | None, diff_path: str | None, all
         click.echo(warnings, err=True, nl=False)
     if out:
         write_plan(the_plan, out)
-    if as_json:
-        click.echo(dumps(the_plan), nl=False)
-    elif old is not None:
+    if old is not None:
         from ftc.compiler.plan_diff import render_diff
 
-        click.echo(render_diff(old, the_plan, diff_path), nl=False)
-    else:
+        # With --json the JSON owns stdout (for tools) and the diff goes to stderr (for people).
+        click.echo(render_diff(old, the_plan, diff_path), nl=False, err=as_json)
+    if as_json:
+        click.echo(dumps(the_plan), nl=False)
+    elif old is None:
         from ftc.compiler.plan_render import render_plan
 
         click.echo(render_plan(the_plan, color=use_color), nl=False)
