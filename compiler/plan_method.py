@@ -73,10 +73,16 @@ def _epochs(n: int) -> tuple[int, str, str]:
 
 
 def _max_length(f: Facts) -> tuple[int, str]:
-    need = f.tokens.p99 + f.system_tokens + TEMPLATE_TOKENS
+    # The runtime leaves out (does not truncate) rows over max_length, so cover the longest sampled
+    # row unless it is an outlier (over 2x p99: such rows would set the memory for everyone).
+    t = f.tokens
+    longest, basis = (t.max, "longest") if t.max <= 2 * t.p99 else (t.p99, "p99")
+    margin = 1.1 if t.method == "chars/4" else 1.0  # chars/4 undercounts code, JSON and names
+    need = math.ceil(longest * margin) + f.system_tokens + TEMPLATE_TOKENS
     cap = min(f.base.spec.max_positions, 8192)
     value = min(cap, max(128, 64 * math.ceil(need / 64)))
-    return value, (f"p99 {f.tokens.p99} tokens ({f.tokens.method}, {f.tokens.sampled} rows sampled) + system "
+    est = f"{t.method} +10%" if margin > 1 else t.method
+    return value, (f"{basis} row {longest} tokens ({est}, {t.sampled} rows sampled) + system "
                    f"{f.system_tokens} + template {TEMPLATE_TOKENS}, rounded up to 64")
 
 

@@ -99,7 +99,8 @@ RULES: tuple[Rule, ...] = (
          "rows in the train sources", "hyperparameters.epochs",
          "OpenAI fine-tuning guide (default 3 epochs, fewer for large sets); Zhou et al. 2023, LIMA"),
     Rule("R-MAX-LENGTH-FROM-DATA", "max_length from the data",
-         "max_length covers the sampled p99 token length plus the system prompt and chat template, rounded up to a "
+         "max_length covers the longest sampled row (or the p99 when the longest is over twice the p99: an "
+         "outlier), +10% when counted as chars/4, plus the system prompt and chat template, rounded up to a "
          "multiple of 64 (at least 128, at most the model's context); rows above it are handled by the source's "
          "`overlong` setting. Packing (padding-free) is on when the median row is under half of max_length.",
          "token-length sample (tokenizer or chars/4)", "hyperparameters.max_length, hyperparameters.packing",
