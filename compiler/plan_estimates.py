@@ -69,8 +69,9 @@ def estimate(f: Facts, d: Decisions, new_tokens: int) -> dict:
                  f"{f.device.gpus} x ${f.device.usd_per_hour:.2f}/GPU-hour ({f.device.name}-class, on demand)"},
         "token_lengths": f.tokens.to_json(),
         "answer_lengths": f.answers.to_json(),
-        "assumptions": f.device.assumption + f"; {per_row} tokens per training row "
-                       + ("(mean, packed)" if hp["packing"]["value"] else "(p90, padded)"),
+        "assumptions": f.device.assumption + (f"; {per_row} tokens per training row "
+                                              + ("(mean, packed)" if hp["packing"]["value"] else "(p90, padded)")
+                                              if d.trains else "; generation only"),
     }
 
 
