@@ -1,5 +1,5 @@
 """The memory and time model: monotone in parameters, sequence length and batch, and inside the
-published ranges of ../shared/ANCHORS.md for 3B, 7B and 70B models (LoRA, QLoRA, full)."""
+published ranges of ../shared/ANCHORS.md for 3B, 7B, 14B and 70B models (LoRA, QLoRA, full)."""
 
 from __future__ import annotations
 
@@ -81,6 +81,7 @@ ANCHORS = [
     ("mistral-7b", "qlora", 2048, 6, 14), ("mistral-7b", "lora", 2048, 16, 24), ("mistral-7b", "full", 2048, 60, 120),
     ("qwen2.5-7b", "qlora", 2048, 6, 14), ("qwen2.5-7b", "lora", 2048, 16, 24), ("qwen2.5-7b", "full", 2048, 60, 120),
     ("llama-3.1-8b", "qlora", 2048, 6, 14), ("llama-3.1-8b", "lora", 2048, 16, 24), ("llama-3.1-8b", "full", 2048, 60, 120),
+    ("qwen2.5-14b", "qlora", 2048, 16, 20), ("qwen2.5-14b", "lora", 2048, 28, 40), ("qwen2.5-14b", "full", 2048, 120, 240),
     ("llama-3.1-70b", "qlora", 512, 40, 48), ("llama-3.1-70b", "lora", 2048, 80, 160),
     ("llama-3.1-70b", "full", 2048, 4 * 80, 8 * 80),
 ]
