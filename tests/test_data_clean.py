@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from ftc.runtime.data import Record, clean, read_records, record_text, write_records
-from ftc.runtime.data.clean import normalize_text
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ftc.runtime.data.clean import _normalize, normalize_text
 from ftc.runtime.data.pii import luhn_ok
 
 
@@ -16,6 +19,12 @@ def test_normalize_text():
     assert normalize_text("Cafe\u0301\r\nline\u00a0two  \r\n\n\n\nend\x07\u200b ") == "Caf\u00e9\nline two\n\nend"
     assert normalize_text("    indented code\n\tkept") == "indented code\n\tkept"  # leading space of the text only
     assert normalize_text("a\n    b") == "a\n    b"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab \t\n\r\x07\x7f\u00a0\u200be\u0301\ufeff")), max_size=12))
+def test_fast_path_agrees_with_the_full_normalisation(text):
+    assert normalize_text(text) == _normalize(text)
 
 
 def test_clean_drops_empties_and_counts():
