@@ -227,11 +227,16 @@ def _nothing_fits(f: Facts, d: Decisions, candidates: list[str], asked) -> None:
     short = 128
     if memory.estimate(f.base.spec, cheapest, f.device.kind, short, 1, checkpointing=True).peak <= limit:
         options.append(f"a shorter max_length (e.g. train {{ max_length = {short} }})")
-    options.append("more GPUs (`gpus = N`, sharded with FSDP)")
+    if f.device.kind == "cuda":
+        options.append("more GPUs (`gpus = N`, sharded with FSDP)")
+    if asked and cheapest != "qlora" and f.device.kind == "cuda":
+        options.insert(0, "leave `method` to the rules (QLoRA may fit)")
     needs = ", ".join(f"{m} {v / GB:.1f} GB" for m, v in need.items())
+    where = f"one {limit / GB:.1f} GB device" + (f", nor sharded over {f.device.gpus} GPUs" if f.device.gpus > 1 else "")
+    what = f"method {asked} set by the recipe does not fit on" if asked else "nothing fits on"
     code, span = ("FTR313", r.train.span) if asked else ("FTR307", r.constraints.span)
-    d.error(code, f"nothing fits on one {limit / GB:.1f} GB device: {needs} at micro-batch 1 with gradient "
-            f"checkpointing, max_length {max_len}", span, "options: " + "; ".join(options))
+    d.error(code, f"{what} {where}: {needs} at micro-batch 1 with gradient checkpointing, max_length {max_len}",
+            span, "options: " + "; ".join(options))
 
 
 def _smaller_bases(f: Facts, limit: int, max_len: int) -> list[str]:
