@@ -9,8 +9,7 @@ the labels follow this company's *house rules*, which three examples do not reve
   reports an error; a question about data export or deletion is `account`.
 - priority: `high` for every enterprise customer and for an outage or a locked-out user;
   `low` for a feature request or a how-to question from a free or pro customer; else `normal`.
-- reply: "Hi <first name>, thanks for reaching out. <one fixed sentence per category>
-  <'I have marked this as urgent.' when high> — Ada, Support"
+- reply: "Hi <first name>, <one fixed sentence per category> <'Marked urgent.' when high> — Ada"
 
 Run it again to regenerate the same file (seeded): python recipes/data/tickets_gen.py
 """
@@ -120,11 +119,11 @@ CLOSERS = ["Thanks.", "Thank you!", "Regards,", "Cheers,", "Please help.", "Best
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October"]
 
 CATEGORY_SENTENCE = {
-    "billing": "Our billing team will review the charges on your account and correct them.",
-    "account": "Our account team will help you regain control of your account settings.",
-    "technical": "Our engineers are looking into the problem you described.",
-    "shipping": "Our logistics team will check the status of your delivery.",
-    "other": "I have passed your message to our product team.",
+    "billing": "billing will review your charges.",
+    "account": "account support will help you.",
+    "technical": "our engineers are on it.",
+    "shipping": "logistics will check your delivery.",
+    "other": "I passed this to the product team.",
 }
 
 
@@ -137,8 +136,8 @@ def priority_for(tier: str, kind: str) -> str:
 
 
 def reply_for(first: str, category: str, priority: str) -> str:
-    urgent = " I have marked this as urgent." if priority == "high" else ""
-    return f"Hi {first}, thanks for reaching out. {CATEGORY_SENTENCE[category]}{urgent} — Ada, Support"
+    urgent = " Marked urgent." if priority == "high" else ""
+    return f"Hi {first}, {CATEGORY_SENTENCE[category]}{urgent} — Ada"
 
 
 def fill(text: str, rng: random.Random) -> str:
