@@ -14,6 +14,7 @@ from dataclasses import dataclass
 # runtime trains in fp32 (bf16 gained only 1.13-1.15x on a real LoRA step), so fp32 is the peak.
 CPU_PEAK_FLOPS = 215e9
 CPU_UTILISATION = 0.5  # small models spend time outside the big matmuls (LoRA adapters, the head)
+CPU_MEMORY = 16 * 10**9  # assumed when the recipe states none: a 16 GB CI runner or laptop
 CPU_BANDWIDTH = 60e9  # bytes/s, a typical dual-channel DDR5 desktop (assumed, not measured)
 GPU_UTILISATION = 0.4  # model FLOPs utilisation of a typical single-node fine-tune
 
@@ -41,7 +42,7 @@ DEFAULT_GPU = REFERENCE_GPUS[2]
 class DeviceFacts:
     kind: str  # cpu | cuda
     gpus: int
-    memory_bytes: int | None  # per device; None: not checked (a CPU with no stated memory)
+    memory_bytes: int | None  # per device (stated, or the reference assumed)
     name: str
     peak_flops: float
     utilisation: float
@@ -60,11 +61,13 @@ class DeviceFacts:
 
 def device_facts(kind: str, gpus: int = 1, memory_bytes: int | None = None) -> DeviceFacts:
     if kind == "cpu":
+        memory = memory_bytes or CPU_MEMORY
         note = (f"CPU at {CPU_PEAK_FLOPS / 1e9:.0f} GFLOP/s fp32 peak (2 Zen 5 cores, measured), "
-                f"{CPU_UTILISATION:.0%} utilisation; memory "
-                + (f"{memory_bytes / GB:.1f} GB as stated" if memory_bytes else "not checked (set gpu_memory to check it)")
+                f"{CPU_UTILISATION:.0%} utilisation; "
+                + (f"{memory / GB:.1f} GB memory as stated" if memory_bytes else
+                   f"{memory / GB:.0f} GB memory assumed (a common CI runner; set gpu_memory to state yours)")
                 + "; local compute, no cost")
-        return DeviceFacts("cpu", 1, memory_bytes, "cpu", CPU_PEAK_FLOPS, CPU_UTILISATION, 0.0, CPU_BANDWIDTH, note)
+        return DeviceFacts("cpu", 1, memory, "cpu", CPU_PEAK_FLOPS, CPU_UTILISATION, 0.0, CPU_BANDWIDTH, note)
     gpu = _reference_gpu(memory_bytes)
     memory = memory_bytes or gpu.memory_bytes
     stated = "as stated" if memory_bytes else "assumed"

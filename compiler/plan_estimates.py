@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 from ftc.compiler import costs, memory
+from ftc.compiler.plan_steps import CONTEXT_TOKENS
 from ftc.compiler.plan_state import TEMPLATE_TOKENS, Decisions, Facts, response_tokens, train_rows
 from ftc.compiler.recipe import Span
 from ftc.compiler.rules import NEAR_BUDGET
@@ -18,7 +19,7 @@ def estimate(f: Facts, d: Decisions, new_tokens: int) -> dict:
     hp = d.hp
     p = f.base.params
     max_len = int(hp["max_length"]["value"])
-    overhead = f.system_tokens + TEMPLATE_TOKENS
+    overhead = f.system_tokens + TEMPLATE_TOKENS + (CONTEXT_TOKENS if "rag" in d.strategy else 0)
     per_row = min(max_len, int((f.tokens.mean if hp["packing"]["value"] else f.tokens.p90) + overhead))
     n = f.rows(d.train_names)
     n_train = train_rows(f, n)
@@ -86,8 +87,8 @@ def _inference_flops(f: Facts, d: Decisions, per_row: int, new_tokens: int) -> i
     r = f.recipe
     rows = _eval_rows(f)
     shots = int(d.hp["few_shot"]["value"] or 0)
-    context = 3 * 256 if "rag" in d.strategy else 0
-    prompt = per_row * (1 + shots) + context
+    context = CONTEXT_TOKENS if "rag" in d.strategy else 0
+    prompt = (per_row - context) * (1 + shots) + context  # few-shot examples come without passages
     runs = 2 if d.trains else 1  # the baseline, and the tuned model's eval
     return runs * costs.inference_flops(f.base.params, rows * (prompt + new_tokens))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 from ftc.compiler import memory, model_table
+from ftc.compiler.plan_steps import CONTEXT_TOKENS
 from ftc.compiler.plan_state import GB, TEMPLATE_TOKENS, Decisions, Facts, human_count, train_rows
 from ftc.compiler.rules import FULL_MIN_EXAMPLES, NEAR_MEMORY
 
@@ -27,7 +28,7 @@ def decide_hparams(f: Facts, d: Decisions, method: str) -> dict:
     small = n_train < 160
     full = method == "full"
     lora = method in ("lora", "qlora", "dora")
-    max_len = _max_length(f)
+    max_len = _max_length(f, "rag" in d.strategy)
     hp = {
         "lora_r": _hp(16 if lora else None, "rule", "LoRA rank 16: enough capacity for a narrow task" if lora else "not a LoRA method"),
         "lora_alpha": _hp(32 if lora else None, "rule", "alpha = 2r, the common scaling" if lora else "not a LoRA method"),
@@ -72,18 +73,20 @@ def _epochs(n: int) -> tuple[int, str, str]:
     return 1, "rule", f"{n:,} examples: 1 epoch"
 
 
-def _max_length(f: Facts) -> tuple[int, str]:
+def _max_length(f: Facts, retrieval: bool) -> tuple[int, str]:
     # The runtime leaves out (does not truncate) rows over max_length, so cover the longest sampled
     # row unless it is an outlier (over 2x p99: such rows would set the memory for everyone).
     t = f.tokens
     longest, basis = (t.max, "longest") if t.max <= 2 * t.p99 else (t.p99, "p99")
     margin = 1.1 if t.method == "chars/4" else 1.0  # chars/4 undercounts code, JSON and names
-    need = math.ceil(longest * margin) + f.system_tokens + TEMPLATE_TOKENS
+    context = CONTEXT_TOKENS if retrieval else 0  # RAFT rows carry the retrieved passages
+    need = math.ceil(longest * margin) + f.system_tokens + TEMPLATE_TOKENS + context
     cap = min(f.base.spec.max_positions, 8192)
     value = min(cap, max(128, 64 * math.ceil(need / 64)))
     est = f"{t.method} +10%" if margin > 1 else t.method
     return value, (f"{basis} row {longest} tokens ({est}, {t.sampled} rows sampled) + system "
-                   f"{f.system_tokens} + template {TEMPLATE_TOKENS}, rounded up to 64")
+                   f"{f.system_tokens} + template {TEMPLATE_TOKENS}"
+                   + (f" + retrieved context {context}" if context else "") + ", rounded up to 64")
 
 
 def _packing(f: Facts, hp: dict) -> None:

