@@ -128,6 +128,7 @@ SCENARIOS = [
     ("cpu-roomy-budget", dict(rows=360, budget_s=36_000.0), [P, F], "lora", G, []),
     ("cuda-over-money", dict(base="llama-3.1-8b", device="cuda", budget_usd=0.0001), None, None, None, ["FTR311"]),
     ("override-full", dict(rows=100, train={"method": "full"}), [P, F], "full", G, []),
+    ("override-dora", dict(rows=100, train={"method": "dora"}), [P, F], "dora", G, []),
     ("override-qlora-cpu", dict(rows=100, train={"method": "qlora"}), None, None, None, ["FTR308"]),
     ("override-full-too-big", dict(base="llama-3.1-8b", device="cuda", memory=24 * GB, train={"method": "full"}),
      None, None, None, ["FTR313"]),
