@@ -71,10 +71,14 @@ def write_plan(plan: dict, path: str | Path) -> None:
     """Validate, then write atomically (a temp file renamed over the target)."""
     validate(plan, "the generated plan")
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
-    tmp.write_text(dumps(plan), encoding="utf-8")
-    os.replace(tmp, target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(dumps(plan), encoding="utf-8")
+        os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise FtcError(f"error: cannot write the plan to {target}: {exc.strerror or exc}", 2) from None
 
 
 def read_plan(path: str | Path) -> dict:

@@ -200,3 +200,15 @@ def test_plan_does_not_import_torch():
     proc = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, env=env, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "HEAVY []" in proc.stderr
+
+
+def test_unwritable_out_is_a_clear_error(capsys, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code, _, err = run_cli(capsys, "plan", "recipes/quickstart.ftr", "--out", str(blocker / "plan.json"))
+    assert code == 2 and f"cannot write the plan to {blocker / 'plan.json'}" in err and "Traceback" not in err
+
+
+def test_missing_plan_for_diff(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "plan", "recipes/quickstart.ftr", "--diff", str(tmp_path / "none.json"))
+    assert code == 1 and "no such plan file" in err
