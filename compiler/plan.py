@@ -9,6 +9,7 @@ Use ``project_root_of(plan, plan_path)`` to get the absolute folder back.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -77,7 +78,8 @@ def write_plan(plan: dict, path: str | Path) -> None:
         tmp.write_text(dumps(plan), encoding="utf-8")
         os.replace(tmp, target)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink()
         raise FtcError(f"error: cannot write the plan to {target}: {exc.strerror or exc}", 2) from None
 
 
