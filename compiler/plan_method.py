@@ -55,12 +55,9 @@ def decide_hparams(f: Facts, d: Decisions, method: str) -> dict:
         hp["dpo_lr"] = _hp(5e-6, "rule", "5e-6: DPO after SFT needs a small step")
     eff = 8 if small else 16
     hp["_effective"] = eff  # removed before the plan is written
-    for key, value in o.items():
-        if key == "method":
-            continue
-        target = {"dpo_beta": "dpo_beta"}.get(key, key)
-        if target in hp:
-            hp[target] = _hp(value, "recipe", "set by recipe")
+    for key, value in o.items():  # a train { } override wins (method is decided by decide_method)
+        if key != "method" and key in hp:
+            hp[key] = _hp(value, "recipe", "set by recipe")
     _packing(f, hp)
     return hp
 
