@@ -17,6 +17,7 @@ from ftc.compiler.diagnostics import Diagnostic
 from ftc.compiler.facts import ModelFacts
 from ftc.compiler.plan_estimates import check_budget, estimate
 from ftc.compiler.plan_method import decide_method
+from ftc.compiler.plan_steps import build_steps, max_new_tokens
 from ftc.compiler.plan_state import GB, Decisions, Facts, gather, human_count, response_tokens, system_prompt
 from ftc.compiler.recipe import Recipe, Span
 from ftc.compiler.rules import MIN_EXAMPLES, SMALL_DATA
@@ -165,8 +166,6 @@ def _has_errors(d: Decisions) -> bool:
 
 
 def _new_tokens(f: Facts) -> int:
-    from ftc.compiler.plan_steps import max_new_tokens
-
     return max_new_tokens(f.answers.p99)
 
 
@@ -177,8 +176,6 @@ def _gate_because(r: Recipe) -> str:
 
 
 def assemble(f: Facts, d: Decisions, est: dict, new_tokens: int, out_dir: Path) -> dict:
-    from ftc.compiler.plan_steps import build_steps
-
     r = f.recipe
     root = r.project_root
     paths = {name: s.path for name, s in f.sources.items()}
@@ -229,7 +226,8 @@ def _expect_json(e, root: str) -> dict:
 
 
 def _location(span: Span, root: str) -> str:
-    file = facts.rel_path(span.file, root) if Path(span.file).is_absolute() else span.file
+    # Relative to the project root whatever the cwd of `ftc plan` was, so the plan stays portable.
+    file = facts.rel_path(span.file, root) if Path(span.file).exists() else span.file
     return f"{file}:{span.line}:{span.col}"
 
 
