@@ -126,3 +126,21 @@ def test_preference_pairs_stay_in_train():
     result = split(rows + pairs, {"holdout": 0.5, "seed": 4})
     assert all(r.format == "chat" for r in result.holdout) and len(result.holdout) == 10
     assert sum(r.format == "preference" for r in result.train) == 10
+
+
+def test_vectorised_signatures_match_datasketch():
+    from datasketch import MinHash
+
+    from ftc.runtime.data.minhash import SEED, shingle_hashes, signatures
+
+    texts = ["the quick brown fox jumps over the lazy dog", "", "two words", "!!!", " ".join(VOCAB) * 3]
+    flat, offsets = shingle_hashes(texts, 5)
+    sigs = signatures(texts, 64, 5)
+    for i, sig in enumerate(sigs):
+        hashes = flat[offsets[i]:offsets[i + 1]].tolist()
+        if not hashes:
+            assert sig is None
+            continue
+        ref = MinHash(num_perm=64, seed=SEED, hashfunc=lambda x: x)
+        ref.update_batch(hashes)
+        assert (ref.hashvalues == sig.hashvalues).all() and sig.jaccard(sig) == 1.0

@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 
 from .minhash import near_pairs, signatures
 from .records import Record, match_text
 
 DEFAULTS = {"near_threshold": 0.85, "num_perm": 128, "shingle_words": 5}
 MAX_LISTED = 100
-_WS = re.compile(r"\s+")
 
 
 def exact_key(record: Record) -> str:
     canon = json.dumps(record.fields, sort_keys=True, ensure_ascii=False)
-    return hashlib.blake2b(_WS.sub(" ", canon.casefold()).encode(), digest_size=16).hexdigest()
+    return hashlib.blake2b(" ".join(canon.casefold().split()).encode(), digest_size=16).hexdigest()
 
 
 def _dedupable(record: Record) -> bool:

@@ -4,7 +4,9 @@ Shingles are word 5-grams of the lower-cased text with punctuation dropped (a te
 that is one shingle). Profiling 100k rows showed building shingle strings and hashing them one
 by one in Python as the slow part, so words are hashed once each (crc32: C speed, stable across
 processes, unlike ``hash()``), a shingle's hash is a polynomial of its words' hashes computed for
-all rows at once with numpy, and ``MinHash.bulk`` turns those integers into signatures.
+all rows at once with numpy, and the signatures are computed in numpy blocks exactly as
+datasketch's ``MinHash.update_batch`` would (its permutations, its scheme), then wrapped in
+``LeanMinHash`` for datasketch's LSH index: per-row ``MinHash`` objects cost more than the hashing.
 """
 
 from __future__ import annotations
@@ -24,61 +26,101 @@ def words(text: str) -> list[str]:
 
 
 def _word_ids(texts: Iterable[str]) -> tuple[np.ndarray, list[int]]:
-    cache: dict[str, int] = {}
-
-    def wid(w: str) -> int:
-        h = cache.get(w)
-        if h is None:
-            h = cache[w] = zlib.crc32(w.encode())
-        return h
-
-    ids: list[int] = []
+    """crc32 of every word of every text, and where each text starts. Each distinct word is hashed
+    once; the mapping runs at C speed (``map`` over a dict), not a Python call per word."""
+    all_words: list[str] = []
     bounds = [0]
+    findall = _WORD.findall
     for text in texts:
-        ids.extend([wid(w) for w in _WORD.findall(text.lower())])
-        bounds.append(len(ids))
-    return np.array(ids, dtype=np.uint64), bounds
+        all_words.extend(findall(text.lower()))
+        bounds.append(len(all_words))
+    vocab = {w: zlib.crc32(w.encode()) for w in dict.fromkeys(all_words)}
+    return np.fromiter(map(vocab.__getitem__, all_words), dtype=np.uint64, count=len(all_words)), bounds
 
 
 def _fold32(x: np.ndarray) -> np.ndarray:
     return ((x >> np.uint64(32)) ^ x) & np.uint64(0xFFFFFFFF)
 
 
-def shingle_hashes(texts: Iterable[str], k: int) -> list[np.ndarray]:
-    """Per text, the 32-bit hashes of its word k-shingles (empty for a text with no words)."""
+def shingle_hashes(texts: Iterable[str], k: int) -> tuple[np.ndarray, list[int]]:
+    """32-bit hashes of the word k-shingles of all texts, concatenated, and each text's
+    [start, end) in that array (empty for a text with no words)."""
     ids, bounds = _word_ids(texts)
     powers = [_MULT ** np.uint64(j) for j in range(k)]
     n = len(ids)
+    parts: list[np.ndarray] = []
+    offsets = [0]
     with np.errstate(over="ignore"):  # wrap-around mod 2^64 is the point
         window = np.zeros(max(n - k + 1, 0), dtype=np.uint64)
         for j in range(k):
             window += ids[j:n - k + 1 + j] * powers[j]
-        out = []
         for s, e in zip(bounds, bounds[1:]):
             if e - s >= k:
-                out.append(_fold32(window[s:e - k + 1]))
-            elif e > s:
-                whole = np.uint64(0)
-                for j in range(e - s):
-                    whole += ids[s + j] * powers[j]
-                out.append(_fold32(np.array([whole], dtype=np.uint64)))
+                part = window[s:e - k + 1]
+            elif e > s:  # shorter than one shingle: the whole text is the shingle
+                part = np.array([sum(int(ids[s + j]) * int(powers[j]) for j in range(e - s)) % 2**64], dtype=np.uint64)
             else:
-                out.append(np.zeros(0, dtype=np.uint64))
+                part = window[:0]
+            parts.append(part)
+            offsets.append(offsets[-1] + len(part))
+    flat = _fold32(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.uint64)
+    return flat.astype(np.uint32), offsets
+
+
+def _fmix32(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 32-bit finalizer, the pre-mix datasketch's affine32 scheme applies."""
+    h = h ^ (h >> np.uint32(16))
+    h = h * np.uint32(0x85EBCA6B)
+    h = h ^ (h >> np.uint32(13))
+    h = h * np.uint32(0xC2B2AE35)
+    return h ^ (h >> np.uint32(16))
+
+
+SEED = 1
+_CHUNK = 1 << 18  # shingles per numpy block: 2^18 x 128 permutations x 4 bytes = 128 MiB
+
+
+def signature_matrix(flat: np.ndarray, offsets: list[int], num_perm: int) -> np.ndarray:
+    """Row i: the MinHash of shingles flat[offsets[i]:offsets[i+1]], computed as datasketch's
+    ``MinHash.update_batch`` does (affine32 scheme, its permutations for SEED) but for all rows at
+    once; ``tests/test_data_split.py`` checks the two agree. Rows without shingles stay at the max."""
+    from datasketch import MinHash
+
+    a, b = MinHash(num_perm=num_perm, seed=SEED).permutations
+    a, b = a.astype(np.uint32), b.astype(np.uint32)
+    rows = len(offsets) - 1
+    out = np.full((rows, num_perm), np.iinfo(np.uint32).max, dtype=np.uint32)
+    starts = np.asarray(offsets[:-1])
+    sizes = np.diff(np.asarray(offsets))
+    mixed = _fmix32(flat)
+    r = 0
+    with np.errstate(over="ignore"):
+        while r < rows:
+            r_end = r + 1
+            while r_end < rows and offsets[r_end + 1] - offsets[r] <= _CHUNK:
+                r_end += 1
+            lo, hi = offsets[r], offsets[r_end]
+            if hi - lo > _CHUNK:  # one very long row: a running minimum over blocks
+                for blk in range(lo, hi, _CHUNK):
+                    block = mixed[blk:min(hi, blk + _CHUNK), None] * a + b
+                    out[r] = np.minimum(out[r], block.min(axis=0))
+            elif hi > lo:
+                phv = mixed[lo:hi, None] * a + b
+                nz = sizes[r:r_end] > 0
+                idx = starts[r:r_end][nz] - lo
+                out[r:r_end][nz] = np.minimum.reduceat(phv, idx, axis=0)
+            r = r_end
     return out
-
-
-def _identity(x: int) -> int:
-    return x
 
 
 def signatures(texts: Iterable[str], num_perm: int, k: int) -> list:
     """A LeanMinHash per text (None for a text with no words)."""
-    from datasketch import LeanMinHash, MinHash
+    from datasketch import LeanMinHash
 
-    sets = shingle_hashes(texts, k)
-    nonempty = [s.tolist() for s in sets if len(s)]
-    sigs = iter(MinHash.bulk(nonempty, num_perm=num_perm, hashfunc=_identity)) if nonempty else iter(())
-    return [LeanMinHash(next(sigs)) if len(s) else None for s in sets]
+    flat, offsets = shingle_hashes(texts, k)
+    matrix = signature_matrix(flat, offsets, num_perm)
+    return [LeanMinHash(seed=SEED, hashvalues=matrix[i], scheme="affine32") if offsets[i + 1] > offsets[i] else None
+            for i in range(len(offsets) - 1)]
 
 
 def near_pairs(sigs: list, threshold: float, num_perm: int, only_first: bool) -> Iterator[tuple[int, int]]:
