@@ -767,7 +767,8 @@ def _build_source(ctx: Context, child: Checked) -> DataSource | None:
     if "glob" in v and fmt != "documents":
         ctx.err("FTR102", "`glob` applies to documents only", child.nodes["glob"].key_span, "use format = documents or a documents block")
         return None
-    if any(v.get(k.name) is None for k in child.spec.keys if k.name in child.nodes) or fmt is None or columns is None:
+    failed = any(v.get(k.name) is None for k in child.spec.keys if k.name in child.nodes)
+    if failed or "path" not in v or fmt is None or columns is None:
         return None
     path, rel = v["path"]
     return DataSource(

@@ -106,13 +106,14 @@ class _Writer:
 
     def block(self, b: ast.Block, depth: int) -> None:
         head = INDENT * depth + b.kind + (" " + quote(b.label.value) if b.label else "")
-        first_child = b.items[0].span.line if b.items else None
-        open_comment = "" if first_child == b.span.line else self.trailing(b.span.line)
         has_inner = self.pos < len(self.comments) and self.comments[self.pos].span.line < b.span.end_line
-        if not b.items and not has_inner and not open_comment:
+        if not b.items and not has_inner:
             self.lines.append(head + " {}" + self.trailing(b.span.end_line))
             self.last = b.span.end_line
             return
+        first_child = b.items[0].span.line if b.items else None
+        one_line = b.span.line == b.span.end_line
+        open_comment = "" if first_child == b.span.line or one_line else self.trailing(b.span.line)
         self.lines.append(head + " {" + open_comment)
         self.last = b.span.line
         self.items(b.items, depth + 1)
