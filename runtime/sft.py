@@ -105,9 +105,14 @@ def build_trainer(
     apply_thread_setting()
     p = hp_values(hp)
     tokenizer = load_tokenizer(Path(model_dir))
-    train, dropped = _fit(tokenizer, train, int(p["max_length"]))
-    if not train:
-        raise FtcError(f"no training row fits max_length = {p['max_length']} tokens")
+    kept, dropped = _fit(tokenizer, train, int(p["max_length"]))
+    if not kept:
+        shortest = min(_length(tokenizer, e) for e in train) if train else 0
+        raise FtcError(
+            f"no training row fits max_length = {p['max_length']} tokens (the shortest has {shortest}); "
+            "raise max_length in the recipe's train block or shorten the rows"
+        )
+    train = kept
     val_rows = _fit(tokenizer, val, int(p["max_length"]))[0] if val else []
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=_torch_dtype("auto"))
     trainer = SFTTrainer(

@@ -14,7 +14,8 @@ from transformers import TrainerCallback  # noqa: E402
 from ftc.runtime.generate import generate, load_model  # noqa: E402
 from ftc.runtime.models import EMBEDDED_BASE, resolve_model  # noqa: E402
 from ftc.runtime.prompting import to_example  # noqa: E402
-from ftc.runtime.sft import build_trainer, hp_values, train_sft  # noqa: E402
+from ftc.compiler.errors import FtcError  # noqa: E402
+from ftc.runtime.sft import build_trainer, hp_values, merge_adapter, train_sft  # noqa: E402
 
 SYS = "You triage tickets. Reply with JSON."
 # Tiny rows so a step is cheap; one constant-ish answer so a few steps visibly lower the loss.
@@ -81,7 +82,11 @@ def test_lora_lowers_loss_resumes_from_a_checkpoint_and_saves_a_loadable_adapter
     assert json.loads((tmp_path / "history.json").read_text()) == second.history
     loaded = load_model(base_dir, adapter)
     out = generate(loaded, [ROWS[0].prompt], max_new_tokens=8, batch_size=1)
-    assert isinstance(out[0], str)
+    assert isinstance(out[0], str) and out[0]
+    # export { merged = true }: one plain folder that generates what base + adapter generates.
+    merged = merge_adapter(base_dir, adapter, tmp_path / "merged")
+    assert (merged / "model.safetensors").is_file() and not (merged / "adapter_config.json").exists()
+    assert generate(load_model(merged), [ROWS[0].prompt], max_new_tokens=8, batch_size=1) == out
 
 
 def test_full_fine_tune_runs_a_step_and_saves_plain_weights(base_dir, tmp_path):
@@ -90,6 +95,15 @@ def test_full_fine_tune_runs_a_step_and_saves_plain_weights(base_dir, tmp_path):
     assert result.global_step == 1 and result.method == "full"
     assert (result.output_dir / "model.safetensors").is_file()
     assert not (result.output_dir / "adapter_config.json").exists()
+    # The executor passes a full fine-tune folder where an adapter would go; it replaces the base.
+    loaded = load_model(base_dir, result.output_dir)
+    assert loaded.adapter_dir == result.output_dir
+    assert isinstance(generate(loaded, [ROWS[0].prompt], max_new_tokens=4, batch_size=1)[0], str)
+
+
+def test_no_row_fitting_max_length_is_a_user_error(base_dir, tmp_path):
+    with pytest.raises(FtcError, match="no training row fits max_length = 8 tokens"):
+        train_sft(base_dir, ROWS[:2], None, {**HP, "max_length": 8, "max_steps": 1}, tmp_path)
 
 
 def test_hp_values_accepts_the_plans_hyperparameters_object():
