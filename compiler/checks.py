@@ -271,10 +271,17 @@ def _resolve(ctx: Context, text: str, span: Span, must_exist: bool = True) -> st
                 "keep data inside the project, or run ftc with --allow-outside",
             )
             return None
-    if must_exist and not path.exists():
+    if must_exist and not _exists(path):
         ctx.err("FTR108", f"`{text}` does not exist (looked for {path})", span, "paths are relative to the recipe's folder")
         return None
     return str(path)
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except (OSError, ValueError):  # a name too long for the file system, say: it cannot exist
+        return False
 
 
 # --- value converters: (ctx, key, value) -> python value, or None after reporting ------------
@@ -680,7 +687,7 @@ def _valid_json_file(ctx: Context, path: str, span: Span) -> bool:
         with open(path, "rb") as fh:
             json.loads(fh.read(5_000_000))
         return True
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         ctx.err("FTR111", f"the JSON Schema file cannot be read as JSON: {exc}", span)
         return False
 
@@ -771,6 +778,10 @@ def _build_source(ctx: Context, child: Checked) -> DataSource | None:
     if failed or "path" not in v or fmt is None or columns is None:
         return None
     path, rel = v["path"]
+    if fmt == "documents" and not _has_documents(path, v.get("glob", "**/*")):
+        where = child.nodes.get("glob", child.nodes["path"]).value.span
+        ctx.err("FTR108", f"no files under `{rel}` match `{v.get('glob', '**/*')}`", where, "check the folder and the glob pattern")
+        return None
     return DataSource(
         name=child.node.label.value,  # type: ignore[union-attr]
         path=path,
@@ -784,6 +795,16 @@ def _build_source(ctx: Context, child: Checked) -> DataSource | None:
         overlong=v.get("overlong", "drop"),
         span=child.node.span,
     )
+
+
+def _has_documents(path: str, pattern: str) -> bool:
+    folder = Path(path)
+    if not folder.is_dir():
+        return True  # a single file is its own document
+    try:
+        return any(p.is_file() for p in folder.glob(pattern))
+    except (OSError, ValueError, NotImplementedError):  # an invalid pattern such as "/abs" or "a/**b"
+        return False
 
 
 def _check_columns(ctx: Context, fmt: str | None, columns: dict | None) -> dict[str, str] | None:

@@ -105,7 +105,7 @@ def count_rows(path: str, fmt: str) -> int | None:
             return max(0, sum(1 for line in data.split(b"\n") if line.strip()) - 1)
         if fmt == "text" and lower.endswith((".txt", ".md")):
             return sum(1 for part in re.split(rb"\n\s*\n", data) if part.strip())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     return None
 
