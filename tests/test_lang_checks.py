@@ -243,6 +243,8 @@ def test_eval_errors(project: Path, evals: str, code: str) -> None:
         (lambda t: t.replace("format = chat", "format = chat\n    eval {}"), "FTR101"),
         (lambda t: t.replace("recipe", "recpie", 1), "FTR101"),
         (lambda t: t.replace("  eval {", "  train = {}\n  eval {"), "FTR102"),
+        (lambda t: t.replace("  eval {", '  documents "d" {\n    path = "data/docs"\n    glob = "*.txt"\n  }\n  eval {'), "FTR108"),
+        (lambda t: t.replace("  eval {", '  documents "d" {\n    path = "data/docs"\n    format = documents\n  }\n  eval {'), "FTR102"),
     ],
 )
 def test_semantic_errors(project: Path, text_change, code: str) -> None:
