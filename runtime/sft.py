@@ -140,14 +140,12 @@ def train_sft(
     resume: bool = True,
     callbacks: Sequence = (),
 ) -> TrainResult:
-    from transformers.trainer_utils import get_last_checkpoint
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     trainer, dropped = build_trainer(model_dir, train, val, hp, out_dir, method=method, callbacks=callbacks)
     ckpt_dir = out_dir / "checkpoints"
     # A killed run left checkpoints: continue from the newest (optimizer, scheduler, RNG, step).
-    last = get_last_checkpoint(str(ckpt_dir)) if resume and ckpt_dir.is_dir() else None
+    last = last_checkpoint(ckpt_dir) if resume else None
     start = time.perf_counter()
     trainer.train(resume_from_checkpoint=last)
     seconds = time.perf_counter() - start
@@ -165,6 +163,21 @@ def train_sft(
         method=method,
         dropped_overlong=dropped,
     )
+
+
+def last_checkpoint(ckpt_dir: Path) -> str | None:
+    """The newest complete checkpoint: a run killed while saving leaves a folder without
+    ``trainer_state.json`` (written last), and resuming from it would crash."""
+    import re
+
+    if not Path(ckpt_dir).is_dir():
+        return None
+    steps = [
+        (int(m.group(1)), path)
+        for path in Path(ckpt_dir).iterdir()
+        if (m := re.fullmatch(r"checkpoint-(\d+)", path.name)) and (path / "trainer_state.json").is_file()
+    ]
+    return str(max(steps)[1]) if steps else None
 
 
 def _config(p: dict, ckpt_dir: Path, has_val: bool):

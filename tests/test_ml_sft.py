@@ -110,3 +110,14 @@ def test_hp_values_accepts_the_plans_hyperparameters_object():
     plan_hp = {"lora_r": {"value": 4, "set_by": "rule", "reason": "x"}, "max_steps": {"value": None}}
     p = hp_values(plan_hp)
     assert p["lora_r"] == 4 and p["max_steps"] is None and p["lora_alpha"] == 32
+
+
+def test_resume_picks_the_newest_complete_checkpoint(tmp_path):
+    from ftc.runtime.sft import last_checkpoint
+
+    assert last_checkpoint(tmp_path / "none") is None
+    for step in (2, 10, 12):
+        (tmp_path / f"checkpoint-{step}").mkdir()
+    for step in (2, 10):  # checkpoint-12 was being written when the run was killed
+        (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")
+    assert last_checkpoint(tmp_path) == str(tmp_path / "checkpoint-10")
