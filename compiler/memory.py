@@ -26,8 +26,8 @@ ADAPTER_BYTES = 16  # fp32 weight 4 + grad 4 + Adam m and v 8
 METHODS = ("full", "lora", "dora", "qlora")
 OVERHEAD = {"cuda": 1 * GIB, "cpu": GIB // 2}  # CUDA context + cuBLAS workspace / Python + torch runtime
 # Measured on this machine (2 Zen 5 cores, torch 2.13 CPU, transformers 5, peft 0.21): a LoRA r=16
-# all-linear fp32 step of SmolLM2-135M peaks at 1.98 GB RSS for 1 x 192 tokens and 4.16 GB for
-# 4 x 192. The slope, 3.8 MB/token, is 2.2x the fused-kernel count below: eager CPU kernels keep
+# all-linear fp32 step of SmolLM2-135M peaks at 1.98 GB RSS for 1 x 192 tokens, 4.16 GB for
+# 4 x 192 and 2.93 GB for 4 x 128 (the estimate: 1.89, 4.10, 3.12). The slope, 3.8 MB/token, is 2.2x the fused-kernel count below: eager CPU kernels keep
 # norm and rotary intermediates, PEFT keeps a dropout copy of each adapted input, and freed
 # blocks stay with the allocator. GPU estimates are checked against ANCHORS.md instead.
 CPU_EAGER_FACTOR = 2.2
