@@ -179,7 +179,7 @@ METRIC_ARGS: dict[str, tuple[str, ...]] = {  # allowed argument names; the first
     "regex": ("pattern",),
     "json_valid": (),
     "json_schema": ("schema",),
-    "rouge_l": ("field",),
+    "rouge_l": (),
     "perplexity": (),
 }
 REQUIRED_ARGS = {"contains": "text", "regex": "pattern", "json_schema": "schema"}

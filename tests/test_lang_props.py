@@ -162,8 +162,11 @@ def _only_diagnostics(text: str) -> None:
         assert parse_text(formatted, "fmt.ftr")[0] == tree
 
 
+_SYNTAX_BYTES = st.lists(st.sampled_from([b"{", b"}", b"[", b"]", b"(", b")", b'"', b"=", b"#", b",", b"\n", b"$", b"%", b"\\", b" ", b"a", b"7", b"e", b"recipe", b"expect", b"\xc3\xa9", b"\xff"]), max_size=200).map(b"".join)
+
+
 @_settings(500)
-@given(st.binary(max_size=3000))
+@given(st.one_of(st.binary(max_size=3000), _SYNTAX_BYTES))
 def test_random_bytes_yield_only_diagnostics(data: bytes) -> None:
     text, diags = decode(data, "bytes.ftr")
     if text is None:
