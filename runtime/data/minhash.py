@@ -77,7 +77,10 @@ def _fmix32(h: np.ndarray) -> np.ndarray:
 
 
 SEED = 1
-_CHUNK = 1 << 18  # shingles per numpy block: 2^18 x 128 permutations x 4 bytes = 128 MiB
+# Shingles per numpy block: 2^14 x 128 permutations x 4 bytes = 8 MiB stays in cache; 2^18 was
+# 15x slower (memory traffic and fresh pages), and permutations-major layout (reduce along
+# contiguous memory) another 3x faster than shingles-major.
+_CHUNK = 1 << 14
 
 
 def signature_matrix(flat: np.ndarray, offsets: list[int], num_perm: int) -> np.ndarray:
@@ -87,28 +90,26 @@ def signature_matrix(flat: np.ndarray, offsets: list[int], num_perm: int) -> np.
     from datasketch import MinHash
 
     a, b = MinHash(num_perm=num_perm, seed=SEED).permutations
-    a, b = a.astype(np.uint32), b.astype(np.uint32)
-    rows = len(offsets) - 1
+    a, b = a.astype(np.uint32)[:, None], b.astype(np.uint32)[:, None]
+    bounds = np.asarray(offsets, dtype=np.int64)
+    rows = len(bounds) - 1
     out = np.full((rows, num_perm), np.iinfo(np.uint32).max, dtype=np.uint32)
-    starts = np.asarray(offsets[:-1])
-    sizes = np.diff(np.asarray(offsets))
     mixed = _fmix32(flat)
     r = 0
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore"):  # uint32 wrap-around is the modulo 2^32 of the scheme
         while r < rows:
-            r_end = r + 1
-            while r_end < rows and offsets[r_end + 1] - offsets[r] <= _CHUNK:
-                r_end += 1
-            lo, hi = offsets[r], offsets[r_end]
+            r_end = min(rows, max(r + 1, int(np.searchsorted(bounds, bounds[r] + _CHUNK, side="right")) - 1))
+            lo, hi = int(bounds[r]), int(bounds[r_end])
             if hi - lo > _CHUNK:  # one very long row: a running minimum over blocks
                 for blk in range(lo, hi, _CHUNK):
-                    block = mixed[blk:min(hi, blk + _CHUNK), None] * a + b
-                    out[r] = np.minimum(out[r], block.min(axis=0))
+                    block = a * mixed[None, blk:min(hi, blk + _CHUNK)] + b
+                    out[r] = np.minimum(out[r], block.min(axis=1))
             elif hi > lo:
-                phv = mixed[lo:hi, None] * a + b
-                nz = sizes[r:r_end] > 0
-                idx = starts[r:r_end][nz] - lo
-                out[r:r_end][nz] = np.minimum.reduceat(phv, idx, axis=0)
+                phv = a * mixed[None, lo:hi]
+                phv += b
+                starts = bounds[r:r_end] - lo
+                nonempty = bounds[r + 1:r_end + 1] > bounds[r:r_end]
+                out[r:r_end][nonempty] = np.minimum.reduceat(phv, starts[nonempty], axis=1).T
             r = r_end
     return out
 
