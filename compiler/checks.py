@@ -580,7 +580,7 @@ def _check_attribute(ctx: Context, out: Checked, item: ast.Attribute) -> None:
         elif spec.name == "documents" and item.key == "format":
             hint = "a documents block always has format = documents; use a data block for other formats"
         else:
-            hint = _suggest(item.key, [k.name for k in spec.keys])
+            hint = _key_hint(spec, item.key)
         ctx.err("FTR102", f"unknown key `{item.key}` in `{spec.name}`", item.key_span, hint)
         return
     if item.key in out.nodes:
@@ -589,6 +589,34 @@ def _check_attribute(ctx: Context, out: Checked, item: ast.Attribute) -> None:
         return
     out.nodes[item.key] = item
     out.values[item.key] = _CONVERTERS[key.kind](ctx, key, item.value)
+
+
+# Names other tools use (axolotl, LLaMA-Factory, TRL, torchtune) -> ftc's key. A typo or a foreign
+# name is an error with a pointer, never a silently ignored key.
+ALIASES = {
+    "learning_rate": "lr", "num_epochs": "epochs", "num_train_epochs": "epochs", "batch_size": "batch",
+    "micro_batch_size": "batch", "per_device_train_batch_size": "batch", "lora_rank": "lora_r", "r": "lora_r",
+    "max_seq_length": "max_length", "sequence_len": "max_length", "cutoff_len": "max_length", "max_seq_len": "max_length",
+    "gradient_accumulation_steps": "grad_accum", "model": "base", "base_model": "base", "model_name": "base",
+    "beta": "dpo_beta", "val_set_size": "holdout", "test_size": "holdout", "eval_split": "holdout",
+    "column_map": "columns", "file": "path", "data_path": "path", "type": "format", "finetuning_type": "method",
+}  # fmt: skip
+
+
+def _key_hint(spec: BlockSpec, key: str) -> str | None:
+    known = [k.name for k in spec.keys]
+    alias = ALIASES.get(key.lower())
+    if alias in known:
+        return f"ftc calls this `{alias}`"
+    if key.lower() in known:
+        return f"keys are case-sensitive: `{key.lower()}`"
+    guess = _suggest(key, known)
+    if guess:
+        return guess
+    home = [b.name for b in BLOCKS.values() if b.key(alias or key) and b.name != spec.name]
+    if home:
+        return f"`{alias or key}` belongs in the `{home[0]}` block"
+    return f"`{spec.name}` takes {', '.join(known)}"
 
 
 def _check_child(ctx: Context, out: Checked, child: ast.Block) -> None:

@@ -286,3 +286,20 @@ def test_shipped_recipes_are_clean() -> None:
     for path in sorted((ROOT / "recipes").glob("*.ftr")):
         recipe, diags = load_recipe(path)
         assert recipe is not None and diags == [], (path, diags)
+
+
+@pytest.mark.parametrize(
+    ("block", "line", "hint"),
+    [
+        ("train", "learning_rate = 1e-4", "ftc calls this `lr`"),
+        ("train", "Learning_rate = 1e-4", "ftc calls this `lr`"),
+        ("train", "num_train_epochs = 3", "ftc calls this `epochs`"),
+        ("train", "Batch = 3", "keys are case-sensitive: `batch`"),
+        ("constraints", "holdout = 20%", "`holdout` belongs in the `eval` block"),
+        ("train", "zzz = 1", "`train` takes method, lora_r"),
+    ],
+)
+def test_unknown_keys_point_to_the_right_name(project: Path, block: str, line: str, hint: str) -> None:
+    _recipe, diags = load(project, recipe_text(f"  {block} {{\n    {line}\n  }}"))
+    (d,) = [d for d in diags if d.code == "FTR102"]
+    assert hint in d.hint
