@@ -227,15 +227,24 @@ def fmt(ctx: click.Context, paths: tuple[str, ...], check: bool, show_diff: bool
         elif check and formatted != text:
             click.echo(f"would reformat {path}", err=True)
         elif not check and not show_diff and formatted != text:
-            _write(path, formatted)
+            try:
+                _write(path, formatted)
+            except OSError as exc:
+                click.echo(f"error[FTR001]: cannot write the formatted file: {exc.strerror or exc}\n --> {path}:1:1", err=True)
+                failed += 1
     ctx.exit(1 if failed or (check and changed) else 0)
 
 
 def _write(path: str, text: str) -> None:
+    """Atomic: a crash mid-write never leaves a half-formatted recipe."""
     tmp = f"{path}.ftc-fmt.tmp"
-    with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
 
 
 COMMANDS = [lint, fmt]
