@@ -262,7 +262,7 @@ def _foreign_format(text: str, file: str) -> Diagnostic | None:
     )
 
 
-_BRACKETS = re.compile(r'"[^"\\\n]*(?:\\[^\n][^"\\\n]*)*"|#[^\n]*|[\[\]{}()]')
+_BRACKETS = re.compile(r'"[^"\\\n]*(?:\\[^\n][^"\\\n]*)*"|#[^\n]*|[\[\]{}()"]')
 _PAIRS = {"}": "{", "]": "[", ")": "("}
 
 
@@ -271,6 +271,9 @@ def _check_nesting(text: str, file: str) -> Diagnostic | None:
     stack: list[tuple[str, int]] = []
     for m in _BRACKETS.finditer(text):
         ch = m.group()
+        if ch == '"':  # a quote that starts no complete string: the string runs off its line
+            line, col = _position(text, m.start())
+            return error("FTR006", "unterminated string", _point(file, line, col), 'close the string with `"` on the same line; write \\n for a line break')
         if ch in "{[(":
             stack.append((ch, m.start()))
             if len(stack) > MAX_DEPTH:

@@ -158,6 +158,7 @@ def test_spans_do_not_take_part_in_equality() -> None:
         ("b { x = [1, 2 }", "FTR005"),
         ("b } ", "FTR005"),
         ('b { x = "open }', "FTR006"),
+        ('b { x = f("a { ) }', "FTR006"),
         (r'b { x = "bad \q escape" }', "FTR006"),
         ("b { x = " + "[" * 40 + "]" * 40 + " }", "FTR008"),
         ('{"recipe": 1}', "FTR009"),
