@@ -74,6 +74,7 @@ def test_invalid_utf8_is_located(tmp_path):
     (lambda p: p.write_text("\n  \n"), "the file is empty"),
     (lambda p: p.write_text(json.dumps([CHAT, CHAT], indent=2)), "one JSON document, not JSON Lines"),
     (lambda p: p.write_text(json.dumps([CHAT, CHAT])), "one JSON document, not JSON Lines"),
+    (lambda p: p.write_text("\n\n" + json.dumps([CHAT], indent=1)), "d.jsonl:3: this file holds one JSON document"),
 ])
 def test_file_level_errors_are_clear(tmp_path, setup, pattern):
     p = tmp_path / "d.jsonl"

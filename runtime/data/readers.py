@@ -55,7 +55,7 @@ def _json_line(raw: bytes) -> tuple[object, str | None]:
 def read_jsonl(path: str) -> Iterator[RawRow]:
     """Streams line by line: a large file never sits in memory whole."""
     with open(path, "rb") as f:
-        n, offset = 0, 0
+        n, offset, first = 0, 0, True
         while True:
             raw = f.readline(MAX_ROW_BYTES + 1)
             if not raw:
@@ -74,9 +74,10 @@ def read_jsonl(path: str) -> Iterator[RawRow]:
                 yield RawRow(n, None, f"invalid UTF-8 at byte {err.start + 1} of the line (file offset {line_offset + err.start})")
                 continue
             row, reason = _json_line(raw.rstrip(b"\r\n"))
-            if n == 1 and (isinstance(row, list) or (reason and raw.strip()[:1] in (b"[", b"{"))):
-                raise DataError(f"{path}:1: this file holds one JSON document, not JSON Lines (one object per line); "
+            if first and (isinstance(row, list) or (reason and raw.strip()[:1] in (b"[", b"{"))):
+                raise DataError(f"{path}:{n}: this file holds one JSON document, not JSON Lines (one object per line); "
                                 "name it .json or write one row per line")
+            first = False
             yield RawRow(n, row, reason)
 
 
