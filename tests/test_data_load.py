@@ -183,3 +183,16 @@ def _fixtures_unchanged():
     before = {p: p.read_bytes() for p in FIX.iterdir()}
     yield
     assert {p: p.read_bytes() for p in FIX.iterdir()} == before
+
+
+@pytest.mark.parametrize("row, reason", [
+    ({"messages": ["hi"]}, "message 1 must be an object, not a string"),
+    ({"messages": "hi"}, "messages must be an array, not a string"),
+    ({"messages": []}, "messages is empty"),
+    ({"messages": [{"role": "user"}]}, "missing 'content' (message 1)"),
+    ({"messages": [{"role": "system", "content": "s"}, {"role": "assistant", "content": "a"}]}, "no user message"),
+])
+def test_chat_reasons_read_like_sentences(row, reason):
+    from ftc.runtime.data.validate import validate_row
+
+    assert validate_row(row, "chat") == reason

@@ -133,6 +133,8 @@ def humanize(err, row: dict, fmt: str) -> str:
         want = err.validator_value
         want = " or ".join(want) if isinstance(want, list) else want
         article = "an" if want[0] in "aeiou" else "a"
+        if path and isinstance(path[-1], int):  # an element of a list: name it by position
+            return f"{_where(path).strip(' ()')} must be {article} {want}, not {_type_name(value)}"
         label = "row" if not path else name
         return f"{label} must be {article} {want}, not {_type_name(value)}{where}"
     if kind in ("minLength", "pattern"):
