@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ftc.runtime.data import DataError, load_sources, read_source
 from ftc.runtime.data.readers import MAX_ROW_BYTES
@@ -196,3 +198,24 @@ def test_chat_reasons_read_like_sentences(row, reason):
     from ftc.runtime.data.validate import validate_row
 
     assert validate_row(row, "chat") == reason
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8) | st.sampled_from(["user", "assistant", "system", ""]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+        st.sampled_from(["messages", "role", "content", "prompt", "chosen", "rejected", "text", "x"]), inner, max_size=4),
+    max_leaves=12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(row=json_values, fmt=st.sampled_from(["chat", "preference", "text", "instruction", "completion"]))
+def test_any_json_row_gets_fields_or_a_reason(row, fmt):
+    """Whatever a line holds, validation answers with fields or a sentence: never an exception."""
+    from ftc.runtime.data import Record, clean, dedup
+    from ftc.runtime.data.validate import validate_row
+
+    result = validate_row(row, fmt)
+    assert isinstance(result, (dict, str)) and result
+    if isinstance(result, dict):
+        kept, _ = clean([Record("s", "f", 1, fmt, result)], {"redact_pii": {"s": True}})
+        dedup(kept, {})
