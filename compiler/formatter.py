@@ -74,11 +74,12 @@ class _Writer:
         if not first and line > self.last + 1:
             self.lines.append("")
 
-    def leading(self, before: int, depth: int, first: bool) -> bool:
-        """Comments that stand on their own lines before source line ``before``."""
+    def leading(self, before: int, depth: int, first: bool, start: int | None = None) -> bool:
+        """Comments that stand on their own lines before source line ``before``; ``start`` is the
+        first line of the item they precede (a blank line is kept only if the source had one)."""
         while self.pos < len(self.comments) and self.comments[self.pos].span.line < before:
             c = self.comments[self.pos]
-            self._gap(c.span.line, first)
+            self._gap(min(c.span.line, start or c.span.line), first)
             self.lines.append(INDENT * depth + c.text)
             self.last, self.pos, first = c.span.line, self.pos + 1, False
         return first
@@ -92,7 +93,10 @@ class _Writer:
     def items(self, items: tuple[ast.Item, ...], depth: int) -> None:
         first = True
         for n, item in enumerate(items):
-            first = self.leading(_start_line(item), depth, first)
+            # Comments inside a multi-line value cannot stay there (values print on one line):
+            # they go just above their item.
+            until = item.span.line if isinstance(item, ast.Block) else item.span.end_line
+            first = self.leading(until, depth, first, item.span.line)
             self._gap(_start_line(item), first)
             first = False
             nxt = items[n + 1] if n + 1 < len(items) else None

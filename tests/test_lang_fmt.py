@@ -68,3 +68,8 @@ def test_empty_file_stays_empty() -> None:
 def test_shipped_recipes_are_formatted(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     assert fmt(text) == text
+
+
+def test_comments_inside_a_multi_line_value_move_above_it() -> None:
+    text = "b {\n  m = {\n    a = 1,  # one\n    b = 2\n  }  # end\n  x = [\n  1, # c\n  2]\n}\n"
+    assert fmt(text) == "b {\n  # one\n  m = { a = 1, b = 2 }  # end\n  # c\n  x = [1, 2]\n}\n"
