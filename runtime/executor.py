@@ -42,7 +42,7 @@ _EXTRA: dict[str, tuple[str, ...]] = {
     "load": ("inputs",),
     "baseline": ("prompt", "model"),
     "train": ("prompt", "hyperparameters", "method", "model"),
-    "dpo": ("prompt", "hyperparameters", "method", "model"),
+    "dpo": ("prompt", "hyperparameters", "method", "model"),  # beta and lr are in its config
     "distill": ("prompt", "hyperparameters", "method", "model"),
     # Not "expects": generation does not depend on them. The gate re-scores the cached predictions
     # of baseline and eval against the current expects, so a changed bar re-runs only the gate.
@@ -64,10 +64,12 @@ _READS: dict[str, tuple[str, ...]] = {
     "dedup": ("clean",),
     "split": ("load", "clean", "dedup"),
     "baseline": ("split", "index"),
-    "train": ("split",),
-    "eval": ("split", "train", "dpo", "distill"),
+    "index": ("dedup",),
+    "train": ("split", "index"),
+    "dpo": ("split", "train"),
+    "eval": ("split", "index", "train", "dpo", "distill"),
     "gate": ("baseline", "eval"),
-    "export": ("split", "baseline", "train", "eval", "gate"),
+    "export": ("split", "baseline", "train", "dpo", "distill", "eval", "gate"),
 }
 
 

@@ -46,8 +46,9 @@ def metrics_doc(ctx, gate: dict) -> dict:  # noqa: ANN001 - the executor's Conte
 
 
 def _trained(ctx) -> bool:  # noqa: ANN001
-    train = ctx.by_kind("train")
-    return train is not None and train.status != "skipped" and train.dir is not None
+    from ftc.runtime.steps.model_steps import trained_kind
+
+    return trained_kind(ctx) is not None
 
 
 def export(ctx) -> dict:  # noqa: ANN001
@@ -91,14 +92,17 @@ def _winning_prompt(ctx, promoted_tune: bool) -> str:  # noqa: ANN001
     """The tuned model is prompted exactly as it was trained: the system prompt alone. Otherwise
     the prompt is the deliverable: the system prompt plus the baseline's few-shot examples."""
     if promoted_tune:
-        return f"[system]\n{common.system_prompt(ctx.plan)}\n"
+        from ftc.runtime.steps.retrieval import NOTE
+
+        uses_retrieval = any((s.get("config") or {}).get("retrieval") for s in ctx.plan.get("steps", []))
+        return f"[system]\n{common.system_prompt(ctx.plan)}\n" + (f"\n{NOTE}" if uses_retrieval else "")
     return (ctx.need_dir("baseline") / "prompt.txt").read_text(encoding="utf-8")
 
 
 def _report_input(ctx, gate: dict, metrics: dict, promoted_tune: bool) -> dict:  # noqa: ANN001
     train = ctx.by_kind("train")
     train_info, history = None, []
-    if _trained(ctx):
+    if _trained(ctx) and train is not None and train.dir is not None:
         train_info = _read(train.dir / "train.json", {})
         history = _read(train.dir / "loss_history.json", [])
     return {

@@ -12,6 +12,8 @@ from ftc.compiler.errors import FtcError
 from ftc.runtime.steps.data_steps import clean_step, dedup_step, load_step, split_step
 from ftc.runtime.steps.final_steps import export_step, gate_step
 from ftc.runtime.steps.model_steps import baseline_step, baseline_meets_bar_guard, eval_step, train_step
+from ftc.runtime.steps.dpo import dpo_step
+from ftc.runtime.steps.retrieval import index_step
 
 
 def _not_yet(kind: str) -> Callable:
@@ -34,8 +36,8 @@ STEPS: dict[str, Callable] = {
     "eval": eval_step,
     "gate": gate_step,
     "export": export_step,
-    "index": _not_yet("index"),
-    "dpo": _not_yet("dpo"),
+    "index": index_step,
+    "dpo": dpo_step,
     "distill": _not_yet("distill"),
 }
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ftc.runtime import atomic
 from ftc.runtime.gate import baseline_meets_bar
-from ftc.runtime.steps import common
+from ftc.runtime.steps import common, retrieval
 
 
 def _shots(ctx, train: list) -> list:  # noqa: ANN001 - the executor's Context
@@ -24,13 +24,16 @@ def baseline_step(ctx) -> dict:  # noqa: ANN001
 
     train, holdout = common.examples(ctx, "train"), common.examples(ctx, "holdout")
     shots = _shots(ctx, train)
+    if ctx.config.get("retrieval"):
+        shots, holdout = retrieval.augment(ctx, shots), retrieval.augment(ctx, holdout)
     prompts = [baseline_prompt(e, shots) for e in holdout]
     refs = [e.completion for e in holdout]
     loaded = load_model(common.model_dir(ctx))
     preds = common.generate_all(ctx, loaded, prompts, "baseline")
     ppl = common.perplexities(loaded, refs)
     common.write_predictions(ctx.dir, prompts, refs, preds)
-    atomic.write_text(ctx.dir / "prompt.txt", prompt_text(common.system_prompt(ctx.plan), shots))
+    text = prompt_text(common.system_prompt(ctx.plan), shots)
+    atomic.write_text(ctx.dir / "prompt.txt", text + ("\n" + retrieval.NOTE if ctx.config.get("retrieval") else ""))
     values = common.score_all(ctx.plan, preds, refs, ppl)
     atomic.write_json(ctx.dir / common.SCORES, {"values": values, "perplexity": ppl, "shots": len(shots)})
     return {"rows": len(holdout), "shots": len(shots), "values": values}
@@ -69,7 +72,9 @@ def train_step(ctx) -> dict:  # noqa: ANN001
     """SFT with the plan's hyper-parameters; resumes from the newest checkpoint in this folder."""
     from ftc.runtime.sft import train_sft
 
-    train = common.examples(ctx, "train")
+    train = common.examples(ctx, "train", ctx.config.get("sources"))
+    if ctx.config.get("retrieval_context"):
+        train = retrieval.augment(ctx, train)  # learn to answer over retrieved context, as evaluated
     val = None
     if common.hp_value(ctx.plan, "early_stopping", False) and len(train) >= 10:
         # Early stopping needs a validation loss; it comes from train, never from the holdout
@@ -112,11 +117,17 @@ def _inside(path: Path | str, folder: Path) -> bool:
         return False
 
 
+def trained_kind(ctx) -> str | None:  # noqa: ANN001
+    """The last tuning step that ran (dpo after train, or distill), or None when none ran."""
+    ran = [o for o in ctx.outcomes.values() if o.kind in ("train", "dpo", "distill") and o.status in ("ran", "cached")]
+    return ran[-1].kind if ran else None
+
+
 def trained_output(ctx) -> Path:  # noqa: ANN001
-    """The adapter (LoRA) or model (full) folder the train step produced."""
+    """The adapter (LoRA) or model (full) folder the last tuning step produced."""
     import json
 
-    folder = ctx.need_dir("train")
+    folder = ctx.need_dir(trained_kind(ctx) or "train")
     info = json.loads((folder / "train.json").read_text(encoding="utf-8"))
     out = Path(info["output"])
     return out if out.is_absolute() else folder / out
@@ -128,6 +139,8 @@ def eval_step(ctx) -> dict:  # noqa: ANN001
     from ftc.runtime.prompting import tuned_prompt
 
     holdout = common.examples(ctx, "holdout")
+    if ctx.config.get("retrieval"):
+        holdout = retrieval.augment(ctx, holdout)
     prompts = [tuned_prompt(e) for e in holdout]
     refs = [e.completion for e in holdout]
     loaded = load_model(common.model_dir(ctx), adapter_dir=trained_output(ctx))

@@ -1,0 +1,120 @@
+"""The index step and retrieval: documents -> overlapping chunks -> sentence-transformers
+embeddings -> a FAISS inner-product index on disk; at prompt time the top-k chunks for the
+question are put in front of it.
+
+One prompt, everywhere: the same augmented user turn is used by the baseline (and its few-shot
+examples), the training rows (``retrieval_context``) and the eval, so a tune learns to answer
+over retrieved context (RAFT-style) exactly as it is evaluated.
+
+Chunk sizes are counted in words, at 0.75 words per token (the usual English ratio): the
+embedder truncates at 256 word-pieces, so a chunk of ``chunk_tokens`` tokens fits it.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import replace
+from pathlib import Path
+
+from ftc.compiler.errors import FtcError
+from ftc.runtime import atomic
+
+WORDS_PER_TOKEN = 0.75
+CHUNKS = "chunks.jsonl"
+INDEX = "index.faiss"
+
+
+def chunk_words(text: str, size: int, overlap: int) -> list[str]:
+    words = text.split()
+    if not words:
+        return []
+    step = max(1, size - overlap)
+    return [" ".join(words[i:i + size]) for i in range(0, max(1, len(words) - overlap), step)]
+
+
+def _embedder(ctx, name: str | None):  # noqa: ANN001 - the executor's Context
+    from ftc.runtime.models import resolve_model
+
+    return _load_embedder(str(resolve_model(name or "all-minilm-l6-v2", allow_download=ctx.options.allow_download)))
+
+
+@functools.lru_cache(maxsize=2)
+def _load_embedder(path: str):  # noqa: ANN202
+    """Loaded once per process: the baseline, train and eval steps of one run share it."""
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(path, device="cpu")
+
+
+def _embed(model, texts: list[str]):  # noqa: ANN001
+    import numpy as np
+
+    vectors = model.encode(texts, batch_size=32, normalize_embeddings=True, show_progress_bar=False)
+    return np.asarray(vectors, dtype="float32")
+
+
+def index_step(ctx) -> dict:  # noqa: ANN001
+    import faiss
+
+    from ftc.runtime import data
+
+    cfg = ctx.config
+    names = set(cfg.get("sources") or [])
+    docs = [r for r in data.read_records(ctx.need_dir("dedup") / "records.jsonl")
+            if r.format == "documents" and (not names or r.source in names)]
+    size = max(8, int(int(cfg.get("chunk_tokens", 256)) * WORDS_PER_TOKEN))
+    overlap = min(size - 1, int(int(cfg.get("chunk_overlap", 32)) * WORDS_PER_TOKEN))
+    chunks = [{"text": c, "path": r.fields.get("path", r.file), "source": r.source}
+              for r in docs for c in chunk_words(r.fields["text"], size, overlap)]
+    if not chunks:
+        raise FtcError(f"error: step '{ctx.step['id']}': the documents of {', '.join(sorted(names)) or 'the plan'} "
+                       "have no text to index")
+    vectors = _embed(_embedder(ctx, cfg.get("embedding_model")), [c["text"] for c in chunks])
+    index = faiss.IndexFlatIP(vectors.shape[1])  # exact search over normalised vectors = cosine
+    index.add(vectors)
+    tmp = ctx.dir / f".{INDEX}.tmp"
+    faiss.write_index(index, str(tmp))
+    tmp.replace(ctx.dir / INDEX)
+    atomic.write_jsonl(ctx.dir / CHUNKS, chunks)
+    atomic.write_json(ctx.dir / "index.json", {"documents": len(docs), "chunks": len(chunks), "dim": int(vectors.shape[1]),
+                                               "chunk_words": size, "overlap_words": overlap,
+                                               "embedding_model": cfg.get("embedding_model"), "top_k": cfg.get("top_k", 3)})
+    return {"documents": len(docs), "chunks": len(chunks)}
+
+
+def augment(ctx, examples: list) -> list:  # noqa: ANN001
+    """Put the top-k retrieved chunks in front of each example's last user turn."""
+    import faiss
+
+    index_outcome = ctx.by_kind("index")
+    if index_outcome is None or index_outcome.dir is None:
+        raise FtcError(f"error: step '{ctx.step['id']}' uses retrieval, but the plan has no index step")
+    folder = index_outcome.dir
+    meta = json.loads((folder / "index.json").read_text(encoding="utf-8"))
+    chunks = atomic.read_jsonl(folder / CHUNKS)
+    index = faiss.read_index(str(folder / INDEX))
+    k = min(int(meta.get("top_k") or 3), len(chunks))
+    model = _embedder(ctx, meta.get("embedding_model"))
+    questions = [_last_user(e.prompt) for e in examples]
+    _, ids = index.search(_embed(model, questions), k)
+    return [_with_context(e, [chunks[i] for i in row if i >= 0]) for e, row in zip(examples, ids)]
+
+
+def _last_user(messages: list[dict]) -> str:
+    return next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+
+
+def context_block(chunks: list[dict]) -> str:
+    return "\n\n".join(f"[{i}] ({Path(c['path']).name}) {c['text']}" for i, c in enumerate(chunks, 1))
+
+
+def _with_context(example, chunks: list[dict]):  # noqa: ANN001 - a prompting.Example
+    messages = [dict(m) for m in example.prompt]
+    last = max(i for i, m in enumerate(messages) if m["role"] == "user")
+    messages[last]["content"] = f"Context:\n{context_block(chunks)}\n\nQuestion:\n{messages[last]['content']}"
+    return replace(example, prompt=messages)
+
+
+NOTE = ("[retrieval]\nBefore each question, the top-k chunks retrieved from the indexed documents are inserted as\n"
+        "Context:\n[1] (file) chunk ...\n\nQuestion:\n<the question>\n")
