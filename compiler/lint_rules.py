@@ -157,10 +157,14 @@ def _unused_source(recipe: Recipe, tree: ast.RecipeFile) -> Iterator[Diagnostic]
                 source.span,
                 "use both(behavior = ..., knowledge = ...) to retrieve from it, or remove it",
             )
-    if recipe.eval.eval_data and recipe.teacher is None:
-        for source in recipe.data:
-            if source.name == recipe.eval.eval_data and source.format == "documents":
-                yield _d("FTR205", f"documents source `{source.name}` cannot be eval data", source.span)
+    for source in recipe.documents:
+        if source.name == recipe.eval.eval_data:
+            yield _d(
+                "FTR205",
+                f"documents source `{source.name}` is named as eval data, but documents hold no questions and answers",
+                source.span,
+                "name a chat, instruction or completion source in eval `data`",
+            )
 
 
 # --- FTR206 ----------------------------------------------------------------------------------
