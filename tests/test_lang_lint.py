@@ -121,3 +121,8 @@ def test_row_counts(tmp_path: Path) -> None:
     assert count_rows(str(tmp_path / "a.csv"), "completion") == 4
     assert count_rows(str(tmp_path / "a.jsonl"), "text") == 2
     assert count_rows(str(tmp_path / "missing.jsonl"), "text") is None
+
+
+def test_documents_cannot_be_the_eval_data(project: Path) -> None:
+    body = '  documents "d" {\n    path = "docs"\n  }\n  eval {\n    data = "d"\n    expect rouge_l >= 0.3\n    beat baseline by 10%\n  }'
+    assert "FTR205" in lint(project, body, goal='both(behavior = "b", knowledge = "k")')
