@@ -14,7 +14,6 @@ from pathlib import Path
 
 import click
 
-from ftc.compiler.errors import FtcError
 
 SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", "runs", ".tox", ".mypy_cache", ".pytest_cache"}
 

@@ -351,10 +351,9 @@ def parse(text: str, file: str = "<recipe>") -> tuple[ast.RecipeFile | None, lis
     if "\x00" in text:
         line, col = _position(text, text.index("\x00"))
         return None, [error("FTR002", "the file contains NUL bytes: it is binary, not a recipe", _point(file, line, col))]
-    for check in (_check_nesting,):
-        found = check(text, file)
-        if found is not None:
-            return None, [_foreign_format(text, file) or found]
+    found = _check_nesting(text, file)
+    if found is not None:
+        return None, [_foreign_format(text, file) or found]
     from lark.exceptions import LarkError
 
     with _lock:

@@ -10,7 +10,6 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ftc.compiler import ast
 from ftc.compiler.formatter import format_tree, quote
 from ftc.compiler.frontend import check_text, parse_text, render
 from ftc.compiler.parser import decode
