@@ -81,10 +81,11 @@ class RunProgress:
         if metrics:
             lines.append(_metrics_table(metrics))
         reasons = "\n".join(f"- {r}" for r in gate.get("reasons", []))
-        self.console.print(Panel.fit(
-            _group(*lines, f"[{style} bold]{verdict.upper()}[/{style} bold]\n{reasons}",
-                   f"report: {report_html}" if report_html else ""),
-            title="ftc run", border_style=style))
+        self.console.print(Panel.fit(_group(*lines, f"[{style} bold]{verdict.upper()}[/{style} bold]\n{reasons}"),
+                                     title="ftc run", border_style=style))
+        if report_html:
+            # Outside the panel and never wrapped, so the path can be copied or clicked.
+            self.console.print(f"report: {report_html}", soft_wrap=True, markup=False, highlight=False)
 
 
 def _metrics_table(metrics: dict) -> Table:

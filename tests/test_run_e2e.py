@@ -23,6 +23,7 @@ from test_run_support import ftc_run, make_plan, make_project, only_run_dir, sta
 pytestmark = pytest.mark.e2e
 
 EXPECT = 'regex("category") >= 0.5'  # the base model answers in prose; a few steps teach the JSON keys
+SHAPE = {"max_steps": 4, "save_steps": 1}  # a checkpoint every step, so the kill lands after one
 
 
 def _complete_checkpoint(runs: Path) -> Path | None:
@@ -33,7 +34,7 @@ def _complete_checkpoint(runs: Path) -> Path | None:
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> dict:
     root = make_project(tmp_path_factory.mktemp("project"))
-    write_plan(root / "plan.json", make_plan(root, [EXPECT], max_steps=4, save_steps=1))
+    write_plan(root / "plan.json", make_plan(root, [EXPECT], **SHAPE))
     runs = root / "runs"
     log = (root / "killed.log").open("w")
     proc = subprocess.Popen([sys.executable, "-m", "ftc.compiler.cli", "run", "plan.json"], cwd=root,
@@ -95,7 +96,7 @@ def test_a_second_run_trains_nothing(pipeline: dict) -> None:
 def test_changing_only_the_bar_reruns_only_the_gate_and_an_impossible_bar_exits_3(pipeline: dict) -> None:
     root = pipeline["root"]
     # Whole-answer exact match cannot hold: the references are ~50 tokens, the test generates 16.
-    write_plan(root / "strict.json", make_plan(root, [EXPECT, "exact_match >= 0.9"], max_steps=4, save_steps=1))
+    write_plan(root / "strict.json", make_plan(root, [EXPECT, "exact_match >= 0.9"], **SHAPE))
     result = ftc_run("strict.json", cwd=root)
     assert result.returncode == 3, result.stderr[-3000:]
     run_dir = next(p for p in (pipeline["runs"] / "tickets-test").iterdir()
