@@ -315,6 +315,15 @@ class Executor:
     def _need_keys(self, step: dict) -> dict[str, str]:
         return {n: self.outcomes[n].ref for n in step.get("needs", [])}
 
+    def _expect_files(self) -> str:
+        files = sorted({str(e.get("args", {}).get("schema")) for e in self.plan.get("expects", [])
+                        if e.get("args", {}).get("schema")})
+        contents = {}
+        for name in files:
+            path = self.project_root / name
+            contents[name] = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+        return sha(contents)[:16]
+
     def _read_keys(self, step: dict) -> dict[str, str]:
         keys = {}
         for kind in _READS.get(step["kind"], ()):
@@ -325,7 +334,10 @@ class Executor:
 
     def _run_one(self, step: dict) -> Outcome:
         sid, kind = step["id"], step["kind"]
-        key = step_key(self.plan, step, self._need_keys(step), self._read_keys(step))
+        reads = self._read_keys(step)
+        if step["kind"] in ("gate", "export"):
+            reads["expect_files"] = self._expect_files()  # an edited JSON Schema re-runs the gate
+        key = step_key(self.plan, step, self._need_keys(step), reads)
         skip_reason = self._skip_reason(step)
         if skip_reason:
             # A skipped step's key differs from a ran one's, so dependents never reuse results
@@ -363,8 +375,8 @@ class Executor:
         start = time.monotonic()
         try:
             summary = fn(ctx) or {}
-        except BaseException:
-            running.status = "failed"
+        except BaseException as err:
+            running.status = "interrupted" if isinstance(err, KeyboardInterrupt) else "failed"
             running.seconds = time.monotonic() - start
             self._write_state()
             raise

@@ -114,7 +114,10 @@ def build_trainer(
         )
     train = kept
     val_rows = _fit(tokenizer, val, int(p["max_length"]))[0] if val else []
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=_torch_dtype("auto"))
+    # LoRA: a frozen base in the device's compute dtype (bf16 on CUDA). Full: fp32 master weights
+    # with bf16 autocast on CUDA (mixed precision), never pure-bf16 AdamW updates.
+    dtype = _torch_dtype("float32" if method == "full" else "auto")
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype)
     trainer = SFTTrainer(
         model=model,
         args=_config(p, Path(out_dir) / "checkpoints", bool(val_rows)),

@@ -74,11 +74,11 @@ def read_predictions(folder: Path) -> tuple[list[str], list[str]]:
     return [r["prediction"] for r in rows], [r["reference"] for r in rows]
 
 
-def score_all(plan: dict, preds: list[str], refs: list[str], ppl: dict) -> dict[str, float | None]:
-    """Every expect's value, keyed by its label (the same keys for baseline and tuned)."""
+def score_all(plan: dict, root: Path, preds: list[str], refs: list[str], ppl: dict) -> dict[str, float | None]:
+    """Every expect's value, keyed by its label (the same keys for baseline and tuned). ``root``
+    (the absolute project root) resolves a relative ``json_schema`` path."""
     from ftc.runtime.metrics import score
 
-    root = Path(plan.get("project_root") or ".")
     values: dict[str, float | None] = {}
     for expect in plan.get("expects", []):
         if expect["metric"] == "perplexity":
@@ -88,9 +88,9 @@ def score_all(plan: dict, preds: list[str], refs: list[str], ppl: dict) -> dict[
     return values
 
 
-def scores_of(plan: dict, folder: Path) -> dict[str, float | None]:
+def scores_of(plan: dict, root: Path, folder: Path) -> dict[str, float | None]:
     """Re-score a generation step's cached predictions against the plan's current expects: cheap,
     and it is why editing an expect never re-runs the baseline's generation."""
     preds, refs = read_predictions(folder)
     ppl = json.loads((folder / SCORES).read_text(encoding="utf-8")).get("perplexity", {})
-    return score_all(plan, preds, refs, ppl)
+    return score_all(plan, root, preds, refs, ppl)

@@ -15,13 +15,13 @@ def tuned_scores(ctx) -> dict | None:  # noqa: ANN001 - the executor's Context
     if ev is None or ev.status == "skipped" or ev.dir is None:
         return None
     saved = json.loads((ev.dir / common.SCORES).read_text(encoding="utf-8"))
-    return {"values": common.scores_of(ctx.plan, ev.dir), "perplexity": saved.get("perplexity", {})}
+    return {"values": common.scores_of(ctx.plan, ctx.project_root, ev.dir), "perplexity": saved.get("perplexity", {})}
 
 
 def baseline_scores(ctx) -> dict:  # noqa: ANN001
     folder = ctx.need_dir("baseline")
     saved = json.loads((folder / common.SCORES).read_text(encoding="utf-8"))
-    return {"values": common.scores_of(ctx.plan, folder), "perplexity": saved.get("perplexity", {})}
+    return {"values": common.scores_of(ctx.plan, ctx.project_root, folder), "perplexity": saved.get("perplexity", {})}
 
 
 def gate_step(ctx) -> dict:  # noqa: ANN001

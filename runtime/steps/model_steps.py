@@ -34,7 +34,7 @@ def baseline_step(ctx) -> dict:  # noqa: ANN001
     common.write_predictions(ctx.dir, prompts, refs, preds)
     text = prompt_text(common.system_prompt(ctx.plan), shots)
     atomic.write_text(ctx.dir / "prompt.txt", text + ("\n" + retrieval.NOTE if ctx.config.get("retrieval") else ""))
-    values = common.score_all(ctx.plan, preds, refs, ppl)
+    values = common.score_all(ctx.plan, ctx.project_root, preds, refs, ppl)
     atomic.write_json(ctx.dir / common.SCORES, {"values": values, "perplexity": ppl, "shots": len(shots)})
     return {"rows": len(holdout), "shots": len(shots), "values": values}
 
@@ -45,7 +45,7 @@ def baseline_meets_bar_guard(ctx) -> tuple[bool, str]:  # noqa: ANN001
     baseline = ctx.by_kind("baseline")
     if baseline is None or baseline.dir is None:
         return False, ""
-    values = common.scores_of(ctx.plan, baseline.dir)
+    values = common.scores_of(ctx.plan, ctx.project_root, baseline.dir)
     expects = ctx.plan.get("expects", [])
     if expects and baseline_meets_bar(expects, values):
         return True, "the prompted baseline already meets every expect: the prompt is the deliverable"
@@ -147,6 +147,6 @@ def eval_step(ctx) -> dict:  # noqa: ANN001
     preds = common.generate_all(ctx, loaded, prompts, "eval")
     ppl = common.perplexities(loaded, refs)
     common.write_predictions(ctx.dir, prompts, refs, preds)
-    values = common.score_all(ctx.plan, preds, refs, ppl)
+    values = common.score_all(ctx.plan, ctx.project_root, preds, refs, ppl)
     atomic.write_json(ctx.dir / common.SCORES, {"values": values, "perplexity": ppl})
     return {"rows": len(holdout), "values": values}
