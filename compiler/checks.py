@@ -260,6 +260,11 @@ def _resolve(ctx: Context, text: str, span: Span, must_exist: bool = True) -> st
     if "\x00" in text:
         ctx.err("FTR105", "a path may not contain a NUL character", span)
         return None
+    try:
+        os.fsencode(text)
+    except UnicodeError:  # a lone surrogate from a \uD800 escape names no file on any system
+        ctx.err("FTR105", "the path contains a character no file name can hold", span)
+        return None
     path = Path(os.path.abspath(ctx.recipe_dir / os.path.expanduser(text)))
     if not ctx.allow_outside:
         real, root = os.path.realpath(path), os.path.realpath(ctx.project_root)

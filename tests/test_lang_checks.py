@@ -225,6 +225,7 @@ def test_eval_errors(project: Path, evals: str, code: str) -> None:
         (lambda t: t.replace("rows.jsonl", "nope.jsonl"), "FTR108"),
         (lambda t: t.replace('"data/rows.jsonl"', '"../../elsewhere.jsonl"'), "FTR109"),
         (lambda t: t.replace('"data/rows.jsonl"', '"/etc/hostname"'), "FTR109"),
+        (lambda t: t.replace('"data/rows.jsonl"', '"data/\\ud800.jsonl"'), "FTR105"),
         (lambda t: t.replace('behavior("Reply as JSON")', 'behaviour("Reply as JSON")'), "FTR110"),
         (lambda t: t.replace('behavior("Reply as JSON")', 'behavior("  ")'), "FTR103"),
         (lambda t: t.replace('behavior("Reply as JSON")', 'both("only one")'), "FTR103"),
