@@ -67,6 +67,7 @@ _READS: dict[str, tuple[str, ...]] = {
     "index": ("dedup",),
     "train": ("split", "index"),
     "dpo": ("split", "train"),
+    "distill": ("split", "index"),
     "eval": ("split", "index", "train", "dpo", "distill"),
     "gate": ("baseline", "eval"),
     "export": ("split", "baseline", "train", "dpo", "distill", "eval", "gate"),

@@ -8,22 +8,12 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ftc.compiler.errors import FtcError
 from ftc.runtime.steps.data_steps import clean_step, dedup_step, load_step, split_step
 from ftc.runtime.steps.final_steps import export_step, gate_step
 from ftc.runtime.steps.model_steps import baseline_step, baseline_meets_bar_guard, eval_step, train_step
+from ftc.runtime.steps.distill import distill_step
 from ftc.runtime.steps.dpo import dpo_step
 from ftc.runtime.steps.retrieval import index_step
-
-
-def _not_yet(kind: str) -> Callable:
-    def run(ctx) -> dict:  # noqa: ANN001 - the executor's Context
-        raise FtcError(
-            f"error: this runtime does not run step kind '{kind}' yet (step '{ctx.step['id']}'); "
-            f"plan without it or run it with another tool"
-        )
-
-    return run
 
 
 STEPS: dict[str, Callable] = {
@@ -38,7 +28,7 @@ STEPS: dict[str, Callable] = {
     "export": export_step,
     "index": index_step,
     "dpo": dpo_step,
-    "distill": _not_yet("distill"),
+    "distill": distill_step,
 }
 
 GUARD = baseline_meets_bar_guard

@@ -68,11 +68,12 @@ def _checkpoint_step(folder: Path) -> int:
     return max(steps, default=0)
 
 
-def train_step(ctx) -> dict:  # noqa: ANN001
-    """SFT with the plan's hyper-parameters; resumes from the newest checkpoint in this folder."""
+def train_step(ctx, examples: list | None = None, model: str | None = None) -> dict:  # noqa: ANN001
+    """SFT with the plan's hyper-parameters; resumes from the newest checkpoint in this folder.
+    ``examples`` / ``model``: what the distill step trains its student on, and the student."""
     from ftc.runtime.sft import train_sft
 
-    train = common.examples(ctx, "train", ctx.config.get("sources"))
+    train = examples if examples is not None else common.examples(ctx, "train", ctx.config.get("sources"))
     if ctx.config.get("retrieval_context"):
         train = retrieval.augment(ctx, train)  # learn to answer over retrieved context, as evaluated
     val = None
@@ -87,12 +88,12 @@ def train_step(ctx) -> dict:  # noqa: ANN001
         ctx.progress.note(f"resuming training from checkpoint {resumed_from}")
     method = ctx.config.get("method") or ctx.plan.get("method") or "lora"
     hp = dict(ctx.plan.get("hyperparameters") or {})
-    model = common.model_dir(ctx)
+    base = common.model_dir(ctx, model)
     if ctx.progress is None:
-        result = train_sft(model, train, val, hp, ctx.dir, method=method, resume=True)
+        result = train_sft(base, train, val, hp, ctx.dir, method=method, resume=True)
     else:
-        with ctx.progress.training("train") as callback:
-            result = train_sft(model, train, val, hp, ctx.dir, method=method, resume=True, callbacks=[callback])
+        with ctx.progress.training(ctx.step["id"]) as callback:
+            result = train_sft(base, train, val, hp, ctx.dir, method=method, resume=True, callbacks=[callback])
     info = {
         "method": result.method,
         "global_step": result.global_step,
