@@ -137,7 +137,8 @@ def render(diagnostics: Iterable[Diagnostic], color: bool = False) -> str:
     if not items:
         return ""
     parts = [render_one(d, color) for d in items]
-    return "\n\n".join(parts) + "\n"
+    # Lone surrogates (from \uD800 escapes) cannot be printed; every caller gets printable text.
+    return ("\n\n".join(parts) + "\n").encode("utf-8", "replace").decode("utf-8")
 
 
 def summary(diagnostics: Iterable[Diagnostic]) -> str:
