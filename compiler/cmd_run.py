@@ -75,7 +75,17 @@ def check_inside(plan: dict, root: Path) -> None:
                            f"{root}; pass --allow-outside to allow it", 2)
 
 
-def compile_recipe(path: Path, allow_outside: bool) -> tuple[dict, Path]:
+def _prepare_base(name: str, allow_download: bool) -> None:
+    """Resolve (for the embedded model: convert, once) the base model before planning, so the
+    planner always measures the data with the model's own tokenizer and reads its config. A plan
+    compiled before the conversion and one compiled after would otherwise differ (chars/4 vs
+    tokenizer lengths -> another max_length), and the second `ftc run` would train again."""
+    from ftc.runtime.models import resolve_model
+
+    resolve_model(name, allow_download=allow_download)
+
+
+def compile_recipe(path: Path, allow_outside: bool, allow_download: bool = False) -> tuple[dict, Path]:
     """Recipe -> plan dict (through the front end and the planner) and its project root."""
     from ftc.compiler.diagnostics import render
     from ftc.compiler.frontend import load_recipe
@@ -86,6 +96,7 @@ def compile_recipe(path: Path, allow_outside: bool) -> tuple[dict, Path]:
     if recipe is None or errors:
         raise FtcError(render(errors or list(diagnostics)), 1)
     root = Path(recipe.project_root).resolve()
+    _prepare_base(recipe.base.name, allow_download)
     result = build_plan(recipe, out_dir=root)
     bad = [d for d in result.diagnostics if d.severity == "error"]
     if result.plan is None or bad:
@@ -108,7 +119,7 @@ def run(target: Path, force: tuple[str, ...], refresh: bool, allow_download: boo
     if not target.exists():
         raise FtcError(f"error: {target}: no such recipe or plan file", 2)
     if target.suffix == ".ftr":
-        plan, root = compile_recipe(target, allow_outside)
+        plan, root = compile_recipe(target, allow_outside, allow_download)
     elif target.suffix == ".json":
         from ftc.compiler.plan import read_plan
 

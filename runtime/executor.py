@@ -37,16 +37,17 @@ RUNTIME_VERSION = "1"
 GUARD = "baseline_misses_bar"
 
 # The plan sections (besides the step's own config) that each step kind reads. Anything a step
-# reads must be here, or a changed plan would reuse a stale result.
+# reads must be here, or a changed plan would reuse a stale result; nothing else should be (the
+# model's facts, the estimates and the rules' wording change nothing a step computes).
 _EXTRA: dict[str, tuple[str, ...]] = {
     "load": ("inputs",),
-    "baseline": ("prompt", "model"),
-    "train": ("prompt", "hyperparameters", "method", "model"),
-    "dpo": ("prompt", "hyperparameters", "method", "model"),  # beta and lr are in its config
-    "distill": ("prompt", "hyperparameters", "method", "model"),
+    "baseline": ("prompt", "model.base"),
+    "train": ("prompt", "hyperparameters", "method", "model.base"),
+    "dpo": ("prompt", "hyperparameters", "method", "model.base"),  # beta and lr are in its config
+    "distill": ("prompt", "hyperparameters", "method", "model.base", "model.teacher"),
     # Not "expects": generation does not depend on them. The gate re-scores the cached predictions
     # of baseline and eval against the current expects, so a changed bar re-runs only the gate.
-    "eval": ("prompt", "model"),
+    "eval": ("prompt", "model.base"),
     "gate": ("expects", "gate"),
     "export": ("prompt", "expects", "gate", "recipe.name", "strategy", "method"),
 }
@@ -205,8 +206,15 @@ def _plan_section(plan: dict, dotted: str) -> Any:
     return value
 
 
+def _values_only(section: Any) -> Any:
+    """Hyper-parameters hash by value: a reworded ``reason`` must not retrain anything."""
+    if isinstance(section, dict) and all(isinstance(v, dict) and "value" in v for v in section.values()):
+        return {k: v["value"] for k, v in section.items()}
+    return section
+
+
 def step_key(plan: dict, step: dict, need_keys: dict[str, str], read_keys: dict[str, str] | None = None) -> str:
-    extra = {name: _plan_section(plan, name) for name in _EXTRA.get(step["kind"], ())}
+    extra = {name: _values_only(_plan_section(plan, name)) for name in _EXTRA.get(step["kind"], ())}
     return sha(
         {
             "runtime": RUNTIME_VERSION,
