@@ -33,7 +33,9 @@ def headline(info: dict) -> str:
         return f"{verdict}: the {info.get('method') or 'tuned'} tune of {info.get('model')} beats the prompted baseline"
     if gate["verdict"] == "prompt is the deliverable":
         return f"{verdict}: the prompted baseline already meets every expect, so nothing was trained"
-    return f"{verdict}: the tune did not prove it beats the prompted baseline" if info["trained"] else f"{verdict}"
+    if info["trained"]:
+        return f"{verdict}: the tune did not prove it beats the prompted baseline"
+    return f"{verdict}: the prompted baseline misses the bar and no tune ran"
 
 
 def _fmt(value: object) -> str:
