@@ -5,8 +5,9 @@ the answer, ``completion`` the assistant turn. That form labels only the complet
 the closing ``<|im_end|>``); a ``messages`` dataset would train on the system and user turns too
 (design section 6; tests/test_ml_sft.py asserts which tokens carry labels).
 
-CPU speed: padding-free batches (no padding waste; transformers builds a block-diagonal mask from
-the position ids, so rows in one flattened batch do not see each other), tokenization once,
+CPU speed: padded or padding-free batches, whichever costs less on the rows at hand (see
+``padding_free_pays``; padding-free flattens a batch into one sequence and transformers builds a
+block-diagonal mask from the position ids, so rows do not see each other), tokenization once,
 dataloader workers 0, fp32 (bf16 autocast gained only 1.13-1.15x on this model's LoRA step and
 costs precision; on CUDA bf16 is used when supported).
 """
@@ -55,6 +56,7 @@ class TrainResult:
     train_tokens: int  # tokens seen (prompt + completion, no padding)
     method: str
     dropped_overlong: int = 0  # train rows longer than max_length, left out (not truncated)
+    batching: str = ""  # "padded" | "padding-free" | "packed"
 
 
 def hp_values(hp: dict) -> dict:
@@ -75,11 +77,41 @@ def _length(tokenizer, example: Example) -> int:
     return len(tokenizer.apply_chat_template(msgs, tokenize=True, return_dict=True)["input_ids"])
 
 
-def _fit(tokenizer, examples: Sequence[Example], max_length: int) -> tuple[list[Example], int]:
-    # Overlong rows are left out rather than truncated: a truncated answer would teach the model
-    # never to close its turn. The clean step normally removes them before training.
-    kept = [e for e in examples if _length(tokenizer, e) <= max_length]
-    return kept, len(examples) - len(kept)
+def _fit(tokenizer, examples: Sequence[Example], max_length: int) -> tuple[list[Example], list[int], int]:
+    """Rows that fit, their token lengths, and how many were left out. Overlong rows are left out
+    rather than truncated: a truncated answer would teach the model never to close its turn.
+    The clean step normally removes them before training."""
+    kept, lengths = [], []
+    for example in examples:
+        n = _length(tokenizer, example)
+        if n <= max_length:
+            kept.append(example)
+            lengths.append(n)
+    return kept, lengths, len(examples) - len(kept)
+
+
+def padding_free_pays(lengths: Sequence[int], batch: int, seed: int, layers: int, width: int, params: int) -> bool:
+    """Padded batches or padding-free ones, whichever costs fewer FLOPs on these rows.
+
+    Padding-free removes the padding but, without a varlen attention kernel (CPU, SDPA),
+    attention runs over the whole flattened batch under a block-diagonal mask: its cost grows
+    with (sum of lengths)^2 instead of batch * max^2. Measured here on the quickstart tickets
+    (lengths 87-102, batch 8): padding-free was ~10% slower; the design measured 1.27x faster on
+    rows of very different lengths. Per token ~2*params FLOPs for the matmuls, per attended
+    token pair ~4*layers*width (QK^T and AV); batches drawn in a seeded random order as the
+    trainer does."""
+    import random
+
+    order = list(lengths)
+    random.Random(seed).shuffle(order)
+    padded = packed = 0.0
+    pair = 4.0 * layers * width
+    for start in range(0, len(order), max(1, batch)):
+        rows = order[start : start + batch]
+        longest, total = max(rows), sum(rows)
+        padded += 2.0 * params * longest * len(rows) + pair * len(rows) * longest**2 / 2
+        packed += 2.0 * params * total + pair * total**2 / 2
+    return packed < padded
 
 
 def build_trainer(
@@ -105,7 +137,7 @@ def build_trainer(
     apply_thread_setting()
     p = hp_values(hp)
     tokenizer = load_tokenizer(Path(model_dir))
-    kept, dropped = _fit(tokenizer, train, int(p["max_length"]))
+    kept, lengths, dropped = _fit(tokenizer, train, int(p["max_length"]))
     if not kept:
         shortest = min(_length(tokenizer, e) for e in train) if train else 0
         raise FtcError(
@@ -114,13 +146,15 @@ def build_trainer(
         )
     train = kept
     val_rows = _fit(tokenizer, val, int(p["max_length"]))[0] if val else []
+    cfg = _model_shape(Path(model_dir))
+    padding_free = padding_free_pays(lengths, int(p["batch"]), int(p["seed"]), *cfg)
     # LoRA: a frozen base in the device's compute dtype (bf16 on CUDA). Full: fp32 master weights
     # with bf16 autocast on CUDA (mixed precision), never pure-bf16 AdamW updates.
     dtype = _torch_dtype("float32" if method == "full" else "auto")
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype)
     trainer = SFTTrainer(
         model=model,
-        args=_config(p, Path(out_dir) / "checkpoints", bool(val_rows)),
+        args=_config(p, Path(out_dir) / "checkpoints", bool(val_rows), padding_free),
         train_dataset=Dataset.from_list(to_rows(train)),
         eval_dataset=Dataset.from_list(to_rows(val_rows)) if val_rows else None,
         processing_class=tokenizer,
@@ -129,6 +163,7 @@ def build_trainer(
     )
     # disable_tqdm makes the trainer print every log dict; the executor shows its own progress.
     trainer.remove_callback(PrinterCallback)
+    trainer.ftc_batching = "packed" if p["packing"] else ("padding-free" if padding_free else "padded")
     return trainer, dropped
 
 
@@ -165,6 +200,7 @@ def train_sft(
         train_tokens=_tokens_seen(trainer),
         method=method,
         dropped_overlong=dropped,
+        batching=trainer.ftc_batching,
     )
 
 
@@ -183,7 +219,19 @@ def last_checkpoint(ckpt_dir: Path) -> str | None:
     return str(max(steps)[1]) if steps else None
 
 
-def _config(p: dict, ckpt_dir: Path, has_val: bool):
+def _model_shape(model_dir: Path) -> tuple[int, int, int]:
+    """(layers, attention width, parameters) from config.json, for the batching cost model."""
+    config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    layers, hidden = int(config.get("num_hidden_layers", 1)), int(config.get("hidden_size", 1))
+    heads = int(config.get("num_attention_heads", 1))
+    width = heads * int(config.get("head_dim") or hidden // max(1, heads))
+    inter, vocab = int(config.get("intermediate_size", 4 * hidden)), int(config.get("vocab_size", 0))
+    # Attention + MLP matmuls per layer, plus the output head (a rough count; only ratios matter).
+    params = layers * (4 * hidden * width + 3 * hidden * inter) + vocab * hidden
+    return layers, width, params
+
+
+def _config(p: dict, ckpt_dir: Path, has_val: bool, padding_free: bool = True):
     import torch
     from trl import SFTConfig
 
@@ -205,7 +253,7 @@ def _config(p: dict, ckpt_dir: Path, has_val: bool):
         # Rows arrive already fitted to max_length; padding-free needs max_length None unless packing.
         max_length=int(p["max_length"]) if packing else None,
         packing=packing,
-        padding_free=True,
+        padding_free=padding_free or packing,
         completion_only_loss=True,
         logging_steps=int(p["logging_steps"]),
         logging_first_step=True,

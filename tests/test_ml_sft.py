@@ -45,26 +45,36 @@ class FirstStep(TrainerCallback):
             self.first = state.global_step
 
 
-def test_only_completion_tokens_and_the_end_of_turn_carry_labels(base_dir, tmp_path):
-    trainer, dropped = build_trainer(base_dir, ROWS[:2], None, HP, tmp_path)
-    assert dropped == 0
+LONG = to_example({"messages": [
+    {"role": "user", "content": "My parcel is late. " * 60},
+    {"role": "assistant", "content": json.dumps({"category": "shipping", "priority": "high"})},
+]}, "chat", SYS)
+
+
+@pytest.mark.parametrize("rows,batching", [(ROWS[:2], "padded"), ([ROWS[0], LONG], "padding-free")])
+def test_only_completion_tokens_and_the_end_of_turn_carry_labels(base_dir, tmp_path, rows, batching):
+    trainer, dropped = build_trainer(base_dir, rows, None, HP, tmp_path)
+    assert dropped == 0 and trainer.ftc_batching == batching
     batch = trainer.data_collator([trainer.train_dataset[0], trainer.train_dataset[1]])
-    ids, labels = batch["input_ids"][0], batch["labels"][0]
     tok = trainer.processing_class
-    spans, current = [], []
-    for token, label in zip(ids.tolist(), labels.tolist()):
-        if label != -100:
-            current.append(token)
-        elif current:
+    spans = []
+    # Padded (one row per example) or padding-free (one flattened row): collect every run of
+    # label-carrying tokens either way.
+    for ids, labels in zip(batch["input_ids"].tolist(), batch["labels"].tolist()):
+        current = []
+        for token, label in zip(ids, labels):
+            if label != -100:
+                current.append(token)
+            elif current:
+                spans.append(tok.decode(current))
+                current = []
+        if current:
             spans.append(tok.decode(current))
-            current = []
-    if current:
-        spans.append(tok.decode(current))
-    want = [ex.completion + "<|im_end|>" for ex in ROWS[:2]]
+    want = [ex.completion + "<|im_end|>" for ex in rows]
     # Each row's label span is its answer plus the closing token (TRL keeps the newline the
     # template adds after <|im_end|>); nothing from the system or user turns.
     assert [s.rstrip("\n") for s in spans] == want
-    assert SYS not in "".join(spans) and "Order" not in "".join(spans)
+    assert SYS not in "".join(spans) and "Order" not in "".join(spans) and "parcel" not in "".join(spans)
 
 
 def test_lora_lowers_loss_resumes_from_a_checkpoint_and_saves_a_loadable_adapter(base_dir, tmp_path):
@@ -76,7 +86,7 @@ def test_lora_lowers_loss_resumes_from_a_checkpoint_and_saves_a_loadable_adapter
     assert probe.first == 2 and second.global_step == 4
     losses = [h["loss"] for h in second.history if "loss" in h]
     assert len(losses) == 4 and losses[-1] < losses[0]
-    assert second.train_tokens > 0 and second.train_seconds > 0
+    assert second.train_tokens > 0 and second.train_seconds > 0 and second.batching == "padded"
     adapter = second.output_dir
     assert (adapter / "adapter_model.safetensors").is_file() and (adapter / "adapter_config.json").is_file()
     assert json.loads((tmp_path / "history.json").read_text()) == second.history
@@ -110,6 +120,14 @@ def test_hp_values_accepts_the_plans_hyperparameters_object():
     plan_hp = {"lora_r": {"value": 4, "set_by": "rule", "reason": "x"}, "max_steps": {"value": None}}
     p = hp_values(plan_hp)
     assert p["lora_r"] == 4 and p["max_steps"] is None and p["lora_alpha"] == 32
+
+
+def test_padding_free_only_where_it_saves_work():
+    from ftc.runtime.sft import padding_free_pays
+
+    shape = (30, 576, 134_000_000)  # SmolLM2-135M: layers, attention width, matmul parameters
+    assert not padding_free_pays([90, 95, 100, 102] * 8, 8, 0, *shape)  # similar lengths: pad
+    assert padding_free_pays([30, 40, 400, 35, 50, 380, 45, 60] * 4, 8, 0, *shape)  # ragged
 
 
 def test_resume_picks_the_newest_complete_checkpoint(tmp_path):
