@@ -72,6 +72,9 @@ def _embedded_base() -> Path:
 
 
 def _convert_gguf(gguf: Path, target: Path) -> None:
+    # We hold the lock, so any other temp folder is the leftover of a killed conversion.
+    for stale in target.parent.glob(".convert-*"):
+        shutil.rmtree(stale, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(prefix=".convert-", dir=target.parent))
     try:
         _write_plain_folder(gguf, tmp)
