@@ -73,9 +73,10 @@ def _embedded_base() -> Path:
 
 def _convert_gguf(gguf: Path, target: Path) -> None:
     # We hold the lock, so any other temp folder is the leftover of a killed conversion.
-    for stale in target.parent.glob(".convert-*"):
+    prefix = f".convert-{target.name}-"
+    for stale in target.parent.glob(prefix + "*"):
         shutil.rmtree(stale, ignore_errors=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".convert-", dir=target.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=target.parent))
     try:
         _write_plain_folder(gguf, tmp)
         if target.exists():  # a stale, incomplete folder from a killed conversion
