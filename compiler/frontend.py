@@ -46,8 +46,26 @@ def check_text(
     recipe = checks.build_recipe(ctx, checked, recipe_path or str(folder / "<recipe>.ftr")) if checked else None
     diags += ctx.diags
     diags += lint_rules.run_rules(recipe, tree)
-    diags = sorted(set(diags), key=sort_key)
+    diags = _cap(sorted(set(diags), key=sort_key))
     return (None if has_errors(diags) else recipe), diags
+
+
+MAX_DIAGNOSTICS = 100  # per file: past this a reader learns nothing more, and rendering gets slow
+
+
+def _cap(diags: list[Diagnostic]) -> list[Diagnostic]:
+    if len(diags) <= MAX_DIAGNOSTICS:
+        return diags
+    rest = diags[MAX_DIAGNOSTICS:]
+    errors = sum(d.severity == "error" for d in rest)
+    note = Diagnostic(
+        "FTR011",
+        "error" if errors else "note",
+        f"{len(rest)} more findings not shown ({errors} errors)",
+        rest[0].span,
+        "fix the ones above and run ftc lint again",
+    )
+    return diags[:MAX_DIAGNOSTICS] + [note]
 
 
 def read_source(path: str | Path) -> tuple[str | None, list[Diagnostic]]:

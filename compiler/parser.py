@@ -18,6 +18,7 @@ from ftc.compiler.recipe import Span
 
 MAX_DEPTH = 32  # blocks, lists, maps and calls nested deeper than this are refused (FTR008)
 MAX_BYTES = 10_000_000  # a recipe is a few KB; anything above this is not a recipe (FTR010)
+MAX_TOKENS = 50_000  # a recipe has a few hundred; a pure-Python LALR parse of millions takes minutes
 
 _lock = threading.Lock()
 _parser: Any = None
@@ -181,7 +182,7 @@ def _get_parser() -> Any:
             transformer=_Builder(),
             keep_all_tokens=True,
             maybe_placeholders=False,
-            lexer_callbacks={"COMMENT": _on_comment},
+            lexer_callbacks={"COMMENT": _on_comment, "NAME": _count, "STRING": _count, "NUMBER": _count},
             propagate_positions=False,
             cache=_cache_path(),
         )
@@ -203,6 +204,20 @@ def _cache_path() -> str | bool:
 
 def _on_comment(tok: Any) -> None:
     _ctx.comments.append(ast.Comment(str(tok).rstrip(), _tok_span(tok)))
+
+
+class _TooManyTokens(Exception):
+    def __init__(self, tok: Any) -> None:
+        super().__init__("too many tokens")
+        self.tok = tok
+
+
+def _count(tok: Any) -> Any:
+    # Every attribute has a NAME, so counting names, strings and numbers bounds the parse's work.
+    _ctx.tokens += 1
+    if _ctx.tokens > MAX_TOKENS:
+        raise _TooManyTokens(tok)
+    return tok
 
 
 # --- syntax errors ---------------------------------------------------------------------------
@@ -357,9 +372,12 @@ def parse(text: str, file: str = "<recipe>") -> tuple[ast.RecipeFile | None, lis
     from lark.exceptions import LarkError
 
     with _lock:
-        _ctx.file, _ctx.diags, _ctx.comments = file, [], []
+        _ctx.file, _ctx.diags, _ctx.comments, _ctx.tokens = file, [], [], 0
         try:
             items = _get_parser().parse(text)
+        except _TooManyTokens as exc:
+            where = _point(file, exc.tok.line, exc.tok.column)
+            return None, [error("FTR010", f"more than {MAX_TOKENS:,} tokens; a recipe has a few hundred", where)]
         except LarkError as exc:
             return None, [_foreign_format(text, file) or _syntax_error(exc, text, file)]
         except RecursionError:  # defensive: MAX_DEPTH should make this impossible

@@ -25,6 +25,10 @@ def _input(code: str, tmp_path: Path) -> str:
         big = tmp_path / "big.ftr"
         big.write_bytes(b"# " + b"x" * 10_000_001 + b"\n")
         return str(big)
+    if code == "FTR011":  # 150 misplaced attributes
+        many = tmp_path / "many.ftr"
+        many.write_text("a = 1\n" * 150)
+        return str(many)
     return f"tests/golden/diagnostics/{code}.ftr"
 
 

@@ -26,6 +26,7 @@ CASES: dict[str, tuple[bytes, str]] = {
     "nested-unclosed": (b'recipe "x" { goal = ' + b"[" * 20_000, "FTR008"),
     "yaml": (b"recipe:\n  name: x\n  base: smollm2\n", "FTR009"),
     "json": (b'{\n  "recipe": {"name": "x"}\n}\n', "FTR009"),
+    "many-tokens": (b"a = 1\n" * 60_000, "FTR010"),
     "huge-number": (b'recipe "x" { train { batch = ' + b"9" * 5000 + b" } }", "FTR105"),
 }
 
