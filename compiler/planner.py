@@ -35,10 +35,7 @@ def decide_strategy(f: Facts, d: Decisions) -> None:
         _retrieval(f, d)
     if r.goal.kind in ("behavior", "both"):
         _tuning(f, d)
-    if r.goal.kind == "behavior":
-        for doc in r.documents:
-            d.warn("FTR318", f"documents source '{doc.name}' is not used: a behavior goal does not retrieve",
-                   doc.span, "use `goal = both(...)` to retrieve from it as well, or remove it")
+    # An unused documents source under a behaviour goal is the linter's FTR205; not repeated here.
     d.fire("R-DATA-HYGIENE", f"{len(r.data)} source(s): clean, near-dedup (Jaccard 0.85), split holdout "
            f"{r.eval.holdout_fraction:.0%} by seed {r.eval.seed} with a 13-gram overlap check")
 

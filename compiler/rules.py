@@ -192,9 +192,6 @@ CODES: dict[str, tuple[str, str]] = {
     "FTR317": ("the teacher does not fit",
                "Distillation runs the teacher to generate responses: its weights (16-bit on cuda, fp32 on cpu) plus "
                "overhead must fit in the device's memory."),
-    "FTR318": ("documents not used (warning)",
-               "A behavior goal fine-tunes and does not retrieve, so a documents source is loaded for nothing. "
-               "A goal that needs both behaviour and facts is `both(...)` (R-RAFT)."),
     "FTR319": ("max_length below the data (warning)",
                "The recipe's max_length is below the data's p90 token length: more than 10% of the rows are overlong "
                "and will be dropped or truncated per the source's `overlong` setting."),
