@@ -44,7 +44,7 @@ def decide_hparams(f: Facts, d: Decisions, method: str) -> dict:
         "warmup_ratio": _hp(0.03, "rule", "3% warmup steadies the first updates"),
         "weight_decay": _hp(0.0, "rule", "no decay: adapters are small and runs are short"),
         "max_steps": _hp(None, "rule", "no cap: epochs decide the length"),
-        "early_stopping": _hp(True, "rule", "stop when holdout loss stops improving (patience 2 evaluations)"),
+        "early_stopping": _hp(True, "rule", "stop when validation loss (a slice of train, never the holdout) stops improving; patience 2"),
         "packing": _hp(None, "rule", ""),
         "seed": _hp(r.eval.seed, "rule", "the recipe's eval seed, so the run is reproducible"),
         "few_shot": _hp(min(3, n_train), "rule", f"{min(3, n_train)} examples from the train split in the baseline prompt"),
