@@ -24,11 +24,12 @@ def _step(kind: str, needs: list[str], config: dict, guard: str | None = None) -
 
 
 def max_new_tokens(answer_p99: int) -> int:
-    """Room for the longest usual answer plus a quarter, in multiples of 32 (128..1024): a truncated
-    answer fails json_valid and would make the baseline look worse than it is."""
+    """Room for the longest usual answer plus half, in multiples of 16 (32..1024): a truncated answer
+    fails json_valid and would make the baseline look worse than it is, while every token past the
+    answer costs a decoding step for the whole batch when a prompted model rambles."""
     if answer_p99 <= 0:
         return 128
-    return min(1024, max(128, 32 * math.ceil(answer_p99 * 1.25 / 32)))
+    return min(1024, max(32, 16 * math.ceil(answer_p99 * 1.5 / 16)))
 
 
 def build_steps(recipe: Recipe, strategy: list[str], method: str, train_names: tuple[str, ...],
