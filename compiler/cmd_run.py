@@ -140,11 +140,23 @@ def run(target: Path, force: tuple[str, ...], refresh: bool, allow_download: boo
         raise click.exceptions.Exit(code)
 
 
+def _sigterm_is_an_interrupt() -> None:
+    """`kill PID` (and CI cancelling a job) ends the run like Ctrl-C: the running step is marked
+    interrupted in state.json and the next `ftc run` resumes it."""
+    import signal
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def _execute(plan: dict, root: Path, runs_dir: Path, force: tuple[str, ...], allow_download: bool, quiet: bool) -> int:
     from ftc.runtime.executor import Executor, RunOptions
     from ftc.runtime.progress import RunProgress
     from ftc.runtime.steps import GUARD, STEPS
 
+    _sigterm_is_an_interrupt()
     progress = RunProgress(quiet=quiet)
     options = RunOptions(runs_dir=runs_dir, force=force, allow_download=allow_download)
     executor = Executor(plan, root, options, STEPS, progress=progress, guard=GUARD)

@@ -54,8 +54,11 @@ class RunProgress:
         with self._bar() as bar:
             task = bar.add_task(description, total=None)
 
+            plain = self._plain_lines(description)
+
             def update(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
+                plain(done, total, "")
 
             yield update
 
@@ -64,7 +67,24 @@ class RunProgress:
         """A ``transformers.TrainerCallback`` that drives a bar with loss, tokens/s and ETA."""
         with self._bar(TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[tps]} tok/s")) as bar:
             task = bar.add_task(description, total=None, loss="-", tps="-")
-            yield _trainer_callback(bar, task)
+            yield _trainer_callback(bar, task, self._plain_lines(description))
+
+    def _plain_lines(self, description: str) -> Callable[[int, int, str], None]:
+        """Without a terminal (CI logs, `| tee`) rich draws no live bar: print a line at every
+        tenth of the work instead, so a long step is visibly alive."""
+        printed = {"tenth": -1}
+        start = time.monotonic()
+
+        def line(done: int, total: int, extra: str) -> None:
+            if self.quiet or self.console.is_terminal or not total:
+                return
+            tenth = done * 10 // total
+            if tenth > printed["tenth"]:
+                printed["tenth"] = tenth
+                self.console.print(f"    {description}: {done}/{total}{extra} ({time.monotonic() - start:.0f}s)",
+                                   markup=False, highlight=False)
+
+        return line
 
     # -- the end ---------------------------------------------------------------------------
     def summary(self, result: Any, report_html: Path | None, metrics: dict | None) -> None:
@@ -109,7 +129,7 @@ def _group(*items: Any) -> Any:
     return Group(*[i for i in items if i != ""])
 
 
-def _trainer_callback(bar: Progress, task: Any) -> Any:
+def _trainer_callback(bar: Progress, task: Any, plain: Callable[[int, int, str], None]) -> Any:
     from transformers import TrainerCallback
 
     class _Bar(TrainerCallback):
@@ -118,6 +138,7 @@ def _trainer_callback(bar: Progress, task: Any) -> Any:
 
         def __init__(self) -> None:
             self.first: tuple[float, float] | None = None  # (time, tokens) at the first log
+            self.fields = {"loss": "-", "tps": "-"}
 
         def on_train_begin(self, args, state, control, **kwargs):  # noqa: ANN001 - transformers' signature
             bar.update(task, total=state.max_steps, completed=state.global_step)
@@ -138,6 +159,9 @@ def _trainer_callback(bar: Progress, task: Any) -> Any:
                 elif now > self.first[0]:
                     fields["tps"] = f"{(tokens - self.first[1]) / (now - self.first[0]):.0f}"
             if fields:
+                self.fields.update(fields)
                 bar.update(task, **fields)
+            if "loss" in logs:  # logs come after the step: the line shows this step's loss
+                plain(state.global_step, state.max_steps, f" steps, loss {self.fields['loss']}, {self.fields['tps']} tok/s")
 
     return _Bar()
