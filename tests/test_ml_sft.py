@@ -29,6 +29,20 @@ ROWS = [
 HP = {"batch": 2, "lr": 2e-3, "lora_r": 8, "lora_alpha": 16, "lora_dropout": 0.0, "save_steps": 1, "seed": 3}
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One torch thread for these tests unless FTC_NUM_THREADS says otherwise: on a CPU shared
+    with other jobs, two OpenMP threads ran this model ~10x slower than one (measured); on two
+    dedicated cores one thread costs ~1.5x. Restored afterwards so other modules are untouched."""
+    import torch
+
+    before = torch.get_num_threads()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FTC_NUM_THREADS", os.environ.get("FTC_NUM_THREADS") or "1")
+        yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def base_dir() -> Path:
     return resolve_model(EMBEDDED_BASE)
