@@ -22,7 +22,7 @@ def hp_value(plan: dict, name: str, default: object = None) -> object:
     return default if value is None else value
 
 
-def examples(ctx, part: str, sources: list[str] | None = None) -> list:  # noqa: ANN001 - the executor's Context
+def examples(ctx, part: str, sources: list[str] | None = None, required: bool = True) -> list:  # noqa: ANN001
     """``part`` = "train" or "holdout": the split's records as prompt/completion examples (only
     the named ``sources`` when given; preference pairs and documents never become SFT rows)."""
     from ftc.runtime import data
@@ -32,7 +32,7 @@ def examples(ctx, part: str, sources: list[str] | None = None) -> list:  # noqa:
     system = system_prompt(ctx.plan)
     out = [to_example(r.fields, r.format, system) for r in records
            if r.format in PROMPT_FORMATS and (not sources or r.source in sources)]
-    if not out:
+    if not out and required:
         raise FtcError(f"error: the {part} split has no chat, instruction or completion rows to "
                        f"{'train on' if part == 'train' else 'score'}")
     return out

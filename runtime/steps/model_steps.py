@@ -22,7 +22,8 @@ def baseline_step(ctx) -> dict:  # noqa: ANN001
     from ftc.runtime.generate import load_model
     from ftc.runtime.prompting import baseline_prompt, prompt_text
 
-    train, holdout = common.examples(ctx, "train"), common.examples(ctx, "holdout")
+    # Few-shot examples come from train; a plan may have none (all rows are the eval source).
+    train, holdout = common.examples(ctx, "train", required=False), common.examples(ctx, "holdout")
     shots = _shots(ctx, train)
     if ctx.config.get("retrieval"):
         shots, holdout = retrieval.augment(ctx, shots), retrieval.augment(ctx, holdout)

@@ -87,6 +87,9 @@ def augment(ctx, examples: list) -> list:  # noqa: ANN001
     """Put the top-k retrieved chunks in front of each example's last user turn."""
     import faiss
 
+    if not examples:
+        return []
+
     index_outcome = ctx.by_kind("index")
     if index_outcome is None or index_outcome.dir is None:
         raise FtcError(f"error: step '{ctx.step['id']}' uses retrieval, but the plan has no index step")
