@@ -388,6 +388,7 @@ class Executor:
             running.status = "interrupted" if isinstance(err, KeyboardInterrupt) else "failed"
             running.seconds = time.monotonic() - start
             self._write_state()
+            self._announce(running)  # "failed load": the error message that follows is about it
             raise
         seconds = time.monotonic() - start
         output = folder_digest(folder) if kind in _CONTENT_KEYED else ""

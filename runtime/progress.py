@@ -17,7 +17,7 @@ from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-_STATUS_STYLE = {"ran": "green", "cached": "cyan", "skipped": "yellow", "failed": "red"}
+_STATUS_STYLE = {"ran": "green", "cached": "cyan", "skipped": "yellow", "failed": "red", "interrupted": "red"}
 
 
 class RunProgress:
