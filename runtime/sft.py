@@ -8,8 +8,8 @@ the closing ``<|im_end|>``); a ``messages`` dataset would train on the system an
 CPU speed: padded or padding-free batches, whichever costs less on the rows at hand (see
 ``padding_free_pays``; padding-free flattens a batch into one sequence and transformers builds a
 block-diagonal mask from the position ids, so rows do not see each other), tokenization once,
-dataloader workers 0, fp32 (bf16 autocast gained only 1.13-1.15x on this model's LoRA step and
-costs precision; on CUDA bf16 is used when supported).
+dataloader workers 0, fp32 weights with bf16 autocast where the CPU has native bf16 (measured
+1.23-1.30x here, see ``cpu_bf16``); on CUDA bf16 autocast when supported.
 """
 
 from __future__ import annotations
@@ -266,11 +266,27 @@ def _config(p: dict, ckpt_dir: Path, has_val: bool, padding_free: bool = True):
         metric_for_best_model="eval_loss",
         greater_is_better=False,
         use_cpu=not cuda,
-        bf16=cuda and torch.cuda.is_bf16_supported(),
+        bf16=torch.cuda.is_bf16_supported() if cuda else cpu_bf16(),
         dataloader_num_workers=0,
         report_to="none",
         disable_tqdm=True,
     )
+
+
+def cpu_bf16() -> bool:
+    """bf16 autocast on CPU (fp32 master weights) where the CPU has native bf16 matmuls.
+    Measured here (2 Zen 5 cores, LoRA, batch 8, 4 steps, TRL): 1.23-1.30x faster and ~0.5 GB
+    less peak RSS than fp32. Without native bf16 (no avx512_bf16/amx) oneDNN emulates it and it
+    would be slower, so it is off there. ``FTC_CPU_BF16=0|1`` overrides."""
+    import torch
+
+    forced = os.environ.get("FTC_CPU_BF16", "").strip()
+    if forced in ("0", "1"):
+        return forced == "1"
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
 
 
 def _lora_config(p: dict):

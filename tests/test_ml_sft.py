@@ -153,3 +153,12 @@ def test_resume_picks_the_newest_complete_checkpoint(tmp_path):
     for step in (2, 10):  # checkpoint-12 was being written when the run was killed
         (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")
     assert last_checkpoint(tmp_path) == str(tmp_path / "checkpoint-10")
+
+
+def test_cpu_bf16_can_be_forced_either_way(monkeypatch):
+    from ftc.runtime.sft import cpu_bf16
+
+    monkeypatch.setenv("FTC_CPU_BF16", "0")
+    assert cpu_bf16() is False
+    monkeypatch.setenv("FTC_CPU_BF16", "1")
+    assert cpu_bf16() is True
