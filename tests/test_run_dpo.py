@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-import test_run_support  # noqa: F401 - sets FTC_HOME for the shared model cache
+from test_run_support import one_thread  # noqa: F401 - a fixture; the import also sets FTC_HOME
 
 from ftc.runtime.executor import Executor, RunOptions
 from ftc.runtime.steps import STEPS
 
 PAIRS = Path(__file__).resolve().parents[1] / "recipes" / "data" / "polite-replies" / "pairs.jsonl"
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("one_thread")]
 
 
 def _hp(**values: object) -> dict:

@@ -9,7 +9,6 @@ change one thing each and check that only what depends on it re-runs.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from test_run_support import ftc_run, make_plan, make_project, only_run_dir, state, write_plan
+from test_run_support import ftc_run, make_plan, make_project, only_run_dir, run_env, state, write_plan
 
 pytestmark = pytest.mark.e2e
 
@@ -38,7 +37,7 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> dict:
     runs = root / "runs"
     log = (root / "killed.log").open("w")
     proc = subprocess.Popen([sys.executable, "-m", "ftc.compiler.cli", "run", "plan.json"], cwd=root,
-                            stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ))
+                            stdout=log, stderr=subprocess.STDOUT, env=run_env())
     deadline = time.monotonic() + 900
     while _complete_checkpoint(runs) is None and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)

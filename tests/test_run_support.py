@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 # One converted model for every test session (the ML-core tests use the same folder).
 os.environ.setdefault("FTC_HOME", str(REPO / ".ftc-test-home"))
@@ -82,10 +84,31 @@ def write_plan(path: Path, plan: dict) -> Path:
     return path
 
 
+def run_env() -> dict:
+    """The environment for a test's `ftc run`: one torch thread unless FTC_NUM_THREADS says
+    otherwise (on a CPU shared with other jobs, two OpenMP threads ran the model ~10x slower than
+    one, as the ML-core tests measured; on dedicated cores one thread costs ~1.5x)."""
+    env = dict(os.environ)
+    env["FTC_NUM_THREADS"] = env.get("FTC_NUM_THREADS") or "1"
+    return env
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """run_env() for the tests that run steps in this process; torch's setting restored after."""
+    import torch
+
+    before = torch.get_num_threads()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FTC_NUM_THREADS", run_env()["FTC_NUM_THREADS"])
+        yield
+    torch.set_num_threads(before)
+
+
 def ftc_run(*args: str, cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess:
     """`ftc run ...` as a user runs it: a separate process, its real exit code and output."""
     return subprocess.run([sys.executable, "-m", "ftc.compiler.cli", "run", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=timeout, env=dict(os.environ))
+                          text=True, timeout=timeout, env=run_env())
 
 
 def state(run_dir: Path) -> dict:
