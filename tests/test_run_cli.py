@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+import test_run_support  # noqa: F401 - FTC_HOME: compiling for `ftc run` resolves (converts) the base model
+
 from ftc.compiler.cmd_run import check_inside, compile_recipe, refresh_lock, stale_inputs
 from ftc.compiler.errors import FtcError
 
