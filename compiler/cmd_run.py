@@ -118,6 +118,7 @@ def run(target: Path, force: tuple[str, ...], refresh: bool, allow_download: boo
     """Run a recipe (compiled first) or a saved plan: data, baseline, train, eval, gate, export."""
     if not target.exists():
         raise FtcError(f"error: {target}: no such recipe or plan file", 2)
+    _quiet_libraries()
     if target.suffix == ".ftr":
         plan, root = compile_recipe(target, allow_outside, allow_download)
     elif target.suffix == ".json":
@@ -170,3 +171,16 @@ def _execute(plan: dict, root: Path, runs_dir: Path, force: tuple[str, ...], all
 
 
 COMMANDS = [run]
+
+
+def _quiet_libraries() -> None:
+    """ftc draws its own progress; the libraries' bars and deprecation notices only clutter a CI log.
+    Set before torch and friends are imported by the steps."""
+    import os
+    import warnings
+
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"transformers\..*")
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"(trl|peft|transformers)\..*")

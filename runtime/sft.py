@@ -44,6 +44,7 @@ DEFAULTS = {
     "eval_steps": None,
     "early_stopping_patience": 2,
     "logging_steps": 1,
+    "gradient_checkpointing": False,
 }
 
 
@@ -267,6 +268,9 @@ def _config(p: dict, ckpt_dir: Path, has_val: bool, padding_free: bool = True):
         greater_is_better=False,
         use_cpu=not cuda,
         bf16=torch.cuda.is_bf16_supported() if cuda else cpu_bf16(),
+        # TRL turns checkpointing on by default; recomputing activations costs ~30% a step, so it
+        # follows the plan, which enables it only when memory requires.
+        gradient_checkpointing=bool(p["gradient_checkpointing"]),
         dataloader_num_workers=0,
         report_to="none",
         disable_tqdm=True,
