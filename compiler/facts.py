@@ -171,10 +171,22 @@ def source_facts(src: DataSource, root: str) -> SourceFacts:
     except FactError:
         raise
     except (OSError, UnicodeDecodeError, ValueError, csv.Error) as exc:
-        raise FactError(error("FTR301", f"cannot read data source '{src.name}' ({src.rel_path}): {_why(exc)}", src.span,
+        why = _where_not_utf8(path) if isinstance(exc, UnicodeDecodeError) else _why(exc)
+        raise FactError(error("FTR301", f"cannot read data source '{src.name}' ({src.rel_path}): {why}", src.span,
                               "check the path and the file's format; `ftc data check` validates every row")) from exc
     except Exception as exc:  # pyarrow raises its own error types for a corrupt Parquet file
         raise FactError(error("FTR301", f"cannot read data source '{src.name}' ({src.rel_path}): {_why(exc)}", src.span)) from exc
+
+
+def _where_not_utf8(path: Path) -> str:
+    """Name the first line that is not UTF-8: the decoder's own offset is relative to its buffer."""
+    with open(path, "rb") as fh:
+        for number, line in enumerate(fh, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return f"line {number}, byte {exc.start + 1}: not UTF-8 text (byte 0x{line[exc.start]:02x})"
+    return "not UTF-8 text"
 
 
 def _why(exc: Exception) -> str:

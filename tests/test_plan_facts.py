@@ -56,6 +56,14 @@ def test_json_object_is_a_located_error(tmp_path):
     assert d.code == "FTR301" and d.span.line == 4 and "array" in d.message
 
 
+def test_invalid_utf8_names_its_line_and_byte(tmp_path):
+    p = tmp_path / "d.jsonl"
+    p.write_bytes(b'{"prompt": "a", "completion": "b"}\n' * 3000 + b'{"prompt": "caf\xe9"}\n')
+    with pytest.raises(FactError) as exc:
+        source_facts(_src(p, "completion"), str(tmp_path))
+    assert "line 3001, byte 16: not UTF-8 text (byte 0xe9)" in exc.value.diagnostic.message
+
+
 def test_missing_file_is_a_located_error(tmp_path):
     with pytest.raises(FactError) as exc:
         source_facts(_src(tmp_path / "nope.jsonl"), str(tmp_path))
