@@ -27,6 +27,7 @@ from ftc.compiler import ast
 from ftc.compiler.diagnostics import Diagnostic, error
 from ftc.compiler.recipe import (
     DATA_FORMATS,
+    FORMAT_FIELDS,
     METRICS,
     Constraints,
     DataSource,
@@ -54,15 +55,8 @@ ALL_UNITS: dict[str, str] = {
     "%": "a percentage",
 }
 
-# Canonical fields per data format (the runtime's data schemas use the same names).
-FIELDS: dict[str, tuple[str, ...]] = {
-    "chat": ("messages",),
-    "instruction": ("instruction", "input", "output"),
-    "completion": ("prompt", "completion"),
-    "preference": ("prompt", "chosen", "rejected"),
-    "text": ("text",),
-    "documents": ("text", "path"),
-}
+# Canonical fields per data format: one table for the checks and the runtime's data schemas.
+FIELDS = FORMAT_FIELDS
 RATE_METRICS = frozenset(m for m in METRICS if m != "perplexity")
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 

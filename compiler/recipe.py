@@ -17,6 +17,15 @@ Device = Literal["cpu", "cuda"]
 Method = Literal["lora", "qlora", "full", "dora"]
 
 DATA_FORMATS: tuple[str, ...] = ("chat", "instruction", "completion", "preference", "text", "documents")
+# Canonical fields per data format, in order: a recipe's column map renames file columns to these.
+FORMAT_FIELDS: dict[str, tuple[str, ...]] = {
+    "chat": ("messages",),
+    "instruction": ("instruction", "input", "output"),
+    "completion": ("prompt", "completion"),
+    "preference": ("prompt", "chosen", "rejected"),
+    "text": ("text",),
+    "documents": ("text", "path"),
+}
 METRICS: tuple[str, ...] = (
     "exact_match",
     "contains",

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from ml_fixtures import base_dir, one_thread  # noqa: F401 - fixtures; the import also sets FTC_HOME
+
 from ftc.compiler.errors import FtcError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -19,25 +21,6 @@ from ftc.runtime.models import EMBEDDED_BASE, EMBEDDED_EMBEDDER, resolve_model  
 from ftc.runtime.perplexity import general_text, perplexity  # noqa: E402
 
 SYS = {"role": "system", "content": "You are a concise assistant."}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread for these tests unless FTC_NUM_THREADS says otherwise: on a CPU shared
-    with other jobs, two OpenMP threads ran this model ~10x slower than one (measured); on two
-    dedicated cores one thread costs ~1.5x. Restored afterwards so other modules are untouched."""
-    import torch
-
-    before = torch.get_num_threads()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("FTC_NUM_THREADS", os.environ.get("FTC_NUM_THREADS") or "1")
-        yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def base_dir() -> Path:
-    return resolve_model(EMBEDDED_BASE)
 
 
 @pytest.fixture(scope="module")

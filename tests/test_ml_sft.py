@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from ml_fixtures import base_dir, one_thread  # noqa: F401 - fixtures; the import also sets FTC_HOME
+
 REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("FTC_HOME", str(REPO / ".ftc-test-home"))
 
@@ -27,25 +29,6 @@ ROWS = [
     for i in range(8)
 ]
 HP = {"batch": 2, "lr": 2e-3, "lora_r": 8, "lora_alpha": 16, "lora_dropout": 0.0, "save_steps": 1, "seed": 3}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread for these tests unless FTC_NUM_THREADS says otherwise: on a CPU shared
-    with other jobs, two OpenMP threads ran this model ~10x slower than one (measured); on two
-    dedicated cores one thread costs ~1.5x. Restored afterwards so other modules are untouched."""
-    import torch
-
-    before = torch.get_num_threads()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("FTC_NUM_THREADS", os.environ.get("FTC_NUM_THREADS") or "1")
-        yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def base_dir() -> Path:
-    return resolve_model(EMBEDDED_BASE)
 
 
 class FirstStep(TrainerCallback):

@@ -10,6 +10,8 @@ from __future__ import annotations
 import copy
 from functools import lru_cache
 
+from ftc.compiler.recipe import FORMAT_FIELDS
+
 _DRAFT = "https://json-schema.org/draft/2020-12/schema"
 _NONBLANK = {"type": "string", "minLength": 1, "pattern": r"\S"}
 ROLES = ("system", "user", "assistant")
@@ -68,14 +70,7 @@ _SCHEMAS: dict[str, dict] = {
 }
 
 # Canonical fields per format, in order: the column map renames file columns to these.
-FIELDS: dict[str, tuple[str, ...]] = {
-    "chat": ("messages",),
-    "instruction": ("instruction", "input", "output"),
-    "completion": ("prompt", "completion"),
-    "preference": ("prompt", "chosen", "rejected"),
-    "text": ("text",),
-    "documents": ("text", "path"),
-}
+FIELDS = FORMAT_FIELDS
 
 
 def format_schema(fmt: str) -> dict:
