@@ -48,6 +48,10 @@ DEFAULTS = {
 }
 
 
+# Methods that train a PEFT adapter on a frozen base (saved as an adapter folder).
+ADAPTER_METHODS: tuple[str, ...] = ("lora", "dora", "qlora")
+
+
 @dataclass(frozen=True)
 class TrainResult:
     output_dir: Path  # the adapter folder (lora) or the full model folder (full)
@@ -126,8 +130,8 @@ def build_trainer(
     callbacks: Sequence = (),
 ):
     """The configured TRL ``SFTTrainer`` and the number of overlong train rows left out."""
-    if method not in ("lora", "full"):
-        raise FtcError(f"method '{method}' is not supported by the SFT trainer (lora or full)")
+    if method not in ADAPTER_METHODS + ("full",):
+        raise FtcError(f"method '{method}' is not supported by the SFT trainer (lora, dora, qlora or full)")
     from datasets import Dataset
     from transformers import AutoModelForCausalLM
     from transformers.trainer_callback import PrinterCallback
@@ -152,14 +156,17 @@ def build_trainer(
     # LoRA: a frozen base in the device's compute dtype (bf16 on CUDA). Full: fp32 master weights
     # with bf16 autocast on CUDA (mixed precision), never pure-bf16 AdamW updates.
     dtype = _torch_dtype("float32" if method == "full" else "auto")
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype)
+    if method == "qlora":
+        model = _load_4bit(Path(model_dir))
+    else:
+        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype)
     trainer = SFTTrainer(
         model=model,
         args=_config(p, Path(out_dir) / "checkpoints", bool(val_rows), padding_free),
         train_dataset=Dataset.from_list(to_rows(train)),
         eval_dataset=Dataset.from_list(to_rows(val_rows)) if val_rows else None,
         processing_class=tokenizer,
-        peft_config=_lora_config(p) if method == "lora" else None,
+        peft_config=_lora_config(p, dora=method == "dora") if method in ADAPTER_METHODS else None,
         callbacks=list(callbacks) + _early_stopping(p, bool(val_rows)),
     )
     # disable_tqdm makes the trainer print every log dict; the executor shows its own progress.
@@ -189,7 +196,7 @@ def train_sft(
     trainer.train(resume_from_checkpoint=last)
     seconds = time.perf_counter() - start
 
-    final = out_dir / ("adapter" if method == "lora" else "model")
+    final = out_dir / ("adapter" if method in ADAPTER_METHODS else "model")
     _save_atomically(trainer, trainer.processing_class, final)
     history = list(trainer.state.log_history)
     _write_json(out_dir / "history.json", history)
@@ -293,7 +300,7 @@ def cpu_bf16() -> bool:
         return False
 
 
-def _lora_config(p: dict):
+def _lora_config(p: dict, dora: bool = False):
     from peft import LoraConfig
 
     return LoraConfig(
@@ -301,8 +308,36 @@ def _lora_config(p: dict):
         lora_alpha=int(p["lora_alpha"]),
         lora_dropout=float(p["lora_dropout"]),
         target_modules=p["target_modules"],
+        use_dora=dora,
         task_type="CAUSAL_LM",
     )
+
+
+def _load_4bit(model_dir: Path):
+    """QLoRA: the frozen base in 4-bit NF4 with double quantisation and bf16 compute (Dettmers et
+    al. 2023), prepared for k-bit training. bitsandbytes' 4-bit training kernels need CUDA."""
+    import torch
+
+    if not torch.cuda.is_available():
+        raise FtcError(
+            "method qlora needs a CUDA device (bitsandbytes 4-bit training) and this machine has none; "
+            "plan for device = cpu, where ftc picks lora"
+        )
+    try:
+        import bitsandbytes  # noqa: F401
+    except ImportError as exc:
+        raise FtcError("method qlora needs bitsandbytes: pip install 'ftc[cuda]' (or bitsandbytes)") from exc
+    from peft import prepare_model_for_kbit_training
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+
+    quant = BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=torch.bfloat16,
+    )
+    model = AutoModelForCausalLM.from_pretrained(model_dir, quantization_config=quant, dtype=torch.bfloat16)
+    return prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
 
 
 def _early_stopping(p: dict, has_val: bool) -> list:

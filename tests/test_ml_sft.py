@@ -108,6 +108,24 @@ def test_full_fine_tune_runs_a_step_and_saves_plain_weights(base_dir, tmp_path):
     assert isinstance(generate(loaded, [ROWS[0].prompt], max_new_tokens=4, batch_size=1)[0], str)
 
 
+def test_dora_trains_a_step_and_saves_a_dora_adapter(base_dir, tmp_path):
+    result = train_sft(base_dir, ROWS[:2], None, {**HP, "max_steps": 1, "save_steps": 100}, tmp_path, method="dora")
+    assert result.global_step == 1 and result.method == "dora"
+    config = json.loads((result.output_dir / "adapter_config.json").read_text())
+    assert config["use_dora"] is True
+    assert isinstance(generate(load_model(base_dir, result.output_dir), [ROWS[0].prompt], max_new_tokens=4)[0], str)
+
+
+def test_qlora_without_cuda_is_a_clear_user_error(base_dir, tmp_path):
+    # Real, not mocked: this machine and CI have no CUDA device, which is exactly the case tested.
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present: QLoRA would run")
+    with pytest.raises(FtcError, match="qlora needs a CUDA device"):
+        train_sft(base_dir, ROWS[:2], None, {**HP, "max_steps": 1}, tmp_path, method="qlora")
+
+
 def test_no_row_fitting_max_length_is_a_user_error(base_dir, tmp_path):
     with pytest.raises(FtcError, match="no training row fits max_length = 8 tokens"):
         train_sft(base_dir, ROWS[:2], None, {**HP, "max_length": 8, "max_steps": 1}, tmp_path)
