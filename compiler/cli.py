@@ -3,7 +3,7 @@ and owns the exit-code contract: 0 clean, 1 errors, 2 usage or internal error (3
 tune was not promoted). No traceback reaches a user unless ``--debug`` is given.
 
 Only light modules are imported here: ``ftc lint`` and ``ftc plan`` must start fast and never
-import torch.
+load torch.
 """
 
 from __future__ import annotations
