@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 from ftc.compiler import costs, memory
+from ftc.compiler.plan_render import duration
 from ftc.compiler.plan_steps import CONTEXT_TOKENS
 from ftc.compiler.plan_state import TEMPLATE_TOKENS, Decisions, Facts, response_tokens, train_rows
 from ftc.compiler.recipe import Span
@@ -97,12 +98,12 @@ def check_budget(f: Facts, d: Decisions, est: dict) -> None:
     c = f.recipe.constraints
     secs = est["seconds"]
     work = f"{est['train_flops']:.3g} training FLOPs" if d.trains else "no training"
-    d.fire("R-TIME-COST", f"{work}, ~{_duration(secs)} in all on {f.device.name}"
+    d.fire("R-TIME-COST", f"{work}, ~{duration(secs)} in all on {f.device.name}"
            + (f", ${est['cost']['usd']:.2f}" if f.device.kind == "cuda" else ""))
     hint = ("cap the run with train { max_steps = N } or fewer epochs, pick a smaller base, or run on cuda"
             if d.trains else "a smaller holdout or a smaller base")
     if c.budget_seconds is not None:
-        _against(d, secs, c.budget_seconds, "time", _duration(secs), _duration(c.budget_seconds), "FTR309", "FTR310", c.span, hint)
+        _against(d, secs, c.budget_seconds, "time", duration(secs), duration(c.budget_seconds), "FTR309", "FTR310", c.span, hint)
     if c.budget_usd is not None:
         usd = est["cost"]["usd"]
         _against(d, usd, c.budget_usd, "cost", f"${usd:,.2f}", f"${c.budget_usd:,.2f}", "FTR311", "FTR312", c.span, hint)
@@ -115,11 +116,3 @@ def _against(d: Decisions, value: float, limit: float, what: str, shown: str, li
     elif value >= NEAR_BUDGET * limit:
         d.warn(near, f"estimated {what} {shown} is {value / limit:.0%} of the budget of {limit_shown}", span,
                "estimates are rough; leave headroom")
-
-
-def _duration(secs: float) -> str:
-    if secs < 90:
-        return f"{secs:.0f}s"
-    if secs < 5400:
-        return f"{secs / 60:.0f}m"
-    return f"{secs / 3600:.1f}h"

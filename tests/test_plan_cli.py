@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from plan_fixtures import empty_caches  # noqa: F401 - an autouse fixture
+
 from ftc.compiler.cli import main
 from ftc.compiler.plan import read_plan
 
@@ -29,11 +31,7 @@ UPDATE = os.environ.get("FTC_UPDATE_GOLDEN") == "1"
 
 
 @pytest.fixture(autouse=True)
-def _pinned(tmp_path_factory, monkeypatch):
-    home = tmp_path_factory.mktemp("home")
-    monkeypatch.setenv("FTC_HOME", str(home / "ftc"))
-    monkeypatch.setenv("HF_HOME", str(home / "hf"))
-    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+def _pinned(empty_caches, monkeypatch):
     monkeypatch.chdir(REPO)
 
 

@@ -9,17 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from plan_fixtures import empty_caches  # noqa: F401 - an autouse fixture
+
 from ftc.compiler import facts
 from ftc.compiler.facts import FactError, model_facts, source_facts, token_stats
 from ftc.compiler.recipe import DataSource, ModelRef, Span
-
-
-@pytest.fixture(autouse=True)
-def _empty_caches(tmp_path_factory, monkeypatch):
-    home = tmp_path_factory.mktemp("home")
-    monkeypatch.setenv("FTC_HOME", str(home / "ftc"))
-    monkeypatch.setenv("HF_HOME", str(home / "hf"))
-    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
 
 
 def _src(path: Path, fmt: str = "chat", **kw) -> DataSource:

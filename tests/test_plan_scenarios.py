@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from plan_fixtures import empty_caches  # noqa: F401 - an autouse fixture
+
 from ftc.compiler.plan import problems
 from ftc.compiler.planner import build_plan
 from ftc.compiler.recipe import (Constraints, DataSource, EvalSpec, Expect, Goal, ModelRef, Recipe,
@@ -18,15 +20,6 @@ from ftc.compiler.recipe import (Constraints, DataSource, EvalSpec, Expect, Goal
 
 GB = 10**9
 SMALL = "smollm2-135m-instruct"
-
-
-@pytest.fixture(autouse=True)
-def _empty_caches(tmp_path_factory, monkeypatch):
-    """Deterministic facts: no tokenizer or model config from this machine's caches."""
-    home = tmp_path_factory.mktemp("home")
-    monkeypatch.setenv("FTC_HOME", str(home / "ftc"))
-    monkeypatch.setenv("HF_HOME", str(home / "hf"))
-    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
 
 
 def _row(i: int, fmt: str) -> dict:
