@@ -24,7 +24,7 @@ GOAL_S = 0.3
 
 def ftc_command() -> list[str]:
     exe = Path(sys.executable).with_name("ftc")
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "ftc.compiler.cli"]
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "ftc.compiler.cli.main"]
 
 
 def main() -> int:
@@ -48,7 +48,7 @@ def main() -> int:
             print(proc.stderr.decode(errors="replace"), file=sys.stderr)
             return 2
     probe = subprocess.run(
-        [sys.executable, "-c", "import sys; from ftc.compiler.cli import main; main(['lint', sys.argv[1]]); print('torch' in sys.modules)", args.recipe],
+        [sys.executable, "-c", "import sys; from ftc.compiler.cli.main import main; main(['lint', sys.argv[1]]); print('torch' in sys.modules)", args.recipe],
         capture_output=True, text=True, cwd=ROOT,
     )
     torch = probe.stdout.strip().splitlines()[-1] if probe.stdout.strip() else "?"

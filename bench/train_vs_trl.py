@@ -41,7 +41,7 @@ def _threads() -> None:
 def run_ftc(args, out: Path) -> dict:
     from ftc.runtime.models import resolve_model
     from ftc.runtime.prompting import to_example
-    from ftc.runtime.sft import train_sft
+    from ftc.runtime.train.sft import train_sft
 
     model_dir = resolve_model("smollm2-135m-instruct")
     train = [to_example(r, "chat", SYSTEM) for r in _rows(args.rows)]

@@ -28,13 +28,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from ftc.compiler.errors import FtcError
-from ftc.runtime import atomic
+from ftc.shared.errors import FtcError
+from ftc.shared import atomic
 
 # Bump when a step's outputs change meaning: every cache key changes with it.
 RUNTIME_VERSION = "1"
 
-GUARD = "baseline_misses_bar"
+from ftc.shared.contract import GUARD
 
 # The plan sections (besides the step's own config) that each step kind reads. Anything a step
 # reads must be here, or a changed plan would reuse a stale result; nothing else should be (the

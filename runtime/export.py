@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ftc.runtime import atomic
+from ftc.shared import atomic
 from ftc.runtime.report import write_reports
 from ftc.runtime.steps import common
 from ftc.runtime.steps.final_steps import baseline_scores, tuned_scores
@@ -79,7 +79,7 @@ def _export_weights(ctx, output: Path) -> list[str]:  # noqa: ANN001
     atomic.copy_tree(output, ctx.dir / name)
     files = [f"{name}/"]
     if ctx.config.get("merged") and not full:
-        from ftc.runtime.sft import merge_adapter
+        from ftc.runtime.train.sft import merge_adapter
 
         tmp = ctx.dir / ".merged.tmp"
         merge_adapter(common.model_dir(ctx), output, tmp)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from ftc.compiler.errors import FtcError
+from ftc.shared.errors import FtcError
 
 END_OF_TURN = "<|im_end|>"
 

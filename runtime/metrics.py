@@ -9,9 +9,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
-from ftc.compiler.errors import FtcError
+from ftc.shared.errors import FtcError
 
-METRICS = ("exact_match", "contains", "regex", "json_valid", "json_schema", "rouge_l", "perplexity")
+from ftc.shared.contract import METRICS
 _FENCE = re.compile(r"^```[A-Za-z0-9_-]*[ \t]*\n(.*?)\n?```$", re.DOTALL)
 NOT_JSON = object()  # parse_json_answer's "not a JSON document"
 

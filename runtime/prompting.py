@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from ftc.compiler.errors import FtcError
+from ftc.shared.errors import FtcError
 
 PROMPT_FORMATS = ("chat", "instruction", "completion")
 

@@ -12,7 +12,7 @@ import html
 import io
 from pathlib import Path
 
-from ftc.runtime import atomic
+from ftc.shared import atomic
 
 _COLOURS = {"promoted": "#1a7f37", "prompt is the deliverable": "#0969da", "not promoted": "#cf222e"}
 

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable
 
-from ftc.compiler.errors import FtcError
+from ftc.shared.errors import FtcError
 
 FORMATS: tuple[str, ...] = ("chat", "instruction", "completion", "preference", "text", "documents")
 

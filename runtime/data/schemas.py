@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from functools import lru_cache
 
-from ftc.compiler.recipe import FORMAT_FIELDS
+from ftc.shared.contract import FORMAT_FIELDS
 
 _DRAFT = "https://json-schema.org/draft/2020-12/schema"
 _NONBLANK = {"type": "string", "minLength": 1, "pattern": r"\S"}

@@ -6,12 +6,10 @@ import math
 import os
 from pathlib import Path
 from typing import Callable
+from ftc.shared.paths import ftc_home
 
-EMBEDDED_MODEL = "smollm2-135m-instruct"
+from ftc.shared.paths import EMBEDDED_BASE as EMBEDDED_MODEL
 
-
-def ftc_home() -> Path:
-    return Path(os.environ.get("FTC_HOME") or Path.home() / ".cache" / "ftc")
 
 
 def tokenizer_path() -> Path:

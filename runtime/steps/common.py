@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ftc.compiler.errors import FtcError
-from ftc.runtime import atomic
+from ftc.shared.errors import FtcError
+from ftc.shared import atomic
 
 PREDICTIONS = "predictions.jsonl"
 SCORES = "scores.json"

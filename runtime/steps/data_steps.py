@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ftc.runtime import atomic
+from ftc.shared import atomic
 
 RECORDS = "records.jsonl"
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ftc.compiler.errors import FtcError
-from ftc.runtime import atomic
+from ftc.shared.errors import FtcError
+from ftc.shared import atomic
 from ftc.runtime.steps import common
 
 TEACHER = "teacher.jsonl"

@@ -17,8 +17,8 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-from ftc.compiler.errors import FtcError
-from ftc.runtime import atomic
+from ftc.shared.errors import FtcError
+from ftc.shared import atomic
 from ftc.runtime.steps import common
 
 
@@ -54,7 +54,7 @@ def _models(ctx, base: Path, p: dict):  # noqa: ANN001
     from transformers import AutoModelForCausalLM
 
     from ftc.runtime.generate import _torch_dtype
-    from ftc.runtime.sft import _lora_config
+    from ftc.runtime.train.sft import _lora_config
     from ftc.runtime.steps.model_steps import trained_kind, trained_output
 
     dtype = _torch_dtype("auto")
@@ -107,7 +107,7 @@ def dpo_step(ctx) -> dict:  # noqa: ANN001
     from trl import DPOTrainer
 
     from ftc.runtime.generate import apply_thread_setting, load_tokenizer
-    from ftc.runtime.sft import hp_values
+    from ftc.runtime.train.sft import hp_values
     from ftc.runtime.steps.model_steps import _checkpoint_step, _drop_incomplete_checkpoints
 
     apply_thread_setting()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ftc.runtime import atomic
+from ftc.shared import atomic
 from ftc.runtime.gate import decide
 from ftc.runtime.steps import common
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ftc.runtime import atomic
+from ftc.shared import atomic
 from ftc.runtime.gate import baseline_meets_bar
 from ftc.runtime.steps import common, retrieval
 
@@ -72,7 +72,7 @@ def _checkpoint_step(folder: Path) -> int:
 def train_step(ctx, examples: list | None = None, model: str | None = None) -> dict:  # noqa: ANN001
     """SFT with the plan's hyper-parameters; resumes from the newest checkpoint in this folder.
     ``examples`` / ``model``: what the distill step trains its student on, and the student."""
-    from ftc.runtime.sft import train_sft
+    from ftc.runtime.train.sft import train_sft
 
     train = examples if examples is not None else common.examples(ctx, "train", ctx.config.get("sources"))
     if ctx.config.get("retrieval_context"):

@@ -17,8 +17,8 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from ftc.compiler.errors import FtcError
-from ftc.runtime import atomic
+from ftc.shared.errors import FtcError
+from ftc.shared import atomic
 
 WORDS_PER_TOKEN = 0.75
 CHUNKS = "chunks.jsonl"

@@ -1,0 +1,86 @@
+"""`ftc data check PATH --format FMT [--against EVAL] [--json] [--columns k=v ...]`.
+
+The data pipeline (load, validate, clean, dedup, contamination) on one file, no recipe needed.
+Exit 0 clean, 1 bad rows or leaks, 2 usage errors. The runtime's data package is imported inside
+the command; nothing on this path imports torch.
+"""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from ftc.shared.errors import FtcError
+from ftc.shared.contract import DATA_FORMATS
+
+SHOWN = 5  # problems listed in the text view; --json lists them all
+
+
+def _columns(pairs: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise FtcError(f"error: --columns takes FIELD=COLUMN (e.g. messages=conversation), got '{pair}'", 2)
+        out[key.strip()] = value.strip()
+    return out
+
+
+@click.group()
+def data() -> None:
+    """Check datasets before they go into a recipe."""
+
+
+@data.command()
+@click.argument("path", type=click.Path())
+@click.option("--format", "fmt", required=True, type=click.Choice(DATA_FORMATS), help="The data format.")
+@click.option("--against", type=click.Path(), help="An eval file: report its rows that share a 13-gram with PATH.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (for CI and other tools).")
+@click.option("--columns", multiple=True, metavar="FIELD=COLUMN", help="Rename a column to a canonical field.")
+@click.option("--glob", default=None, help="Documents only: which files under the folder.")
+@click.pass_context
+def check(ctx: click.Context, path: str, fmt: str, against: str | None, as_json: bool,
+          columns: tuple[str, ...], glob: str | None) -> None:
+    """Validate, clean and deduplicate one data file; with --against, find leaks into an eval file."""
+    from ftc.runtime.data.pipeline import check_file
+
+    result = check_file(path, fmt, against, _columns(columns), glob)
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+    else:
+        _render(result, path, against)
+    if result.exit_code:
+        ctx.exit(result.exit_code)
+
+
+def _render(result, path: str, against: str | None) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
+    s = result.summary
+    out = Console(highlight=False, soft_wrap=True)
+    ok = "[green]clean[/]" if not result.exit_code else "[red]not clean[/]"
+    out.print(f"[bold]{escape(path)}[/]: {ok}")
+    out.print(f"  rows {s['rows']}, valid {s['valid_rows']}, bad {len(s['bad_rows'])}, "
+              f"exact duplicates {s['exact_duplicates']}, near duplicates {s['near_duplicates']}, unique {s['unique_rows']}")
+    t = s["tokens"]
+    out.print(f"  tokens ({result.token_method}): p50 {t['p50']}, p90 {t['p90']}, p99 {t['p99']}, max {t['max']}")
+    _list(out, "bad row", [f"{path}:{b['line']}: {b['reason']}" for b in s["bad_rows"]])
+    if against:
+        out.print(f"  leaks into {escape(against)}: {len(s['leaks'])}")
+        _list(out, "leak", [f"{against}:{x['line']} shares a 13-gram with {path}:{x['train_line']}" for x in s["leaks"]])
+        _list(out, "bad eval row", [f"{against}:{b['line']}: {b['reason']}" for b in result.against_bad_rows])
+    _list(out, "duplicate", [f"{path}:{d['line']}: {d['kind']} duplicate of line {d['kept_line']}" for d in result.duplicates])
+
+
+def _list(out, label: str, items: list[str]) -> None:
+    from rich.markup import escape
+
+    for item in items[:SHOWN]:
+        out.print(f"  {label}: {escape(item)}")
+    if len(items) > SHOWN:
+        out.print(f"  ... and {len(items) - SHOWN} more (--json lists all)")
+
+
+COMMANDS = [data]

@@ -1,0 +1,112 @@
+"""The ``ftc`` command line. Each verb lives in its own ``cmd_*`` module; this file wires them up
+and owns the exit-code contract: 0 clean, 1 errors, 2 usage or internal error (3: a run whose
+tune was not promoted). No traceback reaches a user unless ``--debug`` is given.
+
+Only light modules are imported here: ``ftc lint`` and ``ftc plan`` must start fast and never
+load torch.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ftc.shared.errors import FtcError
+
+ISSUE_URL = "https://github.com/ftc-dev/ftc/issues"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show Python tracebacks for internal errors.")
+@click.version_option("0.1.0", prog_name="ftc")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """ftc: a recipe compiler for customising open-weight language models."""
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+@cli.command()
+@click.argument("target")
+def explain(target: str) -> None:
+    """Explain a diagnostic code (FTR101) or a decision rule (R-PROMPT-FIRST)."""
+    from ftc.compiler.cli import cmd_lang, cmd_plan
+
+    text = cmd_plan.explain_rule(target) if target.upper().startswith(("R-", "FTR3")) else cmd_lang.explain_code(target)
+    if text is None:
+        raise FtcError(f"error: no diagnostic code or rule named '{target}'; see `ftc rules` and `ftc lint --help`", 2)
+    click.echo(text)
+
+
+@cli.command()
+@click.argument("what", type=click.Choice(["plan", "data"]))
+@click.argument("fmt", required=False)
+def schema(what: str, fmt: str | None) -> None:
+    """Print a JSON Schema: `ftc schema plan` or `ftc schema data FORMAT`."""
+    import json
+
+    if what == "plan":
+        from ftc.compiler.plan.schema import plan_schema
+
+        doc = plan_schema()
+    else:
+        from ftc.shared.contract import DATA_FORMATS
+
+        if fmt not in DATA_FORMATS:
+            raise FtcError(f"error: `ftc schema data` takes one of {', '.join(DATA_FORMATS)}", 2)
+        from ftc.runtime.data.schemas import format_schema
+
+        doc = format_schema(fmt)
+    click.echo(json.dumps(doc, indent=2, sort_keys=True))
+
+
+def _register() -> None:
+    from ftc.compiler.cli import cmd_data, cmd_lang, cmd_plan, cmd_run
+
+    for module in (cmd_lang, cmd_plan, cmd_data, cmd_run):
+        for command in module.COMMANDS:
+            cli.add_command(command)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    try:
+        _register()
+        rv = cli.main(args=args, prog_name="ftc", standalone_mode=False)
+        # ctx.exit(code) comes back as the return value when standalone_mode is off
+        return rv if isinstance(rv, int) else 0
+    except FtcError as err:
+        click.echo(err.message, err=True)
+        return err.exit_code
+    except click.exceptions.Exit as err:
+        return err.exit_code
+    except click.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    except click.ClickException as err:
+        err.show()
+        return 2
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as err:  # noqa: BLE001 - the one place that turns bugs into one line
+        if debug:
+            raise
+        click.echo(
+            f"internal error: {type(err).__name__}: {err}\n"
+            f"This is a bug in ftc; please report it at {ISSUE_URL} (re-run with --debug for the traceback).",
+            err=True,
+        )
+        return 2
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,412 @@
+"""Text -> syntax tree (``compiler.ast``), or located syntax diagnostics (FTR0xx). Never raises.
+
+One LALR parser (lark, basic lexer) whose reductions build the AST directly (an inline
+transformer): no intermediate parse tree and no recursion, so deep input cannot overflow the
+stack. Nesting is also bounded up front (``MAX_DEPTH``) so every later tree walk stays shallow.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from pathlib import Path
+from typing import Any
+
+from ftc.compiler.lang import ast
+from ftc.compiler.lang.diagnostics import Diagnostic, error
+from ftc.compiler.lang.recipe import Span
+
+MAX_DEPTH = 32  # blocks, lists, maps and calls nested deeper than this are refused (FTR008)
+MAX_BYTES = 10_000_000  # a recipe is a few KB; anything above this is not a recipe (FTR010)
+MAX_TOKENS = 50_000  # a recipe has a few hundred; a pure-Python LALR parse of millions takes minutes
+
+_lock = threading.Lock()
+_parser: Any = None
+_ctx = threading.local()
+
+
+# --- spans -----------------------------------------------------------------------------------
+def _start(x: Any) -> tuple[int, int]:
+    if hasattr(x, "span"):
+        return x.span.line, x.span.col
+    return x.line, x.column
+
+
+def _end(x: Any) -> tuple[int, int]:
+    if hasattr(x, "span"):
+        return x.span.end_line, x.span.end_col
+    return x.end_line, x.end_column
+
+
+def _span_of(first: Any, last: Any) -> Span:
+    (l1, c1), (l2, c2) = _start(first), _end(last)
+    return Span(_ctx.file, l1, c1, l2, c2)
+
+
+def _tok_span(tok: Any) -> Span:
+    return Span(_ctx.file, tok.line, tok.column, tok.end_line, tok.end_column)
+
+
+# --- literal decoding ------------------------------------------------------------------------
+_ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t", "r": "\r", "/": "/"}
+_ESCAPE_RE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)")
+
+
+def _decode_string(tok: Any) -> str:
+    raw = str(tok)[1:-1]
+    if "\\" not in raw:
+        return raw
+
+    def repl(m: re.Match) -> str:
+        esc = m.group(1)
+        if esc in _ESCAPES:
+            return _ESCAPES[esc]
+        if len(esc) == 5 and esc[0] == "u":
+            return chr(int(esc[1:], 16))
+        col = tok.column + 1 + m.start()
+        _ctx.diags.append(
+            error(
+                "FTR006",
+                f"unknown escape `\\{esc}` in a string",
+                Span(_ctx.file, tok.line, col, tok.line, col + 2),
+                'strings take \\" \\\\ \\n \\t \\r and \\uXXXX; write \\\\ for a backslash',
+            )
+        )
+        return esc
+
+    return _ESCAPE_RE.sub(repl, raw)
+
+
+_NUMBER_RE = re.compile(r"(-?[0-9][0-9_]*(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)(.*)", re.S)
+
+
+def _decode_number(text: str) -> tuple[str, str, float | int]:
+    number, unit = _NUMBER_RE.fullmatch(text).groups()  # the token regex guarantees a match
+    plain = number.replace("_", "")
+    try:
+        value: float | int = float(plain) if any(c in plain for c in ".eE") else int(plain)
+    except ValueError:  # more digits than Python converts: no recipe needs such a number
+        value = float("inf")
+    return number, unit, value
+
+
+# --- the reductions --------------------------------------------------------------------------
+def _values(children: list) -> list:
+    """Children that are AST nodes (punctuation tokens dropped)."""
+    return [c for c in children if hasattr(c, "span")]
+
+
+class _Builder:
+    """Called by lark at each reduction with all tokens kept (``keep_all_tokens``) for spans."""
+
+    def start(self, children: list) -> tuple:
+        return tuple(c for c in children if hasattr(c, "span"))
+
+    def string(self, children: list) -> ast.Str:
+        tok = children[0]
+        return ast.Str(_decode_string(tok), _tok_span(tok))
+
+    def number(self, children: list) -> ast.Number:
+        tok = children[0]
+        text, unit, value = _decode_number(str(tok))
+        return ast.Number(text, unit, value, _tok_span(tok))
+
+    def money(self, children: list) -> ast.Money:
+        tok = children[0]
+        text = str(tok)[1:]
+        return ast.Money(text, float(text.replace("_", "")), _tok_span(tok))
+
+    def ident(self, children: list) -> ast.Ident:
+        tok = children[0]
+        return ast.Ident(str(tok), _tok_span(tok))
+
+    def arg(self, children: list) -> ast.Arg:
+        value = children[-1]
+        name = str(children[0]) if len(children) == 3 else None
+        return ast.Arg(name, value, _span_of(children[0], value))
+
+    def call(self, children: list) -> ast.Call:
+        name = children[0]
+        args = tuple(c for c in children if isinstance(c, ast.Arg))
+        return ast.Call(str(name), args, _span_of(name, children[-1]), _tok_span(name))
+
+    def list(self, children: list) -> ast.List:
+        return ast.List(tuple(_values(children)), _span_of(children[0], children[-1]))
+
+    def entry(self, children: list) -> ast.Entry:
+        key, value = children[0], children[-1]
+        quoted = key.type == "STRING"
+        text = _decode_string(key) if quoted else str(key)
+        return ast.Entry(text, value, quoted, _span_of(key, value), _tok_span(key))
+
+    def map(self, children: list) -> ast.Map:
+        entries = tuple(c for c in children if isinstance(c, ast.Entry))
+        return ast.Map(entries, _span_of(children[0], children[-1]))
+
+    def attribute(self, children: list) -> ast.Attribute:
+        key, value = children[0], children[-1]
+        return ast.Attribute(str(key), value, _span_of(key, value), _tok_span(key))
+
+    def block(self, children: list) -> ast.Block:
+        kind = children[0]
+        label = None
+        if len(children) > 1 and getattr(children[1], "type", None) == "STRING":
+            label = ast.Str(_decode_string(children[1]), _tok_span(children[1]))
+        items = tuple(c for c in children[1:] if hasattr(c, "span") and c is not label)
+        return ast.Block(str(kind), label, items, _span_of(kind, children[-1]), _tok_span(kind))
+
+    def expect(self, children: list) -> ast.Expect:
+        _kw, metric, op, threshold = children
+        return ast.Expect(metric, str(op), threshold, _span_of(children[0], threshold))
+
+    def beat(self, children: list) -> ast.Beat:
+        kw, target, word, amount = children
+        return ast.Beat(
+            ast.Ident(str(target), _tok_span(target)), ast.Ident(str(word), _tok_span(word)), amount, _span_of(kw, amount)
+        )
+
+
+def _get_parser() -> Any:
+    global _parser
+    if _parser is None:
+        from lark import Lark
+
+        import ftc.grammar
+
+        # Path(__file__) rather than importlib.resources: the same file, 10 ms less cold start.
+        grammar = (Path(ftc.grammar.__file__).parent / "ftr.lark").read_text(encoding="utf-8")
+        _parser = Lark(
+            grammar,
+            parser="lalr",
+            lexer="basic",
+            transformer=_Builder(),
+            keep_all_tokens=True,
+            maybe_placeholders=False,
+            lexer_callbacks={"COMMENT": _on_comment, "NAME": _count, "STRING": _count, "NUMBER": _count},
+            propagate_positions=False,
+            cache=_cache_path(),
+        )
+    return _parser
+
+
+def _cache_path() -> str | bool:
+    """lark's grammar-analysis cache (about 2x faster start) in the user's cache folder; lark
+    keys it by the grammar's hash, so an edited grammar is never served stale."""
+    import os
+
+    folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ftc"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    return str(folder / "lark-ftr.cache")
+
+
+def _on_comment(tok: Any) -> None:
+    _ctx.comments.append(ast.Comment(str(tok).rstrip(), _tok_span(tok)))
+
+
+class _TooManyTokens(Exception):
+    def __init__(self, tok: Any) -> None:
+        super().__init__("too many tokens")
+        self.tok = tok
+
+
+def _count(tok: Any) -> Any:
+    # Every attribute has a NAME, so counting names, strings and numbers bounds the parse's work.
+    _ctx.tokens += 1
+    if _ctx.tokens > MAX_TOKENS:
+        raise _TooManyTokens(tok)
+    return tok
+
+
+# --- syntax errors ---------------------------------------------------------------------------
+_TOKEN_WORDS = {
+    "NAME": "a name",
+    "STRING": "a string",
+    "NUMBER": "a number",
+    "MONEY": "an amount like $20",
+    "CMP": "a comparison (>=, >, <=, <, ==)",
+    "LBRACE": "`{`",
+    "RBRACE": "`}`",
+    "LSQB": "`[`",
+    "RSQB": "`]`",
+    "LPAR": "`(`",
+    "RPAR": "`)`",
+    "EQUAL": "`=`",
+    "COMMA": "`,`",
+    "EXPECT": "`expect`",
+    "BEAT": "`beat`",
+    "$END": "the end of the file",
+}
+
+
+def _describe(expected: set[str] | frozenset[str]) -> str:
+    words = sorted({_TOKEN_WORDS.get(t, t.lower()) for t in expected})
+    if not words:
+        return "something else"
+    if len(words) == 1:
+        return words[0]
+    return ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _point(file: str, line: int, col: int, width: int = 1) -> Span:
+    return Span(file, line, col, line, col + width)
+
+
+def _position(text: str, offset: int) -> tuple[int, int]:
+    line = text.count("\n", 0, offset) + 1
+    col = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return line, col
+
+
+_LOOKS_JSON = re.compile(r'\A\s*(\{\s*"|\[)')
+_LOOKS_YAML = re.compile(r"\A\s*(---|[A-Za-z_][\w-]*\s*:(\s|$))")
+
+
+def _foreign_format(text: str, file: str) -> Diagnostic | None:
+    """A JSON or YAML file handed to ftc by mistake gets one clear error instead of a token soup."""
+    kind = "JSON" if _LOOKS_JSON.match(text) else "YAML" if _LOOKS_YAML.match(text) else None
+    if kind is None:
+        return None
+    return error(
+        "FTR009",
+        f"this looks like a {kind} file, not an ftc recipe",
+        _point(file, 1, 1),
+        'a recipe starts with `recipe "name" {` and uses `key = value`; see recipes/quickstart.ftr',
+    )
+
+
+_BRACKETS = re.compile(r'"[^"\\\n]*(?:\\[^\n][^"\\\n]*)*"|#[^\n]*|[\[\]{}()"]')
+_PAIRS = {"}": "{", "]": "[", ")": "("}
+
+
+def _check_nesting(text: str, file: str) -> Diagnostic | None:
+    """Bracket matching and depth in one linear scan, before the parser builds anything."""
+    stack: list[tuple[str, int]] = []
+    for m in _BRACKETS.finditer(text):
+        ch = m.group()
+        if ch == '"':  # a quote that starts no complete string: the string runs off its line
+            line, col = _position(text, m.start())
+            return error("FTR006", "unterminated string", _point(file, line, col), 'close the string with `"` on the same line; write \\n for a line break')
+        if ch in "{[(":
+            stack.append((ch, m.start()))
+            if len(stack) > MAX_DEPTH:
+                line, col = _position(text, m.start())
+                return error(
+                    "FTR008",
+                    f"nesting deeper than {MAX_DEPTH} levels",
+                    _point(file, line, col),
+                    "a recipe nests a few blocks, maps and calls; this input is not a recipe",
+                )
+        elif ch in _PAIRS:
+            if not stack or stack[-1][0] != _PAIRS[ch]:
+                line, col = _position(text, m.start())
+                what = f"`{ch}` does not match the `{stack[-1][0]}` opened at line {_position(text, stack[-1][1])[0]}" if stack else f"unmatched `{ch}`"
+                return error("FTR005", what, _point(file, line, col), "check the brackets above this line")
+            stack.pop()
+    if stack:
+        ch, offset = stack[-1]
+        line, col = _position(text, offset)
+        closer = {"{": "}", "[": "]", "(": ")"}[ch]
+        return error(
+            "FTR005",
+            f"`{ch}` is never closed",
+            _point(file, line, col),
+            f"add the matching `{closer}`",
+        )
+    return None
+
+
+def _syntax_error(exc: Exception, text: str, file: str) -> Diagnostic:
+    from lark.exceptions import UnexpectedCharacters, UnexpectedToken
+
+    if isinstance(exc, UnexpectedCharacters):
+        line, col = exc.line, exc.column
+        ch = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
+        if ch == '"':
+            return error("FTR006", "unterminated string", _point(file, line, col), 'close the string with `"` on the same line; write \\n for a line break')
+        hint = None
+        if ch == ":":
+            hint = "attributes are written `key = value`, not `key: value`"
+        elif ch == "'":
+            hint = "strings use double quotes"
+        elif ch in "*+/^&|!":
+            hint = "a recipe evaluates nothing: write the value itself (2e-4, not 1e-4 * 2)"
+        elif ch == ".":
+            hint = "write numbers with a leading digit (0.5); dotted names are not part of the language"
+        shown = repr(ch) if ch and not ch.isprintable() else f"`{ch}`"
+        return error("FTR003", f"unexpected character {shown}", _point(file, line, col), hint)
+    if isinstance(exc, UnexpectedToken):
+        tok = exc.token
+        expected = _describe(exc.expected)
+        if tok.type == "$END":
+            line, col = _position(text, len(text.rstrip()))
+            return error("FTR004", f"unexpected end of file; expected {expected}", _point(file, line, col))
+        hint = None
+        if tok.type == "EQUAL" or (tok.type in ("NUMBER", "STRING", "MONEY") and "EQUAL" not in exc.expected):
+            hint = "a value holds one term: a string, number, name, list, map or call; nothing is evaluated"
+        elif tok.type == "NAME" and "EQUAL" in exc.expected:
+            hint = "an attribute is `key = value`"
+        elif tok.type in ("EXPECT", "BEAT"):
+            hint = "`expect` and `beat` are statements of the eval block"
+        width = max(1, min(tok.end_column - tok.column, 200)) if tok.end_line == tok.line else 1
+        shown = str(tok)[:40]
+        return error(
+            "FTR004", f"unexpected `{shown}`; expected {expected}", _point(file, tok.line, tok.column, width), hint
+        )
+    return error("FTR004", f"cannot parse: {type(exc).__name__}", _point(file, 1, 1))
+
+
+# --- entry points ----------------------------------------------------------------------------
+def parse(text: str, file: str = "<recipe>") -> tuple[ast.RecipeFile | None, list[Diagnostic]]:
+    """Parse recipe text. Returns the tree (None on a syntax error) and the diagnostics."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if "\x00" in text:
+        line, col = _position(text, text.index("\x00"))
+        return None, [error("FTR002", "the file contains NUL bytes: it is binary, not a recipe", _point(file, line, col))]
+    found = _check_nesting(text, file)
+    if found is not None:
+        return None, [_foreign_format(text, file) or found]
+    from lark.exceptions import LarkError
+
+    with _lock:
+        _ctx.file, _ctx.diags, _ctx.comments, _ctx.tokens = file, [], [], 0
+        try:
+            items = _get_parser().parse(text)
+        except _TooManyTokens as exc:
+            where = _point(file, exc.tok.line, exc.tok.column)
+            return None, [error("FTR010", f"more than {MAX_TOKENS:,} tokens; a recipe has a few hundred", where)]
+        except LarkError as exc:
+            return None, [_foreign_format(text, file) or _syntax_error(exc, text, file)]
+        except RecursionError:  # defensive: MAX_DEPTH should make this impossible
+            return None, [error("FTR008", "nesting too deep", _point(file, 1, 1))]
+        diags, comments = list(_ctx.diags), tuple(_ctx.comments)
+    if any(d.severity == "error" for d in diags):
+        return None, diags
+    return ast.RecipeFile(items, comments, file), diags
+
+
+def decode(data: bytes, file: str) -> tuple[str | None, list[Diagnostic]]:
+    """Bytes -> text, or FTR002/FTR010 for what is not a UTF-8 text recipe."""
+    if len(data) > MAX_BYTES:
+        return None, [error("FTR010", f"the file is larger than {MAX_BYTES // 1_000_000} MB; a recipe is a few KB", _point(file, 1, 1))]
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        prefix = data[:nul].decode("utf-8", "replace")
+        line, col = _position(prefix, len(prefix))
+        return None, [error("FTR002", "the file contains NUL bytes: it is binary, not a recipe", _point(file, line, col))]
+    try:
+        return data.decode("utf-8"), []
+    except UnicodeDecodeError as exc:
+        prefix = data[: exc.start].decode("utf-8", "replace")
+        line, col = _position(prefix, len(prefix))
+        return None, [
+            error(
+                "FTR002",
+                f"the file is not valid UTF-8 (byte 0x{data[exc.start]:02x})",
+                _point(file, line, col),
+                "save the recipe as UTF-8",
+            )
+        ]

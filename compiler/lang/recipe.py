@@ -1,0 +1,161 @@
+"""The checked recipe: what the semantic checks hand to the decision engine.
+
+The parser produces a syntax tree (``compiler.ast``) that mirrors the text. The semantic
+checks (``compiler.checks``) validate it and build this model, in which every value is typed,
+every unit is resolved (bytes, seconds, fractions) and every path is absolute. The planner
+reads only this model, so it can be built directly in tests without any text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Mapping
+
+from ftc.shared.contract import DATA_FORMATS, FORMAT_FIELDS, METRICS  # noqa: F401 - re-exported for the checks
+
+GoalKind = Literal["behavior", "knowledge", "both"]
+DataFormat = Literal["chat", "instruction", "completion", "preference", "text", "documents"]
+Device = Literal["cpu", "cuda"]
+Method = Literal["lora", "qlora", "full", "dora"]
+
+
+@dataclass(frozen=True)
+class Span:
+    file: str
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+
+    @staticmethod
+    def unknown(file: str = "<recipe>") -> "Span":
+        return Span(file, 1, 1, 1, 1)
+
+
+@dataclass(frozen=True)
+class Goal:
+    kind: GoalKind
+    text: str  # the behaviour or knowledge description; for "both" the behaviour part
+    knowledge_text: str = ""  # for "both": the knowledge part (may be empty)
+    span: Span = field(default_factory=Span.unknown, compare=False)
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A model named in the recipe: ``model("smollm2-135m-instruct")``, a local folder or a hub id."""
+
+    name: str
+    span: Span = field(default_factory=Span.unknown, compare=False)
+
+
+@dataclass(frozen=True)
+class DataSource:
+    name: str
+    path: str  # absolute, resolved against the recipe's folder
+    rel_path: str  # as written in the recipe
+    format: DataFormat
+    columns: Mapping[str, str] = field(default_factory=dict)  # canonical field -> column in the file
+    on_bad_rows: Literal["fail", "skip"] = "fail"
+    glob: str = "**/*"  # documents only: which files under a folder
+    redact_pii: bool = False
+    max_tokens: int | None = None  # rows longer than this are dropped or truncated
+    overlong: Literal["drop", "truncate"] = "drop"
+    span: Span = field(default_factory=Span.unknown, compare=False)
+
+
+@dataclass(frozen=True)
+class Constraints:
+    device: Device = "cpu"
+    gpus: int = 1
+    gpu_memory_bytes: int | None = None
+    budget_seconds: float | None = None
+    budget_usd: float | None = None
+    latency_ms: float | None = None
+    max_params: int | None = None
+    span: Span = field(default_factory=Span.unknown, compare=False)
+
+
+@dataclass(frozen=True)
+class Expect:
+    metric: str  # one of METRICS
+    args: Mapping[str, object]  # e.g. {"field": "category"}, {"schema": "/abs/ticket.json"}, {"pattern": "..."}
+    op: Literal[">=", ">", "<=", "<", "=="]
+    threshold: float
+    span: Span = field(default_factory=Span.unknown, compare=False)
+
+    @property
+    def label(self) -> str:
+        """A stable name for this metric, used as the key in metrics.json (e.g. ``exact_match(field=category)``)."""
+        if not self.args:
+            return self.metric
+        inner = ", ".join(f"{k}={_short(v)}" for k, v in sorted(self.args.items()))
+        return f"{self.metric}({inner})"
+
+
+def _short(value: object) -> str:
+    text = str(value)
+    return text.rsplit("/", 1)[-1] if isinstance(value, str) and "/" in text else text
+
+
+@dataclass(frozen=True)
+class EvalSpec:
+    holdout_fraction: float = 0.2
+    seed: int = 0
+    eval_data: str | None = None  # name of a data source used only for evaluation
+    stratify: str | None = None  # a field to stratify the split by
+    accept_leaks: bool = False
+    expects: tuple[Expect, ...] = ()
+    beat_baseline_pct: float | None = None  # "beat baseline by 10%" -> 10.0
+    span: Span = field(default_factory=Span.unknown, compare=False)
+
+
+@dataclass(frozen=True)
+class TrainOverrides:
+    """Only the keys the recipe set; everything else is decided by the rules."""
+
+    values: Mapping[str, object] = field(default_factory=dict)
+    # keys: method, lora_r, lora_alpha, lr, epochs, max_length, batch, grad_accum, max_steps,
+    #       few_shot, early_stopping, packing, dpo_beta, seed
+    span: Span = field(default_factory=Span.unknown, compare=False)
+
+
+@dataclass(frozen=True)
+class ExportSpec:
+    merged: bool = False
+    span: Span = field(default_factory=Span.unknown, compare=False)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    path: str  # absolute path of the .ftr file
+    project_root: str  # data paths must stay inside unless --allow-outside
+    goal: Goal
+    base: ModelRef
+    data: tuple[DataSource, ...]
+    constraints: Constraints = Constraints()
+    eval: EvalSpec = EvalSpec()
+    train: TrainOverrides = TrainOverrides()
+    export: ExportSpec = ExportSpec()
+    teacher: ModelRef | None = None
+    system_prompt: str | None = None  # an explicit system prompt; else derived from the goal
+
+    def sources(self, fmt: str) -> tuple[DataSource, ...]:
+        return tuple(s for s in self.data if s.format == fmt)
+
+    @property
+    def documents(self) -> tuple[DataSource, ...]:
+        return self.sources("documents")
+
+    @property
+    def train_sources(self) -> tuple[DataSource, ...]:
+        """Sources that teach behaviour: everything but documents, preference pairs and the eval source."""
+        return tuple(
+            s
+            for s in self.data
+            if s.format in ("chat", "instruction", "completion", "text") and s.name != self.eval.eval_data
+        )
+
+    @property
+    def preference_sources(self) -> tuple[DataSource, ...]:
+        return tuple(s for s in self.data if s.format == "preference" and s.name != self.eval.eval_data)

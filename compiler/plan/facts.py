@@ -1,0 +1,380 @@
+"""Cheap facts about a recipe's data and models, gathered without torch.
+
+Data: rows per source (counted, never validated: the runtime's data step does that), bytes,
+a sha256 (the plan's data lock) and a token-length sample. Models: the architecture numbers from
+a ``config.json`` (a local folder, the ftc cache, the Hugging Face cache) or the built-in table.
+Problems are returned as FTR3xx diagnostics located at the recipe node that named the input.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from ftc.compiler.plan import model_table
+from ftc.compiler.lang.diagnostics import Diagnostic, error
+from ftc.compiler.plan.model_table import ModelSpec
+from ftc.compiler.lang.recipe import DataSource, ModelRef, Recipe
+from ftc.shared.paths import ftc_home
+
+SAMPLE_ROWS = 500  # token lengths are measured on at most this many rows per source
+_CHUNK = 1 << 20
+
+
+class FactError(Exception):
+    """A located problem with an input; the planner turns it into a diagnostic."""
+
+    def __init__(self, diagnostic: Diagnostic) -> None:
+        super().__init__(diagnostic.message)
+        self.diagnostic = diagnostic
+
+
+# --- models ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ModelFacts:
+    name: str  # as the recipe wrote it
+    spec: ModelSpec
+    source: str  # "config.json" or "table"
+    folder: Path | None  # where config.json was found (never written to the plan)
+
+    @property
+    def params(self) -> int:
+        return self.spec.params
+
+    def tokenizer_file(self) -> Path | None:
+        if self.folder is not None and (self.folder / "tokenizer.json").is_file():
+            return self.folder / "tokenizer.json"
+        return None
+
+
+
+def _hf_hub_cache() -> Path:
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"])
+    home = os.environ.get("HF_HOME") or str(Path.home() / ".cache" / "huggingface")
+    return Path(home) / "hub"
+
+
+def _candidate_folders(name: str, base_dirs: Iterable[Path]) -> Iterator[Path]:
+    """Where a config.json for ``name`` may live, most specific first."""
+    if "/" in name or name.startswith("."):
+        path = Path(name).expanduser()
+        if path.is_absolute():
+            yield path
+        else:
+            for base in base_dirs:
+                yield base / path
+    yield ftc_home() / "models" / name
+    spec = model_table.lookup(name)
+    hub_ids = [name] if "/" in name else []
+    if spec is not None:
+        hub_ids.append(spec.hub_id)
+    for hub_id in hub_ids:
+        snapshots = _hf_hub_cache() / ("models--" + hub_id.replace("/", "--")) / "snapshots"
+        if snapshots.is_dir():
+            yield from sorted(p for p in snapshots.iterdir() if p.is_dir())
+
+
+def model_facts(ref: ModelRef, base_dirs: Iterable[Path] = ()) -> ModelFacts:
+    """Resolve a model: local folder, ftc cache, Hugging Face cache, built-in table; else a located error."""
+    for folder in _candidate_folders(ref.name, list(base_dirs)):
+        config = folder / "config.json"
+        if config.is_file():
+            return ModelFacts(ref.name, spec_from_config(config, ref), "config.json", folder)
+    spec = model_table.lookup(ref.name)
+    if spec is not None:
+        return ModelFacts(ref.name, spec, "table", None)
+    near = model_table.suggestions(ref.name)
+    hint = f"did you mean {', '.join(repr(n) for n in near)}?" if near else None
+    hint = (hint + " " if hint else "") + ("name a local folder with config.json, a Hugging Face id in the local cache, "
+                                           "or a built-in family such as qwen2.5-7b, llama-3.1-8b, mistral-7b")
+    raise FactError(error("FTR302", f"unknown model '{ref.name}': not a local folder, not in the ftc or Hugging Face cache, not in the built-in table", ref.span, hint))
+
+
+def spec_from_config(path: Path, ref: ModelRef) -> ModelSpec:
+    try:
+        cfg = json.loads(path.read_text(encoding="utf-8"))
+        cfg = cfg.get("text_config", cfg) if isinstance(cfg, dict) else cfg
+        hidden = int(cfg["hidden_size"])
+        heads = int(cfg["num_attention_heads"])
+        return ModelSpec(
+            name=model_table.normalise(ref.name),
+            hub_id=ref.name,
+            arch=str(cfg.get("model_type", "unknown")),
+            layers=int(cfg["num_hidden_layers"]),
+            hidden=hidden,
+            intermediate=int(cfg.get("intermediate_size") or 4 * hidden),
+            vocab=int(cfg["vocab_size"]),
+            heads=heads,
+            kv_heads=int(cfg.get("num_key_value_heads") or heads),
+            tied=bool(cfg.get("tie_word_embeddings", False)),
+            head_dim=int(cfg["head_dim"]) if cfg.get("head_dim") else None,
+            qkv_bias=bool(cfg.get("attention_bias", False)) or cfg.get("model_type") == "qwen2",
+            max_positions=int(cfg.get("max_position_embeddings") or 4096),
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise FactError(error("FTR303", f"cannot read the model's config at {path}: {type(exc).__name__}: {exc}", ref.span,
+                              "config.json needs hidden_size, num_attention_heads, num_hidden_layers and vocab_size")) from exc
+
+
+# --- data ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TokenStats:
+    p50: int
+    p90: int
+    p99: int
+    max: int
+    mean: float
+    sampled: int
+    method: str  # "tokenizer" or "chars/4"
+
+    def to_json(self) -> dict:
+        return {"p50": self.p50, "p90": self.p90, "p99": self.p99, "max": self.max,
+                "mean": round(self.mean, 1), "sampled": self.sampled, "method": self.method}
+
+
+@dataclass(frozen=True)
+class SourceFacts:
+    name: str
+    path: str  # relative to project_root, POSIX
+    format: str
+    sha256: str
+    rows: int  # rows, or files for a documents source
+    bytes: int
+    texts: tuple[str, ...]  # the sampled rows' text, for token lengths
+    answers: tuple[str, ...] = ()  # the sampled rows' expected responses, for max_new_tokens
+
+
+def rel_path(path: str | Path, root: str | Path) -> str:
+    """POSIX path relative to the project root (``..`` segments for --allow-outside data)."""
+    return Path(os.path.relpath(Path(path).resolve(), Path(root).resolve())).as_posix()
+
+
+def source_facts(src: DataSource, root: str) -> SourceFacts:
+    path = Path(src.path)
+    try:
+        if src.format == "documents":
+            return _documents_facts(src, path, root)
+        if path.is_dir():
+            return _dataset_dir_facts(src, path, root)
+        rows, sample = _count_rows(path)
+        return SourceFacts(src.name, rel_path(path, root), src.format, sha256_file(path), rows, path.stat().st_size,
+                           tuple(row_text(r) for r in sample), tuple(answer_text(r) for r in sample))
+    except FactError:
+        raise
+    except (OSError, UnicodeDecodeError, ValueError, csv.Error) as exc:
+        why = _where_not_utf8(path) if isinstance(exc, UnicodeDecodeError) else _why(exc)
+        raise FactError(error("FTR301", f"cannot read data source '{src.name}' ({src.rel_path}): {why}", src.span,
+                              "check the path and the file's format; `ftc data check` validates every row")) from exc
+    except Exception as exc:  # pyarrow raises its own error types for a corrupt Parquet file
+        raise FactError(error("FTR301", f"cannot read data source '{src.name}' ({src.rel_path}): {_why(exc)}", src.span)) from exc
+
+
+def _where_not_utf8(path: Path) -> str:
+    """Name the first line that is not UTF-8: the decoder's own offset is relative to its buffer."""
+    with open(path, "rb") as fh:
+        for number, line in enumerate(fh, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return f"line {number}, byte {exc.start + 1}: not UTF-8 text (byte 0x{line[exc.start]:02x})"
+    return "not UTF-8 text"
+
+
+def _why(exc: Exception) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return "no such file"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _sample_indices(n: int) -> set[int]:
+    if n <= SAMPLE_ROWS:
+        return set(range(n))
+    step = n / SAMPLE_ROWS
+    return {int(i * step) for i in range(SAMPLE_ROWS)}
+
+
+def _count_rows(path: Path) -> tuple[int, list[object]]:
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        return _parquet_rows(path)
+    if suffix == ".csv":
+        return _csv_rows(path)
+    if suffix == ".json":
+        return _json_rows(path)
+    return _jsonl_rows(path)  # .jsonl, .ndjson and anything else line-oriented
+
+
+def _jsonl_rows(path: Path) -> tuple[int, list[object]]:
+    # Two streaming passes (count, then sample) so a large file is never held in memory.
+    with open(path, encoding="utf-8") as fh:
+        n = sum(1 for line in fh if line.strip())
+    keep = _sample_indices(n)
+    with open(path, encoding="utf-8") as fh:
+        rows = (line for line in fh if line.strip())
+        sample: list[object] = [_loads_or_text(line) for i, line in enumerate(rows) if i in keep]
+    return n, sample
+
+
+def _loads_or_text(line: str) -> object:
+    try:
+        return json.loads(line)
+    except ValueError:
+        return line  # a bad row is the data step's to report, with its line; here it is just text
+
+
+def _json_rows(path: Path) -> tuple[int, list[object]]:
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(doc, list):
+        raise ValueError("a .json data file must hold an array of rows (use .jsonl for one row per line)")
+    keep = _sample_indices(len(doc))
+    return len(doc), [doc[i] for i in sorted(keep)]
+
+
+def _csv_rows(path: Path) -> tuple[int, list[object]]:
+    def body(fh):
+        reader = csv.reader(fh)
+        header = next(reader, [])
+        return header, (r for r in reader if any(cell.strip() for cell in r))
+
+    with open(path, encoding="utf-8", newline="") as fh:
+        n = sum(1 for _ in body(fh)[1])
+    keep = _sample_indices(n)
+    with open(path, encoding="utf-8", newline="") as fh:
+        header, rows = body(fh)
+        sample: list[object] = [dict(zip(header, r)) for i, r in enumerate(rows) if i in keep]
+    return n, sample
+
+
+def _parquet_rows(path: Path) -> tuple[int, list[object]]:
+    import pyarrow.parquet as pq  # light next to torch, but only needed for Parquet data
+
+    pf = pq.ParquetFile(path)
+    sample: list[object] = []
+    for batch in pf.iter_batches(batch_size=SAMPLE_ROWS):
+        sample = batch.to_pylist()
+        break
+    return pf.metadata.num_rows, sample
+
+
+def _dataset_dir_facts(src: DataSource, path: Path, root: str) -> SourceFacts:
+    """A ``datasets`` save_to_disk folder: rows from its Arrow files' metadata."""
+    import pyarrow as pa
+
+    files = sorted(path.rglob("*.arrow"))
+    if not files:
+        raise ValueError("a folder data source (other than documents) must be a `datasets` folder with .arrow files")
+    rows, sample = 0, []
+    for file in files:
+        with pa.memory_map(str(file)) as mm:
+            table = pa.ipc.open_stream(mm).read_all()
+        rows += table.num_rows
+        if not sample:
+            sample = table.slice(0, SAMPLE_ROWS).to_pylist()
+    digest, size = _tree_digest(path, files)
+    return SourceFacts(src.name, rel_path(path, root), src.format, digest, rows, size,
+                       tuple(row_text(r) for r in sample), tuple(answer_text(r) for r in sample))
+
+
+def _documents_facts(src: DataSource, path: Path, root: str) -> SourceFacts:
+    if path.is_file():
+        files = [path]
+        base = path.parent
+    else:
+        if not path.is_dir():
+            raise FileNotFoundError(str(path))
+        files = sorted(p for p in path.glob(src.glob) if p.is_file())
+        base = path
+    digest, size = _tree_digest(base, files)
+    return SourceFacts(src.name, rel_path(path, root), src.format, digest, len(files), size, ())
+
+
+def _tree_digest(base: Path, files: list[Path]) -> tuple[str, int]:
+    """One sha256 over (relative name, content hash) of every file: the lock for a folder."""
+    digest = hashlib.sha256()
+    size = 0
+    for file in files:
+        digest.update(f"{file.relative_to(base).as_posix()}\0{sha256_file(file)}\n".encode())
+        size += file.stat().st_size
+    return digest.hexdigest(), size
+
+
+def row_text(row: object) -> str:
+    """Every string in a row, joined: what the model will read (roles and keys are template tokens)."""
+    if isinstance(row, str):
+        return row
+    if isinstance(row, dict):
+        return "\n".join(row_text(v) for k, v in row.items() if k != "role")
+    if isinstance(row, list):
+        return "\n".join(row_text(v) for v in row)
+    return "" if row is None else str(row)
+
+
+_ANSWER_KEYS = ("completion", "output", "response", "answer", "chosen")
+
+
+def answer_text(row: object) -> str:
+    """The response a row teaches (the last assistant turn, or a completion-like field)."""
+    if not isinstance(row, dict):
+        return ""
+    messages = row.get("messages")
+    if isinstance(messages, list):
+        turns = [m for m in messages if isinstance(m, dict) and m.get("role") == "assistant"]
+        return row_text(turns[-1].get("content")) if turns else ""
+    for key in _ANSWER_KEYS:
+        if key in row:
+            return row_text(row[key])
+    return ""
+
+
+# --- token lengths ---------------------------------------------------------------------------
+def token_stats(texts: list[str], tokenizer_file: Path | None) -> TokenStats:
+    lengths, method = _lengths(texts, tokenizer_file)
+    if not lengths:
+        return TokenStats(0, 0, 0, 0, 0.0, 0, method)
+    ordered = sorted(lengths)
+
+    def pct(q: float) -> int:
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    return TokenStats(pct(0.5), pct(0.9), pct(0.99), ordered[-1], statistics.fmean(ordered), len(ordered), method)
+
+
+def _lengths(texts: list[str], tokenizer_file: Path | None) -> tuple[list[int], str]:
+    if tokenizer_file is not None:
+        try:
+            from tokenizers import Tokenizer
+
+            tok = Tokenizer.from_file(str(tokenizer_file))
+            return [len(e.ids) for e in tok.encode_batch(texts, add_special_tokens=False)], "tokenizer"
+        except Exception:  # noqa: BLE001 - an unreadable tokenizer falls back to the stated estimate
+            pass
+    return [max(1, (len(t) + 3) // 4) for t in texts], "chars/4"
+
+
+def tokenizer_for(model: ModelFacts) -> Path | None:
+    """tokenizer.json next to config.json, or in the ftc cache under the model's alias."""
+    found = model.tokenizer_file()
+    if found is not None:
+        return found
+    cached = ftc_home() / "models" / model.name / "tokenizer.json"
+    return cached if cached.is_file() else None
+
+
+def recipe_dirs(recipe: Recipe) -> list[Path]:
+    """Folders a relative model path may be written against: the recipe's, then the project root."""
+    return [Path(recipe.path).parent, Path(recipe.project_root)]

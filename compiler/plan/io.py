@@ -1,0 +1,109 @@
+"""The plan file: deterministic JSON, validated against its schema on write and on read.
+
+A plan is a plain JSON-ready dict (built by ``compiler.planner``); this module owns its bytes.
+Identical inputs give byte-identical files: sorted keys, two-space indent, no timestamps, and
+no absolute paths. ``project_root`` is written relative to the folder of the plan file (``.``
+when the plan sits in the project root); every other path is relative to ``project_root``.
+Use ``project_root_of(plan, plan_path)`` to get the absolute folder back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from pathlib import Path
+
+from ftc.shared.errors import FtcError
+
+_GUARDED = ("train", "dpo", "distill")
+
+
+def dumps(plan: dict) -> str:
+    return json.dumps(plan, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def problems(plan: object) -> list[str]:
+    """Every schema violation (``$.steps[3].kind: ...``) and broken step reference, sorted."""
+    from jsonschema import Draft202012Validator
+
+    from ftc.compiler.plan.schema import plan_schema
+
+    validator = Draft202012Validator(plan_schema())
+    found = sorted((_json_path(e.absolute_path), e.message) for e in validator.iter_errors(plan))
+    out = [f"{path}: {message}" for path, message in found]
+    if not out and isinstance(plan, dict):
+        out = _step_problems(plan["steps"])
+    return out
+
+
+def _json_path(parts) -> str:
+    path = "$"
+    for part in parts:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+def _step_problems(steps: list[dict]) -> list[str]:
+    out, seen = [], set()
+    for i, step in enumerate(steps):
+        where = f"$.steps[{i}]"
+        if step["id"] in seen:
+            out.append(f"{where}.id: duplicate step id {step['id']!r}")
+        for need in step["needs"]:
+            if need not in seen:
+                out.append(f"{where}.needs: {need!r} is not an earlier step")
+        if step["kind"] in _GUARDED and step["guard"] != "baseline_misses_bar":
+            out.append(f"{where}.guard: a {step['kind']} step must carry the guard 'baseline_misses_bar'")
+        seen.add(step["id"])
+    return out
+
+
+def validate(plan: dict, origin: str = "plan") -> None:
+    found = problems(plan)
+    if found:
+        shown = "\n".join(f"  {origin}: {p}" for p in found[:10])
+        more = f"\n  ... and {len(found) - 10} more" if len(found) > 10 else ""
+        raise FtcError(f"error: {origin} is not a valid ftc plan (schema version 1):\n{shown}{more}\n"
+                       "hint: regenerate it with `ftc plan RECIPE --out FILE`; `ftc schema plan` prints the schema")
+
+
+def write_plan(plan: dict, path: str | Path) -> None:
+    """Validate, then write atomically (a temp file renamed over the target)."""
+    validate(plan, "the generated plan")
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(dumps(plan), encoding="utf-8")
+        os.replace(tmp, target)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise FtcError(f"error: cannot write the plan to {target}: {exc.strerror or exc}", 2) from None
+
+
+def read_plan(path: str | Path) -> dict:
+    """Read and validate a plan file; a bad file raises FtcError located by line:col or JSON path."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise FtcError(f"error: {p}: no such plan file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FtcError(f"error: {p}: cannot read the plan: {exc}") from None
+    try:
+        plan = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FtcError(f"error: {p}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}\n"
+                       "hint: the plan was edited by hand or truncated; regenerate it with `ftc plan`") from None
+    if not isinstance(plan, dict):
+        raise FtcError(f"error: {p}:1:1: a plan is a JSON object, not {type(plan).__name__}")
+    validate(plan, str(p))
+    return plan
+
+
+def project_root_of(plan: dict, plan_path: str | Path | None = None) -> Path:
+    """The absolute project root: ``project_root`` resolved against the plan file's folder (or cwd)."""
+    base = Path(plan_path).resolve().parent if plan_path is not None else Path.cwd()
+    return (base / plan["project_root"]).resolve()

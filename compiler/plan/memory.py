@@ -1,0 +1,128 @@
+"""The training memory model (issue 3, rule 7): bytes per device for full, LoRA, DoRA and QLoRA.
+
+Precision follows what the runtime does: on CUDA the base is loaded in bf16 and a full tune keeps
+bf16 weights, gradients and AdamW states (2 + 2 + 4 = 8 B/param, torchtune's single-device
+recipe); classic mixed precision with an fp32 master copy costs 16-18 B/param and is not planned.
+On CPU everything is fp32 (4 + 4 + 8 = 16 B/param). LoRA keeps the frozen base (2 B/param bf16)
+plus ~16 B per adapter parameter (fp32 weight, grad, two Adam states). QLoRA stores the base in
+NF4 with double quantisation (~0.52 B/param) but keeps embeddings and the LM head in bf16.
+
+Activations per token and layer ~ (6h + 4i) values (norm inputs, q/k/v, attention output, the
+gated MLP's four intermediates; SDPA keeps no s x s score matrix), in the compute dtype. With
+gradient checkpointing only each layer's input is kept, plus one layer recomputed at a time.
+The logits (vocab x tokens, plus the fp32 log-softmax and its gradient) are often the largest
+single tensor. On CPU the total is scaled by a factor measured on this machine (see below).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ftc.compiler.plan.model_table import ModelSpec, linear_shapes
+
+GIB = 1 << 30
+NF4_BYTES = 0.516  # 4 bits + double-quantised absmax (block 64): 4.127 bits/param
+ADAPTER_BYTES = 16  # fp32 weight 4 + grad 4 + Adam m and v 8
+METHODS = ("full", "lora", "dora", "qlora")
+OVERHEAD = {"cuda": 1 * GIB, "cpu": GIB // 2}  # CUDA context + cuBLAS workspace / Python + torch runtime
+# Measured on this machine (2 Zen 5 cores, torch 2.13 CPU, transformers 5, peft 0.21): a LoRA r=16
+# all-linear fp32 step of SmolLM2-135M peaks at 1.98 GB RSS for 1 x 192 tokens, 4.16 GB for
+# 4 x 192 and 2.93 GB for 4 x 128 (the estimate: 1.89, 4.10, 3.12). The slope, 3.8 MB/token, is 2.2x the fused-kernel count below: eager CPU kernels keep
+# norm and rotary intermediates, PEFT keeps a dropout copy of each adapted input, and freed
+# blocks stay with the allocator. GPU estimates are checked against ANCHORS.md instead.
+CPU_EAGER_FACTOR = 2.2
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    method: str
+    weights: int
+    gradients: int
+    optimizer: int
+    adapters: int
+    activations: int
+    overhead: int
+    gpus: int = 1  # > 1: weights, gradients, optimizer and adapters are sharded (FSDP FULL_SHARD)
+    gradient_checkpointing: bool = False
+
+    @property
+    def peak(self) -> int:
+        """Bytes on the busiest device."""
+        return self.weights + self.gradients + self.optimizer + self.adapters + self.activations + self.overhead
+
+    def breakdown(self) -> dict[str, int]:
+        return {"weights": self.weights, "gradients": self.gradients, "optimizer": self.optimizer,
+                "adapters": self.adapters, "activations": self.activations, "overhead": self.overhead}
+
+
+def dtype_bytes(device: str) -> int:
+    return 2 if device == "cuda" else 4
+
+
+def adapter_params(spec: ModelSpec, r: int) -> int:
+    """LoRA on every linear layer of every block: r x (in + out) per layer."""
+    return spec.layers * sum(r * (i + o) for i, o in linear_shapes(spec))
+
+
+def _embedding_params(spec: ModelSpec) -> int:
+    return spec.vocab * spec.hidden * (1 if spec.tied else 2)
+
+
+def _layer_params(spec: ModelSpec) -> int:
+    return sum(i * o for i, o in linear_shapes(spec))
+
+
+def activation_bytes(spec: ModelSpec, seq_len: int, micro_batch: int, device: str, checkpointing: bool) -> int:
+    a = dtype_bytes(device)
+    tokens = seq_len * micro_batch
+    per_layer = tokens * a * (6 * spec.hidden + 4 * spec.intermediate)
+    if checkpointing:
+        body = spec.layers * tokens * spec.hidden * a + per_layer
+    else:
+        body = spec.layers * per_layer
+    logits = tokens * spec.vocab * (a + 8)  # logits, fp32 log-softmax kept for backward, fp32 gradient
+    return int((body + logits) * (CPU_EAGER_FACTOR if device == "cpu" else 1.0))
+
+
+def estimate(spec: ModelSpec, method: str, device: str, seq_len: int, micro_batch: int, *,
+             lora_r: int = 16, checkpointing: bool = False, gpus: int = 1) -> MemoryEstimate:
+    """Peak training memory per device. ``gpus`` > 1 shards the states across devices (FSDP)."""
+    if method not in METHODS:
+        raise ValueError(f"no memory model for method {method!r}")
+    w = dtype_bytes(device)
+    p = spec.params
+    weights, grads, optim, adapters = p * w, 0, 0, 0
+    extra = 0
+    if method == "full":
+        grads, optim = p * w, 2 * p * w
+    else:
+        n = adapter_params(spec, lora_r)
+        if method == "dora":
+            n += spec.layers * sum(o for _, o in linear_shapes(spec))  # the magnitude vectors
+            extra = _layer_params(spec) * w  # W + BA is materialised per layer to take its norm
+        adapters = n * 4
+        grads, optim = n * 4, n * 8
+        if method == "qlora":
+            emb = _embedding_params(spec)
+            weights = int((p - emb) * NF4_BYTES) + emb * 2
+            extra = _layer_params(spec) * 2  # one layer dequantised to bf16 at a time
+    shard = max(1, gpus)
+    if shard > 1:
+        extra += _layer_params(spec) * w  # FSDP gathers one full layer at a time
+    acts = activation_bytes(spec, seq_len, micro_batch, device, checkpointing)
+    return MemoryEstimate(
+        method=method,
+        weights=weights // shard,
+        gradients=grads // shard,
+        optimizer=optim // shard,
+        adapters=adapters // shard,
+        activations=acts + extra,
+        overhead=OVERHEAD.get(device, GIB),
+        gpus=shard,
+        gradient_checkpointing=checkpointing,
+    )
+
+
+def inference_bytes(spec: ModelSpec, device: str) -> int:
+    """Memory to serve the model (weights + a small KV cache + overhead): for the baseline step."""
+    return spec.params * dtype_bytes(device) + OVERHEAD.get(device, GIB)

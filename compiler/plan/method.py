@@ -1,0 +1,271 @@
+"""Hyper-parameters (rule 8) and the method by the memory model (rule 7).
+
+The method is the first of the candidates that fits the device, lowering the micro-batch and
+turning on gradient checkpointing before giving up; then FSDP across GPUs; then an error that
+names the options. Every hyper-parameter records who set it (rule or recipe) and why.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ftc.compiler.plan import memory, model_table
+from ftc.compiler.plan.steps import CONTEXT_TOKENS
+from ftc.compiler.plan.state import GB, TEMPLATE_TOKENS, Decisions, Facts, human_count, train_rows
+from ftc.compiler.plan.rules import FULL_MIN_EXAMPLES, NEAR_MEMORY
+
+
+# --- hyper-parameters (rule 8) ---------------------------------------------------------------
+def _hp(value, set_by: str, reason: str) -> dict:
+    return {"value": value, "set_by": set_by, "reason": reason}
+
+
+def decide_hparams(f: Facts, d: Decisions, method: str) -> dict:
+    r = f.recipe
+    o = dict(r.train.values)
+    n = f.rows(d.train_names)
+    n_train = train_rows(f, n)
+    small = n_train < 160
+    full = method == "full"
+    lora = method in ("lora", "qlora", "dora")
+    max_len = _max_length(f, "rag" in d.strategy)
+    hp = {
+        "lora_r": _hp(16 if lora else None, "rule", "LoRA rank 16: enough capacity for a narrow task" if lora else "not a LoRA method"),
+        "lora_alpha": _hp(32 if lora else None, "rule", "alpha = 2r, the common scaling" if lora else "not a LoRA method"),
+        "lora_dropout": _hp(0.05 if lora else None, "rule", "light regularisation for small data" if lora else "not a LoRA method"),
+        "target_modules": _hp("all-linear" if lora else None, "rule",
+                              "every linear layer: closer to full tuning than attention-only (QLoRA paper)" if lora else "not a LoRA method"),
+        "lr": _hp(2e-5 if full else 2e-4, "rule", "full tuning: 10x lower than LoRA's 2e-4" if full else "2e-4, the LoRA/QLoRA default"),
+        "lr_scheduler": _hp("cosine", "rule", "cosine decay after warmup"),
+        "epochs": _hp(*_epochs(n)),
+        "batch": _hp(4 if f.device.kind == "cpu" else 8, "rule", "micro-batch per device, lowered if memory requires"),
+        "grad_accum": _hp(None, "rule", "set below from the effective batch"),
+        "max_length": _hp(max_len[0], "rule", max_len[1]),
+        "warmup_ratio": _hp(0.03, "rule", "3% warmup steadies the first updates"),
+        "weight_decay": _hp(0.0, "rule", "no decay: adapters are small and runs are short"),
+        "max_steps": _hp(None, "rule", "no cap: epochs decide the length"),
+        "early_stopping": _hp(True, "rule", "stop when validation loss (a slice of train, never the holdout) stops improving; patience 2"),
+        "packing": _hp(None, "rule", ""),
+        "seed": _hp(r.eval.seed, "rule", "the recipe's eval seed, so the run is reproducible"),
+        "few_shot": _hp(min(3, n_train), "rule", f"{min(3, n_train)} examples from the train split in the baseline prompt"),
+        "gradient_checkpointing": _hp(False, "rule", "off: memory allows keeping activations"),
+    }
+    if "dpo" in d.strategy:
+        hp["dpo_beta"] = _hp(0.1, "rule", "beta 0.1, the DPO paper's default")
+        hp["dpo_lr"] = _hp(5e-6, "rule", "5e-6: DPO after SFT needs a small step")
+    eff = 8 if small else 16
+    hp["_effective"] = eff  # removed before the plan is written
+    for key, value in o.items():  # a train { } override wins (method is decided by decide_method)
+        if key != "method" and key in hp:
+            hp[key] = _hp(value, "recipe", "set by recipe")
+    _packing(f, hp)
+    return hp
+
+
+def _epochs(n: int) -> tuple[int, str, str]:
+    if n < 1000:
+        return 3, "rule", f"{n} examples (< 1,000): 3 epochs"
+    if n < 10_000:
+        return 2, "rule", f"{n:,} examples (< 10,000): 2 epochs"
+    return 1, "rule", f"{n:,} examples: 1 epoch"
+
+
+def _max_length(f: Facts, retrieval: bool) -> tuple[int, str]:
+    # The runtime leaves out (does not truncate) rows over max_length, so cover the longest sampled
+    # row unless it is an outlier (over 2x p99: such rows would set the memory for everyone).
+    t = f.tokens
+    longest, basis = (t.max, "longest") if t.max <= 2 * t.p99 else (t.p99, "p99")
+    margin = 1.1 if t.method == "chars/4" else 1.0  # chars/4 undercounts code, JSON and names
+    context = CONTEXT_TOKENS if retrieval else 0  # RAFT rows carry the retrieved passages
+    need = math.ceil(longest * margin) + f.system_tokens + TEMPLATE_TOKENS + context
+    cap = min(f.base.spec.max_positions, 8192)
+    value = min(cap, max(128, 64 * math.ceil(need / 64)))
+    est = f"{t.method} +10%" if margin > 1 else t.method
+    return value, (f"{basis} row {longest} tokens ({est}, {t.sampled} rows sampled) + system "
+                   f"{f.system_tokens} + template {TEMPLATE_TOKENS}"
+                   + (f" + retrieved context {context}" if context else "") + ", rounded up to 64")
+
+
+def _packing(f: Facts, hp: dict) -> None:
+    if hp["packing"]["set_by"] == "recipe":
+        return
+    max_len = int(hp["max_length"]["value"])
+    on = f.tokens.p50 * 2 < max_len
+    hp["packing"] = _hp(on, "rule", f"median row {f.tokens.p50} tokens vs max_length {max_len}: "
+                        + ("padding-free packing saves the padding" if on else "rows fill max_length; packing gains little"))
+
+
+# --- method by memory (rule 7) ---------------------------------------------------------------
+def decide_method(f: Facts, d: Decisions) -> None:
+    r = f.recipe
+    if not d.trains:
+        d.method = "none"
+        d.hp = decide_hparams(f, d, "none")
+        _set_accum(d)
+        return
+    n = f.rows(d.train_names)
+    asked = r.train.values.get("method")
+    if f.device.kind == "cpu" and asked == "qlora":
+        d.error("FTR308", "QLoRA needs CUDA (bitsandbytes 4-bit kernels); the recipe's device is cpu", r.train.span,
+                "use `method = lora` on cpu, or `device = cuda`")
+        return
+    if asked:
+        candidates = [str(asked)]
+    elif n >= FULL_MIN_EXAMPLES:
+        candidates = ["full", "lora", "qlora"]
+    else:
+        candidates = ["lora", "qlora"]
+    if f.device.kind == "cpu":
+        candidates = [m for m in candidates if m != "qlora"]
+    d.hp = decide_hparams(f, d, candidates[0])
+    choice = _first_fit(f, d, candidates, gpus=1)
+    if choice is None and f.device.gpus > 1:
+        choice = _first_fit(f, d, candidates, gpus=f.device.gpus)
+        if choice is not None:
+            _fsdp(f, d, choice)
+    if choice is None:
+        _nothing_fits(f, d, candidates, asked)
+        return
+    d.method, d.mem = choice.method, choice
+    if d.method != candidates[0]:
+        d.hp = decide_hparams(f, d, d.method) | {k: d.hp[k] for k in ("batch", "grad_accum", "gradient_checkpointing")}
+    _method_rule(f, d, asked, n)
+    _alternatives(f, d)
+    _finish_batch(f, d)
+
+
+def _first_fit(f: Facts, d: Decisions, candidates: list[str], gpus: int) -> memory.MemoryEstimate | None:
+    """The first method (in preference order) that fits, lowering micro-batch and turning on checkpointing."""
+    limit = f.device.memory_bytes
+    hp = d.hp
+    max_len = int(hp["max_length"]["value"])
+    batch_fixed = hp["batch"]["set_by"] == "recipe"
+    start = int(hp["batch"]["value"])
+    batches = [start] if batch_fixed else [b for b in (8, 4, 2, 1) if b <= start]
+    ckpts = [hp["gradient_checkpointing"]["value"]] if hp["gradient_checkpointing"]["set_by"] == "recipe" else [False, True]
+    r = int(hp["lora_r"]["value"] or 16)
+    # First look for a fit with 10% headroom (activations vary with the longest rows), then without.
+    for room in ((NEAR_MEMORY, 1.0) if limit else (1.0,)):
+        found = _fit(f, candidates, ckpts, batches, max_len, r, gpus, None if limit is None else limit * room)
+        if found is not None:
+            est, b, ckpt = found
+            hp["batch"] = _hp(b, hp["batch"]["set_by"], hp["batch"]["reason"] if b == start else
+                              f"micro-batch {b}: the largest that fits in {limit / GB:.1f} GB")
+            if ckpt and hp["gradient_checkpointing"]["set_by"] == "rule":
+                hp["gradient_checkpointing"] = _hp(True, "rule", "on: activations would not fit otherwise (~30% slower)")
+            return est
+    return None
+
+
+def _fit(f: Facts, candidates, ckpts, batches, max_len: int, r: int, gpus: int, limit: float | None):
+    for method in candidates:
+        for ckpt in ckpts:
+            for b in batches:
+                est = memory.estimate(f.base.spec, method, f.device.kind, max_len, b, lora_r=r, checkpointing=ckpt, gpus=gpus)
+                if limit is None or est.peak <= limit:
+                    return est, b, ckpt
+    return None
+
+
+def _method_rule(f: Facts, d: Decisions, asked, n: int) -> None:
+    peak = d.mem.peak / GB
+    where = f"{f.device.memory_bytes / GB:.0f} GB" if f.device.memory_bytes else "unchecked memory"
+    if asked:
+        d.fire("R-METHOD-BY-MEMORY", f"{d.method} set by recipe; needs {peak:.1f} GB per device ({where})")
+    else:
+        d.fire("R-METHOD-BY-MEMORY", f"{d.method}: {human_count(f.base.params)}-parameter base at max_length "
+               f"{d.hp['max_length']['value']} needs {peak:.1f} GB per device ({where})")
+    if d.method == "full":
+        d.fire("R-FULL-NEEDS-REASON", "set by recipe" if asked else f"{n:,} training examples (at least {FULL_MIN_EXAMPLES:,})")
+    limit = f.device.memory_bytes
+    if limit and d.mem.peak >= NEAR_MEMORY * limit:
+        d.warn("FTR314", f"peak memory {peak:.1f} GB is {d.mem.peak / limit:.0%} of the device's {limit / GB:.1f} GB",
+               f.recipe.constraints.span, "long rows or a larger batch at run time may not fit; lower max_length or batch")
+
+
+def _alternatives(f: Facts, d: Decisions) -> None:
+    hp = d.hp
+    args = dict(seq_len=int(hp["max_length"]["value"]), micro_batch=int(hp["batch"]["value"]))
+    limit = f.device.memory_bytes
+    for method in ("full", "lora", "qlora"):
+        if method == "qlora" and f.device.kind != "cuda":
+            d.alternatives[method] = {"peak_memory_bytes": None, "fits": False, "note": "CUDA only"}
+            continue
+        est = memory.estimate(f.base.spec, method, f.device.kind, lora_r=16,
+                              checkpointing=bool(hp["gradient_checkpointing"]["value"]), gpus=d.mem.gpus, **args)
+        d.alternatives[method] = {"peak_memory_bytes": est.peak, "fits": limit is None or est.peak <= limit,
+                                  "note": "chosen" if method == d.method else ""}
+
+
+def _fsdp(f: Facts, d: Decisions, est: memory.MemoryEstimate) -> None:
+    n = f.device.gpus
+    d.distributed = {
+        "engine": "accelerate",
+        "strategy": "fsdp",
+        "processes": n,
+        "sharding": "FULL_SHARD",
+        "command": f"accelerate launch --num_processes {n} --use_fsdp --fsdp_sharding_strategy FULL_SHARD "
+                   "--fsdp_auto_wrap_policy TRANSFORMER_BASED_WRAP",
+    }
+    d.fire("R-FSDP", f"no method fits one {f.device.memory_bytes / GB:.0f} GB device; {est.method} sharded over {n} GPUs "
+           f"needs {est.peak / GB:.1f} GB each")
+
+
+def _nothing_fits(f: Facts, d: Decisions, candidates: list[str], asked) -> None:
+    r = f.recipe
+    limit = f.device.memory_bytes or 0
+    max_len = int(d.hp["max_length"]["value"])
+    need = {m: memory.estimate(f.base.spec, m, f.device.kind, max_len, 1, checkpointing=True).peak
+            for m in candidates}
+    cheapest = min(need, key=need.get)
+    options = []
+    if f.device.kind == "cpu":
+        options.append("QLoRA on cuda (`device = cuda`)")
+    smaller = _smaller_bases(f, limit, max_len)
+    if smaller:
+        options.append("a smaller base (" + ", ".join(smaller) + ")")
+    short = 128
+    if memory.estimate(f.base.spec, cheapest, f.device.kind, short, 1, checkpointing=True).peak <= limit:
+        options.append(f"a shorter max_length (e.g. train {{ max_length = {short} }})")
+    if f.device.kind == "cuda":
+        options.append("more GPUs (`gpus = N`, sharded with FSDP)")
+    if asked and cheapest != "qlora" and f.device.kind == "cuda":
+        options.insert(0, "leave `method` to the rules (QLoRA may fit)")
+    needs = ", ".join(f"{m} {v / GB:.1f} GB" for m, v in need.items())
+    where = f"one {limit / GB:.1f} GB device" + (f", nor sharded over {f.device.gpus} GPUs" if f.device.gpus > 1 else "")
+    what = f"method {asked} set by the recipe does not fit on" if asked else "nothing fits on"
+    code, span = ("FTR313", r.train.span) if asked else ("FTR307", r.constraints.span)
+    d.error(code, f"{what} {where}: {needs} at micro-batch 1 with gradient checkpointing, max_length {max_len}",
+            span, "options: " + "; ".join(options))
+
+
+def _smaller_bases(f: Facts, limit: int, max_len: int) -> list[str]:
+    fits = [m for m in model_table.TABLE if m.params < f.base.params and
+            memory.estimate(m, "qlora" if f.device.kind == "cuda" else "lora", f.device.kind, max_len, 1,
+                            checkpointing=True).peak <= limit]
+    return [m.name for m in sorted(fits, key=lambda m: -m.params)[:3]]
+
+
+def _set_accum(d: Decisions) -> None:
+    hp = d.hp
+    eff = hp.pop("_effective")
+    b = int(hp["batch"]["value"])
+    if hp["grad_accum"]["set_by"] != "recipe":
+        accum = max(1, eff // b)
+        hp["grad_accum"] = _hp(accum, "rule", f"effective batch {b} x {accum} = {b * accum}"
+                               + (" (8 for under 160 examples: more updates)" if eff == 8 else ""))
+
+
+def _finish_batch(f: Facts, d: Decisions) -> None:
+    _set_accum(d)
+    hp = d.hp
+    b = int(hp["batch"]["value"])
+    d.fire("R-HPARAM-DEFAULTS", f"{d.method}: lr {hp['lr']['value']}, micro-batch {b} x accumulation "
+           f"{hp['grad_accum']['value']}" + (", rank 16 alpha 32 on all linear layers" if d.method != "full" else ""))
+    d.fire("R-EPOCHS-BY-SIZE", hp["epochs"]["reason"] if hp["epochs"]["set_by"] == "rule" else "epochs set by recipe")
+    d.fire("R-MAX-LENGTH-FROM-DATA", hp["max_length"]["reason"] if hp["max_length"]["set_by"] == "rule"
+           else "max_length set by recipe")
+    if hp["max_length"]["set_by"] == "recipe" and int(hp["max_length"]["value"]) < f.tokens.p90:
+        d.warn("FTR319", f"max_length {hp['max_length']['value']} is below the data's p90 of {f.tokens.p90} tokens: "
+               "more than 10% of rows are overlong", f.recipe.train.span,
+               "rows over max_length are dropped or truncated per the source's `overlong` setting")

@@ -1,0 +1,235 @@
+"""Recipe + facts -> plan. Every decision records the rule that made it and why (``rules.fired``).
+
+``build_plan(recipe, out_dir)`` returns the plan (a JSON-ready dict, validated by
+``compiler.plan``) and FTR3xx diagnostics; with any error diagnostic the plan is None. The
+strategy (rules 1-6) is decided here; the method and hyper-parameters in ``plan_method``, the
+estimates in ``plan_estimates``, the steps in ``plan_steps``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from ftc.compiler.plan import costs, facts, memory
+from ftc.compiler.lang.diagnostics import Diagnostic
+from ftc.compiler.plan.facts import ModelFacts
+from ftc.compiler.plan.estimates import check_budget, estimate
+from ftc.compiler.plan.method import decide_method
+from ftc.compiler.plan.steps import build_steps, max_new_tokens
+from ftc.compiler.plan.state import GB, Decisions, Facts, gather, human_count, response_tokens, system_prompt
+from ftc.compiler.lang.recipe import Recipe, Span
+from ftc.compiler.plan.rules import MIN_EXAMPLES, SMALL_DATA
+
+PLAN_VERSION = 1
+
+
+# --- strategy (rules 1-6) --------------------------------------------------------------------
+def decide_strategy(f: Facts, d: Decisions) -> None:
+    r = f.recipe
+    d.strategy.append("prompt")
+    d.fire("R-PROMPT-FIRST", "a prompted baseline is measured on the holdout before anything is trained")
+    d.fire("R-ONE-PROMPT", "system prompt " + ("set by the recipe" if r.system_prompt else f"derived from the {r.goal.kind} goal"))
+    if r.goal.kind in ("knowledge", "both"):
+        _retrieval(f, d)
+    if r.goal.kind in ("behavior", "both"):
+        _tuning(f, d)
+    # An unused documents source under a behaviour goal is the linter's FTR205; not repeated here.
+    d.fire("R-DATA-HYGIENE", f"{len(r.data)} source(s): clean, near-dedup (Jaccard 0.85), split holdout "
+           f"{r.eval.holdout_fraction:.0%} by seed {r.eval.seed} with a 13-gram overlap check")
+
+
+def _retrieval(f: Facts, d: Decisions) -> None:
+    r = f.recipe
+    docs = r.documents
+    if not docs:
+        d.error("FTR304", f"a {r.goal.kind} goal needs a documents source to retrieve from", r.goal.span,
+                "add a data block with `format = documents` (a folder of Markdown or text files); facts belong in "
+                "retrieval, not in a fine-tune (`ftc explain R-KNOWLEDGE-RETRIEVE`)")
+        return
+    files = sum(f.sources[s.name].rows for s in docs)
+    size = sum(f.sources[s.name].bytes for s in docs)
+    d.strategy.append("rag")
+    d.fire("R-KNOWLEDGE-RETRIEVE", f"{r.goal.kind} goal; documents: {files} file(s), {size:,} bytes in "
+           + ", ".join(repr(s.name) for s in docs))
+
+
+def _tuning(f: Facts, d: Decisions) -> None:
+    r = f.recipe
+    train = tuple(s.name for s in r.train_sources)
+    prefs = tuple(s.name for s in r.preference_sources)
+    # Without instruction data the SFT stage learns the chosen side of the preference pairs.
+    d.train_names = train or prefs
+    n = f.rows(d.train_names)
+    what = "training examples" if train else "preference pairs (SFT on the chosen responses)"
+    if n < MIN_EXAMPLES:
+        d.fire("R-TOO-FEW-EXAMPLES", f"{n} {what}, fewer than {MIN_EXAMPLES}: prompt only")
+        d.warn("FTR306", f"only {n} {what}: no fine-tune is planned, the prompted baseline is the result",
+               _first_span(r, d.train_names), f"a fine-tune needs at least {MIN_EXAMPLES} examples; 50-100 good ones is "
+               "where it starts to help (`ftc explain R-TOO-FEW-EXAMPLES`)")
+        d.train_names = ()
+        return
+    if n < SMALL_DATA:
+        d.warn("FTR305", f"small data: {n} {what}; fine-tuning gains usually start around 50-100",
+               _first_span(r, d.train_names), "add examples, or check that the prompted baseline already meets the bar")
+    if _distills(f, d, n):
+        d.strategy.append("distill")
+    else:
+        d.strategy.append("finetune")
+        if r.goal.kind == "both" and "rag" in d.strategy:
+            d.fire("R-RAFT", f"behaviour and knowledge: the tune learns from {n} examples with retrieved context in the prompt")
+        else:
+            d.fire("R-BEHAVIOR-FINETUNE", f"behaviour goal with {n} {what} (at least {MIN_EXAMPLES})")
+    if prefs:
+        d.strategy.append("dpo")
+        d.fire("R-DPO-AFTER-SFT", f"{f.rows(prefs)} preference pairs in " + ", ".join(repr(p) for p in prefs))
+
+
+def _distills(f: Facts, d: Decisions, n: int) -> bool:
+    r, c = f.recipe, f.recipe.constraints
+    if f.teacher is None or r.teacher is None:
+        return False
+    reasons = _bound_breaches(f, f.teacher, c.max_params, c.latency_ms)
+    if not reasons:
+        d.warn("FTR315", f"teacher '{r.teacher.name}' is not used: no latency or size bound excludes it",
+               r.teacher.span, "distillation is planned when `latency` or `max_params` rules the teacher out; "
+               "otherwise serve the teacher, or drop it")
+        return False
+    base_breaches = _bound_breaches(f, f.base, c.max_params, c.latency_ms)
+    if base_breaches:
+        d.error("FTR316", f"the base '{r.base.name}' breaks the bound it is meant to meet: {'; '.join(base_breaches)}",
+                r.base.span, "pick a smaller base (the student), or relax the constraint")
+        return False
+    limit = f.device.memory_bytes
+    need = memory.inference_bytes(f.teacher.spec, f.device.kind)
+    if limit is not None and need > limit:
+        d.error("FTR317", f"the teacher '{r.teacher.name}' needs ~{need / GB:.1f} GB to generate, over the device's "
+                f"{limit / GB:.1f} GB", r.teacher.span, "a smaller teacher, or a device with more memory")
+        return False
+    d.fire("R-DISTILL", f"teacher '{r.teacher.name}' excluded ({'; '.join(reasons)}); the student "
+           f"'{r.base.name}' learns the teacher's responses to {n} prompts")
+    return True
+
+
+def _bound_breaches(f: Facts, model: ModelFacts, max_params: int | None, latency_ms: float | None) -> list[str]:
+    out = []
+    if max_params is not None and model.params > max_params:
+        out.append(f"{human_count(model.params)} parameters > max_params {human_count(max_params)}")
+    if latency_ms is not None:
+        ms = costs.decode_ms(model.params, response_tokens(f), f.device)
+        if ms > latency_ms:
+            out.append(f"~{ms:,.0f} ms per {response_tokens(f)}-token response > latency {latency_ms:,.0f} ms")
+    return out
+
+
+def _first_span(r: Recipe, names: tuple[str, ...]) -> Span:
+    for s in r.data:
+        if s.name in names:
+            return s.span
+    return r.goal.span
+
+
+# --- the plan --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PlanResult:
+    plan: dict | None
+    diagnostics: tuple[Diagnostic, ...]
+
+
+def build_plan(recipe: Recipe, out_dir: str | Path | None = None) -> PlanResult:
+    """Decide everything and assemble the plan. ``out_dir``: where the plan file will live (its
+    ``project_root`` is written relative to it); default the current directory."""
+    f, diags = gather(recipe)
+    if f is None:
+        return PlanResult(None, tuple(diags))
+    d = Decisions(diagnostics=diags)
+    decide_strategy(f, d)
+    if not _has_errors(d):
+        decide_method(f, d)
+    if _has_errors(d):
+        return PlanResult(None, tuple(d.diagnostics))
+    new_tokens = _new_tokens(f)
+    est = estimate(f, d, new_tokens)
+    check_budget(f, d, est)
+    d.fire("R-GATE", _gate_because(recipe))
+    if _has_errors(d):
+        return PlanResult(None, tuple(d.diagnostics))
+    return PlanResult(assemble(f, d, est, new_tokens, Path(out_dir or Path.cwd())), tuple(d.diagnostics))
+
+
+def _has_errors(d: Decisions) -> bool:
+    return any(x.severity == "error" for x in d.diagnostics)
+
+
+def _new_tokens(f: Facts) -> int:
+    return max_new_tokens(f.answers.p99)
+
+
+def _gate_because(r: Recipe) -> str:
+    n = len(r.eval.expects)
+    margin = f" and beat the baseline by {r.eval.beat_baseline_pct:g}%" if r.eval.beat_baseline_pct is not None else ""
+    return f"{n} expect(s){margin}"
+
+
+def assemble(f: Facts, d: Decisions, est: dict, new_tokens: int, out_dir: Path) -> dict:
+    r = f.recipe
+    root = r.project_root
+    paths = {name: s.path for name, s in f.sources.items()}
+    hp = d.hp
+    steps = build_steps(r, d.strategy, d.method, d.train_names, paths, new_tokens,
+                        int(hp["few_shot"]["value"] or 0), r.export.merged)
+    for step in steps:
+        if step["kind"] == "dpo":
+            step["config"]["beta"] = hp["dpo_beta"]["value"]
+            step["config"]["lr"] = hp["dpo_lr"]["value"]
+    return {
+        "plan_version": PLAN_VERSION,
+        "recipe": {"name": r.name, "path": facts.rel_path(r.path, root), "sha256": _sha256(r.path)},
+        "project_root": facts.rel_path(root, out_dir),
+        "inputs": [{"name": s.name, "path": s.path, "sha256": s.sha256, "rows": s.rows, "bytes": s.bytes,
+                    "format": s.format} for s in f.sources.values()],
+        "goal": {"kind": r.goal.kind, "text": r.goal.text, "knowledge_text": r.goal.knowledge_text},
+        "model": _model_json(f),
+        "strategy": d.strategy,
+        "method": d.method,
+        "device": f.device.to_json(),
+        "distributed": d.distributed,
+        "prompt": {"system": system_prompt(r), "few_shot": int(hp["few_shot"]["value"] or 0)},
+        "hyperparameters": hp,
+        "estimates": est,
+        "rules": d.rules,
+        "steps": steps,
+        "expects": [_expect_json(e, root) for e in r.eval.expects],
+        "gate": {"beat_baseline_pct": r.eval.beat_baseline_pct, "require_all_expects": True},
+        "warnings": [{"code": x.code, "message": x.message, "location": _location(x.span, root)}
+                     for x in d.diagnostics if x.severity != "error"],
+    }
+
+
+def _model_json(f: Facts) -> dict:
+    s = f.base.spec
+    t = f.teacher
+    return {"base": f.base.name, "teacher": t.name if t else None, "params": s.params, "layers": s.layers,
+            "hidden": s.hidden, "intermediate": s.intermediate, "vocab": s.vocab, "heads": s.heads,
+            "kv_heads": s.kv_heads, "tied_embeddings": s.tied, "arch": s.arch, "source": f.base.source,
+            "teacher_params": t.params if t else None, "teacher_source": t.source if t else None}
+
+
+def _expect_json(e, root: str) -> dict:
+    args = {k: (facts.rel_path(v, root) if k == "schema" and isinstance(v, str) and Path(v).is_absolute() else v)
+            for k, v in sorted(e.args.items())}
+    return {"label": e.label, "metric": e.metric, "args": args, "op": e.op, "threshold": e.threshold}
+
+
+def _location(span: Span, root: str) -> str:
+    # Relative to the project root whatever the cwd of `ftc plan` was, so the plan stays portable.
+    file = facts.rel_path(span.file, root) if Path(span.file).exists() else span.file
+    return f"{file}:{span.line}:{span.col}"
+
+
+def _sha256(path: str) -> str:
+    try:
+        return facts.sha256_file(Path(path))
+    except OSError:
+        return hashlib.sha256(b"").hexdigest()

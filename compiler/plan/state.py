@@ -1,0 +1,132 @@
+"""What the planner's rules read and write: the gathered facts and the decisions so far.
+
+``gather(recipe)`` reads every input once (``compiler.facts``); the decision modules
+(``planner`` for the strategy, ``plan_method``, ``plan_estimates``) fill a ``Decisions``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from ftc.compiler.plan import costs, facts, memory
+from ftc.compiler.lang.diagnostics import Diagnostic, error, warning
+from ftc.compiler.plan.facts import FactError, ModelFacts, SourceFacts, TokenStats
+from ftc.compiler.lang.recipe import Recipe, Span
+from ftc.compiler.plan.rules import fired
+
+TEMPLATE_TOKENS = 16  # chat-template tokens around a short conversation (role headers, end markers)
+GB = 1e9
+
+
+@dataclass
+class Facts:
+    """What the rules see: gathered once, before any decision."""
+
+    recipe: Recipe
+    base: ModelFacts
+    teacher: ModelFacts | None
+    sources: dict[str, SourceFacts]
+    tokens: TokenStats  # rows of every non-documents source
+    answers: TokenStats  # the responses those rows teach
+    system_tokens: int
+    device: costs.DeviceFacts
+
+    def rows(self, names) -> int:
+        return sum(self.sources[n].rows for n in names)
+
+
+@dataclass
+class Decisions:
+    strategy: list[str] = field(default_factory=list)
+    method: str = "none"
+    rules: list[dict] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    train_names: tuple[str, ...] = ()  # sources the SFT (or distill) stage learns from
+    hp: dict = field(default_factory=dict)
+    mem: memory.MemoryEstimate | None = None
+    alternatives: dict = field(default_factory=dict)
+    distributed: dict | None = None
+
+    def fire(self, rule_id: str, because: str) -> None:
+        self.rules.append(fired(rule_id, because))
+
+    def error(self, code: str, message: str, span: Span, hint: str | None = None) -> None:
+        self.diagnostics.append(error(code, message, span, hint))
+
+    def warn(self, code: str, message: str, span: Span, hint: str | None = None) -> None:
+        self.diagnostics.append(warning(code, message, span, hint))
+
+    @property
+    def trains(self) -> bool:
+        return "finetune" in self.strategy or "distill" in self.strategy
+
+
+# --- facts -----------------------------------------------------------------------------------
+def gather(recipe: Recipe) -> tuple[Facts | None, list[Diagnostic]]:
+    diags: list[Diagnostic] = []
+    dirs = facts.recipe_dirs(recipe)
+    base = teacher = None
+    try:
+        base = facts.model_facts(recipe.base, dirs)
+    except FactError as exc:
+        diags.append(exc.diagnostic)
+    if recipe.teacher is not None:
+        try:
+            teacher = facts.model_facts(recipe.teacher, dirs)
+        except FactError as exc:
+            diags.append(exc.diagnostic)
+    sources: dict[str, SourceFacts] = {}
+    for src in recipe.data:
+        try:
+            sources[src.name] = facts.source_facts(src, recipe.project_root)
+        except FactError as exc:
+            diags.append(exc.diagnostic)
+    if diags or base is None:
+        return None, diags
+    tok_file = facts.tokenizer_for(base)
+    # Every row-shaped source (the eval source too): its rows are what baseline and eval read.
+    learn = [sources[s.name] for s in recipe.data if s.format != "documents"]
+    texts = [t for s in learn for t in s.texts]
+    answers = [a for s in learn for a in s.answers if a]
+    c = recipe.constraints
+    return Facts(
+        recipe=recipe,
+        base=base,
+        teacher=teacher,
+        sources=sources,
+        tokens=facts.token_stats(texts, tok_file),
+        answers=facts.token_stats(answers, tok_file),
+        system_tokens=facts.token_stats([system_prompt(recipe)], tok_file).max,
+        device=costs.device_facts(c.device, c.gpus, c.gpu_memory_bytes),
+    ), diags
+
+
+def system_prompt(recipe: Recipe) -> str:
+    if recipe.system_prompt:
+        return recipe.system_prompt
+    goal = recipe.goal
+    if goal.kind == "behavior":
+        return goal.text
+    grounding = "Answer from the provided context; if the context does not contain the answer, say so."
+    parts = [goal.text, goal.knowledge_text, grounding] if goal.kind == "both" else [goal.text, grounding]
+    return " ".join(p.strip() for p in parts if p and p.strip())
+
+
+def response_tokens(f: Facts) -> int:
+    """Tokens in a typical response (p90 of the sampled answers): for latency and teacher time."""
+    return max(16, f.answers.p90 or 128)
+
+
+def train_rows(f: Facts, n: int) -> int:
+    """Rows left for training after the holdout (all of them when a separate eval source exists)."""
+    if f.recipe.eval.eval_data:
+        return n
+    return max(0, n - math.ceil(n * f.recipe.eval.holdout_fraction))
+
+
+def human_count(n: float) -> str:
+    for unit, size in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if n >= size:
+            return f"{n / size:.3g}{unit}"
+    return str(int(n))

@@ -1,0 +1,18 @@
+"""Where ftc keeps things on disk, for the compiler and the runtime alike."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+EMBEDDED_BASE = "smollm2-135m-instruct"
+
+
+def ftc_home() -> Path:
+    """``$FTC_HOME`` (``~`` expanded), else ``~/.cache/ftc``: converted models and run caches."""
+    return Path(os.environ.get("FTC_HOME") or Path.home() / ".cache" / "ftc").expanduser()
+
+
+def model_cache(name: str) -> Path:
+    """The folder a model converted or fetched by ftc lives in."""
+    return ftc_home() / "models" / name

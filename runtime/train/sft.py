@@ -1,0 +1,391 @@
+"""Supervised fine-tuning (LoRA or full) with TRL's SFTTrainer.
+
+Rows go to TRL in the conversational prompt/completion form: ``prompt`` is the messages before
+the answer, ``completion`` the assistant turn. That form labels only the completion tokens (and
+the closing ``<|im_end|>``); a ``messages`` dataset would train on the system and user turns too
+(design section 6; tests/test_ml_sft.py asserts which tokens carry labels).
+
+CPU speed: padded or padding-free batches, whichever costs less on the rows at hand (see
+``padding_free_pays``; padding-free flattens a batch into one sequence and transformers builds a
+block-diagonal mask from the position ids, so rows do not see each other), tokenization once,
+dataloader workers 0, fp32 weights with bf16 autocast where the CPU has native bf16 (measured
+1.23-1.30x here, see ``cpu_bf16``); on CUDA bf16 autocast when supported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from ftc.shared.errors import FtcError
+from ftc.runtime.prompting import Example
+
+DEFAULTS = {
+    "lora_r": 16,
+    "lora_alpha": 32,
+    "lora_dropout": 0.05,
+    "target_modules": "all-linear",
+    "lr": 2e-4,
+    "epochs": 1,
+    "batch": 8,
+    "grad_accum": 1,
+    "max_length": 512,
+    "warmup_ratio": 0.0,
+    "weight_decay": 0.0,
+    "max_steps": None,
+    "early_stopping": False,
+    "packing": False,
+    "seed": 42,
+    "save_steps": 50,
+    "eval_steps": None,
+    "early_stopping_patience": 2,
+    "logging_steps": 1,
+    "gradient_checkpointing": False,
+}
+
+
+# Methods that train a PEFT adapter on a frozen base (saved as an adapter folder).
+ADAPTER_METHODS: tuple[str, ...] = ("lora", "dora", "qlora")
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    output_dir: Path  # the adapter folder (lora) or the full model folder (full)
+    history: list[dict]  # trainer log_history
+    global_step: int
+    train_seconds: float
+    train_tokens: int  # tokens seen (prompt + completion, no padding)
+    method: str
+    dropped_overlong: int = 0  # train rows longer than max_length, left out (not truncated)
+    batching: str = ""  # "padded" | "padding-free" | "packed"
+
+
+def hp_values(hp: dict) -> dict:
+    """The plan's hyperparameters ({"value", "set_by", "reason"}) or plain values -> plain values."""
+    plain = {k: (v["value"] if isinstance(v, dict) and "value" in v else v) for k, v in hp.items()}
+    out = dict(DEFAULTS)
+    out.update({k: v for k, v in plain.items() if v is not None or k == "max_steps"})
+    return out
+
+
+def to_rows(examples: Sequence[Example]) -> list[dict]:
+    """TRL's conversational prompt/completion rows."""
+    return [{"prompt": list(e.prompt), "completion": [{"role": "assistant", "content": e.completion}]} for e in examples]
+
+
+def _length(tokenizer, example: Example) -> int:
+    msgs = list(example.prompt) + [{"role": "assistant", "content": example.completion}]
+    return len(tokenizer.apply_chat_template(msgs, tokenize=True, return_dict=True)["input_ids"])
+
+
+def _fit(tokenizer, examples: Sequence[Example], max_length: int) -> tuple[list[Example], list[int], int]:
+    """Rows that fit, their token lengths, and how many were left out. Overlong rows are left out
+    rather than truncated: a truncated answer would teach the model never to close its turn.
+    The clean step normally removes them before training."""
+    kept, lengths = [], []
+    for example in examples:
+        n = _length(tokenizer, example)
+        if n <= max_length:
+            kept.append(example)
+            lengths.append(n)
+    return kept, lengths, len(examples) - len(kept)
+
+
+def padding_free_pays(lengths: Sequence[int], batch: int, seed: int, layers: int, width: int, params: int) -> bool:
+    """Padded batches or padding-free ones, whichever costs fewer FLOPs on these rows.
+
+    Padding-free removes the padding but, without a varlen attention kernel (CPU, SDPA),
+    attention runs over the whole flattened batch under a block-diagonal mask: its cost grows
+    with (sum of lengths)^2 instead of batch * max^2. Measured here on the quickstart tickets
+    (lengths 87-102, batch 8): padding-free was ~10% slower; the design measured 1.27x faster on
+    rows of very different lengths. Per token ~2*params FLOPs for the matmuls, per attended
+    token pair ~4*layers*width (QK^T and AV); batches drawn in a seeded random order as the
+    trainer does."""
+    import random
+
+    order = list(lengths)
+    random.Random(seed).shuffle(order)
+    padded = packed = 0.0
+    pair = 4.0 * layers * width
+    for start in range(0, len(order), max(1, batch)):
+        rows = order[start : start + batch]
+        longest, total = max(rows), sum(rows)
+        padded += 2.0 * params * longest * len(rows) + pair * len(rows) * longest**2 / 2
+        packed += 2.0 * params * total + pair * total**2 / 2
+    return packed < padded
+
+
+def build_trainer(
+    model_dir: Path,
+    train: list[Example],
+    val: list[Example] | None,
+    hp: dict,
+    out_dir: Path,
+    *,
+    method: str = "lora",
+    callbacks: Sequence = (),
+):
+    """The configured TRL ``SFTTrainer`` and the number of overlong train rows left out."""
+    if method not in ADAPTER_METHODS + ("full",):
+        raise FtcError(f"method '{method}' is not supported by the SFT trainer (lora, dora, qlora or full)")
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM
+    from transformers.trainer_callback import PrinterCallback
+    from trl import SFTTrainer
+
+    from ftc.runtime.generate import _torch_dtype, apply_thread_setting, load_tokenizer
+
+    apply_thread_setting()
+    p = hp_values(hp)
+    tokenizer = load_tokenizer(Path(model_dir))
+    kept, lengths, dropped = _fit(tokenizer, train, int(p["max_length"]))
+    if not kept:
+        shortest = min(_length(tokenizer, e) for e in train) if train else 0
+        raise FtcError(
+            f"no training row fits max_length = {p['max_length']} tokens (the shortest has {shortest}); "
+            "raise max_length in the recipe's train block or shorten the rows"
+        )
+    train = kept
+    val_rows = _fit(tokenizer, val, int(p["max_length"]))[0] if val else []
+    cfg = _model_shape(Path(model_dir))
+    padding_free = padding_free_pays(lengths, int(p["batch"]), int(p["seed"]), *cfg)
+    # LoRA: a frozen base in the device's compute dtype (bf16 on CUDA). Full: fp32 master weights
+    # with bf16 autocast on CUDA (mixed precision), never pure-bf16 AdamW updates.
+    dtype = _torch_dtype("float32" if method == "full" else "auto")
+    if method == "qlora":
+        model = _load_4bit(Path(model_dir))
+    else:
+        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype)
+    trainer = SFTTrainer(
+        model=model,
+        args=_config(p, Path(out_dir) / "checkpoints", bool(val_rows), padding_free),
+        train_dataset=Dataset.from_list(to_rows(train)),
+        eval_dataset=Dataset.from_list(to_rows(val_rows)) if val_rows else None,
+        processing_class=tokenizer,
+        peft_config=_lora_config(p, dora=method == "dora") if method in ADAPTER_METHODS else None,
+        callbacks=list(callbacks) + _early_stopping(p, bool(val_rows)),
+    )
+    # disable_tqdm makes the trainer print every log dict; the executor shows its own progress.
+    trainer.remove_callback(PrinterCallback)
+    trainer.ftc_batching = "packed" if p["packing"] else ("padding-free" if padding_free else "padded")
+    return trainer, dropped
+
+
+def train_sft(
+    model_dir: Path,
+    train: list[Example],
+    val: list[Example] | None,
+    hp: dict,
+    out_dir: Path,
+    *,
+    method: str = "lora",
+    resume: bool = True,
+    callbacks: Sequence = (),
+) -> TrainResult:
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    trainer, dropped = build_trainer(model_dir, train, val, hp, out_dir, method=method, callbacks=callbacks)
+    ckpt_dir = out_dir / "checkpoints"
+    # A killed run left checkpoints: continue from the newest (optimizer, scheduler, RNG, step).
+    last = last_checkpoint(ckpt_dir) if resume else None
+    start = time.perf_counter()
+    trainer.train(resume_from_checkpoint=last)
+    seconds = time.perf_counter() - start
+
+    final = out_dir / ("adapter" if method in ADAPTER_METHODS else "model")
+    _save_atomically(trainer, trainer.processing_class, final)
+    history = list(trainer.state.log_history)
+    _write_json(out_dir / "history.json", history)
+    return TrainResult(
+        output_dir=final,
+        history=history,
+        global_step=int(trainer.state.global_step),
+        train_seconds=seconds,
+        train_tokens=_tokens_seen(trainer),
+        method=method,
+        dropped_overlong=dropped,
+        batching=trainer.ftc_batching,
+    )
+
+
+def last_checkpoint(ckpt_dir: Path) -> str | None:
+    """The newest complete checkpoint: a run killed while saving leaves a folder without
+    ``trainer_state.json`` (written last), and resuming from it would crash."""
+    import re
+
+    if not Path(ckpt_dir).is_dir():
+        return None
+    steps = [
+        (int(m.group(1)), path)
+        for path in Path(ckpt_dir).iterdir()
+        if (m := re.fullmatch(r"checkpoint-(\d+)", path.name)) and (path / "trainer_state.json").is_file()
+    ]
+    return str(max(steps)[1]) if steps else None
+
+
+def _model_shape(model_dir: Path) -> tuple[int, int, int]:
+    """(layers, attention width, parameters) from config.json, for the batching cost model."""
+    config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    layers, hidden = int(config.get("num_hidden_layers", 1)), int(config.get("hidden_size", 1))
+    heads = int(config.get("num_attention_heads", 1))
+    width = heads * int(config.get("head_dim") or hidden // max(1, heads))
+    inter, vocab = int(config.get("intermediate_size", 4 * hidden)), int(config.get("vocab_size", 0))
+    # Attention + MLP matmuls per layer, plus the output head (a rough count; only ratios matter).
+    params = layers * (4 * hidden * width + 3 * hidden * inter) + vocab * hidden
+    return layers, width, params
+
+
+def _config(p: dict, ckpt_dir: Path, has_val: bool, padding_free: bool = True):
+    import torch
+    from trl import SFTConfig
+
+    cuda = torch.cuda.is_available()
+    eval_steps = int(p["eval_steps"] or p["save_steps"])
+    packing = bool(p["packing"])
+    return SFTConfig(
+        output_dir=str(ckpt_dir),
+        per_device_train_batch_size=int(p["batch"]),
+        per_device_eval_batch_size=int(p["batch"]),
+        gradient_accumulation_steps=int(p["grad_accum"]),
+        learning_rate=float(p["lr"]),
+        num_train_epochs=float(p["epochs"]),
+        max_steps=int(p["max_steps"]) if p["max_steps"] else -1,
+        warmup_steps=float(p["warmup_ratio"] or 0.0),  # a float < 1 is a ratio in transformers 5
+        weight_decay=float(p["weight_decay"]),
+        seed=int(p["seed"]),
+        data_seed=int(p["seed"]),
+        # Rows arrive already fitted to max_length; padding-free needs max_length None unless packing.
+        max_length=int(p["max_length"]) if packing else None,
+        packing=packing,
+        padding_free=padding_free or packing,
+        completion_only_loss=True,
+        logging_steps=int(p["logging_steps"]),
+        logging_first_step=True,
+        save_strategy="steps",
+        save_steps=eval_steps if has_val else int(p["save_steps"]),
+        save_total_limit=2,
+        eval_strategy="steps" if has_val else "no",
+        eval_steps=eval_steps if has_val else None,
+        load_best_model_at_end=bool(p["early_stopping"]) and has_val,
+        metric_for_best_model="eval_loss",
+        greater_is_better=False,
+        use_cpu=not cuda,
+        bf16=torch.cuda.is_bf16_supported() if cuda else cpu_bf16(),
+        # TRL turns checkpointing on by default; recomputing activations costs ~30% a step, so it
+        # follows the plan, which enables it only when memory requires.
+        gradient_checkpointing=bool(p["gradient_checkpointing"]),
+        dataloader_num_workers=0,
+        report_to="none",
+        disable_tqdm=True,
+    )
+
+
+def cpu_bf16() -> bool:
+    """bf16 autocast on CPU (fp32 master weights) where the CPU has native bf16 matmuls.
+    Measured here (2 Zen 5 cores, LoRA, batch 8, 4 steps, TRL): 1.23-1.30x faster and ~0.5 GB
+    less peak RSS than fp32. Without native bf16 (no avx512_bf16/amx) oneDNN emulates it and it
+    would be slower, so it is off there. ``FTC_CPU_BF16=0|1`` overrides."""
+    import torch
+
+    forced = os.environ.get("FTC_CPU_BF16", "").strip()
+    if forced in ("0", "1"):
+        return forced == "1"
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def _lora_config(p: dict, dora: bool = False):
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=int(p["lora_r"]),
+        lora_alpha=int(p["lora_alpha"]),
+        lora_dropout=float(p["lora_dropout"]),
+        target_modules=p["target_modules"],
+        use_dora=dora,
+        task_type="CAUSAL_LM",
+    )
+
+
+def _load_4bit(model_dir: Path):
+    """QLoRA: the frozen base in 4-bit NF4 with double quantisation and bf16 compute (Dettmers et
+    al. 2023), prepared for k-bit training. bitsandbytes' 4-bit training kernels need CUDA."""
+    import torch
+
+    if not torch.cuda.is_available():
+        raise FtcError(
+            "method qlora needs a CUDA device (bitsandbytes 4-bit training) and this machine has none; "
+            "plan for device = cpu, where ftc picks lora"
+        )
+    try:
+        import bitsandbytes  # noqa: F401
+    except ImportError as exc:
+        raise FtcError("method qlora needs bitsandbytes: pip install 'ftc[cuda]' (or bitsandbytes)") from exc
+    from peft import prepare_model_for_kbit_training
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+
+    quant = BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=torch.bfloat16,
+    )
+    model = AutoModelForCausalLM.from_pretrained(model_dir, quantization_config=quant, dtype=torch.bfloat16)
+    return prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+
+
+def _early_stopping(p: dict, has_val: bool) -> list:
+    if not (p["early_stopping"] and has_val):
+        return []
+    from transformers import EarlyStoppingCallback
+
+    return [EarlyStoppingCallback(early_stopping_patience=int(p["early_stopping_patience"]))]
+
+
+def _tokens_seen(trainer) -> int:
+    # Exact for whole epochs; a max_steps run counts the fraction of the epoch it covered.
+    per_epoch = sum(len(ids) for ids in trainer.train_dataset["input_ids"])
+    return int(round(per_epoch * float(trainer.state.epoch or 0.0)))
+
+
+def _save_atomically(trainer, tokenizer, final: Path) -> None:
+    import shutil
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
+    trainer.model.save_pretrained(tmp, safe_serialization=True)
+    tokenizer.save_pretrained(tmp)
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+
+
+def _write_json(path: Path, obj) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def merge_adapter(model_dir: Path, adapter_dir: Path, out_dir: Path) -> Path:
+    """Merged weights for ``export { merged = true }``: base + LoRA folded into one model folder."""
+    from ftc.runtime.generate import load_model
+
+    loaded = load_model(Path(model_dir), Path(adapter_dir), dtype="float32")
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    import shutil
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    loaded.model.save_pretrained(tmp, safe_serialization=True)
+    loaded.tokenizer.save_pretrained(tmp)
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    os.replace(tmp, out_dir)
+    return out_dir

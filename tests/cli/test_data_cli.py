@@ -1,0 +1,129 @@
+"""`ftc data check` and `ftc schema data`: the JSON keys other tools read, exit codes, the text
+view, usage errors, no torch, the tokenizer method, and input files left byte for byte unchanged."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ftc.compiler.cli.main import main
+
+FIX = Path(__file__).resolve().parents[1] / "fixtures" / "data"
+KEYS = {"rows", "valid_rows", "bad_rows", "exact_duplicates", "near_duplicates", "unique_rows", "leaks", "tokens"}
+
+
+@pytest.fixture()
+def data(tmp_path, monkeypatch):
+    """Copies of the fixtures, an FTC_HOME without a tokenizer, and a check that no input changed."""
+    monkeypatch.setenv("FTC_HOME", str(tmp_path / "home"))
+    folder = tmp_path / "data"
+    shutil.copytree(FIX, folder)
+    before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}
+    yield folder
+    after = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}
+    assert after == before  # no command may change an input file (or add one beside it)
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_json_output_keys_and_values(data, capsys):
+    code, out, _ = run(capsys, "data", "check", str(data / "chat_dups.jsonl"), "--format", "chat", "--json",
+                       "--against", str(data / "chat_eval.jsonl"))
+    doc = json.loads(out)
+    assert KEYS <= set(doc) and set(doc) - KEYS <= {"token_method", "against_bad_rows"}
+    assert (doc["rows"], doc["valid_rows"], doc["exact_duplicates"], doc["near_duplicates"], doc["unique_rows"]) == (8, 8, 2, 1, 5)
+    assert doc["bad_rows"] == [] and doc["leaks"] == [{"line": 2, "train_line": 4}]
+    assert set(doc["tokens"]) == {"p50", "p90", "p99", "max"} and doc["token_method"] == "chars/4"
+    assert code == 1  # a leak
+
+
+def test_clean_file_exits_0_and_bad_rows_exit_1(data, capsys):
+    clean = data / "chat_eval.jsonl"
+    code, out, _ = run(capsys, "data", "check", str(clean), "--format", "chat")
+    assert code == 0 and "clean" in out and "tokens (chars/4)" in out
+    code, out, _ = run(capsys, "data", "check", str(data / "chat_mixed.jsonl"), "--format", "chat", "--json")
+    doc = json.loads(out)
+    assert code == 1 and doc["rows"] == 10 and doc["valid_rows"] == 3
+    assert {"line": 5, "reason": "role 'robot' is not one of system, user, assistant (message 2)"} in doc["bad_rows"]
+
+
+def test_text_view_lists_first_problems(data, capsys):
+    code, out, _ = run(capsys, "data", "check", str(data / "chat_mixed.jsonl"), "--format", "chat")
+    assert code == 1 and "not clean" in out
+    assert f"{data / 'chat_mixed.jsonl'}:5: role 'robot' is not one of system, user, assistant" in out
+    assert "... and 2 more (--json lists all)" in out
+
+
+def test_columns_option(data, capsys, tmp_path):
+    p = tmp_path / "qa.jsonl"
+    p.write_text(json.dumps({"q": "What is the capital of France?", "a": "Paris"}) + "\n")
+    code, out, _ = run(capsys, "data", "check", str(p), "--format", "instruction", "--columns", "instruction=q",
+                       "--columns", "output=a", "--json")
+    assert code == 0 and json.loads(out)["valid_rows"] == 1
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["--format", "chat", "--columns", "nonsense"], 2, "--columns takes FIELD=COLUMN"),
+    (["--format", "chat", "--columns", "mesages=x"], 2, "'mesages' is not a field of the chat format"),
+    (["--format", "klingon"], 2, "Invalid value for '--format'"),
+    ([], 2, "Missing option '--format'"),
+])
+def test_usage_errors(data, capsys, args, code, message):
+    got, _, err = run(capsys, "data", "check", str(data / "chat_eval.jsonl"), *args)
+    assert got == code and message in err and "Traceback" not in err
+
+
+def test_bad_paths_give_one_line_errors(data, capsys, tmp_path):
+    (tmp_path / "arr.jsonl").write_text("[\n" + json.dumps({"text": "x"}) + "\n]\n")
+    (tmp_path / "empty.jsonl").write_text("")
+    (tmp_path / "notes.md").write_text("# notes")
+    cases = [(tmp_path / "missing.jsonl", 2, "no such file or folder"), (tmp_path, 2, "is a folder"),
+             (tmp_path / "notes.md", 2, "read with format = documents"),
+             (tmp_path / "empty.jsonl", 1, "the file is empty"), (tmp_path / "arr.jsonl", 1, "not JSON Lines")]
+    for path, want, message in cases:
+        code, _, err = run(capsys, "data", "check", str(path), "--format", "text")
+        assert code == want and message in err and "Traceback" not in err, path
+
+
+def test_schema_command(capsys):
+    code, out, _ = run(capsys, "schema", "data", "chat")
+    schema = json.loads(out)
+    assert code == 0 and schema["properties"]["messages"]["items"]["properties"]["role"]["enum"] == ["system", "user", "assistant"]
+    for fmt in ("instruction", "completion", "preference", "text", "documents"):
+        assert run(capsys, "schema", "data", fmt)[0] == 0
+
+
+def test_tokenizer_used_when_the_embedded_one_is_cached(data, capsys, monkeypatch, tmp_path):
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    home = tmp_path / "home2"
+    target = home / "models" / "smollm2-135m-instruct"
+    target.mkdir(parents=True)
+    tok = Tokenizer(models.WordLevel({"[UNK]": 0}, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.save(str(target / "tokenizer.json"))
+    monkeypatch.setenv("FTC_HOME", str(home))
+    p = tmp_path / "t.jsonl"
+    p.write_text(json.dumps({"text": "one two three four five"}) + "\n")
+    code, out, _ = run(capsys, "data", "check", str(p), "--format", "text", "--json")
+    doc = json.loads(out)
+    assert doc["token_method"] == "tokenizer" and doc["tokens"]["max"] == 5
+
+
+def test_data_check_does_not_import_torch(data):
+    code = ("import sys\nfrom ftc.compiler.cli.main import main\n"
+            f"rc = main(['data', 'check', {str(data / 'chat_dups.jsonl')!r}, '--format', 'chat', '--json'])\n"
+            "assert 'torch' not in sys.modules, 'torch imported'\nprint(rc)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "0"

@@ -1,0 +1,1 @@
+"""The language tests need nothing but the compiler: no model, no caches."""

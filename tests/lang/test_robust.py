@@ -1,0 +1,83 @@
+"""Hostile input, case by case: each yields located diagnostics and never a traceback."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from ftc.compiler.cli.main import main
+from ftc.compiler.lang.frontend import load_recipe, render
+
+ROOT = Path(__file__).resolve().parents[2]
+QUICKSTART = (ROOT / "recipes" / "quickstart.ftr").read_bytes()
+
+CASES: dict[str, tuple[bytes, str]] = {
+    "empty": (b"", "FTR106"),
+    "only-comments": (b"# nothing here\n\n", "FTR106"),
+    "binary": (bytes(range(256)) * 4, "FTR002"),
+    "invalid-utf8": (b'recipe "x" {\n  goal = behavior("caf\xe9")\n}\n', "FTR002"),
+    "nul": (b'recipe "x" {\x00}', "FTR002"),
+    "long-line": (b'recipe "x" { goal = behavior("' + b"a" * 2_000_000 + b'") }', "FTR106"),
+    "long-token-soup": (b'recipe "x" { goal = ' + b"a " * 1_000_000 + b"}", "FTR004"),
+    "nested-braces": (b"{" * 20_000 + b"}" * 20_000, "FTR008"),
+    "nested-calls": (b'recipe "x" { goal = ' + b"f(" * 20_000 + b")" * 20_000 + b" }", "FTR008"),
+    "nested-unclosed": (b'recipe "x" { goal = ' + b"[" * 20_000, "FTR008"),
+    "yaml": (b"recipe:\n  name: x\n  base: smollm2\n", "FTR009"),
+    "json": (b'{\n  "recipe": {"name": "x"}\n}\n', "FTR009"),
+    "many-tokens": (b"a = 1\n" * 60_000, "FTR010"),
+    "huge-number": (b'recipe "x" { train { batch = ' + b"9" * 5000 + b" } }", "FTR105"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_hostile_files_give_located_diagnostics(name: str, tmp_path: Path) -> None:
+    data, code = CASES[name]
+    path = tmp_path / f"{name}.ftr"
+    path.write_bytes(data)
+    start = time.perf_counter()
+    recipe, diags = load_recipe(path)
+    assert time.perf_counter() - start < 5
+    assert recipe is None
+    assert code in [d.code for d in diags]
+    for d in diags:
+        assert d.span.file == str(path) and d.span.line >= 1 and d.span.col >= 1
+    assert f"{path}:" in render(diags)
+
+
+def test_crlf_and_bom_are_accepted(tmp_path: Path) -> None:
+    text = QUICKSTART.replace(b'"data/', b'"' + str(ROOT / "recipes" / "data").encode() + b"/")
+    text = text.replace(b'"schemas/', b'"' + str(ROOT / "recipes" / "schemas").encode() + b"/")
+    path = tmp_path / "crlf.ftr"
+    path.write_bytes(b"\xef\xbb\xbf" + text.replace(b"\n", b"\r\n"))
+    recipe, diags = load_recipe(path, allow_outside=True)
+    assert recipe is not None and diags == []
+    assert recipe.name == "support-tickets"
+
+
+def test_directory_and_missing_file(tmp_path: Path) -> None:
+    for path, words in ((tmp_path, "directory"), (tmp_path / "nope.ftr", "no such file")):
+        recipe, diags = load_recipe(path)
+        assert recipe is None and [d.code for d in diags] == ["FTR001"]
+        assert words in diags[0].message and (diags[0].span.line, diags[0].span.col) == (1, 1)
+
+
+def test_cli_never_prints_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for name, (data, _code) in CASES.items():
+        path = tmp_path / f"{name}.ftr"
+        path.write_bytes(data)
+        assert main(["lint", str(path)]) == 1
+        assert main(["fmt", "--check", str(path)]) in (0, 1)
+    out = capsys.readouterr()
+    assert "Traceback" not in out.out + out.err
+    assert "internal error" not in out.out + out.err
+
+
+def test_surrogate_escapes_print_safely(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "s.ftr"
+    path.write_text('recipe "bad\\ud800name" {\n  goal = behavior("\\udfff")\n}\n')
+    assert main(["lint", str(path)]) == 1
+    assert main(["fmt", "--stdout", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "FTR114" in out and "\\ud800" in out

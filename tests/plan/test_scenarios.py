@@ -1,0 +1,217 @@
+"""The decision engine, table-driven: goal kind x data sizes x documents x preference x teacher x
+device x memory x budget -> strategy, method, guard and diagnostics. Recipes are built directly
+as ``compiler.recipe.Recipe`` objects over small generated data files; no mocks (CUDA is only
+planned for, never touched). Every plan produced is validated against the plan schema.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+
+from ftc.compiler.plan.io import problems
+from ftc.compiler.plan.planner import build_plan
+from ftc.compiler.lang.recipe import (Constraints, DataSource, EvalSpec, Expect, Goal, ModelRef, Recipe,
+                                 TrainOverrides)
+
+GB = 10**9
+SMALL = "smollm2-135m-instruct"
+
+
+def _row(i: int, fmt: str) -> dict:
+    q = f"Customer {i} writes: my order {1000 + i} arrived late and the box was damaged, what now?"
+    a = json.dumps({"category": ["billing", "shipping", "account"][i % 3], "reply": f"Sorry about order {1000 + i}."})
+    if fmt == "chat":
+        return {"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]}
+    if fmt == "preference":
+        return {"prompt": q, "chosen": a, "rejected": "Not our problem."}
+    return {"instruction": q, "output": a}
+
+
+def _data(root: Path, name: str, n: int, fmt: str) -> DataSource:
+    path = root / "data" / f"{name}.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(_row(i, fmt)) + "\n" for i in range(n)), encoding="utf-8")
+    return DataSource(name, str(path), f"data/{name}.jsonl", fmt)
+
+
+def _docs(root: Path, files: int) -> DataSource:
+    folder = root / "docs"
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(files):
+        (folder / f"page{i}.md").write_text(f"# Policy {i}\nRefunds within {i + 10} days.\n", encoding="utf-8")
+    return DataSource("handbook", str(folder), "docs", "documents", glob="**/*.md")
+
+
+def make_recipe(root: Path, *, kind="behavior", rows=200, fmt="chat", docs=0, prefs=0, teacher=None, base=SMALL,
+                device="cpu", gpus=1, memory=None, budget_s=None, budget_usd=None, latency=None, max_params=None,
+                train=None) -> Recipe:
+    data = []
+    if rows:
+        data.append(_data(root, "examples", rows, fmt))
+    if prefs:
+        data.append(_data(root, "pairs", prefs, "preference"))
+    if docs:
+        data.append(_docs(root, docs))
+    goal = Goal(kind, "Reply to a ticket as JSON with category and reply",
+                "Company refund policy" if kind == "both" else "")
+    return Recipe(
+        name="scenario", path=str(root / "scenario.ftr"), project_root=str(root), goal=goal, base=ModelRef(base),
+        data=tuple(data), teacher=ModelRef(teacher) if teacher else None,
+        constraints=Constraints(device=device, gpus=gpus, gpu_memory_bytes=memory, budget_seconds=budget_s,
+                                budget_usd=budget_usd, latency_ms=latency, max_params=max_params),
+        eval=EvalSpec(seed=3, expects=(Expect("json_valid", {}, ">=", 0.9),), beat_baseline_pct=5.0),
+        train=TrainOverrides(dict(train or {})),
+    )
+
+
+def plan_for(tmp_path: Path, **kw):
+    result = build_plan(make_recipe(tmp_path, **kw), tmp_path)
+    codes = sorted(d.code for d in result.diagnostics)
+    if result.plan is not None:
+        assert problems(result.plan) == []
+    return result.plan, codes
+
+
+def _guard(plan: dict) -> str | None:
+    tuned = [s for s in plan["steps"] if s["kind"] in ("train", "distill", "dpo")]
+    guards = {s["guard"] for s in tuned}
+    assert len(guards) <= 1
+    return guards.pop() if guards else None
+
+
+G = "baseline_misses_bar"
+P, R, F, D, X = "prompt", "rag", "finetune", "dpo", "distill"
+
+# id, recipe kwargs, expected strategy, method, guard, diagnostic codes (None: the plan is refused)
+SCENARIOS = [
+    ("behavior-360-cpu", dict(rows=360), [P, F], "lora", G, []),
+    ("behavior-instruction", dict(rows=120, fmt="instruction"), [P, F], "lora", G, []),
+    ("behavior-9-rows", dict(rows=9), [P], "none", None, ["FTR306"]),
+    ("behavior-10-rows", dict(rows=10), [P, F], "lora", G, ["FTR305"]),
+    ("behavior-49-rows", dict(rows=49), [P, F], "lora", G, ["FTR305"]),
+    ("behavior-50-rows", dict(rows=50), [P, F], "lora", G, []),
+    ("knowledge-docs", dict(kind="knowledge", rows=40, docs=5), [P, R], "none", None, []),
+    ("knowledge-no-docs", dict(kind="knowledge", rows=40), None, None, None, ["FTR304"]),
+    ("both-docs", dict(kind="both", rows=200, docs=3), [P, R, F], "lora", G, []),
+    ("behavior-docs-unused", dict(rows=200, docs=3), [P, F], "lora", G, []),  # the linter's FTR205
+    ("both-no-docs", dict(kind="both", rows=200), None, None, None, ["FTR304"]),
+    ("behavior-plus-pairs", dict(rows=200, prefs=100), [P, F, D], "lora", G, []),
+    ("pairs-only", dict(rows=0, prefs=100), [P, F, D], "lora", G, []),
+    ("teacher-size-bound", dict(rows=100, teacher="Qwen/Qwen2.5-7B-Instruct", max_params=500 * 10**6,
+                                device="cuda", memory=24 * GB), [P, X], "lora", G, []),
+    ("teacher-latency-bound", dict(rows=100, teacher="llama-3.1-8b", latency=100.0, device="cuda"),
+     [P, X], "lora", G, []),
+    ("teacher-no-bound", dict(rows=100, teacher="qwen2.5-7b"), [P, F], "lora", G, ["FTR315"]),
+    ("teacher-too-big", dict(rows=100, teacher="llama-3.1-70b", max_params=10**9, device="cuda", memory=24 * GB),
+     None, None, None, ["FTR317"]),
+    ("base-breaks-bound", dict(rows=100, base="qwen2.5-1.5b", teacher="qwen2.5-7b", max_params=10**9),
+     None, None, None, ["FTR316"]),
+    ("cuda-8b-24gb", dict(base="llama-3.1-8b", device="cuda", memory=24 * GB), [P, F], "lora", G, []),
+    ("cuda-8b-12gb", dict(base="llama-3.1-8b", device="cuda", memory=12 * GB), [P, F], "qlora", G, []),
+    ("cuda-70b-80gb", dict(base="llama-3.1-70b", device="cuda"), [P, F], "qlora", G, []),
+    ("cuda-70b-24gb-1gpu", dict(base="llama-3.1-70b", device="cuda", memory=24 * GB), None, None, None, ["FTR307"]),
+    ("cuda-70b-24gb-4gpu", dict(base="llama-3.1-70b", device="cuda", gpus=4, memory=24 * GB), [P, F], "qlora", G, []),
+    ("cpu-8b-16gb", dict(base="llama-3.1-8b", memory=16 * GB), None, None, None, ["FTR307"]),
+    ("cpu-over-budget", dict(rows=360, budget_s=60.0), None, None, None, ["FTR309"]),
+    ("cpu-roomy-budget", dict(rows=360, budget_s=36_000.0), [P, F], "lora", G, []),
+    ("cuda-over-money", dict(base="llama-3.1-8b", device="cuda", budget_usd=0.0001), None, None, None, ["FTR311"]),
+    ("override-full", dict(rows=100, train={"method": "full"}), [P, F], "full", G, []),
+    ("override-dora", dict(rows=100, train={"method": "dora"}), [P, F], "dora", G, []),
+    ("override-qlora-cpu", dict(rows=100, train={"method": "qlora"}), None, None, None, ["FTR308"]),
+    ("override-full-too-big", dict(base="llama-3.1-8b", device="cuda", memory=24 * GB, train={"method": "full"}),
+     None, None, None, ["FTR313"]),
+    ("much-data-full", dict(rows=50_000, base="smollm2-135m", device="cuda"), [P, F], "full", G, []),
+]
+
+
+@pytest.mark.parametrize("sid,kw,strategy,method,guard,codes", SCENARIOS, ids=[s[0] for s in SCENARIOS])
+def test_scenario(tmp_path, sid, kw, strategy, method, guard, codes):
+    plan, got = plan_for(tmp_path, **kw)
+    assert got == codes
+    if strategy is None:
+        assert plan is None
+        return
+    assert plan["strategy"] == strategy
+    assert plan["method"] == method
+    assert _guard(plan) == guard
+    kinds = [s["kind"] for s in plan["steps"]]
+    assert kinds[:4] == ["load", "clean", "dedup", "split"] and kinds[-2:] == ["gate", "export"]
+    assert kinds.index("baseline") < min((kinds.index(k) for k in ("train", "distill") if k in kinds), default=99)
+    assert ("index" in kinds) == ("rag" in strategy)
+    assert [r["id"] for r in plan["rules"]][0] == "R-PROMPT-FIRST"
+
+
+def test_quickstart_shape_steps(tmp_path):
+    plan, _ = plan_for(tmp_path, rows=360)
+    assert [s["id"] for s in plan["steps"]] == ["load", "clean", "dedup", "split", "baseline", "train", "eval", "gate", "export"]
+    guards = {s["id"]: s["guard"] for s in plan["steps"]}
+    assert guards["train"] == guards["eval"] == G and guards["baseline"] is None
+    assert plan["project_root"] == "." and not any(p["path"].startswith("/") for p in plan["inputs"])
+
+
+def test_knowledge_sets_retrieval(tmp_path):
+    plan, _ = plan_for(tmp_path, kind="both", rows=200, docs=3)
+    steps = {s["id"]: s for s in plan["steps"]}
+    kinds = [s["kind"] for s in plan["steps"]]
+    assert kinds.index("index") < kinds.index("baseline")
+    assert steps["baseline"]["config"]["retrieval"] is True
+    assert steps["train"]["config"]["retrieval_context"] is True
+    assert "R-RAFT" in [r["id"] for r in plan["rules"]]
+
+
+def test_dpo_follows_train(tmp_path):
+    plan, _ = plan_for(tmp_path, rows=0, prefs=100)
+    steps = {s["id"]: s for s in plan["steps"]}
+    assert steps["dpo"]["needs"] == ["train"] and steps["eval"]["needs"] == ["dpo"]
+    assert steps["train"]["config"]["sources"] == ["pairs"]  # SFT on the chosen side
+    assert steps["dpo"]["config"]["beta"] == 0.1 and plan["hyperparameters"]["dpo_lr"]["value"] == 5e-6
+
+
+def test_fsdp_named_when_sharded(tmp_path):
+    plan, _ = plan_for(tmp_path, base="llama-3.1-70b", device="cuda", gpus=4, memory=24 * GB)
+    assert plan["distributed"]["command"].startswith("accelerate launch --num_processes 4 --use_fsdp")
+    assert plan["estimates"]["peak_memory_bytes"] <= 24 * GB
+    assert "R-FSDP" in [r["id"] for r in plan["rules"]]
+
+
+def test_override_wins_and_says_so(tmp_path):
+    plan, _ = plan_for(tmp_path, rows=100, train={"lr": 1e-4, "epochs": 5, "lora_r": 8})
+    hp = plan["hyperparameters"]
+    assert (hp["lr"]["value"], hp["lr"]["set_by"], hp["lr"]["reason"]) == (1e-4, "recipe", "set by recipe")
+    assert hp["epochs"]["value"] == 5 and hp["lora_r"]["value"] == 8
+    assert hp["lora_alpha"]["set_by"] == "rule"
+
+
+def test_nothing_fits_names_the_options(tmp_path):
+    result = build_plan(make_recipe(tmp_path, base="llama-3.1-8b", memory=16 * GB), tmp_path)
+    [diag] = result.diagnostics
+    assert "nothing fits" in diag.message and "QLoRA on cuda" in diag.hint and "smaller base" in diag.hint
+
+
+def test_near_budget_warns(tmp_path):
+    plan, _ = plan_for(tmp_path, rows=360)
+    secs = plan["estimates"]["seconds"]
+    _, codes = plan_for(tmp_path, rows=360, budget_s=secs / 0.9)
+    assert codes == ["FTR310"]
+
+
+def test_plans_are_deterministic(tmp_path):
+    from ftc.compiler.plan.io import dumps
+
+    a = dumps(build_plan(make_recipe(tmp_path, kind="both", rows=200, docs=3, prefs=20), tmp_path).plan)
+    b = dumps(build_plan(make_recipe(tmp_path, kind="both", rows=200, docs=3, prefs=20), tmp_path).plan)
+    assert a == b and str(tmp_path) not in a
+
+
+def test_fractional_epochs_and_max_steps_cap_the_tokens(tmp_path):
+    full, _ = plan_for(tmp_path, rows=400, train={"epochs": 1})
+    half, _ = plan_for(tmp_path, rows=400, train={"epochs": 0.5})
+    capped, _ = plan_for(tmp_path, rows=400, train={"max_steps": 2, "batch": 4, "grad_accum": 2})
+    tokens = [p["estimates"]["train_tokens"] for p in (full, half, capped)]
+    assert tokens[0] == 2 * tokens[1] > 0
+    assert capped["estimates"]["train_tokens"] == 16 * tokens[0] // 320  # 2 steps x 8 rows of 320 train rows
+    assert half["estimates"]["seconds"] < full["estimates"]["seconds"]

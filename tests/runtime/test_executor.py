@@ -1,0 +1,143 @@
+"""The executor on small step functions (no model): order, cache keys, guard, --force, resume
+after a failure, atomic writes. The real steps are covered by test_run_e2e.py."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ftc.shared.errors import FtcError
+from ftc.shared import atomic
+from ftc.runtime.executor import Executor, RunOptions, topo_order
+
+
+def _plan(expects_threshold: float = 0.5, lr: float = 1e-3) -> dict:
+    steps = [
+        {"id": "load", "kind": "load", "needs": [], "guard": None, "config": {"n": 3}},
+        {"id": "baseline", "kind": "baseline", "needs": ["load"], "guard": None, "config": {}},
+        {"id": "train", "kind": "train", "needs": ["load", "baseline"], "guard": "baseline_misses_bar", "config": {}},
+        {"id": "eval", "kind": "eval", "needs": ["train"], "guard": "baseline_misses_bar", "config": {}},
+        {"id": "gate", "kind": "gate", "needs": ["baseline", "eval"], "guard": None, "config": {}},
+    ]
+    return {"recipe": {"name": "toy"}, "inputs": [], "prompt": {"system": "s"},
+            "hyperparameters": {"lr": {"value": lr}},
+            "expects": [{"label": "m", "metric": "m", "op": ">=", "threshold": expects_threshold}],
+            "gate": {"beat_baseline_pct": 0}, "steps": list(reversed(steps))}
+
+
+class Toy:
+    """Step functions that record which ran; `fail_in` makes one raise, like a crash."""
+
+    def __init__(self, fail_in: str | None = None) -> None:
+        self.ran: list[str] = []
+        self.fail_in = fail_in
+
+    def steps(self) -> dict:
+        def make(kind: str):
+            def fn(ctx) -> dict:
+                self.ran.append(kind)
+                if kind == self.fail_in:
+                    (ctx.dir / "partial").write_text("half")
+                    raise RuntimeError("boom")
+                atomic.write_json(ctx.dir / "out.json", {"kind": kind, "seen_partial": (ctx.dir / "partial").exists()})
+                return {"kind": kind}
+            return fn
+        return {k: make(k) for k in ("load", "baseline", "train", "eval", "gate")}
+
+
+def _guard(score: float):
+    def guard(ctx) -> tuple[bool, str]:
+        met = score >= ctx.plan["expects"][0]["threshold"]
+        return met, "baseline meets the bar" if met else ""
+    return guard
+
+
+def _run(tmp: Path, plan: dict, toy: Toy, score: float = 0.0, force: tuple = ()) -> Executor:
+    ex = Executor(plan, tmp, RunOptions(runs_dir=tmp / "runs", force=force), toy.steps(), guard=_guard(score))
+    ex.run()
+    return ex
+
+
+def test_topological_order_is_stable_and_checks_needs() -> None:
+    assert [s["id"] for s in topo_order(_plan()["steps"])] == ["load", "baseline", "train", "eval", "gate"]
+    with pytest.raises(FtcError, match="cycle"):
+        topo_order([{"id": "a", "kind": "x", "needs": ["b"]}, {"id": "b", "kind": "x", "needs": ["a"]}])
+    with pytest.raises(FtcError, match="needs 'zz'"):
+        topo_order([{"id": "a", "kind": "x", "needs": ["zz"]}])
+
+
+def test_second_run_is_all_cached_and_state_and_links_are_written(tmp_path: Path) -> None:
+    toy = Toy()
+    ex = _run(tmp_path, _plan(), toy)
+    assert toy.ran == ["load", "baseline", "train", "eval", "gate"]
+    again = Toy()
+    ex2 = _run(tmp_path, _plan(), again)
+    assert again.ran == []
+    state = json.loads((ex2.run_dir / "state.json").read_text())
+    assert {s["status"] for s in state["steps"].values()} == {"cached"}
+    assert (ex.run_dir / "train").is_symlink() and (ex.run_dir / "train" / "step.json").exists()
+    assert not list(ex.run_dir.rglob("*.tmp"))
+
+
+def test_changing_only_the_expects_reuses_training(tmp_path: Path) -> None:
+    _run(tmp_path, _plan(0.5), Toy())
+    toy = Toy()
+    ex = _run(tmp_path, _plan(0.6), toy)
+    assert toy.ran == ["gate"]  # generation is cached; the gate re-scores against the new bar
+    statuses = {k: v.status for k, v in ex.outcomes.items()}
+    assert statuses["train"] == "cached" and statuses["eval"] == "cached"
+
+
+def test_changing_a_hyperparameter_retrains(tmp_path: Path) -> None:
+    _run(tmp_path, _plan(), Toy())
+    toy = Toy()
+    _run(tmp_path, _plan(lr=5e-4), toy)
+    assert toy.ran == ["train", "eval", "gate"]
+
+
+def test_guard_skips_training_and_its_dependents(tmp_path: Path) -> None:
+    toy = Toy()
+    ex = _run(tmp_path, _plan(0.5), toy, score=0.9)
+    assert toy.ran == ["load", "baseline", "gate"]
+    assert ex.outcomes["train"].status == "skipped" and "meets the bar" in ex.outcomes["train"].reason
+    assert ex.outcomes["eval"].status == "skipped"
+
+
+def test_force_reruns_the_step_and_its_dependents(tmp_path: Path) -> None:
+    _run(tmp_path, _plan(), Toy())
+    toy = Toy()
+    _run(tmp_path, _plan(), toy, force=("train",))
+    assert toy.ran == ["train", "eval", "gate"]
+    with pytest.raises(FtcError, match="no step 'nope'") as err:
+        _run(tmp_path, _plan(), Toy(), force=("nope",))
+    assert err.value.exit_code == 2
+
+
+def test_a_failed_step_resumes_in_the_same_folder(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError):
+        _run(tmp_path, _plan(), Toy(fail_in="train"))
+    toy = Toy()
+    ex = _run(tmp_path, _plan(), toy)
+    assert toy.ran == ["train", "eval", "gate"]  # load and baseline finished before the crash
+    out = json.loads((ex.outcomes["train"].dir / "out.json").read_text())
+    assert out["seen_partial"]  # the same folder: this is how training finds its checkpoints
+
+
+def test_atomic_write_leaves_no_temp_file_on_failure(tmp_path: Path) -> None:
+    target = tmp_path / "a.json"
+    atomic.write_json(target, {"x": 1})
+    with pytest.raises(TypeError):
+        atomic.write_json(target, {"x": object()})
+    assert json.loads(target.read_text()) == {"x": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+
+
+def test_data_steps_are_keyed_downstream_by_their_content(tmp_path: Path) -> None:
+    _run(tmp_path, _plan(), Toy())
+    plan = _plan()
+    next(s for s in plan["steps"] if s["id"] == "load")["config"]["n"] = 4  # same records written
+    toy = Toy()
+    _run(tmp_path, plan, toy)
+    assert toy.ran == ["load"]
