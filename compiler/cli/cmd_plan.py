@@ -24,20 +24,12 @@ def explain_rule(rule_id: str) -> str | None:
 
 def make_plan(recipe_path: str, out: str | None = None, allow_outside: bool = False, color: bool = False) -> tuple[dict, str]:
     """Recipe file -> validated plan and the rendered warnings; FtcError (exit 1) with every error."""
-    from ftc.compiler.lang.diagnostics import has_errors, render, summary
-    from ftc.compiler.lang.frontend import load_recipe
-    from ftc.compiler.plan.io import validate
-    from ftc.compiler.plan.planner import build_plan
+    from ftc.compiler.lang.diagnostics import render
+    from ftc.compiler.plan.compile import compile_recipe
 
-    recipe, diags = load_recipe(recipe_path, allow_outside=allow_outside)
-    if recipe is None or has_errors(diags):
-        raise FtcError(render(diags, color=color) + f"ftc plan: {summary(diags)}", 1)
-    result = build_plan(recipe, Path(out).resolve().parent if out else Path.cwd())
-    diags = diags + list(result.diagnostics)
-    if result.plan is None:
-        raise FtcError(render(diags, color=color) + f"ftc plan: {summary(diags)}", 1)
-    validate(result.plan, "the generated plan")
-    return result.plan, render(diags, color=color)
+    out_dir = Path(out).resolve().parent if out else Path.cwd()
+    compiled = compile_recipe(recipe_path, out_dir=out_dir, allow_outside=allow_outside, color=color)
+    return compiled.plan, render(list(compiled.diagnostics), color=color)
 
 
 @click.command("plan")

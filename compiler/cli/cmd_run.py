@@ -24,9 +24,9 @@ def lock_digest(path: Path, fmt: str, glob: str = "**/*") -> str:
 
     if fmt == "documents":
         files, base = ([path], path.parent) if path.is_file() else (sorted(p for p in path.glob(glob) if p.is_file()), path)
-        return facts._tree_digest(base, files)[0]
+        return facts.tree_digest(base, files)[0]
     if path.is_dir():
-        return facts._tree_digest(path, sorted(path.rglob("*.arrow")))[0]
+        return facts.tree_digest(path, sorted(path.rglob("*.arrow")))[0]
     return facts.sha256_file(path)
 
 
@@ -86,22 +86,16 @@ def _prepare_base(name: str, allow_download: bool) -> None:
 
 
 def compile_recipe(path: Path, allow_outside: bool, allow_download: bool = False) -> tuple[dict, Path]:
-    """Recipe -> plan dict (through the front end and the planner) and its project root."""
+    """Recipe -> plan dict and its project root, through the one compile path `ftc plan` uses; the
+    planner's warnings are printed, as `ftc plan` prints them."""
     from ftc.compiler.lang.diagnostics import render
-    from ftc.compiler.lang.frontend import load_recipe
-    from ftc.compiler.plan.planner import build_plan
+    from ftc.compiler.plan.compile import compile_recipe as compile_
 
-    recipe, diagnostics = load_recipe(path, allow_outside=allow_outside)
-    errors = [d for d in diagnostics if d.severity == "error"]
-    if recipe is None or errors:
-        raise FtcError(render(errors or list(diagnostics)), 1)
-    root = Path(recipe.project_root).resolve()
-    _prepare_base(recipe.base.name, allow_download)
-    result = build_plan(recipe, out_dir=root)
-    bad = [d for d in result.diagnostics if d.severity == "error"]
-    if result.plan is None or bad:
-        raise FtcError(render(bad or list(result.diagnostics)), 1)
-    return result.plan, root
+    compiled = compile_(path, allow_outside=allow_outside, command="ftc run",
+                        before_plan=lambda recipe: _prepare_base(recipe.base.name, allow_download))
+    if compiled.diagnostics:
+        click.echo(render(list(compiled.diagnostics)), err=True, nl=False)
+    return compiled.plan, compiled.root
 
 
 @click.command()

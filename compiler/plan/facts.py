@@ -285,7 +285,7 @@ def _dataset_dir_facts(src: DataSource, path: Path, root: str) -> SourceFacts:
         rows += table.num_rows
         if not sample:
             sample = table.slice(0, SAMPLE_ROWS).to_pylist()
-    digest, size = _tree_digest(path, files)
+    digest, size = tree_digest(path, files)
     return SourceFacts(src.name, rel_path(path, root), src.format, digest, rows, size,
                        tuple(row_text(r) for r in sample), tuple(answer_text(r) for r in sample))
 
@@ -299,11 +299,11 @@ def _documents_facts(src: DataSource, path: Path, root: str) -> SourceFacts:
             raise FileNotFoundError(str(path))
         files = sorted(p for p in path.glob(src.glob) if p.is_file())
         base = path
-    digest, size = _tree_digest(base, files)
+    digest, size = tree_digest(base, files)
     return SourceFacts(src.name, rel_path(path, root), src.format, digest, len(files), size, ())
 
 
-def _tree_digest(base: Path, files: list[Path]) -> tuple[str, int]:
+def tree_digest(base: Path, files: list[Path]) -> tuple[str, int]:
     """One sha256 over (relative name, content hash) of every file: the lock for a folder."""
     digest = hashlib.sha256()
     size = 0
