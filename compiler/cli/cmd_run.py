@@ -17,64 +17,6 @@ from ftc.shared.errors import FtcError
 EXIT_NOT_PROMOTED = 3
 
 
-def lock_digest(path: Path, fmt: str, glob: str = "**/*") -> str:
-    """The data lock of one input, computed exactly as the planner wrote it (compiler.facts):
-    a file's sha256; for a folder (documents, a `datasets` folder) one digest over its files."""
-    from ftc.compiler.plan import facts
-
-    if fmt == "documents":
-        files, base = ([path], path.parent) if path.is_file() else (sorted(p for p in path.glob(glob) if p.is_file()), path)
-        return facts.tree_digest(base, files)[0]
-    if path.is_dir():
-        return facts.tree_digest(path, sorted(path.rglob("*.arrow")))[0]
-    return facts.sha256_file(path)
-
-
-def _globs(plan: dict) -> dict[str, str]:
-    """Each source's glob, from the load step's config (documents folders only)."""
-    out = {}
-    for step in plan.get("steps", []):
-        if step.get("kind") == "load":
-            for src in (step.get("config") or {}).get("sources", []):
-                out[src["name"]] = src.get("glob") or "**/*"
-    return out
-
-
-def project_root(plan: dict, plan_path: Path | None) -> Path:
-    from ftc.compiler.plan.io import project_root_of
-
-    return project_root_of(plan, plan_path)
-
-
-def stale_inputs(plan: dict, root: Path) -> list[str]:
-    """Inputs whose files changed (or vanished) since the plan was written, as messages."""
-    problems = []
-    globs = _globs(plan)
-    for item in plan.get("inputs", []):
-        path = root / item["path"]
-        if not path.exists():
-            problems.append(f"{item['path']}: the file is gone (data source '{item['name']}')")
-        elif lock_digest(path, item.get("format", ""), globs.get(item["name"], "**/*")) != item.get("sha256"):
-            problems.append(f"{item['path']}: changed since the plan was written (data source '{item['name']}')")
-    return problems
-
-
-def refresh_lock(plan: dict, root: Path) -> dict:
-    globs = _globs(plan)
-    inputs = [dict(item, sha256=lock_digest(root / item["path"], item.get("format", ""), globs.get(item["name"], "**/*")))
-              for item in plan.get("inputs", [])]
-    return dict(plan, inputs=inputs)
-
-
-def check_inside(plan: dict, root: Path) -> None:
-    """A plan's data paths stay inside its project unless --allow-outside (design section 8)."""
-    for item in plan.get("inputs", []):
-        path = (root / item["path"]).resolve()
-        if not path.is_relative_to(root):
-            raise FtcError(f"error: data source '{item['name']}' ({item['path']}) lies outside the project "
-                           f"{root}; pass --allow-outside to allow it", 2)
-
-
 def _prepare_base(name: str, allow_download: bool) -> None:
     """Resolve (for the embedded model: convert, once) the base model before planning, so the
     planner always measures the data with the model's own tokenizer and reads its config. A plan
@@ -113,26 +55,33 @@ def run(target: Path, force: tuple[str, ...], refresh: bool, allow_download: boo
     if not target.exists():
         raise FtcError(f"error: {target}: no such recipe or plan file", 2)
     _quiet_libraries()
+    from ftc.compiler.plan.lock import check_paths
+
     if target.suffix == ".ftr":
         plan, root = compile_recipe(target, allow_outside, allow_download)
+        check_paths(plan, root, allow_outside)
     elif target.suffix == ".json":
-        from ftc.compiler.plan.io import read_plan
-
-        plan = read_plan(target)
-        root = project_root(plan, target)
-        stale = stale_inputs(plan, root)
-        if stale and not refresh:
-            raise FtcError("error: the plan's data lock no longer matches the files:\n  " + "\n  ".join(stale)
-                           + f"\nhint: re-plan the recipe, or run `ftc run {target} --refresh` to accept the new data")
-        if stale:
-            plan = refresh_lock(plan, root)
+        plan, root = read_checked_plan(target, refresh, allow_outside)
     else:
         raise FtcError(f"error: {target}: expected a recipe (.ftr) or a plan (.json)", 2)
-    if not allow_outside:
-        check_inside(plan, root)
     code = _execute(plan, root, runs_dir, force, allow_download, quiet)
     if code:
         raise click.exceptions.Exit(code)
+
+
+def read_checked_plan(target: Path, refresh: bool, allow_outside: bool) -> tuple[dict, Path]:
+    """A plan file, validated, its paths checked against its project, then its data lock."""
+    from ftc.compiler.plan.io import read_plan
+    from ftc.compiler.plan.lock import check_paths, plan_root, refresh_lock, stale_inputs
+
+    plan = read_plan(target)
+    root = plan_root(plan, target, allow_outside)
+    check_paths(plan, root, allow_outside)
+    stale = stale_inputs(plan, root)
+    if stale and not refresh:
+        raise FtcError("error: the plan's data lock no longer matches the files:\n  " + "\n  ".join(stale)
+                       + f"\nhint: re-plan the recipe, or run `ftc run {target} --refresh` to accept the new data")
+    return (refresh_lock(plan, root) if stale else plan), root
 
 
 def _sigterm_is_an_interrupt() -> None:

@@ -14,7 +14,21 @@ import click
 
 from ftc.shared.errors import FtcError
 
-ISSUE_URL = "https://github.com/ftc-dev/ftc/issues"
+
+def issue_url() -> str | None:
+    """Where to report a bug: the installed package's own "Issues" project URL, if it declares one
+    (never a made-up address)."""
+    from importlib import metadata
+
+    try:
+        urls = metadata.metadata("ftc").get_all("Project-URL") or []
+    except metadata.PackageNotFoundError:
+        return None
+    for entry in urls:
+        label, _, url = entry.partition(",")
+        if label.strip().lower() in ("issues", "bug tracker", "bugs", "tracker"):
+            return url.strip()
+    return None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -96,11 +110,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as err:  # noqa: BLE001 - the one place that turns bugs into one line
         if debug:
             raise
-        click.echo(
-            f"internal error: {type(err).__name__}: {err}\n"
-            f"This is a bug in ftc; please report it at {ISSUE_URL} (re-run with --debug for the traceback).",
-            err=True,
-        )
+        url = issue_url()
+        where = f"; please report it at {url}" if url else ""
+        click.echo(f"internal error: {type(err).__name__}: {err}\n"
+                   f"This is a bug in ftc{where} (re-run with --debug for the traceback).", err=True)
         return 2
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 
-from ftc.compiler.cli.cmd_run import check_inside, compile_recipe, refresh_lock, stale_inputs
+from ftc.compiler.cli.cmd_run import compile_recipe
+from ftc.compiler.plan.lock import check_paths, refresh_lock, stale_inputs
 from ftc.shared.errors import FtcError
 
 RECIPES = sorted((Path(__file__).resolve().parents[2] / "recipes").glob("*.ftr"))
@@ -33,5 +34,5 @@ def test_an_edited_or_missing_file_is_named_and_refresh_accepts_it(tmp_path: Pat
 def test_data_outside_the_project_needs_allow_outside(tmp_path: Path) -> None:
     plan = {"inputs": [{"name": "a", "path": "../elsewhere.jsonl"}]}
     with pytest.raises(FtcError, match="outside the project") as err:
-        check_inside(plan, tmp_path)
+        check_paths(plan, tmp_path, allow_outside=False)
     assert err.value.exit_code == 2

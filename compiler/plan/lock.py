@@ -1,0 +1,109 @@
+"""A plan's data lock and its boundary, checked when `ftc run` reads a plan.
+
+A plan file is untrusted input: it may have been edited by hand or by a tool. Before any step
+runs, every path the plan makes a step read is resolved against the project root and checked here,
+by one function (``check_paths``): data sources, their copies in the load step, the project root
+itself and the files expects read (a json_schema's schema). The load step may only read what the
+lock (``inputs``) pins, and each pinned file must still have the digest the planner recorded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator
+
+from ftc.compiler.lang.checks import find_project_root
+from ftc.compiler.plan import facts
+from ftc.shared.errors import FtcError
+
+# Expect arguments that name a file in the project.
+FILE_ARGS = ("schema",)
+
+
+def lock_digest(path: Path, fmt: str, glob: str = "**/*") -> str:
+    """The data lock of one input, computed exactly as the planner wrote it: a file's sha256; for a
+    folder (documents, a `datasets` folder) one digest over its files."""
+    if fmt == "documents":
+        files, base = ([path], path.parent) if path.is_file() else (sorted(p for p in path.glob(glob) if p.is_file()), path)
+        return facts.tree_digest(base, files)[0]
+    if path.is_dir():
+        return facts.tree_digest(path, sorted(path.rglob("*.arrow")))[0]
+    return facts.sha256_file(path)
+
+
+def load_sources(plan: dict) -> list[dict]:
+    """The sources the plan's load step(s) read."""
+    return [src for step in plan.get("steps", []) if step.get("kind") == "load"
+            for src in (step.get("config") or {}).get("sources", [])]
+
+
+def _globs(plan: dict) -> dict[str, str]:
+    return {src["name"]: src.get("glob") or "**/*" for src in load_sources(plan)}
+
+
+def stale_inputs(plan: dict, root: Path) -> list[str]:
+    """Inputs whose files changed (or vanished) since the plan was written, as messages."""
+    problems = []
+    globs = _globs(plan)
+    for item in plan.get("inputs", []):
+        path = root / item["path"]
+        if not path.exists():
+            problems.append(f"{item['path']}: the file is gone (data source '{item['name']}')")
+        elif lock_digest(path, item.get("format", ""), globs.get(item["name"], "**/*")) != item.get("sha256"):
+            problems.append(f"{item['path']}: changed since the plan was written (data source '{item['name']}')")
+    return problems
+
+
+def refresh_lock(plan: dict, root: Path) -> dict:
+    globs = _globs(plan)
+    inputs = [dict(item, sha256=lock_digest(root / item["path"], item.get("format", ""), globs.get(item["name"], "**/*")))
+              for item in plan.get("inputs", [])]
+    return dict(plan, inputs=inputs)
+
+
+def plan_root(plan: dict, plan_path: Path, allow_outside: bool) -> Path:
+    """The project root a plan file names. It must lie within the project that holds the plan file
+    (found by the rule recipes use: the nearest folder with pyproject.toml or .git): a root edited to
+    point above it (``"../../.."``) would put any file on the machine "inside the project"."""
+    base = plan_path.resolve().parent
+    root = (base / plan["project_root"]).resolve()
+    home = find_project_root(base).resolve()
+    if not allow_outside and not root.is_relative_to(home):
+        raise FtcError(f"error: {plan_path}: project_root '{plan['project_root']}' resolves to {root}, outside the "
+                       f"project that holds the plan file ({home})\nhint: a plan lives inside its project; re-plan "
+                       f"the recipe with `ftc plan --out`, or pass --allow-outside to accept this root", 2)
+    if not root.is_dir():
+        raise FtcError(f"error: {plan_path}: project_root '{plan['project_root']}' ({root}) is not a folder", 2)
+    return root
+
+
+def _paths(plan: dict) -> Iterator[tuple[str, str]]:
+    """(what, path) for every file the plan's steps will read."""
+    for item in plan.get("inputs", []):
+        yield f"data source '{item['name']}'", item["path"]
+    for src in load_sources(plan):
+        yield f"the load step's source '{src.get('name')}'", src["path"]
+    for expect in plan.get("expects", []):
+        for key in FILE_ARGS:
+            value: Any = (expect.get("args") or {}).get(key)
+            if isinstance(value, str):
+                yield f"expect {expect.get('label', expect.get('metric'))}", value
+
+
+def resolve_inside(root: Path, rel: str, what: str, allow_outside: bool) -> Path:
+    """``rel`` resolved against ``root`` (symlinks followed); outside the project is an error unless allowed."""
+    path = (root / rel).resolve()
+    if not allow_outside and not path.is_relative_to(root):
+        raise FtcError(f"error: {what} ({rel}) lies outside the project {root}; pass --allow-outside to allow it", 2)
+    return path
+
+
+def check_paths(plan: dict, root: Path, allow_outside: bool) -> None:
+    """Every path a step reads stays inside the project, and the load step reads only locked sources."""
+    for what, rel in _paths(plan):
+        resolve_inside(root, rel, what, allow_outside)
+    locked = {(item["name"], item["path"], item.get("format")) for item in plan.get("inputs", [])}
+    for src in load_sources(plan):
+        if (src.get("name"), src.get("path"), src.get("format")) not in locked:
+            raise FtcError(f"error: the plan's load step reads source '{src.get('name')}' ({src.get('path')}), which "
+                           f"its data lock (inputs) does not pin\nhint: the plan was edited; re-plan the recipe", 1)
