@@ -235,15 +235,10 @@ def fmt(ctx: click.Context, paths: tuple[str, ...], check: bool, show_diff: bool
 
 
 def _write(path: str, text: str) -> None:
-    """Atomic: a crash mid-write never leaves a half-formatted recipe."""
-    tmp = f"{path}.ftc-fmt.tmp"
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    """Atomic (a crash mid-write never leaves a half-formatted recipe), through a symlink."""
+    from ftc.shared.atomic import write_text
+
+    write_text(path, text)
 
 
 COMMANDS = [lint, fmt]

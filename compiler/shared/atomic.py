@@ -18,13 +18,18 @@ _FILE_MODE = 0o666 & ~_UMASK
 
 
 def write_bytes(path: str | Path, data: bytes) -> Path:
-    path = Path(path)
+    """Replace ``path`` atomically. A symlink is written through (its target is replaced, the link
+    stays a link), and an existing file keeps its permissions."""
+    path = _through_links(Path(path))
     path.parent.mkdir(parents=True, exist_ok=True)
+    mode = _FILE_MODE
+    if path.exists():
+        mode = path.stat().st_mode & 0o7777
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-            os.fchmod(handle.fileno(), _FILE_MODE)
+            os.fchmod(handle.fileno(), mode)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -32,6 +37,14 @@ def write_bytes(path: str | Path, data: bytes) -> Path:
         # Ctrl-C mid-write must not leave a stray temp file behind.
         Path(tmp).unlink(missing_ok=True)
         raise
+    return path
+
+
+def _through_links(path: Path) -> Path:
+    """The file a chain of symlinks ends at (which may not exist yet); ``os.replace`` on the link
+    itself would swap the link for a regular file."""
+    if path.is_symlink():
+        return Path(os.path.realpath(path))
     return path
 
 
