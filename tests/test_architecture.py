@@ -104,7 +104,7 @@ def test_the_import_contract_holds() -> None:
 @pytest.mark.parametrize("snippet, expected", [
     ("from ftc.runtime.executor import Executor\n", "imports ftc.runtime.executor"),
     ("def f():\n    import torch\n", "imports torch"),
-    ("from ftc.compiler.plan.facts import tree_digest\n", "imports private tree_digest"),
+    ("from ftc.compiler.plan.facts import _hidden\n", "imports private _hidden"),
     ("from ..plan import facts\n", "imports ftc.compiler.plan"),
     ("from ftc.compiler.lang import parser\nparser._cache()\n", "uses private parser._cache"),
 ])
@@ -114,3 +114,15 @@ def test_the_checker_sees_a_violation(snippet: str, expected: str, tmp_path: Pat
     probe.write_text(snippet, encoding="utf-8")
     found = violations(probe, "ftc.compiler.lang.probe")
     assert any(expected in v for v in found), found
+
+
+def test_the_core_install_pulls_no_training_library() -> None:
+    """`pip install ftc` (lint, fmt, plan, import) must not pull torch: the runtime is the `run` extra."""
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    core = {dep.split(">")[0].split("=")[0].split("<")[0].strip().lower().replace("-", "_") for dep in project["dependencies"]}
+    heavy = {name.replace("-", "_") for name in (*HEAVY, "sentence-transformers", "faiss-cpu", "gguf", "safetensors")}
+    assert not core & heavy
+    run = " ".join(project["optional-dependencies"]["run"])
+    assert all(name in run for name in ("torch", "transformers", "peft", "trl", "datasets", "accelerate"))

@@ -15,6 +15,18 @@ import click
 from ftc.shared.errors import FtcError
 
 EXIT_NOT_PROMOTED = 3
+# What `pip install 'ftc[run]'` adds; `ftc lint`/`plan`/`fmt` need none of it.
+RUNTIME_MODULES = ("torch", "transformers", "peft", "trl", "datasets", "accelerate", "safetensors")
+
+
+def require_runtime() -> None:
+    """`ftc run` on an install without the runtime extra: say which command installs it."""
+    import importlib.util
+
+    missing = [name for name in RUNTIME_MODULES if importlib.util.find_spec(name) is None]
+    if missing:
+        raise FtcError(f"error: `ftc run` needs the runtime, which is not installed (missing: {', '.join(missing)})\n"
+                       "hint: pip install 'ftc[run]'  (with a GPU, install the CUDA build of torch first)", 2)
 
 
 def _prepare_base(name: str, allow_download: bool) -> None:
@@ -54,6 +66,7 @@ def run(target: Path, force: tuple[str, ...], refresh: bool, allow_download: boo
     """Run a recipe (compiled first) or a saved plan: data, baseline, train, eval, gate, export."""
     if not target.exists():
         raise FtcError(f"error: {target}: no such recipe or plan file", 2)
+    require_runtime()
     _quiet_libraries()
     from ftc.compiler.plan.lock import check_paths
 

@@ -30,3 +30,16 @@ def test_a_declared_tracker_is_named(monkeypatch: pytest.MonkeyPatch, capsys: py
 def test_the_installed_package_declares_no_invented_tracker() -> None:
     url = cli_main.issue_url()
     assert url is None or "ftc-dev" not in url
+
+
+def test_ftc_run_without_the_runtime_extra_names_the_install_command(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    # Stands in for an install without `ftc[run]`: torch and trl are absent.
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in ("torch", "trl") else real(name, *a))
+    (tmp_path / "r.ftr").write_text("recipe \"x\" {}\n")
+    assert cli_main.main(["run", str(tmp_path / "r.ftr")]) == 2
+    err = capsys.readouterr().err
+    assert "missing: torch, trl" in err and "pip install 'ftc[run]'" in err
