@@ -6,11 +6,11 @@ STAMP   := $(VENV)/.installed
 # Tests may use both cores; the training tests are serialised by their own fixtures.
 PYTEST_ARGS ?=
 
-.PHONY: install test run lint bench clean
+.PHONY: install test check run lint fmt fuzz bench clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml Makefile
+$(STAMP): pyproject.toml setup.py Makefile
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	# The CPU build of torch first: an unpinned torch would pull a multi-GB CUDA build.
@@ -20,7 +20,13 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install -q -e '.[run,test]'
 	touch $(STAMP)
 
-test: install
+# The habits of a Python project: lint, format and types before any test runs.
+check: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: check
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 run: install
@@ -28,6 +34,14 @@ run: install
 
 lint: install
 	$(BIN)/ftc lint recipes/
+
+fmt: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# The long property-test profile (tests/conftest.py) over everything that loads no model.
+fuzz: install
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python bench/run_all.py
