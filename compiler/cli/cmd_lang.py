@@ -1,4 +1,4 @@
-"""``ftc lint`` and ``ftc fmt``, and ``explain_code`` for ``ftc explain FTRxxx``.
+"""``ftc lint`` and ``ftc fmt``.
 
 Light on purpose: this path must start fast and never import torch (only the front end, click and
 the standard library are loaded; no rich either, colour is plain ANSI).
@@ -16,17 +16,6 @@ import click
 
 
 SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", "runs", ".tox", ".mypy_cache", ".pytest_cache"}
-
-
-def explain_code(code: str) -> str | None:
-    from ftc.compiler.lang import diagnostics, lint_rules
-
-    code = code.upper()
-    rule = lint_rules.RULES.get(code)
-    if rule is None:
-        return diagnostics.explain(code)
-    example = "\n".join("    " + line for line in rule.example.split("\n"))
-    return f"{rule.code} {rule.name} ({rule.severity})\n\n{rule.summary}\n{rule.doc}\n\nExample:\n{example}\n"
 
 
 def collect(paths: tuple[str, ...]) -> list[str]:
@@ -80,24 +69,21 @@ def _as_json(d) -> dict:
 
 
 def _rule_meta() -> list[dict]:
-    from ftc.compiler.lang import diagnostics, lint_rules
+    """Every code `ftc lint` can report, from the one registry, as SARIF rule metadata."""
+    from ftc.compiler.lang.codes import CODES
 
-    rules = []
-    for c in diagnostics.CODES.values():
-        rules.append({"id": c.code, "name": c.name, "shortDescription": {"text": c.summary}, "defaultConfiguration": {"level": "error"}})
-    for r in lint_rules.RULES.values():
-        level = "error" if r.severity == "error" else "warning"
-        rules.append(
-            {
-                "id": r.code,
-                "name": r.name,
-                "shortDescription": {"text": r.summary},
-                "fullDescription": {"text": r.doc},
-                "help": {"text": f"{r.doc}\n\nExample:\n{r.example}"},
-                "defaultConfiguration": {"level": level},
-            }
-        )
-    return rules
+    return [
+        {
+            "id": c.code,
+            "name": c.name,
+            "shortDescription": {"text": c.summary},
+            "fullDescription": {"text": c.doc},
+            "help": {"text": f"{c.doc}\n\nExample:\n{c.example}\n\nUse instead:\n{c.use_instead}"},
+            "defaultConfiguration": {"level": "error" if c.severity == "error" else "warning"},
+        }
+        for c in CODES.values()
+        if c.lints
+    ]
 
 
 def _sarif(diags: list) -> str:

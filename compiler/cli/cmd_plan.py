@@ -1,4 +1,4 @@
-"""`ftc plan`, `ftc rules`, and the rule/FTR3xx half of `ftc explain`.
+"""`ftc plan` and `ftc rules` (the decision rules; `ftc explain R-...` is wired in ``cli.main``).
 
 Only click is imported at module level: the CLI imports every ``cmd_*`` module at start-up, and
 `ftc plan` must never import torch (nothing on this path does).
@@ -8,18 +8,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
 from ftc.shared.errors import FtcError
-
-
-def explain_rule(rule_id: str) -> str | None:
-    """`ftc explain R-...` (a decision rule) or `ftc explain FTR3xx` (a plan-time diagnostic)."""
-    from ftc.compiler.plan import rules
-
-    key = rule_id.strip().upper()
-    return rules.explain_code(key) if key.startswith("FTR3") else rules.explain(key)
 
 
 def make_plan(recipe_path: str, out: str | None = None, allow_outside: bool = False, color: bool = False) -> tuple[dict, str]:
@@ -39,11 +32,21 @@ def make_plan(recipe_path: str, out: str | None = None, allow_outside: bool = Fa
 @click.option("--diff", "diff_path", type=click.Path(dir_okay=False), help="Show what changed against an earlier plan file.")
 @click.option("--allow-outside", is_flag=True, help="Allow data paths outside the recipe's project.")
 @click.option("--color/--no-color", default=None, help="Colour the text view (default: when stdout is a terminal).")
-def plan(recipe: str, as_json: bool, out: str | None, diff_path: str | None, allow_outside: bool, color: bool | None) -> None:
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown"]),
+    default="text",
+    show_default=True,
+    help="The view for people: text for a terminal, markdown for a pull-request comment (the diff with --diff).",
+)
+def plan(
+    recipe: str, as_json: bool, out: str | None, diff_path: str | None, allow_outside: bool, color: bool | None, fmt: str
+) -> None:
     """Preview every decision for RECIPE (strategy, method, hyper-parameters, cost) and emit the plan."""
     from ftc.compiler.plan.io import dumps, read_plan, write_plan
 
-    use_color = sys.stdout.isatty() if color is None else color
+    use_color = (sys.stdout.isatty() if color is None else color) and fmt == "text"
     old = read_plan(diff_path) if diff_path else None
     the_plan, warnings = make_plan(recipe, out, allow_outside, use_color and not as_json)
     if warnings:
@@ -51,36 +54,54 @@ def plan(recipe: str, as_json: bool, out: str | None, diff_path: str | None, all
     if out:
         write_plan(the_plan, out)
     if old is not None:
-        from ftc.compiler.plan.diff import render_diff
-
         # With --json the JSON owns stdout (for tools) and the diff goes to stderr (for people).
-        click.echo(render_diff(old, the_plan, diff_path), nl=False, err=as_json)
+        click.echo(_diff_view(old, the_plan, diff_path or "", fmt), nl=False, err=as_json)
     if as_json:
         click.echo(dumps(the_plan), nl=False)
     elif old is None:
-        from ftc.compiler.plan.render import render_plan
-
-        click.echo(render_plan(the_plan, color=use_color), nl=False)
+        click.echo(_plan_view(the_plan, fmt, use_color), nl=False)
     if out:
         click.echo(f"wrote {out}", err=True)
+
+
+def _diff_view(old: dict[str, Any], new: dict[str, Any], old_name: str, fmt: str) -> str:
+    if fmt == "markdown":
+        from ftc.compiler.plan.diff_markdown import render_diff_markdown
+
+        return render_diff_markdown(old, new)
+    from ftc.compiler.plan.diff import render_diff
+
+    return render_diff(old, new, old_name)
+
+
+def _plan_view(plan: dict[str, Any], fmt: str, color: bool) -> str:
+    if fmt == "markdown":
+        from ftc.compiler.plan.diff_markdown import render_new_markdown
+
+        return render_new_markdown(plan)
+    from ftc.compiler.plan.render import render_plan
+
+    return render_plan(plan, color=color)
 
 
 @click.command("rules")
 @click.option("--json", "as_json", is_flag=True, help="Print the rules as JSON.")
 def rules_cmd(as_json: bool) -> None:
     """List every decision rule (`ftc explain R-...` prints one in full)."""
-    from ftc.compiler.plan import rules
+    from ftc.compiler.lang.codes import CODES
+    from ftc.compiler.plan.rules import DECISION_RULES
 
     if as_json:
         import json
 
-        click.echo(json.dumps([r.__dict__ for r in rules.RULES], indent=2, sort_keys=True))
+        click.echo(json.dumps([r.__dict__ for r in DECISION_RULES], indent=2, sort_keys=True))
         return
-    width = max(len(r.id) for r in rules.RULES)
-    for r in rules.RULES:
+    width = max(len(r.id) for r in DECISION_RULES)
+    for r in DECISION_RULES:
         click.echo(f"{r.id.ljust(width)}  {r.title}")
-    click.echo(f"\n{len(rules.RULES)} rules; `ftc explain RULE` for the statement, evidence and source. "
-               f"Plan-time diagnostics: {', '.join(sorted(rules.CODES))} (`ftc explain FTR3xx`).")
+    plan_codes = sorted(c.code for c in CODES.values() if c.phase == "plan")
+    click.echo(f"\n{len(DECISION_RULES)} rules; `ftc explain RULE` for the statement, evidence and source. "
+               f"Plan-time diagnostics: {', '.join(plan_codes)} (`ftc explain FTR3xx`).")
 
 
 rules_cmd.name = "rules"

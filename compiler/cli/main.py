@@ -44,13 +44,26 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @cli.command()
 @click.argument("target")
 def explain(target: str) -> None:
-    """Explain a diagnostic code (FTR101) or a decision rule (R-PROMPT-FIRST)."""
-    from ftc.compiler.cli import cmd_lang, cmd_plan
+    """Explain a diagnostic code (FTR101), a decision rule (R-PROMPT-FIRST), a block (train) or a key (train.lr, lr)."""
+    click.echo(explain_text(target))
 
-    text = cmd_plan.explain_rule(target) if target.upper().startswith(("R-", "FTR3")) else cmd_lang.explain_code(target)
-    if text is None:
-        raise FtcError(f"error: no diagnostic code or rule named '{target}'; see `ftc rules` and `ftc lint --help`", 2)
-    click.echo(text)
+
+def explain_text(target: str) -> str:
+    """Ask each registry in turn (codes, decision rules, the language's blocks and keys): their names
+    never overlap, so the first answer is the only one. Unknown: exit 2 with a did-you-mean."""
+    from ftc.compiler.lang import codes, language
+    from ftc.compiler.lang.suggest import did_you_mean
+    from ftc.compiler.plan import rules
+
+    for lookup in (codes.explain, rules.explain, language.explain):
+        text = lookup(target)
+        if text is not None:
+            return text
+    known = [*codes.names(), *rules.BY_ID, *language.names()]
+    guess = did_you_mean(target.strip(), known)
+    hint = f"; did you mean `{guess}`?" if guess else ""
+    raise FtcError(f"error: no diagnostic code, rule, block or key named '{target}'{hint}\n"
+                   "see `ftc rules`, docs/diagnostics.md and docs/language.md", 2)
 
 
 @cli.command()
@@ -76,9 +89,9 @@ def schema(what: str, fmt: str | None) -> None:
 
 
 def _register() -> None:
-    from ftc.compiler.cli import cmd_data, cmd_lang, cmd_plan, cmd_run
+    from ftc.compiler.cli import cmd_data, cmd_import, cmd_lang, cmd_plan, cmd_pr, cmd_run
 
-    for module in (cmd_lang, cmd_plan, cmd_data, cmd_run):
+    for module in (cmd_lang, cmd_plan, cmd_data, cmd_run, cmd_import, cmd_pr):
         for command in module.COMMANDS:
             cli.add_command(command)
 

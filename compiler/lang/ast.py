@@ -1,7 +1,7 @@
 """The syntax tree of a ``.ftr`` recipe: frozen dataclasses that mirror the text.
 
 Nothing here is checked yet: a ``Block`` may have any name and an ``Attribute`` any value. The
-semantic checks (``compiler.checks``) turn this tree into a ``compiler.recipe.Recipe``. Spans never
+semantic checks (``compiler.lang.checks``) turn this tree into a ``compiler.lang.recipe.Recipe``. Spans never
 take part in equality, so two trees that differ only in layout compare equal (the formatter's
 round-trip property relies on it).
 """

@@ -1,8 +1,8 @@
 """Diagnostics: one finding with a stable code, a severity, a message, a span and a hint.
 
-Codes: FTR0xx syntax (the file could not be read or parsed), FTR1xx semantic (the recipe is
-well-formed but wrong), FTR2xx advice (``compiler.lint_rules``), FTR3xx plan-time (the planner).
-``render`` prints them the way rustc does, with the offending line and a caret underline.
+Every code is registered, with its doc, in ``compiler.lang.codes`` (FTR0xx syntax, FTR1xx
+semantic, FTR2xx lint, FTR3xx plan). ``render`` prints diagnostics the way rustc does, with the
+offending line and a caret underline.
 """
 
 from __future__ import annotations
@@ -23,6 +23,9 @@ class Diagnostic:
     message: str
     span: Span
     hint: str | None = None
+    # The text that replaces the whole span to apply the hint's did-you-mean (`lr` for `lrr`), for
+    # tools that edit (the language server's quick fixes). Never rendered: the hint says it in words.
+    fix: str | None = None
 
     @property
     def location(self) -> str:
@@ -32,8 +35,8 @@ class Diagnostic:
         return replace(self, severity=severity)
 
 
-def error(code: str, message: str, span: Span, hint: str | None = None) -> Diagnostic:
-    return Diagnostic(code, "error", message, span, hint)
+def error(code: str, message: str, span: Span, hint: str | None = None, fix: str | None = None) -> Diagnostic:
+    return Diagnostic(code, "error", message, span, hint, fix)
 
 
 def warning(code: str, message: str, span: Span, hint: str | None = None) -> Diagnostic:
@@ -146,61 +149,3 @@ def summary(diagnostics: Iterable[Diagnostic]) -> str:
     errors = sum(d.severity == "error" for d in items)
     warnings = sum(d.severity == "warning" for d in items)
     return f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
-
-
-# --- the code registry (FTR0xx, FTR1xx; FTR2xx live in compiler.lint_rules) ------------------
-@dataclass(frozen=True)
-class Code:
-    code: str
-    name: str
-    summary: str
-    example: str  # a line that triggers it (where a line can)
-
-
-CODES: dict[str, Code] = {
-    c.code: c
-    for c in (
-        Code("FTR001", "cannot-read", "The recipe file cannot be read: it is missing, a directory or not permitted.", "ftc lint recipes/missing.ftr"),
-        Code("FTR002", "not-text", "The file is not UTF-8 text (binary, NUL bytes or another encoding).", "ftc lint model.safetensors"),
-        Code("FTR003", "unexpected-character", "A character that cannot start any token (`:` `'` `@` ...).", "format: chat"),
-        Code("FTR004", "unexpected-token", "A token where the grammar expects something else, or an early end of file.", "lr = 2e-4 * 2"),
-        Code("FTR005", "unbalanced-brackets", "A `{`, `[` or `(` that is never closed, or a closer without an opener.", 'recipe "x" {\n  eval { holdout = 20%\n}'),
-        Code("FTR006", "bad-string", "An unterminated string or an unknown escape (strings take \\\" \\\\ \\n \\t \\r \\uXXXX).", 'path = "C:\\data"'),
-        Code("FTR008", "too-deep", "Nesting deeper than 32 levels: no recipe needs it, so the input is refused early.", "x = [[[[[[[[ ... ]]]]]]]]"),
-        Code("FTR009", "foreign-format", "A JSON or YAML file was given where a .ftr recipe was expected.", '{"recipe": "x"}'),
-        Code("FTR010", "too-large", "The file is larger than 10 MB or holds more than 50,000 tokens; a recipe is a few KB.", ""),
-        Code("FTR011", "too-many-findings", "More than 100 findings in one file: the rest are counted, not shown.", ""),
-        Code("FTR101", "unknown-block", "A block that does not exist (or is misplaced), with a did-you-mean.", 'dta "tickets" { ... }'),
-        Code("FTR102", "unknown-key", "A key that the block does not know, with a did-you-mean; typos never fall back to defaults.", "learning_rate = 2e-4"),
-        Code("FTR103", "wrong-type", "A value of the wrong type: a string where a name is expected, a float where a whole number is.", 'format = "chat"'),
-        Code("FTR104", "bad-unit", "A missing or wrong unit: sizes need KB..TiB, durations ms..d, parameter counts K M B T.", "gpu_memory = 24"),
-        Code("FTR105", "out-of-range", "A value outside its sane range (percentages 0-100, sizes and durations > 0, ...).", "holdout = 120%"),
-        Code("FTR106", "missing-part", "A required part is missing: goal, base, a data source, an eval block, a source's path or format.", 'data "t" { format = chat }'),
-        Code("FTR107", "duplicate", "A key set twice, a second singleton block, two sources with one name.", 'data "t" { ... }\ndata "t" { ... }'),
-        Code("FTR108", "file-not-found", "A data file, folder or schema that does not exist (paths are relative to the recipe).", 'path = "data/tickts.jsonl"'),
-        Code("FTR109", "outside-project", "A path that leaves the recipe's project (nearest folder with pyproject.toml or .git); allow with --allow-outside.", 'path = "../../home/me/data.jsonl"'),
-        Code("FTR110", "unknown-choice", "A name that is not one of the allowed choices (format, device, method, goal kind ...).", "device = gpu"),
-        Code("FTR111", "bad-metric", "An unknown metric, wrong metric arguments, a bad regex or schema, or a malformed `beat baseline by`.", 'expect exact_mach(field = "category") >= 0.8'),
-        Code("FTR112", "threshold-range", "A threshold outside the metric's range (rates 0..1 or 0%..100%, perplexity > 0).", "expect json_valid >= 1.5"),
-        Code("FTR113", "unknown-source", "eval `data` names a data source that the recipe does not define.", 'data = "tickets-evl"'),
-        Code("FTR114", "block-name", "A block's name is missing, not allowed, or not a valid name.", "data { path = ... }"),
-        Code("FTR115", "misplaced", "Something outside the one recipe block, a second recipe, or expect/beat outside eval.", 'recipe "a" { ... }\nrecipe "b" { ... }'),
-        Code("FTR116", "bad-columns", "A columns map names a field that the data format does not have.", "columns = { mesages = \"conversation\" }"),
-    )
-}  # fmt: skip
-
-_DOCS = {
-    "FTR0": "A syntax error: the file could not be read or parsed, so nothing else was checked.",
-    "FTR1": "A semantic error: the recipe parses but is wrong. Every such error in a file is reported, not only the first.",
-}
-
-
-def explain(code: str) -> str | None:
-    """Name, what it means and an example, for `ftc explain FTR1xx`; None for an unknown code."""
-    c = CODES.get(code.upper())
-    if c is None:
-        return None
-    text = f"{c.code} {c.name} (error)\n\n{c.summary}\n{_DOCS[c.code[:4]]}\n"
-    if c.example:
-        text += "\nExample:\n" + "\n".join("    " + line for line in c.example.split("\n")) + "\n"
-    return text

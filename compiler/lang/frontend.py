@@ -14,6 +14,7 @@ from pathlib import Path
 from ftc.compiler.lang import ast
 from ftc.compiler.lang.diagnostics import Diagnostic, error, has_errors, register_source, render, sort_key
 from ftc.compiler.lang.recipe import Recipe, Span
+from ftc.compiler.lang.thresholds import MAX_DIAGNOSTICS
 
 __all__ = ["load_recipe", "parse_text", "check_text", "render", "Diagnostic"]
 
@@ -45,12 +46,9 @@ def check_text(
     checked = checks.check_file(ctx, tree)
     recipe = checks.build_recipe(ctx, checked, recipe_path or str(folder / "<recipe>.ftr")) if checked else None
     diags += ctx.diags
-    diags += lint_rules.run_rules(recipe, tree)
+    diags += lint_rules.run_rules(recipe, tree, text)
     diags = _cap(sorted(set(diags), key=sort_key))
     return (None if has_errors(diags) else recipe), diags
-
-
-MAX_DIAGNOSTICS = 100  # per file: past this a reader learns nothing more, and rendering gets slow
 
 
 def _cap(diags: list[Diagnostic]) -> list[Diagnostic]:

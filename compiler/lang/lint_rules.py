@@ -1,39 +1,71 @@
-"""Advice rules (FTR2xx): what a reviewer would flag in a pull request, beyond syntax and types.
+"""Lint rules (FTR2xx): what a reviewer would flag in a pull request, beyond syntax and types.
 
-Each rule is data: a code, a name, a severity, a one-line summary, a doc (what it checks and why it
-matters) and an example, printed by ``ftc explain CODE`` and shipped in SARIF rule metadata. The
-check functions read the checked ``Recipe`` (and the syntax tree where they need the text).
+Each rule's code, name, severity and doc live in the one registry (``compiler.lang.codes``); this
+module holds the checks, each registered for its code with ``@lint_rule``. Adding a rule is one
+registry entry, one decorated function here and its test. Checks read the checked ``Recipe`` (and
+the syntax tree or the source text where they need the text as written). Two predicates are
+shared with the planner, which applies them to recipes built without the linter:
+``knowledge_without_documents`` and ``qlora_on_cpu``.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
-from ftc.compiler.lang import ast
-from ftc.compiler.lang.diagnostics import Diagnostic, Severity
+from ftc.compiler.lang import ast, codes
+from ftc.compiler.lang.credentials import find_assigned, find_secret
+from ftc.compiler.lang.diagnostics import Diagnostic
 from ftc.compiler.lang.recipe import Recipe, Span
-
-MIN_EXAMPLES = 10  # OpenAI's documented minimum for a fine-tune
+from ftc.compiler.lang.thresholds import GAINS_CLEAR, MIN_EXAMPLES, SMALL_DATA
 
 
 @dataclass(frozen=True)
-class Rule:
+class LintInput:
+    """What a check sees: the checked recipe (None after semantic errors), the tree and the text."""
+
+    recipe: Recipe | None
+    tree: ast.RecipeFile
+    text: str = ""
+
+    @property
+    def checked(self) -> Recipe:
+        if self.recipe is None:  # only rules registered with needs_recipe=False see no recipe
+            raise ValueError("this lint rule needs a checked recipe")
+        return self.recipe
+
+
+LintCheck = Callable[[LintInput], Iterator[Diagnostic]]
+
+
+@dataclass(frozen=True)
+class LintRule:
     code: str
-    name: str
-    severity: Severity
-    summary: str
-    doc: str
-    example: str
-    check: Callable[[Recipe, ast.RecipeFile], Iterator[Diagnostic]]
-    needs_recipe: bool = True
+    check: LintCheck
+    needs_recipe: bool
 
 
-def _d(rule_code: str, message: str, span: Span, hint: str | None = None) -> Diagnostic:
-    return Diagnostic(rule_code, RULES[rule_code].severity, message, span, hint)
+LINT_RULES: dict[str, LintRule] = {}
+
+
+def lint_rule(code_id: str, *, needs_recipe: bool = True) -> Callable[[LintCheck], LintCheck]:
+    """Register ``check`` as the implementation of lint code ``code_id`` (one per code)."""
+
+    def register(check: LintCheck) -> LintCheck:
+        entry = codes.code(code_id)
+        if entry.phase != "lint" or code_id in LINT_RULES:
+            raise ValueError(f"{code_id} is not a lint code, or has a check already")
+        LINT_RULES[code_id] = LintRule(code_id, check, needs_recipe)
+        return check
+
+    return register
+
+
+def _d(code_id: str, message: str, span: Span, hint: str | None = None) -> Diagnostic:
+    return Diagnostic(code_id, codes.code(code_id).severity, message, span, hint)
 
 
 # --- tree helpers ----------------------------------------------------------------------------
@@ -54,63 +86,75 @@ def _attr(tree: ast.RecipeFile, kind: str, key: str) -> ast.Attribute | None:
     return None
 
 
-def _strings(tree: ast.RecipeFile) -> Iterator[ast.Str]:
-    stack: list = list(tree.items)
+def _named_strings(tree: ast.RecipeFile) -> Iterator[tuple[str | None, ast.Str]]:
+    """Every string in the tree, with the name it is assigned to (attribute, map entry, argument)."""
+    stack: list[tuple[str | None, object]] = [(None, item) for item in tree.items]
     while stack:
-        node = stack.pop()
+        name, node = stack.pop()
         if isinstance(node, ast.Str):
-            yield node
+            yield name, node
         elif isinstance(node, ast.Block):
-            stack.extend(node.items)
+            stack.extend((None, item) for item in node.items)
             if node.label:
-                stack.append(node.label)
-        elif isinstance(node, (ast.Attribute, ast.Entry, ast.Arg)):
-            stack.append(node.value)
+                stack.append((None, node.label))
+        elif isinstance(node, (ast.Attribute, ast.Entry)):
+            stack.append((node.key, node.value))
+        elif isinstance(node, ast.Arg):
+            stack.append((node.name, node.value))
         elif isinstance(node, ast.Call):
-            stack.extend(node.args)
+            stack.extend((None, arg) for arg in node.args)
         elif isinstance(node, ast.List):
-            stack.extend(node.items)
+            stack.extend((None, item) for item in node.items)
         elif isinstance(node, ast.Map):
-            stack.extend(node.entries)
+            stack.extend((None, entry) for entry in node.entries)
         elif isinstance(node, ast.Expect):
-            stack.extend((node.metric, node.threshold))
+            stack.extend(((None, node.metric), (None, node.threshold)))
 
 
-# --- FTR201 ----------------------------------------------------------------------------------
-def _knowledge_without_documents(recipe: Recipe, tree: ast.RecipeFile) -> Iterator[Diagnostic]:
+def _verbatim(span: Span, text: str, quote: int) -> bool:
+    """The literal has no escapes, so a column in its value is a column in the file."""
+    return span.line == span.end_line and span.end_col - span.col == len(text) + 2 * quote
+
+
+def _narrow(span: Span, quote: int, start: int, end: int) -> Span:
+    col = span.col + quote + start
+    return Span(span.file, span.line, col, span.line, span.col + quote + end)
+
+
+# --- FTR201 (shared with the planner) --------------------------------------------------------
+def knowledge_without_documents(recipe: Recipe) -> Diagnostic | None:
     if recipe.goal.kind in ("knowledge", "both") and not recipe.documents:
-        yield _d(
+        return _d(
             "FTR201",
             f"a {recipe.goal.kind} goal with no documents source",
             recipe.goal.span,
             'facts belong in retrieval: add `documents "docs" { path = "docs/" }`',
         )
+    return None
+
+
+@lint_rule("FTR201")
+def _knowledge_without_documents(src: LintInput) -> Iterator[Diagnostic]:
+    found = knowledge_without_documents(src.checked)
+    if found:
+        yield found
 
 
 # --- FTR202 ----------------------------------------------------------------------------------
 def count_rows(path: str, fmt: str) -> int | None:
-    """A cheap row count of a data file (None when it cannot be told without loading it)."""
+    """Rows of a data file as the load step counts them (None when it cannot be told cheaply or the
+    file cannot be read): the one shared counter, so lint, plan and run agree (issue 8)."""
+    from ftc.shared import files
+
     try:
-        if not os.path.isfile(path) or os.path.getsize(path) > 50_000_000:
-            return None
-        lower = path.lower()
-        with open(path, "rb") as fh:
-            data = fh.read()
-        if lower.endswith(".jsonl") or lower.endswith(".ndjson"):
-            return sum(1 for line in data.split(b"\n") if line.strip())
-        if lower.endswith(".json"):
-            doc = json.loads(data)
-            return len(doc) if isinstance(doc, list) else None
-        if lower.endswith((".csv", ".tsv")):
-            return max(0, sum(1 for line in data.split(b"\n") if line.strip()) - 1)
-        if fmt == "text" and lower.endswith((".txt", ".md")):
-            return sum(1 for part in re.split(rb"\n\s*\n", data) if part.strip())
-    except (OSError, ValueError, RecursionError):
+        return files.count_rows(path, max_bytes=50_000_000)
+    except (files.DataError, OSError):
         return None
-    return None
 
 
-def _too_few_examples(recipe: Recipe, tree: ast.RecipeFile) -> Iterator[Diagnostic]:
+@lint_rule("FTR202")
+def _too_few_examples(src: LintInput) -> Iterator[Diagnostic]:
+    recipe = src.checked
     for sources, kind in ((recipe.train_sources, "training"), (recipe.preference_sources, "preference")):
         counts = [count_rows(s.path, s.format) for s in sources]
         if not sources or any(c is None for c in counts):
@@ -122,33 +166,37 @@ def _too_few_examples(recipe: Recipe, tree: ast.RecipeFile) -> Iterator[Diagnost
                 "FTR202",
                 f"only {kept} {kind} example{'s' * (kept != 1)} after the holdout; a fine-tune needs at least {MIN_EXAMPLES}",
                 sources[0].span,
-                "with so few rows ftc stops at prompting; 50-100 well-made examples is where tuning starts to help",
+                f"with so few rows ftc stops at prompting; {SMALL_DATA}-{GAINS_CLEAR} well-made examples is where tuning starts to help",
             )
 
 
 # --- FTR203 / FTR204 -------------------------------------------------------------------------
-def _no_holdout(recipe: Recipe, tree: ast.RecipeFile) -> Iterator[Diagnostic]:
-    if _attr(tree, "eval", "holdout") is None and _attr(tree, "eval", "data") is None:
+@lint_rule("FTR203")
+def _no_holdout(src: LintInput) -> Iterator[Diagnostic]:
+    if _attr(src.tree, "eval", "holdout") is None and _attr(src.tree, "eval", "data") is None:
         yield _d(
             "FTR203",
             "the eval block states no holdout and no eval data",
-            recipe.eval.span,
-            f"ftc holds out {recipe.eval.holdout_fraction:.0%} by default; write `holdout = 20%` so reviewers see it",
+            src.checked.eval.span,
+            f"ftc holds out {src.checked.eval.holdout_fraction:.0%} by default; write `holdout = 20%` so reviewers see it",
         )
 
 
-def _no_beat_baseline(recipe: Recipe, tree: ast.RecipeFile) -> Iterator[Diagnostic]:
-    if recipe.eval.beat_baseline_pct is None:
+@lint_rule("FTR204")
+def _no_beat_baseline(src: LintInput) -> Iterator[Diagnostic]:
+    if src.checked.eval.beat_baseline_pct is None:
         yield _d(
             "FTR204",
             "no `beat baseline by` margin",
-            recipe.eval.span,
+            src.checked.eval.span,
             "a tune that only ties the prompted baseline is not worth shipping: add `beat baseline by 10%`",
         )
 
 
 # --- FTR205 ----------------------------------------------------------------------------------
-def _unused_source(recipe: Recipe, tree: ast.RecipeFile) -> Iterator[Diagnostic]:
+@lint_rule("FTR205")
+def _unused_source(src: LintInput) -> Iterator[Diagnostic]:
+    recipe = src.checked
     if recipe.goal.kind == "behavior":
         for source in recipe.documents:
             yield _d(
@@ -180,14 +228,14 @@ def _bounds(op: str, t: float) -> tuple[float, bool, float, bool]:
     }[op]
 
 
-def _unreachable(recipe: Recipe, tree: ast.RecipeFile) -> Iterator[Diagnostic]:
+@lint_rule("FTR206")
+def _unreachable(src: LintInput) -> Iterator[Diagnostic]:
     by_label: dict[str, list[tuple[float, bool, float, bool, object]]] = {}
-    for e in recipe.eval.expects:
+    for e in src.checked.eval.expects:
         lo, lo_s, hi, hi_s = _bounds(e.op, e.threshold)
         floor, ceil = (1.0, float("inf")) if e.metric == "perplexity" else (0.0, 1.0)
         if lo > ceil or hi < floor or (lo == ceil and lo_s) or (hi == floor and hi_s) or (e.metric == "perplexity" and hi < 1):
-            span = e.span
-            yield _d("FTR206", f"`{e.label} {e.op} {e.threshold:g}` can never be met", span, _range_hint(e.metric))
+            yield _d("FTR206", f"`{e.label} {e.op} {e.threshold:g}` can never be met", e.span, _range_hint(e.metric))
             continue
         by_label.setdefault(e.label, []).append((lo, lo_s, hi, hi_s, e))
     for label, items in by_label.items():
@@ -207,59 +255,88 @@ def _range_hint(metric: str) -> str:
     return "perplexity is at least 1" if metric == "perplexity" else f"{metric} is a rate between 0 and 1"
 
 
-# --- FTR207 ----------------------------------------------------------------------------------
-def _qlora_on_cpu(recipe: Recipe, tree: ast.RecipeFile) -> Iterator[Diagnostic]:
+# --- FTR207 (shared with the planner) --------------------------------------------------------
+def qlora_on_cpu(recipe: Recipe, span: Span | None = None) -> Diagnostic | None:
+    """``span``: where the recipe asks for qlora (the linter knows the value; the planner the block)."""
     if recipe.train.values.get("method") == "qlora" and recipe.constraints.device == "cpu":
-        node = _attr(tree, "train", "method")
-        yield _d(
+        return _d(
             "FTR207",
             "QLoRA on device cpu: bitsandbytes 4-bit training needs CUDA",
-            node.value.span if node else recipe.train.span,
+            span or recipe.train.span,
             "use method = lora on a CPU, or device = cuda",
         )
-
-
-# --- FTR208 ----------------------------------------------------------------------------------
-SECRET_PATTERNS: tuple[tuple[str, re.Pattern], ...] = (
-    ("a Hugging Face token", re.compile(r"\bhf_[A-Za-z0-9]{30,}")),
-    ("an OpenAI or Anthropic API key", re.compile(r"\bsk-(?:ant-|proj-)?[A-Za-z0-9_-]{20,}")),
-    ("an AWS access key id", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
-    ("a GitHub token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})")),
-    ("a Slack token", re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}")),
-    ("a Google API key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}")),
-    ("a private key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
-)
-
-
-def find_secret(text: str) -> tuple[str, int] | None:
-    for what, pattern in SECRET_PATTERNS:
-        m = pattern.search(text)
-        if m:
-            return what, m.start()
     return None
 
 
-def _secrets(recipe: Recipe | None, tree: ast.RecipeFile) -> Iterator[Diagnostic]:
-    texts: list[tuple[str, Span, int]] = [(s.value, s.span, 1) for s in _strings(tree)]
-    texts += [(c.text, c.span, 0) for c in tree.comments]
-    for text, span, quote in texts:
+@lint_rule("FTR207")
+def _qlora_on_cpu(src: LintInput) -> Iterator[Diagnostic]:
+    node = _attr(src.tree, "train", "method")
+    found = qlora_on_cpu(src.checked, node.value.span if node else None)
+    if found:
+        yield found
+
+
+# --- FTR208 ----------------------------------------------------------------------------------
+_SECRET_HINT = "never commit credentials: revoke it, and let the tool read it from the environment (e.g. HF_TOKEN)"
+
+
+@lint_rule("FTR208", needs_recipe=False)
+def _secrets(src: LintInput) -> Iterator[Diagnostic]:
+    texts: list[tuple[str | None, str, Span, int]] = [(name, s.value, s.span, 1) for name, s in _named_strings(src.tree)]
+    texts += [(None, c.text, c.span, 0) for c in src.tree.comments]
+    for name, text, span, quote in texts:
         found = find_secret(text)
         if found:
-            if span.line == span.end_line and span.end_col - span.col == len(text) + 2 * quote:
-                # no escapes in the literal, so the secret's column is exact: underline just it
-                m = next(p.search(text) for w, p in SECRET_PATTERNS if w == found[0])
-                start = span.col + quote + m.start()
-                span = Span(span.file, span.line, start, span.line, start + len(m.group()))
-            yield _d(
-                "FTR208",
-                f"this looks like {found[0]}",
-                span,
-                "never commit credentials: revoke it, and let the tool read it from the environment (e.g. HF_TOKEN)",
-            )
+            where = _narrow(span, quote, found.start, found.end) if _verbatim(span, text, quote) else span
+            yield _d("FTR208", f"this looks like {found.what}", where, _SECRET_HINT)
+            continue
+        assigned = find_assigned(name, text) if name else None
+        if assigned:
+            yield _d("FTR208", f"this looks like {assigned}", span, _SECRET_HINT)
+
+
+# --- FTR210 ----------------------------------------------------------------------------------
+BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+@lint_rule("FTR210", needs_recipe=False)
+def _bidi_controls(src: LintInput) -> Iterator[Diagnostic]:
+    # Read from the text as written: an escape (\u202E) in a string is visible, so it is fine.
+    text = src.text.lstrip("\ufeff")
+    if not BIDI_CONTROLS.search(text):
+        return
+    comments = [c.span for c in src.tree.comments]
+    strings = [s.span for _name, s in _named_strings(src.tree)]
+    seen: set[Span] = set()
+    for line_no, line in enumerate(text.split("\n"), 1):
+        for m in BIDI_CONTROLS.finditer(line):
+            col = m.start() + 1
+            point = Span(src.tree.file, line_no, col, line_no, col + 1)
+            comment = next((s for s in comments if _contains(s, line_no, col)), None)
+            # Outside comments the lexer accepts these characters only in quoted text (a string, a
+            # quoted map key); anywhere else it has refused the file already (FTR003).
+            region = comment or next((s for s in strings if _contains(s, line_no, col)), None) or point
+            if region not in seen:
+                seen.add(region)
+                yield _bidi_finding("comment" if comment else "string", m.group(), point)
+
+
+def _contains(span: Span, line: int, col: int) -> bool:
+    return (span.line, span.col) <= (line, col) < (span.end_line, span.end_col)
+
+
+def _bidi_finding(kind: str, ch: str, span: Span) -> Diagnostic:
+    name = f"U+{ord(ch):04X} {unicodedata.name(ch, 'BIDI CONTROL')}"
+    message = f"an invisible bidirectional control character ({name}) in a {kind}: the text may read differently than it parses"
+    if kind == "string":
+        return _d("FTR210", message, span, f"remove it, or write it as a visible escape (\\u{ord(ch):04X}) if it is meant")
+    return _d("FTR210", message, span, "remove it from the comment").with_severity("warning")
 
 
 # --- FTR209 ----------------------------------------------------------------------------------
-def _same_file(recipe: Recipe, tree: ast.RecipeFile) -> Iterator[Diagnostic]:
+@lint_rule("FTR209")
+def _same_file(src: LintInput) -> Iterator[Diagnostic]:
+    recipe = src.checked
     if not recipe.eval.eval_data or recipe.eval.accept_leaks:
         return
     evals = [s for s in recipe.data if s.name == recipe.eval.eval_data]
@@ -274,149 +351,47 @@ def _same_file(recipe: Recipe, tree: ast.RecipeFile) -> Iterator[Diagnostic]:
                 )
 
 
-RULES: dict[str, Rule] = {
-    r.code: r
-    for r in (
-        Rule(
-            "FTR201", "knowledge-without-documents", "error",
-            "A knowledge goal (or both) with no documents source.",
-            "Fine-tuning stores facts poorly and they go stale; ftc answers knowledge goals with retrieval "
-            "over documents. Without a documents source there is nothing to retrieve from.",
-            'goal = knowledge("Answer questions about our refund policy")\ndocuments "policies" { path = "docs/policies" glob = "**/*.md" }',
-            _knowledge_without_documents,
-        ),
-        Rule(
-            "FTR202", "too-few-examples", "warning",
-            "A fine-tune would have fewer than 10 training examples after the holdout.",
-            "OpenAI's minimum is 10 examples; 50-100 well-made examples is where supervised tuning starts "
-            "to help and Google suggests 100-500. With fewer, ftc does not fine-tune and the plan stops at "
-            "prompting, which is probably not what the recipe intends.",
-            'data "tickets" { path = "data/tickets.jsonl"  format = chat }   # 300 rows, not 8',
-            _too_few_examples,
-        ),
-        Rule(
-            "FTR203", "no-holdout", "warning",
-            "The eval block states neither a holdout nor eval data.",
-            "Every promotion decision rests on the held-out split. ftc holds out 20% by default, but a "
-            "reviewer should see the split in the recipe rather than guess it.",
-            "eval {\n  holdout = 20%\n  seed    = 7\n}",
-            _no_holdout,
-        ),
-        Rule(
-            "FTR204", "no-baseline-margin", "warning",
-            "No `beat baseline by` margin in the eval block.",
-            "Prompting is the cheapest experiment and the bar every tune must clear. Without a margin a "
-            "tune that merely ties the prompted baseline would be promoted, with its training and serving cost.",
-            "eval {\n  holdout = 20%\n  beat baseline by 10%\n}",
-            _no_beat_baseline,
-        ),
-        Rule(
-            "FTR205", "unused-source", "warning",
-            "A data source that nothing in the plan uses.",
-            "A documents source under a behaviour-only goal is never retrieved from; it is usually a "
-            "leftover or a goal that should be both(...). Unused sources still cost load time and confuse reviewers.",
-            'goal = both(behavior = "Reply as JSON", knowledge = "Our product handbook")',
-            _unused_source,
-        ),
-        Rule(
-            "FTR206", "unreachable-threshold", "error",
-            "An expectation no score can meet.",
-            "`expect json_valid > 1.0`, `expect perplexity < 1` or two expectations on one metric that "
-            "contradict each other make the gate fail on every run, so no tune is ever promoted.",
-            "expect json_valid >= 0.95\nexpect perplexity <= 40",
-            _unreachable,
-        ),
-        Rule(
-            "FTR207", "qlora-on-cpu", "error",
-            "QLoRA requested with device = cpu.",
-            "QLoRA trains on a 4-bit base through bitsandbytes, which needs CUDA. On a CPU use LoRA (bf16 "
-            "on a CPU is a runtime question, not a recipe one).",
-            "train { method = lora }\nconstraints { device = cpu }",
-            _qlora_on_cpu,
-        ),
-        Rule(
-            "FTR208", "secret-in-recipe", "error",
-            "A string or comment that looks like a credential (hf_ token, API key, private key).",
-            "Recipes are committed and reviewed; a token in one is a leaked token. Revoke it and let the "
-            "tools read credentials from the environment.",
-            "# the hub token comes from HF_TOKEN in the environment, never from the recipe",
-            _secrets,
-            needs_recipe=False,
-        ),
-        Rule(
-            "FTR209", "train-eval-same-file", "error",
-            "The same file is both training data and eval data.",
-            "Scoring a model on rows it trained on measures memorisation, not the task; the gate would "
-            "promote a tune that has not proved anything. Turn it off only knowingly with accept_leaks = true.",
-            'data "tickets" { path = "data/train.jsonl" ... }\ndata "tickets-eval" { path = "data/eval.jsonl" ... }\neval { data = "tickets-eval" }',
-            _same_file,
-        ),
-    )
-}  # fmt: skip
+# --- FTR211 ----------------------------------------------------------------------------------
+@lint_rule("FTR211")
+def _duplicate_expects(src: LintInput) -> Iterator[Diagnostic]:
+    # Identity is the checked expectation, so `>= 0.9` and `>= 90%` (or two spellings of one schema
+    # path) are the same condition however they are written.
+    first: dict[tuple, int] = {}
+    for e in src.checked.eval.expects:
+        identity = (e.metric, tuple(sorted((k, str(v)) for k, v in e.args.items())), e.op, e.threshold)
+        if identity in first:
+            yield _d(
+                "FTR211",
+                f"`expect {e.label} {e.op} {e.threshold:g}` is stated twice in the eval block",
+                e.span,
+                f"the first is on line {first[identity]}; every expectation needs its own identity: remove one",
+            )
+        else:
+            first[identity] = e.span.line
 
 
-def run_rules(recipe: Recipe | None, tree: ast.RecipeFile) -> list[Diagnostic]:
+# A goal still holding the text a generator (`ftc import`, `ftc init`) left for a person to write.
+PLACEHOLDER_GOAL = re.compile(r"\bTODO\b|\bFIXME\b|\bTBD\b|<[^<>]*describe[^<>]*>", re.IGNORECASE)
+
+
+@lint_rule("FTR212")
+def _placeholder_goal(src: LintInput) -> Iterator[Diagnostic]:
+    goal = src.checked.goal
+    for text in (goal.text, goal.knowledge_text):
+        found = PLACEHOLDER_GOAL.search(text)
+        if found:
+            yield _d("FTR212", f"the goal is still a placeholder (`{found.group(0)}`)", goal.span,
+                     "describe the behaviour (or knowledge) in your own words: the system prompt, the baseline and "
+                     "the tune all start from this text")
+            return
+
+
+def run_rules(recipe: Recipe | None, tree: ast.RecipeFile, text: str = "") -> list[Diagnostic]:
+    src = LintInput(recipe, tree, text)
     out: list[Diagnostic] = []
-    for rule in RULES.values():
+    for code_id in sorted(LINT_RULES):
+        rule = LINT_RULES[code_id]
         if rule.needs_recipe and recipe is None:
             continue
-        out.extend(rule.check(recipe, tree))  # type: ignore[arg-type]
+        out.extend(rule.check(src))
     return out
-
-
-def rules_table() -> str:
-    """The Markdown table in docs/lint-rules.md, generated from RULES."""
-    lines = ["| code | name | severity | what it checks |", "|---|---|---|---|"]
-    lines += [f"| {r.code} | {r.name} | {r.severity} | {_cell(r.summary)} |" for r in RULES.values()]
-    return "\n".join(lines)
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|")
-
-
-def docs_page() -> str:
-    """The whole of docs/lint-rules.md (a test checks that the committed file matches)."""
-    from ftc.compiler.lang.diagnostics import CODES
-
-    parts = [
-        "# ftc lint rules",
-        "",
-        "Generated from `compiler/lint_rules.py` and `compiler/diagnostics.py`; regenerate with",
-        "`python -c \"from ftc.compiler.lang.lint_rules import docs_page; print(docs_page(), end='')\" > docs/lint-rules.md`.",
-        "`ftc explain CODE` prints any entry with an example; `ftc lint --strict` fails on warnings too.",
-        "",
-        "## Advice rules (FTR2xx)",
-        "",
-        "What a reviewer would flag in a pull request, beyond syntax and types.",
-        "",
-        rules_table(),
-        "",
-        "## Syntax (FTR0xx) and semantic (FTR1xx) errors",
-        "",
-        "| code | name | what it means |",
-        "|---|---|---|",
-        *[f"| {c.code} | {c.name} | {_cell(c.summary)} |" for c in CODES.values()],
-        "",
-        "Plan-time findings (over budget, does not fit in memory) are FTR3xx and come from the planner.",
-        "",
-        "## Output and exit codes",
-        "",
-        "`ftc lint PATH... [--format text|json|sarif|github] [--strict] [--allow-outside]` checks files and",
-        "folders (recursively, `*.ftr`; `-` reads stdin). `text` is rustc-style with a caret excerpt (colour on",
-        "a TTY, off with `NO_COLOR`); `json` is `{\"files\": N, \"diagnostics\": [{code, severity, message, file,",
-        "line, col, end_line, end_col, hint}]}`; `sarif` is SARIF 2.1.0 with every code as rule metadata (for",
-        "GitHub code scanning); `github` prints workflow annotations. Exit 0 clean, 1 errors (warnings too with",
-        "`--strict`), 2 usage or internal error. `.pre-commit-hooks.yaml` offers `ftc-lint`, `ftc-lint-strict`,",
-        "`ftc-fmt` and `ftc-fmt-check`.",
-        "",
-        "## Units",
-        "",
-        "- Sizes always carry a byte unit: `KB MB GB TB` (decimal) or `KiB MiB GiB TiB` (binary).",
-        "- Parameter counts use `K M B T` alone (`135M`, `7B`); a plain integer is a count too. So `1B` is",
-        "  a billion parameters, never a byte, and `1GB` is never a parameter count.",
-        "- Durations: `ms s m h d`, case-sensitive (`m` is minutes, `M` millions). Percentages: `20%`.",
-        "  Money: `$20`, `$1.50`. A rate threshold is `0.95` or `95%`.",
-        "",
-    ]
-    return "\n".join(parts)

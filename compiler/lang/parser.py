@@ -1,4 +1,4 @@
-"""Text -> syntax tree (``compiler.ast``), or located syntax diagnostics (FTR0xx). Never raises.
+"""Text -> syntax tree (``compiler.lang.ast``), or located syntax diagnostics (FTR0xx). Never raises.
 
 One LALR parser (lark, basic lexer) whose reductions build the AST directly (an inline
 transformer): no intermediate parse tree and no recursion, so deep input cannot overflow the
@@ -15,10 +15,9 @@ from typing import Any
 from ftc.compiler.lang import ast
 from ftc.compiler.lang.diagnostics import Diagnostic, error
 from ftc.compiler.lang.recipe import Span
+from ftc.compiler.lang.thresholds import MAX_BYTES, MAX_DEPTH, MAX_TOKENS
 
-MAX_DEPTH = 32  # blocks, lists, maps and calls nested deeper than this are refused (FTR008)
-MAX_BYTES = 10_000_000  # a recipe is a few KB; anything above this is not a recipe (FTR010)
-MAX_TOKENS = 50_000  # a recipe has a few hundred; a pure-Python LALR parse of millions takes minutes
+__all__ = ["parse", "decode", "MAX_BYTES", "MAX_DEPTH", "MAX_TOKENS"]
 
 _lock = threading.Lock()
 _parser: Any = None

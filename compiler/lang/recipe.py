@@ -1,7 +1,7 @@
 """The checked recipe: what the semantic checks hand to the decision engine.
 
-The parser produces a syntax tree (``compiler.ast``) that mirrors the text. The semantic
-checks (``compiler.checks``) validate it and build this model, in which every value is typed,
+The parser produces a syntax tree (``compiler.lang.ast``) that mirrors the text. The semantic
+checks (``compiler.lang.checks``) validate it and build this model, in which every value is typed,
 every unit is resolved (bytes, seconds, fractions) and every path is absolute. The planner
 reads only this model, so it can be built directly in tests without any text.
 """

@@ -10,7 +10,7 @@ from ftc.compiler.plan.render import duration
 from ftc.compiler.plan.steps import CONTEXT_TOKENS
 from ftc.compiler.plan.state import TEMPLATE_TOKENS, Decisions, Facts, response_tokens, train_rows
 from ftc.compiler.lang.recipe import Span
-from ftc.compiler.plan.rules import NEAR_BUDGET
+from ftc.compiler.lang.thresholds import NEAR_BUDGET
 
 EMBEDDER_PARAMS = 22_700_000  # all-MiniLM-L6-v2
 BATCH = 8  # generation batch of the baseline and eval steps

@@ -21,6 +21,7 @@ from ftc.compiler.plan import model_table
 from ftc.compiler.lang.diagnostics import Diagnostic, error
 from ftc.compiler.plan.model_table import ModelSpec
 from ftc.compiler.lang.recipe import DataSource, ModelRef, Recipe
+from ftc.shared import files
 from ftc.shared.paths import ftc_home
 
 SAMPLE_ROWS = 500  # token lengths are measured on at most this many rows per source
@@ -163,39 +164,35 @@ def source_facts(src: DataSource, root: str) -> SourceFacts:
             return _documents_facts(src, path, root)
         if path.is_dir():
             return _dataset_dir_facts(src, path, root)
+        size = files.require_regular_file(path).st_size  # a FIFO or /dev/zero is refused before any open
         rows, sample = _count_rows(path)
-        return SourceFacts(src.name, rel_path(path, root), src.format, sha256_file(path), rows, path.stat().st_size,
+        return SourceFacts(src.name, rel_path(path, root), src.format, sha256_file(path), rows, size,
                            tuple(row_text(r) for r in sample), tuple(answer_text(r) for r in sample))
     except FactError:
         raise
-    except (OSError, UnicodeDecodeError, ValueError, csv.Error) as exc:
-        why = _where_not_utf8(path) if isinstance(exc, UnicodeDecodeError) else _why(exc)
-        raise FactError(error("FTR301", f"cannot read data source '{src.name}' ({src.rel_path}): {why}", src.span,
+    except files.DataError as exc:
+        where = f"line {exc.line}: " if exc.line else ""
+        hint = "`ftc data check` reads the file as a run would and names every problem" if exc.line else None
+        raise FactError(error("FTR301", f"cannot read data source '{src.name}' ({src.rel_path}): {where}{exc.reason}",
+                              src.span, hint)) from None
+    except (OSError, ValueError, csv.Error) as exc:
+        raise FactError(error("FTR301", f"cannot read data source '{src.name}' ({src.rel_path}): {_why(exc)}", src.span,
                               "check the path and the file's format; `ftc data check` validates every row")) from exc
     except Exception as exc:  # pyarrow raises its own error types for a corrupt Parquet file
         raise FactError(error("FTR301", f"cannot read data source '{src.name}' ({src.rel_path}): {_why(exc)}", src.span)) from exc
 
 
-def _where_not_utf8(path: Path) -> str:
-    """Name the first line that is not UTF-8: the decoder's own offset is relative to its buffer."""
-    with open(path, "rb") as fh:
-        for number, line in enumerate(fh, start=1):
-            try:
-                line.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                return f"line {number}, byte {exc.start + 1}: not UTF-8 text (byte 0x{line[exc.start]:02x})"
-    return "not UTF-8 text"
-
-
 def _why(exc: Exception) -> str:
     if isinstance(exc, FileNotFoundError):
         return "no such file"
-    return f"{type(exc).__name__}: {exc}"
+    return f"{type(exc).__name__}: {str(exc)[:200]}"
 
 
 def sha256_file(path: Path) -> str:
+    """The data lock's digest, read through the shared bounded opener (a FIFO is refused, not awaited)."""
+    os.stat(path)  # a missing file stays an OSError, as callers (the recipe's own digest) expect
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with files.open_data_file(path) as fh:
         while chunk := fh.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
@@ -209,105 +206,88 @@ def _sample_indices(n: int) -> set[int]:
 
 
 def _count_rows(path: Path) -> tuple[int, list[object]]:
+    """Rows by the shared counter (the load step's own definition of a row), then a sample."""
+    n = files.count_rows(path)
+    if n is None:
+        raise files.DataError.at(path, f"unknown file type '{path.suffix or '(none)'}'; ftc reads .jsonl, .json, .csv, "
+                                       ".tsv, .parquet, a `datasets` folder, or documents", exit_code=2)
+    keep = _sample_indices(n)
     suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        return _parquet_rows(path)
-    if suffix == ".csv":
-        return _csv_rows(path)
-    if suffix == ".json":
-        return _json_rows(path)
-    return _jsonl_rows(path)  # .jsonl, .ndjson and anything else line-oriented
+    if suffix in (".parquet", ".pq"):
+        return n, _parquet_sample(path)
+    if suffix in (".jsonl", ".ndjson"):
+        return n, _jsonl_sample(path, keep)
+    rows = files.json_rows(path) if suffix == ".json" else files.csv_rows(path)
+    return n, [raw.row if raw.reason is None else "" for i, raw in enumerate(rows) if i in keep]
 
 
-def _jsonl_rows(path: Path) -> tuple[int, list[object]]:
-    # Two streaming passes (count, then sample) so a large file is never held in memory.
-    with open(path, encoding="utf-8") as fh:
-        n = sum(1 for line in fh if line.strip())
-    keep = _sample_indices(n)
-    with open(path, encoding="utf-8") as fh:
-        rows = (line for line in fh if line.strip())
-        sample: list[object] = [_loads_or_text(line) for i, line in enumerate(rows) if i in keep]
-    return n, sample
+def _jsonl_sample(path: Path, keep: set[int]) -> list[object]:
+    """The sampled rows, parsed; every line is decoded so text that is not UTF-8 is named here, with
+    its line and byte, before a run finds it."""
+    parser = files.RowParser()
+    sample: list[object] = []
+    for i, (number, _, raw) in enumerate(files.data_lines(path)):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            where = f"line {number}, byte {exc.start + 1}"
+            raise files.DataError(f"{path}: {where}: not UTF-8 text", path=str(path),
+                                  reason=f"{where}: not UTF-8 text (byte 0x{raw[exc.start]:02x})") from None
+        if i in keep:
+            row, reason = parser.parse(text.strip())
+            sample.append(text.strip() if reason else row)  # a bad row is the data step's to report; here it is text
+    return sample
 
 
-def _loads_or_text(line: str) -> object:
-    try:
-        return json.loads(line)
-    except ValueError:
-        return line  # a bad row is the data step's to report, with its line; here it is just text
-
-
-def _json_rows(path: Path) -> tuple[int, list[object]]:
-    doc = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(doc, list):
-        raise ValueError("a .json data file must hold an array of rows (use .jsonl for one row per line)")
-    keep = _sample_indices(len(doc))
-    return len(doc), [doc[i] for i in sorted(keep)]
-
-
-def _csv_rows(path: Path) -> tuple[int, list[object]]:
-    def body(fh):
-        reader = csv.reader(fh)
-        header = next(reader, [])
-        return header, (r for r in reader if any(cell.strip() for cell in r))
-
-    with open(path, encoding="utf-8", newline="") as fh:
-        n = sum(1 for _ in body(fh)[1])
-    keep = _sample_indices(n)
-    with open(path, encoding="utf-8", newline="") as fh:
-        header, rows = body(fh)
-        sample: list[object] = [dict(zip(header, r)) for i, r in enumerate(rows) if i in keep]
-    return n, sample
-
-
-def _parquet_rows(path: Path) -> tuple[int, list[object]]:
+def _parquet_sample(path: Path) -> list[object]:
     import pyarrow.parquet as pq  # light next to torch, but only needed for Parquet data
 
-    pf = pq.ParquetFile(path)
-    sample: list[object] = []
-    for batch in pf.iter_batches(batch_size=SAMPLE_ROWS):
-        sample = batch.to_pylist()
-        break
-    return pf.metadata.num_rows, sample
+    for batch in pq.ParquetFile(str(path)).iter_batches(batch_size=SAMPLE_ROWS):
+        return _shallow(batch.to_pylist())
+    return []
+
+
+def _shallow(rows: list[object]) -> list[object]:
+    """Arrow rows too deep for row_text's recursion count as empty text (the data step reports them)."""
+    return [row if files.value_depth(row) <= files.MAX_DEPTH else "" for row in rows]
 
 
 def _dataset_dir_facts(src: DataSource, path: Path, root: str) -> SourceFacts:
     """A ``datasets`` save_to_disk folder: rows from its Arrow files' metadata."""
     import pyarrow as pa
 
-    files = sorted(path.rglob("*.arrow"))
-    if not files:
+    arrow_files = sorted(path.rglob("*.arrow"))
+    if not arrow_files:
         raise ValueError("a folder data source (other than documents) must be a `datasets` folder with .arrow files")
     rows, sample = 0, []
-    for file in files:
+    for file in arrow_files:
+        files.require_regular_file(file)  # a FIFO named *.arrow must not block the memory map
         with pa.memory_map(str(file)) as mm:
             table = pa.ipc.open_stream(mm).read_all()
         rows += table.num_rows
         if not sample:
-            sample = table.slice(0, SAMPLE_ROWS).to_pylist()
-    digest, size = tree_digest(path, files)
+            sample = _shallow(table.slice(0, SAMPLE_ROWS).to_pylist())
+    digest, size = tree_digest(path, arrow_files)
     return SourceFacts(src.name, rel_path(path, root), src.format, digest, rows, size,
                        tuple(row_text(r) for r in sample), tuple(answer_text(r) for r in sample))
 
 
 def _documents_facts(src: DataSource, path: Path, root: str) -> SourceFacts:
-    if path.is_file():
-        files = [path]
-        base = path.parent
-    else:
-        if not path.is_dir():
-            raise FileNotFoundError(str(path))
-        files = sorted(p for p in path.glob(src.glob) if p.is_file())
+    if path.is_dir():
+        found = sorted(p for p in path.glob(src.glob) if p.is_file())  # is_file: no FIFOs, no devices
         base = path
-    digest, size = tree_digest(base, files)
-    return SourceFacts(src.name, rel_path(path, root), src.format, digest, len(files), size, ())
+    else:
+        files.require_regular_file(path)
+        found, base = [path], path.parent
+    digest, size = tree_digest(base, found)
+    return SourceFacts(src.name, rel_path(path, root), src.format, digest, len(found), size, ())
 
 
-def tree_digest(base: Path, files: list[Path]) -> tuple[str, int]:
+def tree_digest(base: Path, paths: list[Path]) -> tuple[str, int]:
     """One sha256 over (relative name, content hash) of every file: the lock for a folder."""
     digest = hashlib.sha256()
     size = 0
-    for file in files:
+    for file in paths:
         digest.update(f"{file.relative_to(base).as_posix()}\0{sha256_file(file)}\n".encode())
         size += file.stat().st_size
     return digest.hexdigest(), size

@@ -10,6 +10,7 @@ Use ``project_root_of(plan, plan_path)`` to get the absolute folder back.
 from __future__ import annotations
 
 import contextlib
+import stat
 import json
 import os
 from pathlib import Path
@@ -83,18 +84,40 @@ def write_plan(plan: dict, path: str | Path) -> None:
         raise FtcError(f"error: cannot write the plan to {target}: {exc.strerror or exc}", 2) from None
 
 
+# A plan is a few kilobytes; anything far larger is not one, and is not read into memory.
+MAX_PLAN_BYTES = 10_000_000
+
+
+def _no_constant(name: str) -> float:
+    """NaN and Infinity are not JSON, and no plan value may be one (json.loads accepts them)."""
+    raise ValueError(f"{name} is not a number a plan may hold")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text} overflows to infinity, which no plan value may be")
+    return value
+
+
 def read_plan(path: str | Path) -> dict:
     """Read and validate a plan file; a bad file raises FtcError located by line:col or JSON path."""
     p = Path(path)
     try:
+        if p.exists() and not stat.S_ISREG(p.stat().st_mode):
+            raise FtcError(f"error: {p}: not a regular file (a FIFO, device or folder cannot be a plan)")
+        if p.exists() and p.stat().st_size > MAX_PLAN_BYTES:
+            raise FtcError(f"error: {p}: {p.stat().st_size:,} bytes is too large for a plan (at most {MAX_PLAN_BYTES:,})")
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise FtcError(f"error: {p}: no such plan file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise FtcError(f"error: {p}: cannot read the plan: {exc}") from None
     try:
-        plan = json.loads(text)
-    except json.JSONDecodeError as exc:
+        plan = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+    except ValueError as exc:
+        if not isinstance(exc, json.JSONDecodeError):
+            raise FtcError(f"error: {p}: {exc}\nhint: a plan holds finite numbers only; regenerate it with `ftc plan`") from None
         raise FtcError(f"error: {p}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}\n"
                        "hint: the plan was edited by hand or truncated; regenerate it with `ftc plan`") from None
     if not isinstance(plan, dict):

@@ -12,7 +12,10 @@ import math
 from ftc.compiler.plan import memory, model_table
 from ftc.compiler.plan.steps import CONTEXT_TOKENS
 from ftc.compiler.plan.state import GB, TEMPLATE_TOKENS, Decisions, Facts, human_count, train_rows
-from ftc.compiler.plan.rules import FULL_MIN_EXAMPLES, NEAR_MEMORY
+from ftc.compiler.lang.lint_rules import qlora_on_cpu
+from ftc.compiler.lang.thresholds import FULL_MIN_EXAMPLES, NEAR_MEMORY
+from ftc.shared import hparams
+from ftc.shared.hparams import DEFAULTS
 
 
 # --- hyper-parameters (rule 8) ---------------------------------------------------------------
@@ -25,35 +28,35 @@ def decide_hparams(f: Facts, d: Decisions, method: str) -> dict:
     o = dict(r.train.values)
     n = f.rows(d.train_names)
     n_train = train_rows(f, n)
-    small = n_train < 160
+    small = n_train < hparams.SMALL_DATA_ROWS
     full = method == "full"
     lora = method in ("lora", "qlora", "dora")
     max_len = _max_length(f, "rag" in d.strategy)
     hp = {
-        "lora_r": _hp(16 if lora else None, "rule", "LoRA rank 16: enough capacity for a narrow task" if lora else "not a LoRA method"),
-        "lora_alpha": _hp(32 if lora else None, "rule", "alpha = 2r, the common scaling" if lora else "not a LoRA method"),
-        "lora_dropout": _hp(0.05 if lora else None, "rule", "light regularisation for small data" if lora else "not a LoRA method"),
-        "target_modules": _hp("all-linear" if lora else None, "rule",
+        "lora_r": _hp(DEFAULTS["lora_r"] if lora else None, "rule", f"LoRA rank {DEFAULTS['lora_r']}: enough capacity for a narrow task" if lora else "not a LoRA method"),
+        "lora_alpha": _hp(DEFAULTS["lora_alpha"] if lora else None, "rule", "alpha = 2r, the common scaling" if lora else "not a LoRA method"),
+        "lora_dropout": _hp(DEFAULTS["lora_dropout"] if lora else None, "rule", "light regularisation for small data" if lora else "not a LoRA method"),
+        "target_modules": _hp(DEFAULTS["target_modules"] if lora else None, "rule",
                               "every linear layer: closer to full tuning than attention-only (QLoRA paper)" if lora else "not a LoRA method"),
-        "lr": _hp(2e-5 if full else 2e-4, "rule", "full tuning: 10x lower than LoRA's 2e-4" if full else "2e-4, the LoRA/QLoRA default"),
-        "lr_scheduler": _hp("cosine", "rule", "cosine decay after warmup"),
+        "lr": _hp(hparams.FULL_LR if full else DEFAULTS["lr"], "rule", f"full tuning: 10x lower than LoRA's {hparams.short(DEFAULTS['lr'])}" if full else f"{hparams.short(DEFAULTS['lr'])}, the LoRA/QLoRA default"),
+        "lr_scheduler": _hp(hparams.LR_SCHEDULER, "rule", f"{hparams.LR_SCHEDULER} decay after warmup"),
         "epochs": _hp(*_epochs(n)),
-        "batch": _hp(4 if f.device.kind == "cpu" else 8, "rule", "micro-batch per device, lowered if memory requires"),
+        "batch": _hp(hparams.CPU_BATCH if f.device.kind == "cpu" else hparams.GPU_BATCH, "rule", "micro-batch per device, lowered if memory requires"),
         "grad_accum": _hp(None, "rule", "set below from the effective batch"),
         "max_length": _hp(max_len[0], "rule", max_len[1]),
-        "warmup_ratio": _hp(0.03, "rule", "3% warmup steadies the first updates"),
-        "weight_decay": _hp(0.0, "rule", "no decay: adapters are small and runs are short"),
-        "max_steps": _hp(None, "rule", "no cap: epochs decide the length"),
-        "early_stopping": _hp(True, "rule", "stop when validation loss (a slice of train, never the holdout) stops improving; patience 2"),
+        "warmup_ratio": _hp(hparams.WARMUP_RATIO, "rule", f"{hparams.WARMUP_RATIO:.0%} warmup steadies the first updates"),
+        "weight_decay": _hp(DEFAULTS["weight_decay"], "rule", "no decay: adapters are small and runs are short"),
+        "max_steps": _hp(DEFAULTS["max_steps"], "rule", "no cap: epochs decide the length"),
+        "early_stopping": _hp(True, "rule", f"stop when validation loss (a slice of train, never the holdout) stops improving; patience {DEFAULTS['early_stopping_patience']}"),
         "packing": _hp(None, "rule", ""),
         "seed": _hp(r.eval.seed, "rule", "the recipe's eval seed, so the run is reproducible"),
-        "few_shot": _hp(min(3, n_train), "rule", f"{min(3, n_train)} examples from the train split in the baseline prompt"),
-        "gradient_checkpointing": _hp(False, "rule", "off: memory allows keeping activations"),
+        "few_shot": _hp(min(hparams.FEW_SHOT, n_train), "rule", f"{min(hparams.FEW_SHOT, n_train)} examples from the train split in the baseline prompt"),
+        "gradient_checkpointing": _hp(DEFAULTS["gradient_checkpointing"], "rule", "off: memory allows keeping activations"),
     }
     if "dpo" in d.strategy:
-        hp["dpo_beta"] = _hp(0.1, "rule", "beta 0.1, the DPO paper's default")
-        hp["dpo_lr"] = _hp(5e-6, "rule", "5e-6: DPO after SFT needs a small step")
-    eff = 8 if small else 16
+        hp["dpo_beta"] = _hp(DEFAULTS["dpo_beta"], "rule", f"beta {DEFAULTS['dpo_beta']}, the DPO paper's default")
+        hp["dpo_lr"] = _hp(DEFAULTS["dpo_lr"], "rule", f"{hparams.short(DEFAULTS['dpo_lr'])}: DPO after SFT needs a small step")
+    eff = hparams.EFFECTIVE_BATCH_SMALL if small else hparams.EFFECTIVE_BATCH
     hp["_effective"] = eff  # removed before the plan is written
     for key, value in o.items():  # a train { } override wins (method is decided by decide_method)
         if key != "method" and key in hp:
@@ -105,9 +108,9 @@ def decide_method(f: Facts, d: Decisions) -> None:
         return
     n = f.rows(d.train_names)
     asked = r.train.values.get("method")
-    if f.device.kind == "cpu" and asked == "qlora":
-        d.error("FTR308", "QLoRA needs CUDA (bitsandbytes 4-bit kernels); the recipe's device is cpu", r.train.span,
-                "use `method = lora` on cpu, or `device = cuda`")
+    cpu_qlora = qlora_on_cpu(r)  # the linter's FTR207, for recipes built without it
+    if cpu_qlora is not None:
+        d.diagnostics.append(cpu_qlora)
         return
     if asked:
         candidates = [str(asked)]
@@ -143,7 +146,7 @@ def _first_fit(f: Facts, d: Decisions, candidates: list[str], gpus: int) -> memo
     start = int(hp["batch"]["value"])
     batches = [start] if batch_fixed else [b for b in (8, 4, 2, 1) if b <= start]
     ckpts = [hp["gradient_checkpointing"]["value"]] if hp["gradient_checkpointing"]["set_by"] == "recipe" else [False, True]
-    r = int(hp["lora_r"]["value"] or 16)
+    r = int(hp["lora_r"]["value"] or DEFAULTS["lora_r"])
     # First look for a fit with 10% headroom (activations vary with the longest rows), then without.
     for room in ((NEAR_MEMORY, 1.0) if limit else (1.0,)):
         found = _fit(f, candidates, ckpts, batches, max_len, r, gpus, None if limit is None else limit * room)
@@ -191,7 +194,7 @@ def _alternatives(f: Facts, d: Decisions) -> None:
         if method == "qlora" and f.device.kind != "cuda":
             d.alternatives[method] = {"peak_memory_bytes": None, "fits": False, "note": "CUDA only"}
             continue
-        est = memory.estimate(f.base.spec, method, f.device.kind, lora_r=16,
+        est = memory.estimate(f.base.spec, method, f.device.kind, lora_r=DEFAULTS["lora_r"],
                               checkpointing=bool(hp["gradient_checkpointing"]["value"]), gpus=d.mem.gpus, **args)
         d.alternatives[method] = {"peak_memory_bytes": est.peak, "fits": limit is None or est.peak <= limit,
                                   "note": "chosen" if method == d.method else ""}
@@ -253,7 +256,7 @@ def _set_accum(d: Decisions) -> None:
     if hp["grad_accum"]["set_by"] != "recipe":
         accum = max(1, eff // b)
         hp["grad_accum"] = _hp(accum, "rule", f"effective batch {b} x {accum} = {b * accum}"
-                               + (" (8 for under 160 examples: more updates)" if eff == 8 else ""))
+                               + (f" ({eff} for under {hparams.SMALL_DATA_ROWS} examples: more updates)" if eff == hparams.EFFECTIVE_BATCH_SMALL else ""))
 
 
 def _finish_batch(f: Facts, d: Decisions) -> None:
@@ -261,7 +264,7 @@ def _finish_batch(f: Facts, d: Decisions) -> None:
     hp = d.hp
     b = int(hp["batch"]["value"])
     d.fire("R-HPARAM-DEFAULTS", f"{d.method}: lr {hp['lr']['value']}, micro-batch {b} x accumulation "
-           f"{hp['grad_accum']['value']}" + (", rank 16 alpha 32 on all linear layers" if d.method != "full" else ""))
+           f"{hp['grad_accum']['value']}" + (f", rank {DEFAULTS['lora_r']} alpha {DEFAULTS['lora_alpha']} on all linear layers" if d.method != "full" else ""))
     d.fire("R-EPOCHS-BY-SIZE", hp["epochs"]["reason"] if hp["epochs"]["set_by"] == "rule" else "epochs set by recipe")
     d.fire("R-MAX-LENGTH-FROM-DATA", hp["max_length"]["reason"] if hp["max_length"]["set_by"] == "rule"
            else "max_length set by recipe")

@@ -19,8 +19,9 @@ from ftc.compiler.plan.estimates import check_budget, estimate
 from ftc.compiler.plan.method import decide_method
 from ftc.compiler.plan.steps import build_steps, max_new_tokens
 from ftc.compiler.plan.state import GB, Decisions, Facts, gather, human_count, response_tokens, system_prompt
+from ftc.compiler.lang.lint_rules import knowledge_without_documents
 from ftc.compiler.lang.recipe import Recipe, Span
-from ftc.compiler.plan.rules import MIN_EXAMPLES, SMALL_DATA
+from ftc.compiler.lang.thresholds import GAINS_CLEAR, MIN_EXAMPLES, SMALL_DATA
 
 PLAN_VERSION = 1
 
@@ -43,10 +44,9 @@ def decide_strategy(f: Facts, d: Decisions) -> None:
 def _retrieval(f: Facts, d: Decisions) -> None:
     r = f.recipe
     docs = r.documents
-    if not docs:
-        d.error("FTR304", f"a {r.goal.kind} goal needs a documents source to retrieve from", r.goal.span,
-                "add a data block with `format = documents` (a folder of Markdown or text files); facts belong in "
-                "retrieval, not in a fine-tune (`ftc explain R-KNOWLEDGE-RETRIEVE`)")
+    missing = knowledge_without_documents(r)  # the linter's FTR201, for recipes built without it
+    if missing is not None:
+        d.diagnostics.append(missing)
         return
     files = sum(f.sources[s.name].rows for s in docs)
     size = sum(f.sources[s.name].bytes for s in docs)
@@ -66,12 +66,12 @@ def _tuning(f: Facts, d: Decisions) -> None:
     if n < MIN_EXAMPLES:
         d.fire("R-TOO-FEW-EXAMPLES", f"{n} {what}, fewer than {MIN_EXAMPLES}: prompt only")
         d.warn("FTR306", f"only {n} {what}: no fine-tune is planned, the prompted baseline is the result",
-               _first_span(r, d.train_names), f"a fine-tune needs at least {MIN_EXAMPLES} examples; 50-100 good ones is "
+               _first_span(r, d.train_names), f"a fine-tune needs at least {MIN_EXAMPLES} examples; {SMALL_DATA}-{GAINS_CLEAR} good ones is "
                "where it starts to help (`ftc explain R-TOO-FEW-EXAMPLES`)")
         d.train_names = ()
         return
     if n < SMALL_DATA:
-        d.warn("FTR305", f"small data: {n} {what}; fine-tuning gains usually start around 50-100",
+        d.warn("FTR305", f"small data: {n} {what}; fine-tuning gains usually start around {SMALL_DATA}-{GAINS_CLEAR}",
                _first_span(r, d.train_names), "add examples, or check that the prompted baseline already meets the bar")
     if _distills(f, d, n):
         d.strategy.append("distill")

@@ -1,10 +1,89 @@
-"""The plan's JSON Schema (``compiler/plan/schema.json``), printed by ``ftc schema plan``."""
+"""The plan's JSON Schema, printed by ``ftc schema plan`` and checked on every plan write and read.
+
+``schema.json`` holds the plan's shape. The bounds on the values the runtime acts on come from
+the language's key table (``compiler.lang.keys``), so a value a recipe may not write is refused in
+a plan file too, with the field's path: a tampered ``max_steps: -5`` or ``batch: "eight"`` fails at
+read, not as an internal error half-way through a run. Values no recipe key sets yet carry their
+bounds here, and each step kind's ``config`` has its own schema.
+"""
 
 from __future__ import annotations
 
+import copy
 import json
 from functools import lru_cache
 from importlib import resources
+from typing import Any
+
+from ftc.compiler.lang.keys import BLOCKS, Key
+from ftc.shared.contract import DATA_FORMATS, STEP_KINDS
+
+Schema = dict[str, Any]
+
+# JSON types per kind of key (the language's kinds; None is allowed where a rule leaves a value unset).
+_TYPES = {"int": "integer", "float": "number", "bool": "boolean", "string": "string", "choice": "string"}
+
+# Hyper-parameters a recipe cannot set (yet): the bounds the runtime needs from a plan file.
+_UNIT_INTERVAL: Schema = {"type": "number", "minimum": 0, "exclusiveMaximum": 1}
+EXTRA_HPARAMS: dict[str, Schema] = {
+    "lora_dropout": _UNIT_INTERVAL,
+    "warmup_ratio": _UNIT_INTERVAL,
+    "weight_decay": {"type": "number", "minimum": 0, "maximum": 10},
+    "lr_scheduler": {"enum": ["cosine", "linear", "constant", "constant_with_warmup"]},
+    "target_modules": {"anyOf": [{"const": "all-linear"},
+                                 {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1}]},
+    "gradient_checkpointing": {"type": "boolean"},
+    "dpo_lr": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+    "save_steps": {"type": "integer", "minimum": 1, "maximum": 10**9},
+    "logging_steps": {"type": "integer", "minimum": 1, "maximum": 10**9},
+}
+
+_NAME: Schema = {"type": "string", "minLength": 1, "maxLength": 200}
+_NAMES: Schema = {"type": "array", "items": _NAME}
+_POSITIVE = lambda hi: {"type": "integer", "minimum": 1, "maximum": hi}  # noqa: E731
+_TOKENS = _POSITIVE(1_000_000)
+_BATCH = _POSITIVE(65_536)
+_SOURCE: Schema = {
+    "type": "object",
+    "required": ["name", "path", "format"],
+    "properties": {
+        "name": _NAME, "path": {"type": "string", "minLength": 1}, "format": {"enum": list(DATA_FORMATS)},
+        "columns": {"type": "object", "additionalProperties": {"type": "string"}},
+        "on_bad_rows": {"enum": ["fail", "skip"]}, "glob": {"type": "string", "minLength": 1},
+    },
+    "additionalProperties": False,
+}
+_PER_SOURCE = lambda value: {"type": "object", "additionalProperties": value}  # noqa: E731
+
+# What each step kind's config may hold; a key the runtime does not read is refused.
+STEP_CONFIGS: dict[str, Schema] = {
+    "load": {"sources": {"type": "array", "items": _SOURCE},
+             "eval_source": {"anyOf": [{"type": "null"}, _NAME]}},
+    "clean": {"redact_pii": _PER_SOURCE({"type": "boolean"}),
+              "max_tokens": _PER_SOURCE({"anyOf": [{"type": "null"}, _POSITIVE(10**7)]}),
+              "overlong": _PER_SOURCE({"enum": ["drop", "truncate"]})},
+    "dedup": {"near_threshold": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+              "num_perm": _POSITIVE(1024), "shingle_words": _POSITIVE(64)},
+    "split": {"holdout": {"type": "number", "minimum": 0, "exclusiveMaximum": 1},
+              "seed": {"type": "integer", "minimum": 0, "maximum": 2**32 - 1},
+              "stratify": {"anyOf": [{"type": "null"}, _NAME]}, "accept_leaks": {"type": "boolean"},
+              "ngram": _POSITIVE(64)},
+    "index": {"embedding_model": _NAME, "chunk_tokens": _POSITIVE(8192), "chunk_overlap": {"type": "integer", "minimum": 0, "maximum": 8192},
+              "top_k": _POSITIVE(100), "sources": _NAMES},
+    "baseline": {"model": _NAME, "few_shot": {"type": "integer", "minimum": 0, "maximum": 64},
+                 "retrieval": {"type": "boolean"}, "max_new_tokens": _TOKENS, "batch_size": _BATCH},
+    "train": {"model": _NAME, "method": {"enum": ["lora", "qlora", "full", "dora"]}, "objective": {"enum": ["sft"]},
+              "retrieval_context": {"type": "boolean"}, "sources": _NAMES},
+    "distill": {"teacher": {"anyOf": [{"type": "null"}, _NAME]}, "student": _NAME,
+                "method": {"enum": ["lora", "qlora", "full", "dora"]}, "max_new_tokens": _TOKENS,
+                "retrieval_context": {"type": "boolean"}, "sources": _NAMES},
+    "dpo": {"model": _NAME, "beta": {"anyOf": [{"type": "null"}, {"type": "number", "exclusiveMinimum": 0, "maximum": 100}]},
+            "lr": {"anyOf": [{"type": "null"}, {"type": "number", "exclusiveMinimum": 0, "maximum": 1}]},
+            "sources": _NAMES},
+    "eval": {"perplexity_text": _NAME, "max_new_tokens": _TOKENS, "batch_size": _BATCH, "retrieval": {"type": "boolean"}},
+    "gate": {},
+    "export": {"merged": {"type": "boolean"}},
+}
 
 
 @lru_cache(maxsize=1)
@@ -12,6 +91,50 @@ def _text() -> str:
     return resources.files("ftc.compiler.plan").joinpath("schema.json").read_text(encoding="utf-8")
 
 
-def plan_schema() -> dict:
+@lru_cache(maxsize=1)
+def _bounded() -> str:
+    schema = json.loads(_text())
+    _bound_hyperparameters(schema)
+    _bound_step_configs(schema)
+    return json.dumps(schema, sort_keys=True)
+
+
+def plan_schema() -> Schema:
     """A fresh copy each call, so a caller cannot change the cached schema."""
-    return json.loads(_text())
+    return copy.deepcopy(json.loads(_bounded()))
+
+
+def value_schema(key: Key) -> Schema:
+    """A recipe key's value as a plan holds it: the key's type and bounds, or null (not set)."""
+    if key.choices:
+        return {"enum": [*key.choices, None]}
+    out: Schema = {"type": [_TYPES.get(key.kind, "string"), "null"]}
+    if key.lo is not None:
+        out["minimum"] = key.lo
+    if key.hi is not None:
+        out["maximum"] = key.hi
+    return out
+
+
+def _bound_hyperparameters(schema: Schema) -> None:
+    hp = schema["properties"]["hyperparameters"]
+    train = BLOCKS["train"]
+    names = set(hp["properties"]) | set(EXTRA_HPARAMS) | {k.name for k in train.keys if k.name != "method"}
+    for name in sorted(names):
+        key = train.key(name)
+        value = value_schema(key) if key is not None else {"anyOf": [{"type": "null"}, EXTRA_HPARAMS[name]]}
+        entry = copy.deepcopy(hp["additionalProperties"])
+        entry["properties"]["value"] = value
+        hp["properties"][name] = entry
+    # A name no step reads is a typo or a tampered plan: refused, not carried silently.
+    hp["additionalProperties"] = False
+
+
+def _bound_step_configs(schema: Schema) -> None:
+    step = schema["properties"]["steps"]["items"]
+    step["allOf"] = [
+        {"if": {"properties": {"kind": {"const": kind}}, "required": ["kind"]},
+         "then": {"properties": {"config": {"type": "object", "properties": STEP_CONFIGS[kind],
+                                            "additionalProperties": False}}}}
+        for kind in STEP_KINDS
+    ]

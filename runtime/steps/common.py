@@ -1,23 +1,32 @@
-"""Helpers the model steps share: the split's examples, the one prompt, scoring every expect."""
+"""Helpers the model steps share: the split's examples, the one prompt, generation, scoring.
+
+``plan`` arguments are the step's ``PlanView``: they read dotted paths (``"model.base"``), and only
+those the step's spec declares.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from ftc.shared.errors import FtcError
 from ftc.shared import atomic
+from ftc.shared.errors import FtcError
 
 PREDICTIONS = "predictions.jsonl"
 SCORES = "scores.json"
 
 
-def system_prompt(plan: dict) -> str:
-    return str((plan.get("prompt") or {}).get("system") or "")
+def system_prompt(plan: Any) -> str:
+    return str(plan.get("prompt.system") or "")
 
 
-def hp_value(plan: dict, name: str, default: object = None) -> object:
-    entry = (plan.get("hyperparameters") or {}).get(name)
+def hp_value(plan: Any, name: str, default: object = None) -> object:
+    """One hyper-parameter's value; the step must declare ``hyperparameters`` or ``hyperparameters.<name>``."""
+    entry = plan.get(f"hyperparameters.{name}")
     value = entry.get("value") if isinstance(entry, dict) else entry
     return default if value is None else value
 
@@ -41,19 +50,30 @@ def examples(ctx, part: str, sources: list[str] | None = None, required: bool = 
 def model_dir(ctx, name: str | None = None) -> Path:  # noqa: ANN001
     from ftc.runtime.models import resolve_model
 
-    base = name or ctx.config.get("model") or (ctx.plan.get("model") or {}).get("base")
+    base = name or ctx.config.get("model") or ctx.plan.get("model.base")
     return resolve_model(str(base), allow_download=ctx.options.allow_download)
+
+
+@contextmanager
+def generation_progress(ctx, label: str) -> Iterator[Callable[[int, int], None] | None]:  # noqa: ANN001
+    """The ``progress(done, total)`` callback for a generation, or None when nothing is shown."""
+    if ctx.progress is None:
+        yield None
+    else:
+        with ctx.progress.generation(f"{label}: generate") as update:
+            yield update
+
+
+def generation_settings(ctx) -> dict:  # noqa: ANN001
+    """The step's generation budget: ``max_new_tokens`` and ``batch_size`` from its config."""
+    return {"max_new_tokens": int(ctx.config.get("max_new_tokens", 128)), "batch_size": int(ctx.config.get("batch_size", 8))}
 
 
 def generate_all(ctx, loaded, prompts: list[list[dict]], label: str) -> list[str]:  # noqa: ANN001
     from ftc.runtime.generate import generate
 
-    max_new = int(ctx.config.get("max_new_tokens", 128))
-    batch = int(ctx.config.get("batch_size", 8))
-    if ctx.progress is None:
-        return generate(loaded, prompts, max_new_tokens=max_new, batch_size=batch)
-    with ctx.progress.generation(f"{label}: generate") as update:
-        return generate(loaded, prompts, max_new_tokens=max_new, batch_size=batch, progress=update)
+    with generation_progress(ctx, label) as update:
+        return generate(loaded, prompts, progress=update, **generation_settings(ctx))
 
 
 def perplexities(loaded, references: list[str]) -> dict:  # noqa: ANN001
@@ -62,6 +82,26 @@ def perplexities(loaded, references: list[str]) -> dict:  # noqa: ANN001
     from ftc.runtime.perplexity import general_text, perplexity
 
     return {"general": perplexity(loaded, general_text()), "holdout": perplexity(loaded, "\n\n".join(references))}
+
+
+def row_set(examples: list) -> dict:
+    """Which holdout rows a generation step scored: their count and one digest of their own prompts
+    and references (before few-shot examples or retrieved context are added), so the gate can
+    refuse to compare a baseline and a tune scored on different rows."""
+    digest = hashlib.sha256()
+    for e in examples:
+        digest.update(json.dumps([e.prompt, e.completion], sort_keys=True, ensure_ascii=False).encode("utf-8") + b"\n")
+    return {"rows": len(examples), "rows_sha256": digest.hexdigest()}
+
+
+def write_scores(folder: Path, rows: dict, ppl: dict, **extra: Any) -> None:
+    """scores.json: what the gate and the export need besides the predictions (perplexities and
+    the row set). No metric values: they are re-scored against the current expects (``scores_of``)."""
+    atomic.write_json(folder / SCORES, {"perplexity": ppl, **rows, **extra})
+
+
+def read_scores(folder: Path) -> dict:
+    return json.loads((folder / SCORES).read_text(encoding="utf-8"))
 
 
 def write_predictions(folder: Path, prompts: list[list[dict]], refs: list[str], preds: list[str]) -> None:
@@ -74,7 +114,7 @@ def read_predictions(folder: Path) -> tuple[list[str], list[str]]:
     return [r["prediction"] for r in rows], [r["reference"] for r in rows]
 
 
-def score_all(plan: dict, root: Path, preds: list[str], refs: list[str], ppl: dict) -> dict[str, float | None]:
+def score_all(plan: Any, root: Path, preds: list[str], refs: list[str], ppl: dict) -> dict[str, float | None]:
     """Every expect's value, keyed by its label (the same keys for baseline and tuned). ``root``
     (the absolute project root) resolves a relative ``json_schema`` path."""
     from ftc.runtime.metrics import score
@@ -88,9 +128,9 @@ def score_all(plan: dict, root: Path, preds: list[str], refs: list[str], ppl: di
     return values
 
 
-def scores_of(plan: dict, root: Path, folder: Path) -> dict[str, float | None]:
+def scores_of(plan: Any, root: Path, folder: Path) -> dict[str, float | None]:
     """Re-score a generation step's cached predictions against the plan's current expects: cheap,
     and it is why editing an expect never re-runs the baseline's generation."""
     preds, refs = read_predictions(folder)
-    ppl = json.loads((folder / SCORES).read_text(encoding="utf-8")).get("perplexity", {})
+    ppl = read_scores(folder).get("perplexity", {})
     return score_all(plan, root, preds, refs, ppl)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ftc.runtime.steps.spec import step
 from ftc.shared import atomic
 
 RECORDS = "records.jsonl"
@@ -15,6 +16,8 @@ def _stats_file(ctx, name: str, stats: dict) -> None:  # noqa: ANN001 - the exec
     atomic.write_json(ctx.dir / name, stats)
 
 
+# "inputs" holds each data file's digest (the data lock): the load step reads those files.
+@step("load", reads=("inputs",), content_keyed=True)
 def load_step(ctx) -> dict:  # noqa: ANN001
     from ftc.runtime import data
 
@@ -31,6 +34,7 @@ def _token_counter():
     return (lambda text: batch([text])[0]), batch, method
 
 
+@step("clean", needs_outputs_of=("load",), content_keyed=True)
 def clean_step(ctx) -> dict:  # noqa: ANN001
     from ftc.runtime import data
 
@@ -42,6 +46,7 @@ def clean_step(ctx) -> dict:  # noqa: ANN001
     return {"in": len(records), "out": len(kept)}
 
 
+@step("dedup", needs_outputs_of=("clean",), content_keyed=True)
 def dedup_step(ctx) -> dict:  # noqa: ANN001
     from ftc.runtime import data
 
@@ -52,6 +57,7 @@ def dedup_step(ctx) -> dict:  # noqa: ANN001
     return {"in": len(records), "out": len(kept)}
 
 
+@step("split", needs_outputs_of=("load", "clean", "dedup"), content_keyed=True)
 def split_step(ctx) -> dict:  # noqa: ANN001
     from ftc.runtime import data
 

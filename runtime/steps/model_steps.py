@@ -1,22 +1,28 @@
-"""baseline, train, eval: the steps that load a model. torch & co. are imported inside them."""
+"""baseline, train, eval (and the guard on tuning steps): the steps that load a model. torch & co.
+are imported inside them; the training itself is ``ftc.runtime.train.sft``."""
 
 from __future__ import annotations
 
-import re
+import json
 from pathlib import Path
 
-from ftc.shared import atomic
 from ftc.runtime.gate import baseline_meets_bar
 from ftc.runtime.steps import common, retrieval
+from ftc.runtime.steps.spec import StepSpec, step
+from ftc.shared import atomic
+from ftc.shared.contract import GUARD as GUARD_NAME
+
+TUNING_KINDS: tuple[str, ...] = ("train", "dpo", "distill")
 
 
 def _shots(ctx, train: list) -> list:  # noqa: ANN001 - the executor's Context
     from ftc.runtime.prompting import pick_shots
 
-    k = int(ctx.config.get("few_shot", (ctx.plan.get("prompt") or {}).get("few_shot", 0)) or 0)
+    k = int(ctx.config.get("few_shot", ctx.plan.get("prompt.few_shot", 0)) or 0)
     return pick_shots(train, k, int(common.hp_value(ctx.plan, "seed", 0)))
 
 
+@step("baseline", reads=("prompt", "model.base", "hyperparameters.seed"), needs_outputs_of=("split", "index"))
 def baseline_step(ctx) -> dict:  # noqa: ANN001
     """The prompted base model on the holdout: system prompt + k shots from the train split."""
     from ftc.runtime.generate import load_model
@@ -24,6 +30,7 @@ def baseline_step(ctx) -> dict:  # noqa: ANN001
 
     # Few-shot examples come from train; a plan may have none (all rows are the eval source).
     train, holdout = common.examples(ctx, "train", required=False), common.examples(ctx, "holdout")
+    rows = common.row_set(holdout)
     shots = _shots(ctx, train)
     if ctx.config.get("retrieval"):
         shots, holdout = retrieval.augment(ctx, shots), retrieval.augment(ctx, holdout)
@@ -35,9 +42,8 @@ def baseline_step(ctx) -> dict:  # noqa: ANN001
     common.write_predictions(ctx.dir, prompts, refs, preds)
     text = prompt_text(common.system_prompt(ctx.plan), shots)
     atomic.write_text(ctx.dir / "prompt.txt", text + ("\n" + retrieval.NOTE if ctx.config.get("retrieval") else ""))
-    values = common.score_all(ctx.plan, ctx.project_root, preds, refs, ppl)
-    atomic.write_json(ctx.dir / common.SCORES, {"values": values, "perplexity": ppl, "shots": len(shots)})
-    return {"rows": len(holdout), "shots": len(shots), "values": values}
+    common.write_scores(ctx.dir, rows, ppl, shots=len(shots))
+    return {"rows": len(holdout), "shots": len(shots)}
 
 
 def baseline_meets_bar_guard(ctx) -> tuple[bool, str]:  # noqa: ANN001
@@ -53,38 +59,22 @@ def baseline_meets_bar_guard(ctx) -> tuple[bool, str]:  # noqa: ANN001
     return False, ""
 
 
-def _drop_incomplete_checkpoints(folder: Path) -> None:
-    """A run killed while saving leaves a checkpoint folder without ``trainer_state.json`` (the
-    trainer writes it last); resuming from it would crash, so resume from the one before."""
-    import shutil
-
-    for path in (folder / "checkpoints").glob("checkpoint-*"):
-        if path.is_dir() and not (path / "trainer_state.json").exists():
-            shutil.rmtree(path, ignore_errors=True)
+# Not a step: it decides whether a guarded step runs, and is never cached, so its reads stay out
+# of the guarded step's key (an edited bar re-decides; a tune that runs does not depend on the bar).
+GUARD = StepSpec(GUARD_NAME, baseline_meets_bar_guard, reads=("expects",), needs_outputs_of=("baseline",))
 
 
-def _checkpoint_step(folder: Path) -> int:
-    steps = [int(m.group(1)) for p in (folder / "checkpoints").glob("checkpoint-*")
-             if (m := re.fullmatch(r"checkpoint-(\d+)", p.name))]
-    return max(steps, default=0)
+def fine_tune(ctx, train: list, model: str | None = None) -> dict:  # noqa: ANN001
+    """SFT of ``model`` (the plan's base by default) on ``train`` with the plan's hyper-parameters,
+    resuming from the newest checkpoint in this step's folder; writes train.json and
+    loss_history.json. Shared by the train step and the distill step (which trains a student)."""
+    from ftc.runtime.train.common import resume_point
+    from ftc.runtime.train.sft import split_validation, train_sft
 
-
-def train_step(ctx, examples: list | None = None, model: str | None = None) -> dict:  # noqa: ANN001
-    """SFT with the plan's hyper-parameters; resumes from the newest checkpoint in this folder.
-    ``examples`` / ``model``: what the distill step trains its student on, and the student."""
-    from ftc.runtime.train.sft import train_sft
-
-    train = examples if examples is not None else common.examples(ctx, "train", ctx.config.get("sources"))
     if ctx.config.get("retrieval_context"):
         train = retrieval.augment(ctx, train)  # learn to answer over retrieved context, as evaluated
-    val = None
-    if common.hp_value(ctx.plan, "early_stopping", False) and len(train) >= 10:
-        # Early stopping needs a validation loss; it comes from train, never from the holdout
-        # the gate scores (that would leak the gate into training).
-        cut = max(1, len(train) // 10)
-        train, val = train[:-cut], train[-cut:]
-    _drop_incomplete_checkpoints(ctx.dir)
-    resumed_from = _checkpoint_step(ctx.dir)
+    train, val = split_validation(train, bool(common.hp_value(ctx.plan, "early_stopping", False)))
+    resumed_from = resume_point(ctx.dir)
     if resumed_from and ctx.progress is not None:
         ctx.progress.note(f"resuming training from checkpoint {resumed_from}")
     method = ctx.config.get("method") or ctx.plan.get("method") or "lora"
@@ -111,6 +101,13 @@ def train_step(ctx, examples: list | None = None, model: str | None = None) -> d
     return info
 
 
+@step("train", reads=("prompt", "hyperparameters", "method", "model.base"), needs_outputs_of=("split", "index"),
+      guarded=True, scratch=("checkpoints",))
+def train_step(ctx) -> dict:  # noqa: ANN001
+    """SFT on the split's train rows (the named sources), with the plan's hyper-parameters."""
+    return fine_tune(ctx, common.examples(ctx, "train", ctx.config.get("sources")))
+
+
 def _inside(path: Path | str, folder: Path) -> bool:
     try:
         Path(path).resolve().relative_to(folder.resolve())
@@ -121,26 +118,28 @@ def _inside(path: Path | str, folder: Path) -> bool:
 
 def trained_kind(ctx) -> str | None:  # noqa: ANN001
     """The last tuning step that ran (dpo after train, or distill), or None when none ran."""
-    ran = [o for o in ctx.outcomes.values() if o.kind in ("train", "dpo", "distill") and o.status in ("ran", "cached")]
-    return ran[-1].kind if ran else None
+    last = ctx.last_of(TUNING_KINDS)
+    return last.kind if last is not None else None
 
 
-def trained_output(ctx) -> Path:  # noqa: ANN001
-    """The adapter (LoRA) or model (full) folder the last tuning step produced."""
-    import json
-
-    folder = ctx.need_dir(trained_kind(ctx) or "train")
+def trained_output(ctx, kind: str | None = None) -> Path:  # noqa: ANN001
+    """The adapter (LoRA) or model (full) folder a tuning step produced: ``kind``'s, or by default
+    the last tuning step's."""
+    folder = ctx.need_dir(kind or trained_kind(ctx) or "train")
     info = json.loads((folder / "train.json").read_text(encoding="utf-8"))
     out = Path(info["output"])
     return out if out.is_absolute() else folder / out
 
 
+@step("eval", reads=("prompt", "model.base"), needs_outputs_of=("split", "index", *TUNING_KINDS), guarded=True)
 def eval_step(ctx) -> dict:  # noqa: ANN001
-    """The tuned model on the same holdout, prompted as it was trained (system prompt only)."""
+    """The tuned model on the same holdout, prompted as it was trained (system prompt only).
+    Not keyed by the expects: the gate re-scores these predictions against the current ones."""
     from ftc.runtime.generate import load_model
     from ftc.runtime.prompting import tuned_prompt
 
     holdout = common.examples(ctx, "holdout")
+    rows = common.row_set(holdout)
     if ctx.config.get("retrieval"):
         holdout = retrieval.augment(ctx, holdout)
     prompts = [tuned_prompt(e) for e in holdout]
@@ -149,6 +148,5 @@ def eval_step(ctx) -> dict:  # noqa: ANN001
     preds = common.generate_all(ctx, loaded, prompts, "eval")
     ppl = common.perplexities(loaded, refs)
     common.write_predictions(ctx.dir, prompts, refs, preds)
-    values = common.score_all(ctx.plan, ctx.project_root, preds, refs, ppl)
-    atomic.write_json(ctx.dir / common.SCORES, {"values": values, "perplexity": ppl})
-    return {"rows": len(holdout), "values": values}
+    common.write_scores(ctx.dir, rows, ppl, retrieval=bool(ctx.config.get("retrieval")))
+    return {"rows": len(holdout)}

@@ -17,8 +17,9 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from ftc.shared.errors import FtcError
+from ftc.runtime.steps.spec import step
 from ftc.shared import atomic
+from ftc.shared.errors import FtcError
 
 WORDS_PER_TOKEN = 0.75
 CHUNKS = "chunks.jsonl"
@@ -54,6 +55,7 @@ def _embed(model, texts: list[str]):  # noqa: ANN001
     return np.asarray(vectors, dtype="float32")
 
 
+@step("index", needs_outputs_of=("dedup",))
 def index_step(ctx) -> dict:  # noqa: ANN001
     import faiss
 
@@ -73,9 +75,7 @@ def index_step(ctx) -> dict:  # noqa: ANN001
     vectors = _embed(_embedder(ctx, cfg.get("embedding_model")), [c["text"] for c in chunks])
     index = faiss.IndexFlatIP(vectors.shape[1])  # exact search over normalised vectors = cosine
     index.add(vectors)
-    tmp = ctx.dir / f".{INDEX}.tmp"
-    faiss.write_index(index, str(tmp))
-    tmp.replace(ctx.dir / INDEX)
+    atomic.write_bytes(ctx.dir / INDEX, faiss.serialize_index(index).tobytes())
     atomic.write_jsonl(ctx.dir / CHUNKS, chunks)
     atomic.write_json(ctx.dir / "index.json", {"documents": len(docs), "chunks": len(chunks), "dim": int(vectors.shape[1]),
                                                "chunk_words": size, "overlap_words": overlap,

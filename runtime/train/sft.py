@@ -3,7 +3,7 @@
 Rows go to TRL in the conversational prompt/completion form: ``prompt`` is the messages before
 the answer, ``completion`` the assistant turn. That form labels only the completion tokens (and
 the closing ``<|im_end|>``); a ``messages`` dataset would train on the system and user turns too
-(design section 6; tests/test_ml_sft.py asserts which tokens carry labels).
+(design section 6; tests/runtime/test_sft.py asserts which tokens carry labels).
 
 CPU speed: padded or padding-free batches, whichever costs less on the rows at hand (see
 ``padding_free_pays``; padding-free flattens a batch into one sequence and transformers builds a
@@ -15,61 +15,37 @@ dataloader workers 0, fp32 weights with bf16 autocast where the CPU has native b
 from __future__ import annotations
 
 import json
-import os
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
-from ftc.shared.errors import FtcError
 from ftc.runtime.prompting import Example
+from ftc.runtime.train.common import (  # noqa: F401 - TrainResult, hp_values, last_checkpoint, cpu_bf16: this module's API too
+    ADAPTER_METHODS,
+    CHECKPOINTS,
+    TrainResult,
+    cpu_bf16,
+    hp_values,
+    last_checkpoint,
+    lora_config,
+    save_atomically,
+    torch_dtype,
+    trainer_arguments,
+)
+from ftc.shared import atomic
+from ftc.shared.errors import FtcError
 
-DEFAULTS = {
-    "lora_r": 16,
-    "lora_alpha": 32,
-    "lora_dropout": 0.05,
-    "target_modules": "all-linear",
-    "lr": 2e-4,
-    "epochs": 1,
-    "batch": 8,
-    "grad_accum": 1,
-    "max_length": 512,
-    "warmup_ratio": 0.0,
-    "weight_decay": 0.0,
-    "max_steps": None,
-    "early_stopping": False,
-    "packing": False,
-    "seed": 42,
-    "save_steps": 50,
-    "eval_steps": None,
-    "early_stopping_patience": 2,
-    "logging_steps": 1,
-    "gradient_checkpointing": False,
-}
+# Early stopping needs a validation loss; it comes from the train rows (the last tenth), never
+# from the holdout the gate scores, which would leak the gate into training.
+VAL_MIN_ROWS = 10
 
 
-# Methods that train a PEFT adapter on a frozen base (saved as an adapter folder).
-ADAPTER_METHODS: tuple[str, ...] = ("lora", "dora", "qlora")
-
-
-@dataclass(frozen=True)
-class TrainResult:
-    output_dir: Path  # the adapter folder (lora) or the full model folder (full)
-    history: list[dict]  # trainer log_history
-    global_step: int
-    train_seconds: float
-    train_tokens: int  # tokens seen (prompt + completion, no padding)
-    method: str
-    dropped_overlong: int = 0  # train rows longer than max_length, left out (not truncated)
-    batching: str = ""  # "padded" | "padding-free" | "packed"
-
-
-def hp_values(hp: dict) -> dict:
-    """The plan's hyperparameters ({"value", "set_by", "reason"}) or plain values -> plain values."""
-    plain = {k: (v["value"] if isinstance(v, dict) and "value" in v else v) for k, v in hp.items()}
-    out = dict(DEFAULTS)
-    out.update({k: v for k, v in plain.items() if v is not None or k == "max_steps"})
-    return out
+def split_validation(train: list[Example], early_stopping: bool) -> tuple[list[Example], list[Example] | None]:
+    """(train rows, validation rows or None): a validation slice only when early stopping is on."""
+    if not early_stopping or len(train) < VAL_MIN_ROWS:
+        return train, None
+    cut = max(1, len(train) // 10)
+    return train[:-cut], train[-cut:]
 
 
 def to_rows(examples: Sequence[Example]) -> list[dict]:
@@ -137,7 +113,7 @@ def build_trainer(
     from transformers.trainer_callback import PrinterCallback
     from trl import SFTTrainer
 
-    from ftc.runtime.generate import _torch_dtype, apply_thread_setting, load_tokenizer
+    from ftc.runtime.generate import apply_thread_setting, load_tokenizer
 
     apply_thread_setting()
     p = hp_values(hp)
@@ -155,18 +131,18 @@ def build_trainer(
     padding_free = padding_free_pays(lengths, int(p["batch"]), int(p["seed"]), *cfg)
     # LoRA: a frozen base in the device's compute dtype (bf16 on CUDA). Full: fp32 master weights
     # with bf16 autocast on CUDA (mixed precision), never pure-bf16 AdamW updates.
-    dtype = _torch_dtype("float32" if method == "full" else "auto")
+    dtype = torch_dtype("float32" if method == "full" else "auto")
     if method == "qlora":
         model = _load_4bit(Path(model_dir))
     else:
         model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype)
     trainer = SFTTrainer(
         model=model,
-        args=_config(p, Path(out_dir) / "checkpoints", bool(val_rows), padding_free),
+        args=_config(p, Path(out_dir) / CHECKPOINTS, bool(val_rows), padding_free),
         train_dataset=Dataset.from_list(to_rows(train)),
         eval_dataset=Dataset.from_list(to_rows(val_rows)) if val_rows else None,
         processing_class=tokenizer,
-        peft_config=_lora_config(p, dora=method == "dora") if method in ADAPTER_METHODS else None,
+        peft_config=lora_config(p, dora=method == "dora") if method in ADAPTER_METHODS else None,
         callbacks=list(callbacks) + _early_stopping(p, bool(val_rows)),
     )
     # disable_tqdm makes the trainer print every log dict; the executor shows its own progress.
@@ -189,7 +165,7 @@ def train_sft(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     trainer, dropped = build_trainer(model_dir, train, val, hp, out_dir, method=method, callbacks=callbacks)
-    ckpt_dir = out_dir / "checkpoints"
+    ckpt_dir = out_dir / CHECKPOINTS
     # A killed run left checkpoints: continue from the newest (optimizer, scheduler, RNG, step).
     last = last_checkpoint(ckpt_dir) if resume else None
     start = time.perf_counter()
@@ -197,9 +173,9 @@ def train_sft(
     seconds = time.perf_counter() - start
 
     final = out_dir / ("adapter" if method in ADAPTER_METHODS else "model")
-    _save_atomically(trainer, trainer.processing_class, final)
+    save_atomically(trainer.model, trainer.processing_class, final)
     history = list(trainer.state.log_history)
-    _write_json(out_dir / "history.json", history)
+    atomic.write_json(out_dir / "history.json", history)
     return TrainResult(
         output_dir=final,
         history=history,
@@ -210,21 +186,6 @@ def train_sft(
         dropped_overlong=dropped,
         batching=trainer.ftc_batching,
     )
-
-
-def last_checkpoint(ckpt_dir: Path) -> str | None:
-    """The newest complete checkpoint: a run killed while saving leaves a folder without
-    ``trainer_state.json`` (written last), and resuming from it would crash."""
-    import re
-
-    if not Path(ckpt_dir).is_dir():
-        return None
-    steps = [
-        (int(m.group(1)), path)
-        for path in Path(ckpt_dir).iterdir()
-        if (m := re.fullmatch(r"checkpoint-(\d+)", path.name)) and (path / "trainer_state.json").is_file()
-    ]
-    return str(max(steps)[1]) if steps else None
 
 
 def _model_shape(model_dir: Path) -> tuple[int, int, int]:
@@ -243,73 +204,27 @@ def _config(p: dict, ckpt_dir: Path, has_val: bool, padding_free: bool = True):
     import torch
     from trl import SFTConfig
 
-    cuda = torch.cuda.is_available()
     eval_steps = int(p["eval_steps"] or p["save_steps"])
     packing = bool(p["packing"])
     return SFTConfig(
-        output_dir=str(ckpt_dir),
-        per_device_train_batch_size=int(p["batch"]),
+        **trainer_arguments(p, ckpt_dir),
         per_device_eval_batch_size=int(p["batch"]),
-        gradient_accumulation_steps=int(p["grad_accum"]),
         learning_rate=float(p["lr"]),
-        num_train_epochs=float(p["epochs"]),
-        max_steps=int(p["max_steps"]) if p["max_steps"] else -1,
         warmup_steps=float(p["warmup_ratio"] or 0.0),  # a float < 1 is a ratio in transformers 5
         weight_decay=float(p["weight_decay"]),
-        seed=int(p["seed"]),
         data_seed=int(p["seed"]),
         # Rows arrive already fitted to max_length; padding-free needs max_length None unless packing.
         max_length=int(p["max_length"]) if packing else None,
         packing=packing,
         padding_free=padding_free or packing,
         completion_only_loss=True,
-        logging_steps=int(p["logging_steps"]),
-        logging_first_step=True,
-        save_strategy="steps",
         save_steps=eval_steps if has_val else int(p["save_steps"]),
-        save_total_limit=2,
         eval_strategy="steps" if has_val else "no",
         eval_steps=eval_steps if has_val else None,
         load_best_model_at_end=bool(p["early_stopping"]) and has_val,
         metric_for_best_model="eval_loss",
         greater_is_better=False,
-        use_cpu=not cuda,
-        bf16=torch.cuda.is_bf16_supported() if cuda else cpu_bf16(),
-        # TRL turns checkpointing on by default; recomputing activations costs ~30% a step, so it
-        # follows the plan, which enables it only when memory requires.
-        gradient_checkpointing=bool(p["gradient_checkpointing"]),
-        dataloader_num_workers=0,
-        report_to="none",
-        disable_tqdm=True,
-    )
-
-
-def cpu_bf16() -> bool:
-    """bf16 autocast on CPU (fp32 master weights) where the CPU has native bf16 matmuls.
-    Measured here (2 Zen 5 cores, LoRA, batch 8, 4 steps, TRL): 1.23-1.30x faster and ~0.5 GB
-    less peak RSS than fp32. Without native bf16 (no avx512_bf16/amx) oneDNN emulates it and it
-    would be slower, so it is off there. ``FTC_CPU_BF16=0|1`` overrides."""
-    import torch
-
-    forced = os.environ.get("FTC_CPU_BF16", "").strip()
-    if forced in ("0", "1"):
-        return forced == "1"
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
-
-
-def _lora_config(p: dict, dora: bool = False):
-    from peft import LoraConfig
-
-    return LoraConfig(
-        r=int(p["lora_r"]),
-        lora_alpha=int(p["lora_alpha"]),
-        lora_dropout=float(p["lora_dropout"]),
-        target_modules=p["target_modules"],
-        use_dora=dora,
-        task_type="CAUSAL_LM",
+        bf16=torch.cuda.is_bf16_supported() if torch.cuda.is_available() else cpu_bf16(),
     )
 
 
@@ -354,38 +269,9 @@ def _tokens_seen(trainer) -> int:
     return int(round(per_epoch * float(trainer.state.epoch or 0.0)))
 
 
-def _save_atomically(trainer, tokenizer, final: Path) -> None:
-    import shutil
-    import tempfile
-
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
-    trainer.model.save_pretrained(tmp, safe_serialization=True)
-    tokenizer.save_pretrained(tmp)
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
-
-
-def _write_json(path: Path, obj) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True) + "\n")
-    os.replace(tmp, path)
-
-
 def merge_adapter(model_dir: Path, adapter_dir: Path, out_dir: Path) -> Path:
     """Merged weights for ``export { merged = true }``: base + LoRA folded into one model folder."""
     from ftc.runtime.generate import load_model
 
     loaded = load_model(Path(model_dir), Path(adapter_dir), dtype="float32")
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    import shutil
-    import tempfile
-
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
-    loaded.model.save_pretrained(tmp, safe_serialization=True)
-    loaded.tokenizer.save_pretrained(tmp)
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    os.replace(tmp, out_dir)
-    return out_dir
+    return save_atomically(loaded.model, loaded.tokenizer, Path(out_dir))

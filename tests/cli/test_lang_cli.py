@@ -1,4 +1,4 @@
-"""`ftc lint`, `ftc fmt` and `ftc explain FTRxxx` through the real CLI entry point (in-process)."""
+"""`ftc lint`, `ftc fmt` and `ftc explain` (codes, rules, blocks, keys) through the real CLI entry point."""
 
 from __future__ import annotations
 
@@ -11,10 +11,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ftc.compiler.cli import cmd_lang
 from ftc.compiler.cli.main import cli, main
-from ftc.compiler.lang.diagnostics import CODES
-from ftc.compiler.lang.lint_rules import RULES, docs_page
+from ftc.compiler.lang.codes import CODES, RETIRED
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "golden" / "diagnostics"
@@ -63,7 +61,8 @@ def test_lint_sarif_has_rule_metadata_and_results() -> None:
     assert doc["version"] == "2.1.0"
     driver = doc["runs"][0]["tool"]["driver"]
     rule_ids = {r["id"] for r in driver["rules"]}
-    assert rule_ids == set(CODES) | set(RULES)
+    assert rule_ids == {c.code for c in CODES.values() if c.phase != "plan"}
+    assert all(r["help"]["text"] and r["fullDescription"]["text"] for r in driver["rules"])
     levels = {r["ruleId"]: r["level"] for r in doc["runs"][0]["results"]}
     assert levels == {"FTR204": "warning", "FTR102": "error"}
     region = doc["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]
@@ -127,15 +126,43 @@ def test_fmt_stdin_and_broken_input() -> None:
 
 
 def test_explain_every_code() -> None:
-    for code in [*CODES, *RULES]:
-        text = cmd_lang.explain_code(code)
-        assert text and text.startswith(code)
-        assert "Example" in text or code in ("FTR010", "FTR011")
-    assert cmd_lang.explain_code("ftr207").startswith("FTR207 qlora-on-cpu (error)")
-    assert cmd_lang.explain_code("FTR999") is None
-    result = run(["explain", "FTR101"])
-    assert result.exit_code == 0 and "unknown-block" in result.output
+    for code in CODES:
+        result = run(["explain", code.lower()])
+        assert result.exit_code == 0 and result.output.startswith(f"{code} {CODES[code].name} ({CODES[code].severity})")
+        assert "Example:" in result.output and "Use instead:" in result.output
+    assert run(["explain", "ftr207"]).output.startswith("FTR207 qlora-on-cpu (error)")
 
 
-def test_lint_rules_doc_is_generated_from_the_registry() -> None:
-    assert (ROOT / "docs" / "lint-rules.md").read_text(encoding="utf-8") == docs_page()
+def test_explain_a_merged_code_points_at_the_one_that_stayed() -> None:
+    for old, new in RETIRED.items():
+        result = run(["explain", old])
+        assert result.exit_code == 0 and f"{old} was merged into {new}" in result.output
+        assert f"{new} {CODES[new].name}" in result.output
+
+
+def test_explain_blocks_and_keys() -> None:
+    block = run(["explain", "train"])
+    assert block.exit_code == 0 and block.output.startswith("train: ") and "lr" in block.output and "R-HPARAM-DEFAULTS" in block.output
+    key = run(["explain", "train.lr"])
+    assert key.exit_code == 0 and key.output.startswith("train.lr: learning rate")
+    assert "Range:   1e-09 to 1" in key.output and "decided by R-HPARAM-DEFAULTS" in key.output
+    assert run(["explain", "lr"]).output == key.output  # one block has lr: the short name is enough
+    holdout = run(["explain", "eval.holdout"]).output
+    assert "default 20%" in holdout and "Unit:    % (or a fraction)" in holdout
+    assert "exact_match" in run(["explain", "eval"]).output  # statements and metrics are listed
+
+
+def test_explain_unknown_or_ambiguous_names_exit_2() -> None:
+    assert main(["explain", "seed"]) == 2  # eval.seed and train.seed
+    assert main(["explain", "trian"]) == 2
+    assert main(["explain", "FTR999"]) == 2
+    assert main(["explain", "train.nope"]) == 2
+
+
+def test_explain_errors_name_the_options(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["explain", "seed"])
+    assert "`ftc explain eval.seed` or `ftc explain train.seed`" in capsys.readouterr().err
+    main(["explain", "trian"])
+    assert "did you mean `train`?" in capsys.readouterr().err
+    main(["explain", "R-PROMT-FIRST"])
+    assert "did you mean `R-PROMPT-FIRST`?" in capsys.readouterr().err

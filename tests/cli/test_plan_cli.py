@@ -170,13 +170,14 @@ def test_plan_errors_are_rendered_diagnostics(capsys, tmp_path):
 
 
 def test_rules_and_explain(capsys):
-    from ftc.compiler.plan.rules import CODES, RULES
+    from ftc.compiler.lang.codes import CODES
+    from ftc.compiler.plan.rules import DECISION_RULES
 
     code, out, _ = run_cli(capsys, "rules")
-    assert code == 0 and all(r.id in out for r in RULES) and len(RULES) >= 9
+    assert code == 0 and all(r.id in out for r in DECISION_RULES) and len(DECISION_RULES) >= 9
     code, out, _ = run_cli(capsys, "explain", "R-PROMPT-FIRST")
     assert code == 0 and "baseline_misses_bar" in out and "Source:" in out
-    for code_id in CODES:
+    for code_id in (c.code for c in CODES.values() if c.phase == "plan"):
         rc, out, _ = run_cli(capsys, "explain", code_id)
         assert rc == 0 and out.startswith(code_id)
     assert run_cli(capsys, "explain", "R-NO-SUCH-RULE")[0] == 2

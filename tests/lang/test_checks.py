@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ftc.compiler.lang.checks import did_you_mean, edit_distance
 from ftc.compiler.lang.frontend import load_recipe
+from ftc.compiler.lang.suggest import did_you_mean, edit_distance
 
 ROOT = Path(__file__).resolve().parents[2]
 ROWS = [{"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"a{i}"}]} for i in range(30)]

@@ -116,7 +116,7 @@ PARAMS = st.tuples(st.integers(1, 900), st.sampled_from(["K", "M", "B", "T"]))
     lr=st.sampled_from(["2e-4", "1e-5", "0.001", "5e-6"]), r=st.integers(1, 64), merged=st.booleans(),
 )
 def test_generated_valid_recipes_build(size, duration, params, holdout, seed, device, margin, rate, ppl, lr, r, merged) -> None:
-    from ftc.compiler.lang.checks import DURATION_UNITS, PARAM_UNITS, SIZE_UNITS
+    from ftc.compiler.lang.keys import DURATION_UNITS, PARAM_UNITS, SIZE_UNITS
 
     text = f"""recipe "gen" {{
   goal = behavior("Triage tickets")

@@ -37,6 +37,7 @@ RECIPE = """recipe "tickets-test" {
     lr        = 0.002
     max_steps = MAX_STEPS
     few_shot  = 0
+TRAIN_EXTRA
   }
   eval {
     holdout = 20%
@@ -49,13 +50,15 @@ EXPECTS
 
 
 def make_plan(root: Path, expects: list[str], *, max_steps: int = 4, save_steps: int = 2,
-              max_new_tokens: int = 16, merged: bool = False) -> dict:
+              max_new_tokens: int = 16, merged: bool = False, train_extra: str = "") -> dict:
     """Compile a small recipe with the real front end and planner, then shrink the run for a test
-    (tiny generation budget, a checkpoint every ``save_steps``)."""
+    (tiny generation budget, a checkpoint every ``save_steps``). ``train_extra``: more lines for
+    the recipe's train block, e.g. ``"seed = 3"``."""
     from ftc.compiler.lang.frontend import load_recipe
     from ftc.compiler.plan.planner import build_plan
 
-    text = RECIPE.replace("MAX_STEPS", str(max_steps)).replace("EXPECTS", "\n".join(f"    expect {e}" for e in expects))
+    text = (RECIPE.replace("MAX_STEPS", str(max_steps)).replace("EXPECTS", "\n".join(f"    expect {e}" for e in expects))
+            .replace("TRAIN_EXTRA\n", f"    {train_extra}\n" if train_extra else ""))
     recipe_path = root / "tickets.ftr"
     recipe_path.write_text(text, encoding="utf-8")
     recipe, diags = load_recipe(recipe_path)

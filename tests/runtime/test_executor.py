@@ -1,16 +1,18 @@
-"""The executor on small step functions (no model): order, cache keys, guard, --force, resume
-after a failure, atomic writes. The real steps are covered by test_run_e2e.py."""
+"""The executor on small step functions (no model) under the real step specs: order, cache keys,
+guard, --force, resume after a failure, atomic writes. The real steps are covered by test_e2e.py."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from ftc.shared.errors import FtcError
-from ftc.shared import atomic
 from ftc.runtime.executor import Executor, RunOptions, topo_order
+from ftc.runtime.steps import GUARD, STEPS
+from ftc.shared import atomic
+from ftc.shared.errors import FtcError
 
 
 def _plan(expects_threshold: float = 0.5, lr: float = 1e-3) -> dict:
@@ -44,14 +46,15 @@ class Toy:
                 atomic.write_json(ctx.dir / "out.json", {"kind": kind, "seen_partial": (ctx.dir / "partial").exists()})
                 return {"kind": kind}
             return fn
-        return {k: make(k) for k in ("load", "baseline", "train", "eval", "gate")}
+        # The real specs (reads, guards, content keys), with these functions in place of the steps.
+        return {k: replace(STEPS[k], fn=make(k)) for k in ("load", "baseline", "train", "eval", "gate")}
 
 
 def _guard(score: float):
     def guard(ctx) -> tuple[bool, str]:
         met = score >= ctx.plan["expects"][0]["threshold"]
         return met, "baseline meets the bar" if met else ""
-    return guard
+    return replace(GUARD, fn=guard)
 
 
 def _run(tmp: Path, plan: dict, toy: Toy, score: float = 0.0, force: tuple = ()) -> Executor:
@@ -141,3 +144,10 @@ def test_data_steps_are_keyed_downstream_by_their_content(tmp_path: Path) -> Non
     toy = Toy()
     _run(tmp_path, plan, toy)
     assert toy.ran == ["load"]
+
+
+def test_a_guard_on_a_step_kind_that_cannot_be_skipped_is_refused(tmp_path: Path) -> None:
+    plan = _plan()
+    next(s for s in plan["steps"] if s["id"] == "gate")["guard"] = "baseline_misses_bar"
+    with pytest.raises(FtcError, match="'gate' step cannot be skipped"):
+        _run(tmp_path, plan, Toy())

@@ -12,10 +12,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ftc.shared import atomic
 from ftc.runtime.report import write_reports
 from ftc.runtime.steps import common
 from ftc.runtime.steps.final_steps import baseline_scores, tuned_scores
+from ftc.runtime.steps.model_steps import TUNING_KINDS, trained_kind, trained_output
+from ftc.runtime.steps.retrieval import NOTE
+from ftc.runtime.steps.spec import step
+from ftc.shared import atomic
 
 
 def _read(path: Path, default: object = None) -> object:
@@ -42,18 +45,18 @@ def metrics_doc(ctx, gate: dict) -> dict:  # noqa: ANN001 - the executor's Conte
         },
         "gate": {"passed": gate["passed"], "verdict": gate["verdict"], "reasons": gate["reasons"]},
         "expects": [{k: e[k] for k in ("label", "metric", "op", "threshold")} for e in ctx.plan.get("expects", [])],
+        "rows": {"baseline": base["rows"], "tuned": tuned["rows"] if tuned else None},
     }
 
 
 def _trained(ctx) -> bool:  # noqa: ANN001
-    from ftc.runtime.steps.model_steps import trained_kind
-
     return trained_kind(ctx) is not None
 
 
-def export(ctx) -> dict:  # noqa: ANN001
-    from ftc.runtime.steps.model_steps import trained_output
-
+@step("export", reads=("prompt", "expects", "gate", "recipe.name", "strategy", "method", "model.base"),
+      needs_outputs_of=("split", "baseline", *TUNING_KINDS, "eval", "gate"))
+def export_step(ctx) -> dict:  # noqa: ANN001
+    """The deliverables (see the module docstring)."""
     gate = _read(ctx.need_dir("gate") / "gate.json")
     promoted_tune = bool(gate["passed"]) and _trained(ctx)
     files: list[str] = []
@@ -81,9 +84,7 @@ def _export_weights(ctx, output: Path) -> list[str]:  # noqa: ANN001
     if ctx.config.get("merged") and not full:
         from ftc.runtime.train.sft import merge_adapter
 
-        tmp = ctx.dir / ".merged.tmp"
-        merge_adapter(common.model_dir(ctx), output, tmp)
-        atomic.replace_dir(tmp, ctx.dir / "merged")
+        merge_adapter(common.model_dir(ctx), output, ctx.dir / "merged")
         files.append("merged/")
     return files
 
@@ -92,11 +93,17 @@ def _winning_prompt(ctx, promoted_tune: bool) -> str:  # noqa: ANN001
     """The tuned model is prompted exactly as it was trained: the system prompt alone. Otherwise
     the prompt is the deliverable: the system prompt plus the baseline's few-shot examples."""
     if promoted_tune:
-        from ftc.runtime.steps.retrieval import NOTE
-
-        uses_retrieval = any((s.get("config") or {}).get("retrieval") for s in ctx.plan.get("steps", []))
-        return f"[system]\n{common.system_prompt(ctx.plan)}\n" + (f"\n{NOTE}" if uses_retrieval else "")
+        return f"[system]\n{common.system_prompt(ctx.plan)}\n" + (f"\n{NOTE}" if _eval_used_retrieval(ctx) else "")
     return (ctx.need_dir("baseline") / "prompt.txt").read_text(encoding="utf-8")
+
+
+def _eval_used_retrieval(ctx) -> bool:  # noqa: ANN001
+    """Whether the tune was evaluated with retrieved context before each question: then the
+    exported prompt says so (the NOTE), since the tuned model expects it."""
+    ev = ctx.by_kind("eval")
+    if ev is None or ev.dir is None or ev.status == "skipped":
+        return False
+    return bool(common.read_scores(ev.dir).get("retrieval"))
 
 
 def _report_input(ctx, gate: dict, metrics: dict, promoted_tune: bool) -> dict:  # noqa: ANN001
@@ -106,10 +113,10 @@ def _report_input(ctx, gate: dict, metrics: dict, promoted_tune: bool) -> dict: 
         train_info = _read(train.dir / "train.json", {})
         history = _read(train.dir / "loss_history.json", [])
     return {
-        "recipe": (ctx.plan.get("recipe") or {}).get("name", "recipe"),
+        "recipe": ctx.plan.get("recipe.name", "recipe"),
         "plan_hash": ctx.run_dir.name,
         "run_dir": str(ctx.run_dir),
-        "model": (ctx.plan.get("model") or {}).get("base"),
+        "model": ctx.plan.get("model.base"),
         "method": ctx.plan.get("method"),
         "strategy": ctx.plan.get("strategy", []),
         "gate": gate,

@@ -1,0 +1,421 @@
+"""axolotl: one flat YAML file (`base_model`, `datasets: [...]`, `adapter`, `rl`, ...).
+
+Key names and meanings from axolotl's config reference (docs/config.qmd) and its examples/.
+Paths in `datasets[].path` are relative to where `axolotl train` ran (the current folder here).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ftc.compiler.importers import common as c
+from ftc.compiler.importers.core import (
+    Carry,
+    Decide,
+    Draft,
+    Drop,
+    Entry,
+    Handle,
+    Row,
+    Spec,
+    carried,
+    pattern,
+    row,
+    walk,
+)
+from ftc.shared.contract import FORMAT_FIELDS
+
+NAME = "axolotl"
+
+# axolotl dataset `type` -> (ftc format, column map: ftc field -> the file's column)
+TYPES: dict[str, tuple[str, dict[str, str]]] = {
+    "alpaca": ("instruction", {}),
+    "alpaca_chat": ("instruction", {}),
+    "alpaca_w_system": ("instruction", {}),
+    "chat_template": ("chat", {}),
+    "sharegpt": ("chat", {"messages": "conversations"}),
+    "completion": ("text", {}),
+    "chatml.intel": ("preference", {"prompt": "question"}),
+    "llama3.intel": ("preference", {"prompt": "question"}),
+    "chatml.prompt_pairs": ("preference", {}),
+    "llama3.prompt_pairs": ("preference", {}),
+    "chatml.argilla": ("preference", {"prompt": "instruction", "chosen": "chosen_response", "rejected": "rejected_response"}),
+    "llama3.argilla": ("preference", {"prompt": "instruction", "chosen": "chosen_response", "rejected": "rejected_response"}),
+    "chat_template.default": ("preference", {"prompt": "messages"}),
+    "chat_template.argilla": ("preference", {"prompt": "instruction"}),
+}
+PREFERENCE_RL = ("dpo", "ipo", "orpo", "simpo")
+# custom (dict) dataset types and chat_template fields: their column -> ftc field
+FIELD_COLUMNS = {
+    "field_instruction": "instruction", "field_input": "input", "field_output": "output",
+    "field_messages": "messages", "field_prompt": "prompt", "field_chosen": "chosen", "field_rejected": "rejected",
+    "field": "text",
+}  # fmt: skip
+
+
+def method_of(doc: dict[str, Any]) -> str:
+    adapter = doc.get("adapter")
+    if adapter == "qlora" or (adapter == "lora" and doc.get("load_in_4bit") is True):
+        return "qlora"
+    if adapter == "lora":
+        return "dora" if doc.get("peft_use_dora") is True else "lora"
+    return "full" if not adapter else str(adapter)
+
+
+def prepare(draft: Draft, doc: dict[str, Any]) -> None:
+    draft.context["method"] = method_of(doc)
+    draft.context["rl"] = doc.get("rl")
+    draft.context["preference"] = doc.get("rl") in (*PREFERENCE_RL, "kto")
+    if "adapter" not in doc:
+        draft.values["train.method"] = "full"
+        draft.set_by["train.method"] = "(no adapter)"
+        draft.note("train.method = full: the source has no `adapter`, so axolotl tuned every weight")
+
+
+# --- handlers --------------------------------------------------------------------------------
+def _base(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]:
+    if not isinstance(value, str) or not value.strip():
+        return [row(path, value, Drop("not a model name"), attention=True)]
+    draft.base = value
+    return [carried(path, value, f"base = model(\"{value}\")", "the hub id; ftc plans it from its config or its table")]
+
+
+def _adapter(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]:
+    method = draft.context["method"]
+    if method not in ("lora", "qlora", "dora"):
+        return [row(path, value, c.METHOD, f"adapter `{value}` is not a method ftc plans")]
+    draft.set("train.method", method, path)
+    how = {"qlora": "a 4-bit base with LoRA", "dora": "with peft_use_dora"}.get(method, "")
+    return [carried(path, value, f"train.method = {method}", how)]
+
+
+def _load_4bit(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]:
+    if value is True and draft.context["method"] == "qlora":
+        return [carried(path, value, "train.method = qlora", "with the adapter: QLoRA")]
+    return [row(path, value, Drop("off in the source" if value is False else "a 4-bit base without a LoRA adapter is not a method ftc plans"))]
+
+
+def _load_8bit(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]:
+    if value is not True:
+        return [row(path, value, Drop("off in the source"))]
+    return [row(path, value, c.METHOD, "8-bit LoRA is not a method ftc plans (lora, qlora, full, dora)")]
+
+
+def _dora(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]:
+    if value is True and draft.context["method"] == "dora":
+        return [carried(path, value, "train.method = dora", "with adapter: lora")]
+    return [row(path, value, Drop("off in the source" if value is not True else "DoRA needs adapter: lora"))]
+
+
+def _rl(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]:
+    if value == "dpo":
+        return [row(path, value, c.DPO)]
+    if value in ("ipo", "orpo", "simpo"):
+        return [row(path, value, c.DPO, f"ftc has no {str(value).upper()} loss yet; the same pairs are planned as DPO")]
+    if value == "kto":
+        return [row(path, value, Drop("ftc has no KTO: unpaired rows with a desirable/undesirable label are refused, "
+                                      "never trained on as if all were good; pair them for DPO"), attention=True)]
+    return [row(path, value, Drop(f"`rl: {value}` (online RL) is not a strategy ftc plans"), attention=True)]
+
+
+def _data_format(entry: dict[str, Any], rl: Any) -> tuple[str, dict[str, str], str]:
+    """(format, columns, a note) for one axolotl dataset entry."""
+    kind = entry.get("type")
+    if isinstance(kind, dict):
+        return "instruction", {}, "a custom prompt format: its fields are the columns"
+    if rl == "kto":
+        return "preference", {}, "KTO rows are unpaired: pair them into prompt/chosen/rejected"
+    fmt, cols = TYPES.get(str(kind), ("", {}))
+    if not fmt:
+        base = str(kind).split(".", 1)[0].split(":", 1)[0]
+        fmt, cols = TYPES.get(base, ("preference" if rl in PREFERENCE_RL else "chat", {}))
+        return fmt, dict(cols), f"type `{kind}` is not a row shape ftc knows: check the rows are {fmt}"
+    return fmt, dict(cols), ""
+
+
+def _columns(entry: dict[str, Any], kind: Any, fmt: str, columns: dict[str, str]) -> dict[str, str]:
+    fields = dict(entry)
+    if isinstance(kind, dict):
+        fields.update(kind)
+    for key, field in FIELD_COLUMNS.items():
+        column = fields.get(key)
+        if fmt == "preference" and key == "field_messages":
+            field = "prompt"
+        if isinstance(column, str) and column and field in FORMAT_FIELDS.get(fmt, ()) and column != field:
+            columns[field] = column
+    return columns
+
+
+def _one_dataset(draft: Draft, prefix: str, entry: dict[str, Any], rl: Any, eval_only: bool) -> list[Row]:
+    fmt, columns, why = _data_format(entry, rl)
+    columns = _columns(entry, entry.get("type"), fmt, columns)
+    where = entry.get("path")
+    files = entry.get("data_files")
+    if isinstance(where, str) and where in c.LOADER_NAMES and isinstance(files, str):
+        where = files
+    rows: dict[str, Row] = {}
+    if not isinstance(where, str) or not where:
+        return [row(prefix, entry, Drop("a dataset entry without a path"), attention=True)]
+    kto = rl == "kto"
+    if kto or not c.is_local(draft, where):
+        reason = (f"pair the unpaired KTO rows of `{where}` into prompt/chosen/rejected" if kto
+                  else f"export the `{entry.get('split', 'train')}` split of hub dataset `{where}`{_config(entry)}")
+        src = draft.placeholder(where, fmt, columns, reason)
+        placeholder = True
+    else:
+        src = draft.add_source(_stem(where), draft.local_path(where), fmt, columns, why)
+        placeholder = False
+        if why:
+            draft.note(f"data `{src.name}`: {why}")
+    key = "data_files" if where == entry.get("data_files") else "path"
+    why_path = c.KTO_REFUSED if kto else "not a file ftc can read"
+    rows[f"{prefix}.{key}"] = c.source_rows(f"{prefix}.{key}", where, draft, src.name, placeholder, why=why_path)
+    if key == "data_files":
+        rows[f"{prefix}.path"] = carried(f"{prefix}.path", entry.get("path"), f"data.{src.name}", "a loader name: the file is data_files")
+    note = (f"columns {c.columns_note(src.columns)}" if src.columns else "") + (f"; {why}" if why else "")
+    if "type" in entry and not isinstance(entry["type"], dict):  # a custom (dict) type's fields get rows of their own
+        rows[f"{prefix}.type"] = carried(f"{prefix}.type", entry["type"], f"data.{src.name}.format = {fmt}",
+                                         note.strip("; "), attention=bool(why))
+    if eval_only:
+        draft.set("eval.data", f"\"{src.name}\"", prefix)
+    return _entry_rows(draft, prefix, entry, rows, src.name)
+
+
+def _config(entry: dict[str, Any]) -> str:
+    return f" (config `{entry['name']}`)" if isinstance(entry.get("name"), str) else ""
+
+
+def _stem(path: str) -> str:
+    name = path.rstrip("/").rsplit("/", 1)[-1]
+    return name.split(".", 1)[0] or "data"
+
+
+ENTRY_KEYS: dict[str, Entry] = {
+    "ds_type": Drop("ftc reads a file by its suffix (.jsonl, .json, .csv, .parquet)"),
+    "split": Drop("ftc reads every row of the file it is given"),
+    "name": Drop("a hub config name: export that config's rows to the placeholder path"),
+    "shards": c.MIXTURE,
+    "shards_idx": c.MIXTURE,
+    "preprocess_shards": c.WORKERS,
+    "roles_to_train": c.PROMPT_MASK,
+    "train_on_eos": c.PROMPT_MASK,
+    "train_on_split": c.PROMPT_MASK,
+    "train_on_inputs": c.PROMPT_MASK,
+    "chat_template": c.TEMPLATE,
+    "chat_template_jinja": c.TEMPLATE,
+    "conversation": c.TEMPLATE,
+    "message_property_mappings": Drop("the loader reads role/content turns; the column map cannot rename them yet"),
+    "message_field_role": Drop("the loader reads role/content turns; the column map cannot rename them yet"),
+    "message_field_content": Drop("the loader reads role/content turns; the column map cannot rename them yet"),
+    "trust_remote_code": c.REMOTE_CODE,
+    "revision": Drop("export the revision you want to the data file"),
+    "field_system": c.SYSTEM,
+    "system_prompt": c.SYSTEM,
+    "system_format": c.TEMPLATE,
+    "format": c.TEMPLATE,
+    "no_input_format": c.TEMPLATE,
+}
+
+
+def _entry_rows(draft: Draft, prefix: str, entry: dict[str, Any], done: dict[str, Row], name: str) -> list[Row]:
+    out = []
+    for path, value in walk(entry, frozenset({f"{pattern(prefix)}.message_property_mappings"}), prefix):
+        if path in done:
+            out.append(done[path])
+            continue
+        sub = path[len(prefix) + 1:]
+        if sub.startswith("type."):
+            sub = sub[len("type."):]
+        if sub in FIELD_COLUMNS:
+            out.append(carried(path, value, f"data.{name}.columns", "a column of the file") if isinstance(value, str)
+                       else row(path, value, Drop("not a column name")))
+            continue
+        entry_kind = ENTRY_KEYS.get(sub.split(".", 1)[0])
+        out.append(row(path, value, entry_kind) if isinstance(entry_kind, (Decide, Drop))
+                   else row(path, value, Drop(f"not a key ftc knows from {NAME} datasets")))
+    return out
+
+
+def _datasets(draft: Draft, path: str, value: Any, doc: dict[str, Any], eval_only: bool = False) -> list[Row]:
+    if not isinstance(value, list) or not value:
+        return [row(path, value, Drop("not a list of datasets"), attention=True)]
+    rows: list[Row] = []
+    for i, entry in enumerate(value):
+        prefix = f"{path}[{i}]"
+        if isinstance(entry, str):
+            entry = {"path": entry}
+        if not isinstance(entry, dict):
+            rows.append(row(prefix, entry, Drop("not a dataset entry"), attention=True))
+        elif eval_only and i > 0:
+            rows.append(row(prefix, entry, Drop("ftc evaluates on one eval source; merge them into the first"), attention=True))
+        else:
+            rows += _one_dataset(draft, prefix, entry, draft.context["rl"], eval_only)
+    if len(value) > 1 and not eval_only:
+        draft.note(f"{len(value)} datasets: ftc concatenates them (mixture weights are not in the language yet)")
+    return rows
+
+
+def _test_datasets(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]:
+    return _datasets(draft, path, value, doc, eval_only=True)
+
+
+def _deepspeed(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]:
+    return c.distributed(draft, path, value)
+
+
+KEYS: dict[str, Entry] = {
+    "base_model": Handle(_base, "carried to `base = model(\"...\")`"),
+    "base_model_config": c.TOKENIZER,
+    "model_type": Drop("ftc reads the architecture from the model's config or its table"),
+    "tokenizer_type": c.TOKENIZER,
+    "tokenizer_config": c.TOKENIZER,
+    "tokenizer_use_fast": c.TOKENIZER,
+    "tokenizer_legacy": c.TOKENIZER,
+    "trust_remote_code": c.REMOTE_CODE,
+    "strict": c.DEBUG,
+    "is_llama_derived_model": Drop("ftc reads the architecture from the model's config or its table"),
+    "adapter": Handle(_adapter, "carried to `train.method` (lora; qlora with load_in_4bit; dora with peft_use_dora)"),
+    "load_in_4bit": Handle(_load_4bit, "with adapter: lora, carried to `train.method = qlora`"),
+    "load_in_8bit": Handle(_load_8bit, "dropped: 8-bit LoRA is not a method ftc plans"),
+    "peft_use_dora": Handle(_dora, "with adapter: lora, carried to `train.method = dora`"),
+    "lora_model_dir": Drop("ftc starts adapters from the base model; continuing an adapter is not in the language yet"),
+    "lora_r": Carry("train.lora_r", c.LORA_R, c.positive_int),
+    "lora_alpha": Carry("train.lora_alpha", c.LORA_ALPHA, c.positive_int),
+    "lora_dropout": Carry("train.lora_dropout", c.LORA_DROPOUT, c.number),
+    "lora_target_modules": c.TARGETS,
+    "lora_target_linear": c.TARGETS,
+    "lora_fan_in_fan_out": c.TARGETS,
+    "lora_modules_to_save": c.TARGETS,
+    "peft_use_rslora": Drop("rank-stabilised LoRA scaling is not in the language yet"),
+    "rl": Handle(_rl, "dpo: decided (R-DPO-AFTER-SFT); ipo/orpo/simpo: planned as DPO; kto, grpo: dropped"),
+    "rl_beta": Carry("train.dpo_beta", c.DPO_BETA, c.number),
+    "dpo_beta": Carry("train.dpo_beta", c.DPO_BETA, c.number),
+    "orpo_alpha": Drop("ftc has no ORPO loss yet"),
+    "reward_model": Drop("ftc does not train reward models"),
+    "process_reward_model": Drop("ftc does not train reward models"),
+    "datasets": Handle(_datasets, "one data block per entry: local files carried, hub ids as placeholder paths"),
+    "test_datasets": Handle(_test_datasets, "a data block used as `eval { data = ... }`"),
+    "dataset_prepared_path": c.WORKERS,
+    "dataset_processes": c.WORKERS,
+    "dataset_num_proc": c.WORKERS,
+    "shuffle_merged_datasets": c.SHUFFLE,
+    "push_dataset_to_hub": c.HUB,
+    "chat_template": c.TEMPLATE,
+    "chat_template_jinja": c.TEMPLATE,
+    "default_system_message": Carry("recipe.system_prompt", c.SYSTEM, str),
+    "special_tokens": c.TOKENIZER,
+    "tokens": c.TOKENIZER,
+    "train_on_inputs": c.PROMPT_MASK,
+    "val_set_size": Carry("eval.holdout", c.HOLDOUT, c.fraction),
+    "sequence_len": Carry("train.max_length", c.MAX_LEN, c.positive_int),
+    "sample_packing": Carry("train.packing", c.PACKING, c.truthy),
+    "eval_sample_packing": c.EVAL_SCHEDULE,
+    "pad_to_sequence_len": c.PACKING,
+    "group_by_length": c.PACKING,
+    "micro_batch_size": Carry("train.batch", c.BATCH, c.positive_int),
+    "batch_size": Drop("axolotl's deprecated total batch; ftc sets batch and grad_accum"),
+    "eval_batch_size": c.EVAL_SCHEDULE,
+    "gradient_accumulation_steps": Carry("train.grad_accum", c.ACCUM, c.positive_int),
+    "num_epochs": Carry("train.epochs", c.EPOCHS, c.number),
+    "max_steps": Carry("train.max_steps", c.MAX_STEPS, c.positive_int),
+    "learning_rate": c.lr(),
+    "optimizer": c.OPTIMIZER,
+    "optim_args": c.OPTIMIZER,
+    "adam_beta1": c.OPTIMIZER,
+    "adam_beta2": c.OPTIMIZER,
+    "adam_epsilon": c.OPTIMIZER,
+    "lr_scheduler": c.SCHEDULER,
+    "lr_scheduler_kwargs": c.SCHEDULER,
+    "cosine_min_lr_ratio": c.SCHEDULER,
+    "warmup_steps": c.WARMUP,
+    "warmup_ratio": c.WARMUP,
+    "weight_decay": c.WEIGHT_DECAY,
+    "max_grad_norm": c.GRAD_CLIP,
+    "seed": Carry("train.seed", c.SEED, c.whole),
+    "bf16": c.PRECISION,
+    "fp16": c.PRECISION,
+    "tf32": c.PRECISION,
+    "float16": c.PRECISION,
+    "bfloat16": c.PRECISION,
+    "gradient_checkpointing": c.CHECKPOINTING,
+    "gradient_checkpointing_kwargs": c.CHECKPOINTING,
+    "activation_offloading": c.CHECKPOINTING,
+    "early_stopping_patience": Carry("train.early_stopping", c.EARLY_STOP, lambda v: c.positive_int(v) > 0,
+                                     "a patience turns early stopping on; ftc's patience is 2"),
+    "flash_attention": c.PERF,
+    "sdp_attention": c.PERF,
+    "xformers_attention": c.PERF,
+    "flash_attn_cross_entropy": c.PERF,
+    "flash_attn_rms_norm": c.PERF,
+    "liger_rope": c.PERF,
+    "liger_rms_norm": c.PERF,
+    "liger_glu_activation": c.PERF,
+    "liger_fused_linear_cross_entropy": c.PERF,
+    "plugins": c.PERF,
+    "unsloth_lora_mlp": c.PERF,
+    "unsloth_lora_qkv": c.PERF,
+    "unsloth_lora_o": c.PERF,
+    "torch_compile": c.PERF,
+    "deepspeed": Handle(_deepspeed, "decided by ftc (R-FSDP): " + c.DISTRIBUTED.what),
+    "fsdp": Handle(_deepspeed, "decided by ftc (R-FSDP): " + c.DISTRIBUTED.what),
+    "fsdp_config": Handle(_deepspeed, "decided by ftc (R-FSDP): " + c.DISTRIBUTED.what),
+    "fsdp_version": c.DISTRIBUTED,
+    "ddp_timeout": c.DISTRIBUTED,
+    "ddp_find_unused_parameters": c.DISTRIBUTED,
+    "local_rank": c.DISTRIBUTED,
+    "output_dir": c.OUTPUT,
+    "hub_model_id": c.HUB,
+    "hub_strategy": c.HUB,
+    "merge_lora": Drop("set `export { merged = true }` to also write merged weights"),
+    "resume_from_checkpoint": c.RESUME,
+    "auto_resume_from_checkpoints": c.RESUME,
+    "save_steps": c.SAVING,
+    "saves_per_epoch": c.SAVING,
+    "save_total_limit": c.SAVING,
+    "save_strategy": c.SAVING,
+    "save_safetensors": c.SAVING,
+    "save_first_step": c.SAVING,
+    "eval_steps": c.EVAL_SCHEDULE,
+    "evals_per_epoch": c.EVAL_SCHEDULE,
+    "eval_strategy": c.EVAL_SCHEDULE,
+    "eval_table_size": c.EVAL_SCHEDULE,
+    "do_bench_eval": c.EVAL_SCHEDULE,
+    "logging_steps": c.LOGGING,
+    "loss_watchdog_threshold": c.LOGGING,
+    "loss_watchdog_patience": c.LOGGING,
+    "hf_use_auth_token": Drop("ftc reads models and data from the local Hugging Face cache; no hub login"),
+    "wandb_api_key": c.TRACKER,
+    "wandb_project": c.TRACKER,
+    "wandb_entity": c.TRACKER,
+    "wandb_watch": c.TRACKER,
+    "wandb_name": c.TRACKER,
+    "wandb_run_id": c.TRACKER,
+    "wandb_log_model": c.TRACKER,
+    "mlflow_tracking_uri": c.TRACKER,
+    "mlflow_experiment_name": c.TRACKER,
+    "use_tensorboard": c.TRACKER,
+    "debug": c.DEBUG,
+}
+SUBTREES = frozenset({"datasets", "test_datasets", "special_tokens", "fsdp_config", "deepspeed", "fsdp",
+                      "lr_scheduler_kwargs", "gradient_checkpointing_kwargs", "plugins", "tokens", "lora_target_modules",
+                      "lora_modules_to_save"})
+
+
+def detect(doc: dict[str, Any]) -> int:
+    """axolotl's own spellings: base_model, datasets (a list), adapter, micro_batch_size, sequence_len."""
+    marks = ("base_model", "adapter", "micro_batch_size", "sequence_len", "num_epochs", "val_set_size", "lora_target_linear")
+    score = sum(k in doc for k in marks)
+    return score + 2 if "base_model" in doc and isinstance(doc.get("datasets"), list) else score
+
+
+FORMATS = {f"type: {k}": v[0] + (f" (columns {c.columns_note(v[1])})" if v[1] else "") for k, v in TYPES.items()}
+FORMATS["type: {field_instruction, ...} (custom)"] = "instruction (its field_* keys are the columns)"
+FORMATS["type: anything else"] = "preference with rl (dpo, ipo, orpo, simpo), else chat; the row says to check"
+FORMATS["rl: kto"] = "refused: a placeholder for prompt/chosen/rejected pairs"
+ENTRY_DOC = dict(ENTRY_KEYS) | {
+    "path": "a local file: carried to `data.NAME.path`; a hub id: a placeholder path to fill (!)",
+    "data_files": "with path: json/csv/parquet, the file: carried to `data.NAME.path`",
+    "type": "carried to `data.NAME.format` (and `columns`), see the formats below",
+    "field_*": "carried to `data.NAME.columns`",
+}
+SPEC = Spec(NAME, "axolotl", KEYS, SUBTREES, detect, prepare, ENTRY_DOC, FORMATS)

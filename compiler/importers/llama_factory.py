@@ -1,0 +1,321 @@
+"""LLaMA-Factory: one flat YAML file of `llamafactory-cli train` arguments (`model_name_or_path`,
+`stage`, `finetuning_type`, `dataset`, ...), with datasets named in `<dataset_dir>/dataset_info.json`.
+
+Key names and meanings from LLaMA-Factory's examples/ (train_lora, train_qlora, train_full) and
+data/README.md (the dataset_info.json conventions: file_name, formatting, ranking, columns, tags).
+A dataset named in the config is looked up in `dataset_dir` (default `data`, relative to where
+the command ran): found with a `file_name`, its file is carried; otherwise the data block gets a
+placeholder path to fill.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from ftc.compiler.importers import common as c
+from ftc.compiler.importers.core import Carry, Draft, Drop, Entry, Handle, Row, Spec, carried, row
+
+NAME = "llama-factory"
+
+# stage -> the format its data has when dataset_info.json does not say
+STAGE_FORMAT = {"sft": "instruction", "pt": "text", "dpo": "preference", "kto": "preference", "rm": "preference", "ppo": "instruction"}
+
+
+def prepare(draft: Draft, doc: dict[str, Any]) -> None:
+    draft.context["stage"] = doc.get("stage", "sft")
+    draft.context["preference"] = doc.get("stage") in ("dpo", "kto")
+    quant = doc.get("quantization_bit")
+    kind = doc.get("finetuning_type", "lora")
+    if kind == "lora":
+        method = "qlora" if quant == 4 else ("dora" if doc.get("use_dora") is True else "lora")
+    else:
+        method = str(kind)
+    draft.context["method"] = method
+    if "finetuning_type" not in doc:
+        draft.values["train.method"] = "lora"
+        draft.set_by["train.method"] = "(default finetuning_type)"
+        draft.note("train.method = lora: LLaMA-Factory's default finetuning_type")
+    draft.context["info"] = _dataset_info(draft, doc.get("dataset_dir", "data"))
+
+
+def _dataset_info(draft: Draft, folder: Any) -> tuple[str, dict[str, Any]]:
+    """(the folder, its dataset_info.json) or (folder, {}) when there is none to read."""
+    where = os.path.join(draft.cwd, str(folder))
+    try:
+        with open(os.path.join(where, "dataset_info.json"), encoding="utf-8") as fh:
+            info = json.load(fh)
+    except (OSError, ValueError):
+        return str(folder), {}
+    return str(folder), info if isinstance(info, dict) else {}
+
+
+# --- handlers --------------------------------------------------------------------------------
+def _model(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]:
+    if not isinstance(value, str) or not value.strip():
+        return [row(path, value, Drop("not a model name"), attention=True)]
+    draft.base = value
+    return [carried(path, value, f"base = model(\"{value}\")")]
+
+
+def _stage(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]:
+    if value == "sft":
+        return [row(path, value, c.SFT)]
+    if value == "dpo":
+        return [row(path, value, c.DPO)]
+    if value == "kto":
+        return [row(path, value, Drop("ftc has no KTO: unpaired rows with a desirable/undesirable label are refused, "
+                                      "never trained on as if all were good; pair them for DPO"), attention=True)]
+    if value == "pt":
+        return [row(path, value, Drop("continued pre-training: ftc tunes behaviour (the text rows are kept as a "
+                                      "text source)"), attention=True)]
+    return [row(path, value, Drop(f"stage `{value}` (reward model / PPO) is not a strategy ftc plans"), attention=True)]
+
+
+def _pref_loss(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]:
+    if value == "sigmoid":
+        return [row(path, value, c.DPO, "sigmoid is DPO's loss")]
+    return [row(path, value, c.DPO, f"`{value}` is not in ftc yet; the pairs are planned as DPO")]
+
+
+def _finetuning_type(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]:
+    method = draft.context["method"]
+    if method not in ("lora", "qlora", "dora", "full"):
+        return [row(path, value, c.METHOD, f"`{value}` tuning is not a method ftc plans (lora, qlora, full, dora)")]
+    draft.set("train.method", method, path)
+    how = {"qlora": "with quantization_bit: 4", "dora": "with use_dora"}.get(method, "")
+    return [carried(path, value, f"train.method = {method}", how)]
+
+
+def _quant(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]:
+    if draft.context["method"] == "qlora":
+        return [carried(path, value, "train.method = qlora", "4-bit base with LoRA: QLoRA")]
+    return [row(path, value, c.METHOD, f"{value}-bit quantisation is planned only as QLoRA (4-bit with LoRA)")]
+
+
+def _dora(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]:
+    if value is True and draft.context["method"] == "dora":
+        return [carried(path, value, "train.method = dora", "with finetuning_type: lora")]
+    return [row(path, value, Drop("off in the source" if value is not True else "DoRA needs finetuning_type: lora"))]
+
+
+def _names(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [n.strip() for n in value.split(",") if n.strip()]
+    if isinstance(value, list):
+        return [str(n).strip() for n in value if str(n).strip()]
+    return []
+
+
+def _columns(fmt: str, formatting: str, cols: dict[str, Any]) -> dict[str, str]:
+    """dataset_info.json `columns` -> ftc's column map (only the names that differ)."""
+    if formatting == "sharegpt":
+        wanted = {"messages": cols.get("messages", "conversations")}
+        if fmt == "preference":
+            wanted = {"prompt": cols.get("messages", "conversations"), "chosen": cols.get("chosen", "chosen"),
+                      "rejected": cols.get("rejected", "rejected")}
+    elif fmt == "preference":
+        wanted = {"prompt": cols.get("prompt", "instruction"), "chosen": cols.get("chosen", "chosen"),
+                  "rejected": cols.get("rejected", "rejected")}
+    elif fmt == "text":
+        wanted = {"text": cols.get("prompt", "text")}
+    else:
+        wanted = {"instruction": cols.get("prompt", "instruction"), "input": cols.get("query", "input"),
+                  "output": cols.get("response", "output")}
+    return {k: v for k, v in wanted.items() if isinstance(v, str) and v != k}
+
+
+def _dataset_source(draft: Draft, name: str, stage: str) -> tuple[str, bool, str]:
+    """Add the data block for one dataset name: (its block name, placeholder?, a note)."""
+    folder, info = draft.context["info"]
+    entry = info.get(name) if isinstance(info.get(name), dict) else None
+    formatting = str((entry or {}).get("formatting", "alpaca"))
+    fmt = "preference" if (entry or {}).get("ranking") else STAGE_FORMAT.get(stage, "instruction")
+    if formatting == "sharegpt" and fmt == "instruction":
+        fmt = "chat"
+    columns = _columns(fmt, formatting, (entry or {}).get("columns") or {})
+    notes = _entry_notes(entry or {}, formatting)
+    if stage == "kto" or (entry or {}).get("columns", {}).get("kto_tag"):
+        src = draft.placeholder(name, "preference", {}, f"pair the unpaired KTO rows of `{name}` into prompt/chosen/rejected")
+        return src.name, True, c.KTO_REFUSED
+    if entry is None or not isinstance(entry.get("file_name"), str):
+        where = (entry or {}).get("hf_hub_url") or name
+        why = (f"export the train split of hub dataset `{where}`" if entry is not None else
+               f"export the rows of dataset `{name}` (not found in {folder}/dataset_info.json)")
+        src = draft.placeholder(where, fmt, columns, why)
+        for n in notes:
+            draft.note(f"data `{src.name}`: {n}")
+        return src.name, True, "not a file ftc can read"
+    path = draft.local_path(os.path.join(folder, entry["file_name"]))
+    src = draft.add_source(name, path, fmt, columns, f"From {folder}/dataset_info.json `{name}` ({formatting}).")
+    for n in notes:
+        draft.note(f"data `{src.name}`: {n}")
+    return src.name, False, "; ".join(notes)
+
+
+def _entry_notes(entry: dict[str, Any], formatting: str) -> list[str]:
+    out = []
+    tags = entry.get("tags") or {}
+    if formatting == "sharegpt" and tags.get("role_tag", "from") != "role":
+        out.append("ShareGPT turns (from/value): the loader reads role/content turns; convert them")
+    cols = entry.get("columns") or {}
+    for extra in ("system", "history", "tools", "images", "videos"):
+        if extra in cols:
+            out.append(f"column `{cols[extra]}` ({extra}) is not read by ftc")
+    return out
+
+
+def _dataset(draft: Draft, path: str, value: Any, doc: dict[str, Any], eval_only: bool = False) -> list[Row]:
+    names = _names(value)
+    if not names:
+        return [row(path, value, Drop("no dataset names"), attention=True)]
+    rows = []
+    stage = str(draft.context["stage"])
+    for i, name in enumerate(names):
+        key = f"{path}[{i}]" if len(names) > 1 else path
+        if eval_only and i > 0:
+            rows.append(row(key, name, Drop("ftc evaluates on one eval source; merge them into the first"), attention=True))
+            continue
+        block, placeholder, note = _dataset_source(draft, name, stage)
+        if eval_only:
+            draft.set("eval.data", f"\"{block}\"", key)
+        r = c.source_rows(key, name, draft, block, placeholder, "" if placeholder else note, why=note)
+        if note and not placeholder:
+            r.attention = True
+        rows.append(r)
+    if len(names) > 1 and not eval_only:
+        draft.note(f"{len(names)} datasets: ftc concatenates them (mixture weights are not in the language yet)")
+    return rows
+
+
+def _eval_dataset(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]:
+    return _dataset(draft, path, value, doc, eval_only=True)
+
+
+def _deepspeed(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]:
+    return c.distributed(draft, path, value)
+
+
+KEYS: dict[str, Entry] = {
+    "model_name_or_path": Handle(_model, "carried to `base = model(\"...\")`"),
+    "adapter_name_or_path": Drop("ftc starts adapters from the base model; continuing an adapter is not in the language yet"),
+    "trust_remote_code": c.REMOTE_CODE,
+    "cache_dir": c.WORKERS,
+    "stage": Handle(_stage, "sft: fine-tune; dpo: decided (R-DPO-AFTER-SFT); kto, pt, rm, ppo: dropped"),
+    "do_train": Drop("`ftc run` trains when the prompted baseline misses the bar (R-PROMPT-FIRST)"),
+    "do_eval": c.EVAL_SCHEDULE,
+    "do_predict": c.EVAL_SCHEDULE,
+    "finetuning_type": Handle(_finetuning_type, "carried to `train.method` (lora; qlora with quantization_bit 4; full; freeze: dropped)"),
+    "quantization_bit": Handle(_quant, "4 with lora: carried to `train.method = qlora`"),
+    "quantization_method": c.METHOD,
+    "double_quantization": c.METHOD,
+    "use_dora": Handle(_dora, "with lora: carried to `train.method = dora`"),
+    "lora_target": c.TARGETS,
+    "additional_target": c.TARGETS,
+    "lora_rank": Carry("train.lora_r", c.LORA_R, c.positive_int),
+    "lora_alpha": Carry("train.lora_alpha", c.LORA_ALPHA, c.positive_int),
+    "lora_dropout": Carry("train.lora_dropout", c.LORA_DROPOUT, c.number),
+    "use_rslora": Drop("rank-stabilised LoRA scaling is not in the language yet"),
+    "freeze_trainable_layers": Drop("freeze tuning is not a method ftc plans"),
+    "freeze_trainable_modules": Drop("freeze tuning is not a method ftc plans"),
+    "pref_beta": Carry("train.dpo_beta", c.DPO_BETA, c.number),
+    "pref_loss": Handle(_pref_loss, "sigmoid: decided (R-DPO-AFTER-SFT); orpo, simpo...: planned as DPO, said so"),
+    "pref_ftx": Drop("an SFT term inside the DPO loss is not in ftc; it runs SFT before DPO instead"),
+    "kto_chosen_weight": Drop("ftc has no KTO"),
+    "kto_rejected_weight": Drop("ftc has no KTO"),
+    "dataset": Handle(_dataset, "one data block per name: files from dataset_info.json carried, others as placeholder paths"),
+    "eval_dataset": Handle(_eval_dataset, "a data block used as `eval { data = ... }`"),
+    "dataset_dir": Drop("read to find dataset_info.json; the data blocks carry the file paths"),
+    "template": c.TEMPLATE,
+    "default_system": Carry("recipe.system_prompt", c.SYSTEM, str),
+    "cutoff_len": Carry("train.max_length", c.MAX_LEN, c.positive_int),
+    "max_samples": c.MIXTURE,
+    "mix_strategy": c.MIXTURE,
+    "interleave_probs": c.MIXTURE,
+    "streaming": c.WORKERS,
+    "buffer_size": c.WORKERS,
+    "overwrite_cache": c.WORKERS,
+    "preprocessing_num_workers": c.WORKERS,
+    "dataloader_num_workers": c.WORKERS,
+    "tokenized_path": c.WORKERS,
+    "packing": Carry("train.packing", c.PACKING, c.truthy),
+    "neat_packing": c.PACKING,
+    "train_on_prompt": c.PROMPT_MASK,
+    "mask_history": c.PROMPT_MASK,
+    "val_size": Carry("eval.holdout", c.HOLDOUT, c.fraction, "a share of the rows; a count is not carried"),
+    "output_dir": c.OUTPUT,
+    "overwrite_output_dir": c.OUTPUT,
+    "logging_steps": c.LOGGING,
+    "plot_loss": c.LOGGING,
+    "report_to": c.TRACKER,
+    "run_name": c.TRACKER,
+    "save_steps": c.SAVING,
+    "save_strategy": c.SAVING,
+    "save_total_limit": c.SAVING,
+    "save_only_model": c.SAVING,
+    "load_best_model_at_end": c.EARLY_STOP,
+    "metric_for_best_model": c.EARLY_STOP,
+    "greater_is_better": c.EARLY_STOP,
+    "resume_from_checkpoint": c.RESUME,
+    "per_device_train_batch_size": Carry("train.batch", c.BATCH, c.positive_int),
+    "per_device_eval_batch_size": c.EVAL_SCHEDULE,
+    "gradient_accumulation_steps": Carry("train.grad_accum", c.ACCUM, c.positive_int),
+    "learning_rate": c.lr(),
+    "num_train_epochs": Carry("train.epochs", c.EPOCHS, c.number),
+    "max_steps": Carry("train.max_steps", c.MAX_STEPS, c.positive_int),
+    "lr_scheduler_type": c.SCHEDULER,
+    "warmup_ratio": c.WARMUP,
+    "warmup_steps": c.WARMUP,
+    "weight_decay": c.WEIGHT_DECAY,
+    "optim": c.OPTIMIZER,
+    "max_grad_norm": c.GRAD_CLIP,
+    "seed": Carry("train.seed", c.SEED, c.whole),
+    "bf16": c.PRECISION,
+    "fp16": c.PRECISION,
+    "pure_bf16": c.PRECISION,
+    "infer_dtype": c.PRECISION,
+    "gradient_checkpointing": c.CHECKPOINTING,
+    "disable_gradient_checkpointing": c.CHECKPOINTING,
+    "flash_attn": c.PERF,
+    "enable_liger_kernel": c.PERF,
+    "use_unsloth": c.PERF,
+    "shift_attn": c.PERF,
+    "rope_scaling": c.PERF,
+    "deepspeed": Handle(_deepspeed, "decided by ftc (R-FSDP): " + c.DISTRIBUTED.what),
+    "fsdp": Handle(_deepspeed, "decided by ftc (R-FSDP): " + c.DISTRIBUTED.what),
+    "fsdp_config": Handle(_deepspeed, "decided by ftc (R-FSDP): " + c.DISTRIBUTED.what),
+    "ddp_timeout": c.DISTRIBUTED,
+    "ddp_find_unused_parameters": c.DISTRIBUTED,
+    "eval_strategy": c.EVAL_SCHEDULE,
+    "evaluation_strategy": c.EVAL_SCHEDULE,
+    "eval_steps": c.EVAL_SCHEDULE,
+    "compute_accuracy": c.EVAL_SCHEDULE,
+    "predict_with_generate": c.EVAL_SCHEDULE,
+    "export_dir": Drop("set `export { merged = true }` to also write merged weights"),
+    "push_to_hub": c.HUB,
+    "hub_model_id": c.HUB,
+    "hf_hub_token": c.HUB,
+    "include_num_input_tokens_seen": c.LOGGING,
+}
+SUBTREES = frozenset({"fsdp_config", "rope_scaling"})
+
+
+def detect(doc: dict[str, Any]) -> int:
+    """LLaMA-Factory's spellings: model_name_or_path with stage and finetuning_type, cutoff_len, template."""
+    marks = ("stage", "finetuning_type", "cutoff_len", "template", "lora_target", "dataset_dir", "do_train")
+    score = sum(k in doc for k in marks)
+    return score + 2 if "model_name_or_path" in doc and ("stage" in doc or "finetuning_type" in doc) else score
+
+
+FORMATS = {
+    "alpaca (the default formatting)": "instruction (columns prompt/query/response -> instruction/input/output)",
+    "sharegpt": "chat (columns messages); from/value turns must be converted to role/content (!)",
+    "ranking: true": "preference (prompt/chosen/rejected)",
+    "stage: pt": "text",
+    "a kto_tag column, or stage: kto": "refused: a placeholder for prompt/chosen/rejected pairs (!)",
+    "file_name": "carried to `data.NAME.path` (relative to dataset_dir)",
+    "hf_hub_url, or a name not in dataset_info.json": "a placeholder path to fill (!)",
+    "columns: system, history, tools, images, videos": "not read by ftc; listed under \"Edit the recipe\"",
+}
+SPEC = Spec(NAME, "LLaMA-Factory", KEYS, SUBTREES, detect, prepare, {}, FORMATS)

@@ -1,0 +1,319 @@
+"""torchtune: a YAML config of components (`_component_: torchtune.models.llama3_1.lora_llama3_1_8b`)
+for one of its recipes (`tune run lora_finetune_single_device --config ...`).
+
+Key names and meanings from torchtune's recipes/configs/*.yaml and its dataset builders
+(instruct_dataset, chat_dataset, preference_dataset, text_completion_dataset). The base model is
+read from the model builder's name and looked up in ftc's model table (its hub id); the
+checkpointer's local folder is dropped. Which recipe ran (single device or distributed) is on the
+command line, not in the file: FSDP keys in the file say it was distributed.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ftc.compiler.importers import common as c
+from ftc.compiler.importers.core import (
+    Carry,
+    Decide,
+    Draft,
+    Drop,
+    Entry,
+    Handle,
+    Row,
+    Spec,
+    carried,
+    mapping,
+    row,
+    walk,
+)
+from ftc.compiler.lang.formatter import quote
+from ftc.compiler.plan import model_table
+from ftc.shared.contract import FORMAT_FIELDS
+
+NAME = "torchtune"
+
+# model builder (without lora_/qlora_) -> ftc model-table name
+BUILDERS: tuple[tuple[re.Pattern[str], Any], ...] = (
+    (re.compile(r"llama(\d)(?:_(\d))?_(\d+)b"), lambda m: f"llama-{m[1]}{'.' + m[2] if m[2] else ''}-{m[3]}b"),
+    (re.compile(r"qwen2_5_(\d+)(?:_(\d+))?b"), lambda m: f"qwen2.5-{m[1]}{'.' + m[2] if m[2] else ''}b"),
+    (re.compile(r"mistral_(\d+)b"), lambda m: f"mistral-{m[1]}b"),
+    (re.compile(r"gemma2_(\d+)b"), lambda m: f"gemma-2-{m[1]}b"),
+    (re.compile(r"phi3_mini"), lambda m: "phi-3-mini"),
+)
+# dataset builder -> (format, hub id when it is a fixed public dataset, default columns)
+DATASETS: dict[str, tuple[str, str | None, dict[str, str]]] = {
+    "alpaca_dataset": ("instruction", "tatsu-lab/alpaca", {}),
+    "alpaca_cleaned_dataset": ("instruction", "yahma/alpaca-cleaned", {}),
+    "slimorca_dataset": ("chat", "Open-Orca/SlimOrca-Dedup", {"messages": "conversations"}),
+    "stack_exchange_paired_dataset": ("preference", "lvwerra/stack-exchange-paired",
+                                      {"prompt": "question", "chosen": "response_j", "rejected": "response_k"}),
+    "samsum_dataset": ("completion", "Samsung/samsum", {"prompt": "dialogue", "completion": "summary"}),
+    "instruct_dataset": ("completion", None, {"prompt": "input", "completion": "output"}),
+    "chat_dataset": ("chat", None, {}),
+    "preference_dataset": ("preference", None, {}),
+    "text_completion_dataset": ("text", None, {}),
+}
+
+
+def builder(component: Any) -> str:
+    return str(component).rsplit(".", 1)[-1] if component else ""
+
+
+def hub_id(component: Any) -> str | None:
+    name = re.sub(r"^(q?lora_)", "", builder(component))
+    for regex, make in BUILDERS:
+        m = regex.match(name)
+        if m:
+            spec = model_table.lookup(make(m))
+            return spec.hub_id if spec else None
+    return None
+
+
+def prepare(draft: Draft, doc: dict[str, Any]) -> None:
+    model = mapping(doc.get("model"))
+    kind = builder(model.get("_component_"))
+    method = "qlora" if kind.startswith("qlora_") or model.get("quantize_base") is True else "lora" if kind.startswith("lora_") else "full"
+    if method == "lora" and model.get("use_dora") is True:
+        method = "dora"
+    draft.context["method"] = method
+    loss = mapping(doc.get("loss"))
+    draft.context["dpo"] = any(k in str(loss.get("_component_", "")) for k in ("DPO", "ORPO", "IPO", "SimPO", "RSO"))
+    draft.context["preference"] = draft.context["dpo"]
+
+
+# --- handlers --------------------------------------------------------------------------------
+def _model(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]:
+    found = hub_id(value)
+    method = draft.context["method"]
+    draft.set("train.method", method, path)
+    if found is None:
+        draft.note(f"base: `{value}` is not in ftc's model table; set `base = model(\"...\")` to its hub id")
+        return [row(path, value, Drop(f"`{builder(value)}` is not in ftc's model table; set the base by hub id "
+                                      f"(train.method = {method} carried)"), target="base", attention=True)]
+    draft.base = found
+    return [carried(path, value, f"base = model(\"{found}\"), train.method = {method}",
+                    "the builder's family and size; check base vs instruct against checkpointer.checkpoint_dir")]
+
+
+def _quantize(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]:
+    if value is True:
+        return [carried(path, value, "train.method = qlora", "a 4-bit base with LoRA")]
+    return [row(path, value, Drop("off in the source"))]
+
+
+def _dora(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]:
+    if value is True and draft.context["method"] == "dora":
+        return [carried(path, value, "train.method = dora")]
+    return [row(path, value, Drop("off in the source" if value is not True else "DoRA needs a LoRA model builder"))]
+
+
+def _loss(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]:
+    if "DPO" in str(value):
+        return [row(path, value, c.DPO)]
+    if any(k in str(value) for k in ("ORPO", "IPO", "SimPO", "RSO")):
+        return [row(path, value, c.DPO, f"`{builder(value)}` is not in ftc yet; the pairs are planned as DPO")]
+    return [row(path, value, Drop("SFT trains with cross-entropy on the answer tokens; the loss implementation is the runtime's"))]
+
+
+def _dataset_entry(draft: Draft, prefix: str, entry: dict[str, Any], eval_only: bool) -> list[Row]:
+    kind = builder(entry.get("_component_"))
+    fmt, fixed, defaults = DATASETS.get(kind, ("", None, {}))
+    if not fmt:
+        fmt = "preference" if draft.context["dpo"] else "chat"
+        why = f"`{kind}` is not a dataset builder ftc knows: check the rows are {fmt}"
+    else:
+        why = ""
+    columns = dict(defaults)
+    for field, column in mapping(entry.get("column_map")).items():
+        target = {"input": "prompt", "output": "completion"}.get(field, field) if fmt == "completion" else field
+        if fmt == "chat" and field in ("conversations", "messages"):
+            target = "messages"
+        if isinstance(column, str) and target in FORMAT_FIELDS[fmt]:
+            columns[target] = column
+    if fmt == "chat" and isinstance(entry.get("conversation_column"), str):
+        columns["messages"] = entry["conversation_column"]
+    if fmt == "text" and isinstance(entry.get("column"), str):
+        columns["text"] = entry["column"]
+    columns = {k: v for k, v in columns.items() if k != v}
+    source = entry.get("source") or fixed
+    source = source if isinstance(source, str) else None  # a list or map here is not a source name
+    files = entry.get("data_files")
+    done: dict[str, Row] = {}
+    where, key = (files, "data_files") if source in c.LOADER_NAMES and isinstance(files, str) else (source, "source")
+    if isinstance(where, str) and (key == "data_files" or c.is_local(draft, where)):
+        src = draft.add_source(_stem(where), draft.local_path(where), fmt, columns, why)
+        placeholder = False
+    else:
+        where = str(source or kind)
+        src = draft.placeholder(where, fmt, columns, f"export the `{entry.get('split', 'train')}` split of hub dataset `{where}`")
+        placeholder, key = True, "source" if "source" in entry else "_component_"
+    if why:
+        draft.note(f"data `{src.name}`: {why}")
+    done[f"{prefix}.{key}"] = c.source_rows(f"{prefix}.{key}", where, draft, src.name, placeholder)
+    if key != "_component_":
+        done[f"{prefix}._component_"] = carried(f"{prefix}._component_", entry.get("_component_"), f"data.{src.name}.format = {fmt}",
+                                                (f"columns {c.columns_note(src.columns)}" if src.columns else why), attention=bool(why))
+    if key == "data_files":
+        done[f"{prefix}.source"] = carried(f"{prefix}.source", source, f"data.{src.name}", "a loader name: the file is data_files")
+    if eval_only:
+        draft.set("eval.data", f"\"{src.name}\"", prefix)
+    return _entry_rows(draft, prefix, entry, done, src.name)
+
+
+def _stem(path: str) -> str:
+    return path.rstrip("/").rsplit("/", 1)[-1].split(".", 1)[0] or "data"
+
+
+ENTRY_KEYS: dict[str, Entry] = {
+    "split": Drop("ftc reads every row of the file it is given"),
+    "train_on_input": c.PROMPT_MASK,
+    "conversation_style": Drop("the loader reads role/content (OpenAI) turns; convert ShareGPT from/value turns"),
+    "packed": c.PACKING,
+    "filter_fn": Drop("filter the rows before ftc reads them"),
+    "name": Drop("a hub config name: export that config's rows to the placeholder path"),
+    "max_seq_len": c.MAX_LEN,
+}
+
+
+def _entry_rows(draft: Draft, prefix: str, entry: dict[str, Any], done: dict[str, Row], name: str) -> list[Row]:
+    out = []
+    for path, value in walk(entry, frozenset(), prefix):
+        sub = path[len(prefix) + 1:]
+        if path in done:
+            out.append(done[path])
+        elif sub.startswith("column_map.") or sub in ("conversation_column", "column"):
+            out.append(carried(path, value, f"data.{name}.columns", "a column of the file"))
+        elif sub == "new_system_prompt":
+            taken = draft.set("recipe.system_prompt", quote(str(value)), path)
+            out.append(row(path, value, Drop(taken)) if taken else carried(path, value, "system_prompt", "the prompt for baseline and tune"))
+        else:
+            entry_kind = ENTRY_KEYS.get(sub)
+            out.append(row(path, value, entry_kind) if isinstance(entry_kind, (Decide, Drop))
+                       else row(path, value, Drop(f"not a key ftc knows from {NAME} datasets")))
+    return out
+
+
+def _dataset(draft: Draft, path: str, value: Any, doc: dict[str, Any], eval_only: bool = False) -> list[Row]:
+    entries = value if isinstance(value, list) else [value]
+    rows: list[Row] = []
+    for i, entry in enumerate(entries):
+        prefix = f"{path}[{i}]" if isinstance(value, list) else path
+        if not isinstance(entry, dict):
+            rows.append(row(prefix, entry, Drop("not a dataset component"), attention=True))
+        elif eval_only and i > 0:
+            rows.append(row(prefix, entry, Drop("ftc evaluates on one eval source; merge them into the first"), attention=True))
+        else:
+            rows += _dataset_entry(draft, prefix, entry, eval_only)
+    if len(entries) > 1 and not eval_only:
+        draft.note(f"{len(entries)} datasets: ftc concatenates them (mixture weights are not in the language yet)")
+    return rows
+
+
+def _dataset_val(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]:
+    return _dataset(draft, path, value, doc, eval_only=True)
+
+
+def _fsdp(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]:
+    return c.distributed(draft, path, value, "torchtune's distributed recipe")
+
+
+def _teacher(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]:
+    found = hub_id(value)
+    if found is None:
+        return [row(path, value, Drop(f"`{builder(value)}` is not in ftc's model table; set `teacher = model(\"...\")`"), attention=True)]
+    draft.teacher = found
+    return [carried(path, value, f"teacher = model(\"{found}\")", "distillation happens when a bound excludes the teacher (R-DISTILL)")]
+
+
+KEYS: dict[str, Entry] = {
+    "model._component_": Handle(_model, "carried to `base` (the builder's family and size, via ftc's model table) and `train.method` (lora_/qlora_ prefix; none: full)"),
+    "model.lora_attn_modules": c.TARGETS,
+    "model.apply_lora_to_mlp": c.TARGETS,
+    "model.apply_lora_to_output": c.TARGETS,
+    "model.lora_rank": Carry("train.lora_r", c.LORA_R, c.positive_int),
+    "model.lora_alpha": Carry("train.lora_alpha", c.LORA_ALPHA, c.positive_int),
+    "model.lora_dropout": Carry("train.lora_dropout", c.LORA_DROPOUT, c.number),
+    "model.quantize_base": Handle(_quantize, "true: carried to `train.method = qlora`"),
+    "model.use_dora": Handle(_dora, "true: carried to `train.method = dora`"),
+    "tokenizer._component_": c.TOKENIZER,
+    "tokenizer.path": c.TOKENIZER,
+    "tokenizer.merges_file": c.TOKENIZER,
+    "tokenizer.max_seq_len": Carry("train.max_length", c.MAX_LEN, c.positive_int),
+    "tokenizer.prompt_template": c.TEMPLATE,
+    "checkpointer": Drop("ftc loads the base by its hub id (from model._component_), not from a checkpoint folder"),
+    "ref_checkpointer": Drop("the DPO reference is the SFT model ftc trained just before"),
+    "teacher_checkpointer": Drop("ftc loads the teacher by its hub id"),
+    "teacher_model._component_": Handle(_teacher, "carried to `teacher`"),
+    "kd_loss": Decide("R-DISTILL", "sequence-level distillation: the teacher writes answers, the student learns them"),
+    "kd_ratio": Decide("R-DISTILL", "sequence-level distillation: the teacher writes answers, the student learns them"),
+    "resume_from_checkpoint": c.RESUME,
+    "save_adapter_weights_only": Drop("ftc exports the adapter; `export { merged = true }` adds merged weights"),
+    "dataset": Handle(_dataset, "one data block per dataset component: local files carried, hub datasets as placeholder paths"),
+    "dataset_val": Handle(_dataset_val, "a data block used as `eval { data = ... }`"),
+    "seed": Carry("train.seed", c.SEED, c.whole),
+    "shuffle": c.SHUFFLE,
+    "batch_size": Carry("train.batch", c.BATCH, c.positive_int),
+    "batch_size_val": c.EVAL_SCHEDULE,
+    "optimizer._component_": c.OPTIMIZER,
+    "optimizer.lr": c.lr(),
+    "optimizer.weight_decay": c.WEIGHT_DECAY,
+    "optimizer.fused": c.PERF,
+    "optimizer.betas": c.OPTIMIZER,
+    "optimizer.eps": c.OPTIMIZER,
+    "optimizer_in_bwd": c.PERF,
+    "lr_scheduler._component_": c.SCHEDULER,
+    "lr_scheduler.num_warmup_steps": c.WARMUP,
+    "loss._component_": Handle(_loss, "DPOLoss: decided (R-DPO-AFTER-SFT); cross-entropy losses: dropped (the runtime's)"),
+    "loss.beta": Carry("train.dpo_beta", c.DPO_BETA, c.number),
+    "loss.label_smoothing": Drop("DPO label smoothing is not in the language yet"),
+    "loss.num_output_chunks": c.PERF,
+    "epochs": Carry("train.epochs", c.EPOCHS, c.number),
+    "max_steps_per_epoch": Drop("a cap per epoch; the language caps total steps (`train.max_steps`)"),
+    "gradient_accumulation_steps": Carry("train.grad_accum", c.ACCUM, c.positive_int),
+    "clip_grad_norm": c.GRAD_CLIP,
+    "compile": c.PERF,
+    "device": Carry("constraints.device", Drop("ftc plans for cpu or cuda"), str),
+    "dtype": c.PRECISION,
+    "enable_activation_checkpointing": c.CHECKPOINTING,
+    "enable_activation_offloading": c.CHECKPOINTING,
+    "custom_sharded_layers": Handle(_fsdp, "decided by ftc (R-FSDP): " + c.DISTRIBUTED.what),
+    "fsdp_cpu_offload": Handle(_fsdp, "decided by ftc (R-FSDP): " + c.DISTRIBUTED.what),
+    "fsdp_reshard_after_forward": Handle(_fsdp, "decided by ftc (R-FSDP): " + c.DISTRIBUTED.what),
+    "data_parallel_shard_dim": Handle(_fsdp, "decided by ftc (R-FSDP): " + c.DISTRIBUTED.what),
+    "tensor_parallel_dim": Drop("tensor parallelism is not a plan ftc makes (FSDP only)"),
+    "output_dir": c.OUTPUT,
+    "metric_logger": c.TRACKER,
+    "log_every_n_steps": c.LOGGING,
+    "log_peak_memory_stats": c.LOGGING,
+    "log_level": c.LOGGING,
+    "profiler": Drop("profiling is not part of a plan"),
+    "run_val_every_n_steps": c.EVAL_SCHEDULE,
+}
+SUBTREES = frozenset({"dataset", "dataset_val", "checkpointer", "ref_checkpointer", "teacher_checkpointer",
+                      "metric_logger", "profiler", "model.lora_attn_modules", "custom_sharded_layers", "optimizer.betas",
+                      "kd_loss"})
+
+
+def detect(doc: dict[str, Any]) -> int:
+    """torchtune's components: `_component_` under model, tokenizer, optimizer, checkpointer."""
+    parts = ("model", "tokenizer", "optimizer", "checkpointer", "dataset", "loss")
+    score = sum(isinstance(doc.get(k), dict) and "_component_" in doc[k] for k in parts)
+    return score + 2 if score else 0
+
+
+FORMATS = {f"torchtune.datasets.{k}": v[0] + (f" from hub `{v[1]}`" if v[1] else "")
+           + (f" (columns {c.columns_note(v[2])})" if v[2] else "") for k, v in DATASETS.items()}
+FORMATS["another builder"] = "preference with a DPO loss, else chat; the row says to check"
+ENTRY_DOC = dict(ENTRY_KEYS) | {
+    "_component_": "carried to `data.NAME.format`, see the formats below",
+    "source": ("a local file or json/csv/parquet with data_files: carried to `data.NAME.path`; "
+                "a hub id: a placeholder path to fill (!)"),
+    "data_files": "carried to `data.NAME.path`",
+    "column_map.*": "carried to `data.NAME.columns`",
+    "conversation_column": "carried to `data.NAME.columns` (messages)",
+    "column": "carried to `data.NAME.columns` (text)",
+    "new_system_prompt": "carried to `system_prompt`",
+}
+SPEC = Spec(NAME, "torchtune", KEYS, SUBTREES, detect, prepare, ENTRY_DOC, FORMATS)

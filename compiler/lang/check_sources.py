@@ -1,0 +1,85 @@
+"""Data sources (FTR107, FTR108, FTR116): names unique, documents folders not empty, column maps
+that name the format's fields; each checked block becomes a ``DataSource``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ftc.compiler.lang.check_base import Checked, Context
+from ftc.compiler.lang.keys import FIELDS
+from ftc.compiler.lang.recipe import DataSource
+from ftc.compiler.lang.suggest import did_you_mean, suggest
+
+
+def check_sources(ctx: Context, recipe: Checked) -> list[tuple[Checked, DataSource | None]]:
+    out: list[tuple[Checked, DataSource | None]] = []
+    names: dict[str, int] = {}
+    for child in recipe.children:
+        if child.spec.name not in ("data", "documents") or child.node.label is None:
+            continue
+        name = child.node.label.value
+        if name in names:
+            ctx.err("FTR107", f"two data sources named `{name}`", child.node.label.span, f"the first is on line {names[name]}")
+            continue
+        names[name] = child.node.label.span.line
+        out.append((child, _build_source(ctx, child)))
+    return out
+
+
+def _build_source(ctx: Context, child: Checked) -> DataSource | None:
+    v = child.values
+    fmt = "documents" if child.spec.name == "documents" else v.get("format")
+    columns = _check_columns(ctx, fmt, v.get("columns"))
+    if "glob" in v and fmt != "documents":
+        ctx.err("FTR102", "`glob` applies to documents only", child.nodes["glob"].key_span, "use format = documents or a documents block")
+        return None
+    failed = any(v.get(k.name) is None for k in child.spec.keys if k.name in child.nodes)
+    if failed or "path" not in v or fmt is None or columns is None:
+        return None
+    path, rel = v["path"]
+    if fmt == "documents" and not _has_documents(path, child.get("glob")):
+        where = child.nodes.get("glob", child.nodes["path"]).value.span
+        ctx.err("FTR108", f"no files under `{rel}` match `{child.get('glob')}`", where, "check the folder and the glob pattern")
+        return None
+    return DataSource(
+        name=child.node.label.value,  # type: ignore[union-attr]
+        path=path,
+        rel_path=rel,
+        format=fmt,
+        columns=columns,
+        on_bad_rows=child.get("on_bad_rows"),
+        glob=child.get("glob"),
+        redact_pii=child.get("redact_pii"),
+        max_tokens=v.get("max_tokens"),
+        overlong=child.get("overlong"),
+        span=child.node.span,
+    )
+
+
+def _has_documents(path: str, pattern: str) -> bool:
+    folder = Path(path)
+    if not folder.is_dir():
+        return True  # a single file is its own document
+    try:
+        return any(p.is_file() for p in folder.glob(pattern))
+    except (OSError, ValueError, NotImplementedError):  # an invalid pattern such as "/abs" or "a/**b"
+        return False
+
+
+def _check_columns(ctx: Context, fmt: str | None, columns: dict | None) -> dict[str, str] | None:
+    if not columns:
+        return {}
+    if fmt is None:
+        return None
+    ok = True
+    for canonical, (_column, entry) in columns.items():
+        if canonical not in FIELDS[fmt]:
+            ctx.err(
+                "FTR116",
+                f"`{canonical}` is not a field of the {fmt} format ({', '.join(FIELDS[fmt])})",
+                entry.key_span,
+                suggest(canonical, FIELDS[fmt]) or "the map is canonical field = column in your file",
+                did_you_mean(canonical, FIELDS[fmt]),
+            )
+            ok = False
+    return {k: c for k, (c, _e) in columns.items()} if ok else None

@@ -1,0 +1,240 @@
+"""The language's one table of blocks and keys: what exists, its type, unit, range, default, and
+which decision rule decides it when the recipe leaves it out.
+
+The semantic checks read it (unknown keys, types, ranges, required parts, defaults), and so do
+docs/language.md and `ftc explain BLOCK` / `ftc explain BLOCK.KEY` (``compiler.lang.language``).
+Adding a key is one entry here plus its converter if its kind is new.
+
+Units, and the rule that keeps them unambiguous:
+- Sizes always carry a byte unit: KB MB GB TB (decimal) or KiB MiB GiB TiB (binary).
+- Parameter counts use K M B T alone: ``135M``, ``7B``. So ``1B`` is a billion parameters, never
+  a byte, and ``1GB`` is never a parameter count. A plain integer is also a parameter count.
+- Durations: ms s m h d, lower case (``m`` is minutes, ``M`` millions). Percent: ``20%``.
+  Money: ``$20``, ``$1.50`` (US dollars).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ftc.shared.contract import DATA_FORMATS, FORMAT_FIELDS, METRICS
+
+# --- units -----------------------------------------------------------------------------------
+SIZE_UNITS: dict[str, int] = {
+    "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+    "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40,
+}  # fmt: skip
+DURATION_UNITS: dict[str, float] = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+PARAM_UNITS: dict[str, int] = {"K": 10**3, "M": 10**6, "B": 10**9, "T": 10**12}
+ALL_UNITS: dict[str, str] = {
+    **{u: "a size" for u in SIZE_UNITS},
+    **{u: "a duration" for u in DURATION_UNITS},
+    **{u: "a parameter count" for u in PARAM_UNITS},
+    "%": "a percentage",
+}
+
+# Canonical fields per data format: one table for the checks and the runtime's data schemas.
+FIELDS = FORMAT_FIELDS
+RATE_METRICS = frozenset(m for m in METRICS if m != "perplexity")
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How a kind of value is written: its type and unit words and the range it always has."""
+
+    type: str
+    unit: str = ""
+    range: str = ""
+
+
+KINDS: dict[str, Kind] = {
+    "string": Kind("string"),
+    "path": Kind("path (string)", range="inside the project"),
+    "choice": Kind("name"),
+    "bool": Kind("true or false"),
+    "int": Kind("whole number"),
+    "float": Kind("number"),
+    "size": Kind("size", " ".join(SIZE_UNITS), "> 0"),
+    "duration": Kind("duration", " ".join(DURATION_UNITS), "> 0"),
+    "params": Kind("parameter count", " ".join(PARAM_UNITS) + " (or none)", ">= 1"),
+    "budget": Kind("duration or money", " ".join(DURATION_UNITS) + " or $", "> 0"),
+    "fraction": Kind("percentage", "% (or a fraction)", "0% to below 100%"),
+    "source": Kind("source name (string)", range="a data source of this recipe"),
+    "model": Kind('model("...")', range="a known name, a local folder or a hub id"),
+    "goal": Kind("goal call", range='behavior("..."), knowledge("...") or both(behavior = ..., knowledge = ...)'),
+    "columns": Kind('map { field = "column" }', range="the format's canonical fields"),
+}
+
+
+# --- the schema of the language --------------------------------------------------------------
+@dataclass(frozen=True)
+class Key:
+    name: str
+    kind: str  # a key of KINDS, and of the checks' converters
+    doc: str
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    lo: float | None = None  # inclusive bounds for numbers
+    hi: float | None = None
+    default: object = None  # the value used when the key is absent (None: see decided_by / absent)
+    decided_by: str = ""  # the decision rule (R-...) that sets it when absent
+    absent: str = ""  # what being absent means, when neither a default nor a rule applies
+
+    @property
+    def range(self) -> str:
+        if self.choices:
+            return " | ".join(self.choices)
+        if self.lo is not None:
+            return f"{self.lo:g} to {self.hi:g}" if self.hi is not None else f">= {self.lo:g}"
+        return KINDS[self.kind].range
+
+    @property
+    def when_absent(self) -> str:
+        if self.required:
+            return "required"
+        if self.default is not None:
+            return f"default {show_value(self.kind, self.default)}"
+        if self.decided_by:
+            return f"decided by {self.decided_by}"
+        return self.absent
+
+
+def show_value(kind: str, value: object) -> str:
+    """A value as a recipe writes it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if kind == "fraction":
+        return f"{value:.0%}"  # type: ignore[str-format]
+    if kind in ("string", "path", "source"):
+        return f'"{value}"'
+    return str(value)
+
+
+@dataclass(frozen=True)
+class BlockSpec:
+    name: str
+    doc: str
+    keys: tuple[Key, ...]
+    label: bool = False  # takes a name: data "tickets" { ... }
+    statements: bool = False  # expect / beat allowed (eval)
+    singleton: bool = True
+
+    def key(self, name: str) -> Key | None:
+        return next((k for k in self.keys if k.name == name), None)
+
+    def default(self, name: str) -> object:
+        key = self.key(name)
+        if key is None:
+            raise KeyError(f"`{self.name}` has no key `{name}`")
+        return key.default
+
+
+_SOURCE_KEYS = (
+    Key("path", "path", "a file or folder, relative to the recipe", required=True),
+    Key("format", "choice", "the row format", required=True, choices=DATA_FORMATS),
+    Key("columns", "columns", "canonical field = column in the file, e.g. { messages = \"conversation\" }",
+        absent="the file uses the canonical field names"),
+    Key("on_bad_rows", "choice", "what a row that fails its schema does to the run", choices=("fail", "skip"), default="fail"),
+    Key("glob", "string", "documents only: which files under a folder", default="**/*"),
+    Key("redact_pii", "bool", "redact e-mail addresses, phone numbers and the like while cleaning", default=False),
+    Key("max_tokens", "int", "rows longer than this many tokens are dropped or truncated", lo=1, hi=10**7,
+        absent="rows are held to the plan's max_length (R-MAX-LENGTH-FROM-DATA)"),
+    Key("overlong", "choice", "what happens to rows over max_tokens", choices=("drop", "truncate"), default="drop"),
+)
+
+BLOCKS: dict[str, BlockSpec] = {
+    b.name: b
+    for b in (
+        BlockSpec(
+            "recipe",
+            "the whole recipe: goal, models, data, constraints, eval, train, export",
+            (
+                Key("goal", "goal", 'behavior("..."), knowledge("...") or both(behavior = "...", knowledge = "...")', required=True),
+                Key("base", "model", 'the model to customise: model("smollm2-135m-instruct")', required=True),
+                Key("teacher", "model", "a larger model to distil from", absent="no distillation (R-DISTILL)"),
+                Key("system_prompt", "string", "an explicit system prompt; otherwise derived from the goal", decided_by="R-ONE-PROMPT"),
+            ),
+            label=True,
+        ),
+        BlockSpec("data", "a data source", _SOURCE_KEYS, label=True, singleton=False),
+        BlockSpec(
+            "documents",
+            "a folder of documents for retrieval (a data source with format = documents)",
+            tuple(k for k in _SOURCE_KEYS if k.name not in ("format", "columns")),
+            label=True,
+            singleton=False,
+        ),
+        BlockSpec(
+            "constraints",
+            "what the run may use and what the result must meet",
+            (
+                Key("device", "choice", "where training runs", choices=("cpu", "cuda"), default="cpu"),
+                Key("gpus", "int", "how many GPUs", lo=1, hi=4096, default=1),
+                Key("gpu_memory", "size", "memory per GPU, e.g. 24GB", absent="the device's own memory, as ftc finds it"),
+                Key("budget", "budget", "compute wall-clock (30m) or money ($20)", absent="no limit; the estimate is shown (R-TIME-COST)"),
+                Key("latency", "duration", "p95 per response when served, e.g. 300ms", absent="no bound (R-DISTILL)"),
+                Key("max_params", "params", "the largest model that may be served, e.g. 1B", absent="no bound (R-DISTILL)"),
+            ),
+        ),
+        BlockSpec(
+            "eval",
+            "how the result is measured: holdout split, expectations, the baseline margin",
+            (
+                Key("holdout", "fraction", "share of the data held out for evaluation, e.g. 20%", default=0.2),
+                Key("seed", "int", "seed of the split", lo=0, hi=2**32 - 1, default=0),
+                Key("data", "source", "a data source used only as eval data", absent="the holdout of the training data"),
+                Key("stratify", "string", "a field to stratify the split by", absent="a plain random split"),
+                Key("accept_leaks", "bool", "allow train/eval overlap (not recommended)", default=False),
+            ),
+            statements=True,
+        ),
+        BlockSpec(
+            "train",
+            "overrides of what the decision rules choose",
+            (
+                Key("method", "choice", "the tuning method", choices=("lora", "qlora", "full", "dora"), decided_by="R-METHOD-BY-MEMORY"),
+                Key("lora_r", "int", "LoRA rank", lo=1, hi=4096, decided_by="R-HPARAM-DEFAULTS"),
+                Key("lora_alpha", "int", "LoRA alpha", lo=1, hi=65536, decided_by="R-HPARAM-DEFAULTS"),
+                Key("lr", "float", "learning rate", lo=1e-9, hi=1.0, decided_by="R-HPARAM-DEFAULTS"),
+                Key("epochs", "float", "passes over the training data", lo=0.01, hi=1000, decided_by="R-EPOCHS-BY-SIZE"),
+                Key("max_length", "int", "maximum tokens per training row", lo=8, hi=10**7, decided_by="R-MAX-LENGTH-FROM-DATA"),
+                Key("batch", "int", "per-device batch size", lo=1, hi=65536, decided_by="R-HPARAM-DEFAULTS"),
+                Key("grad_accum", "int", "gradient accumulation steps", lo=1, hi=65536, decided_by="R-HPARAM-DEFAULTS"),
+                Key("max_steps", "int", "stop after this many optimiser steps", lo=1, hi=10**9, absent="no cap: epochs decide the length"),
+                Key("few_shot", "int", "examples shown to the prompted baseline", lo=0, hi=64, decided_by="R-PROMPT-FIRST"),
+                Key("early_stopping", "bool", "stop when the validation loss stops improving", decided_by="R-HPARAM-DEFAULTS"),
+                Key("packing", "bool", "pack short rows into full-length sequences", decided_by="R-MAX-LENGTH-FROM-DATA"),
+                Key("dpo_beta", "float", "DPO beta", lo=1e-6, hi=100, decided_by="R-DPO-AFTER-SFT"),
+                Key("seed", "int", "training seed", lo=0, hi=2**32 - 1, absent="the eval block's seed"),
+            ),
+        ),
+        BlockSpec("export", "what the run writes out", (Key("merged", "bool", "also write weights with the adapter merged", default=False),)),
+    )
+}
+CHILDREN = ("data", "documents", "constraints", "eval", "train", "export")
+
+# --- eval statements -------------------------------------------------------------------------
+METRIC_ARGS: dict[str, tuple[str, ...]] = {  # allowed argument names; the first may be positional
+    "exact_match": ("field",),
+    "contains": ("text",),
+    "regex": ("pattern",),
+    "json_valid": (),
+    "json_schema": ("schema",),
+    "rouge_l": (),
+    "perplexity": (),
+}
+REQUIRED_ARGS = {"contains": "text", "regex": "pattern", "json_schema": "schema"}
+COMPARISONS = (">=", ">", "<=", "<", "==")
+
+# Names other tools use (axolotl, LLaMA-Factory, TRL, torchtune) -> ftc's key. A typo or a foreign
+# name is an error with a pointer, never a silently ignored key.
+ALIASES = {
+    "learning_rate": "lr", "num_epochs": "epochs", "num_train_epochs": "epochs", "batch_size": "batch",
+    "micro_batch_size": "batch", "per_device_train_batch_size": "batch", "lora_rank": "lora_r", "r": "lora_r",
+    "max_seq_length": "max_length", "sequence_len": "max_length", "cutoff_len": "max_length", "max_seq_len": "max_length",
+    "gradient_accumulation_steps": "grad_accum", "model": "base", "base_model": "base", "model_name": "base",
+    "beta": "dpo_beta", "val_set_size": "holdout", "test_size": "holdout", "eval_split": "holdout",
+    "column_map": "columns", "file": "path", "data_path": "path", "type": "format", "finetuning_type": "method",
+}  # fmt: skip

@@ -1,0 +1,115 @@
+"""Direct preference optimisation (Rafailov et al. 2023) with TRL's DPOTrainer, after SFT.
+
+The policy continues the SFT LoRA adapter, and the reference model is the SFT model itself
+(base + adapter, merged and frozen): DPO measures preference shifts against the model it starts
+from, not against the untuned base. After a full SFT its weights are both the start (with a fresh
+LoRA) and the reference. Without an SFT step, a fresh LoRA on the base is trained and the base
+(adapter disabled) is the reference. The result is a LoRA adapter on the base model, so eval and
+export treat it exactly like the SFT adapter. Checkpoints and resume work as in SFT.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ftc.runtime.train.common import (
+    CHECKPOINTS,
+    TrainResult,
+    drop_incomplete_checkpoints,
+    hp_values,
+    last_checkpoint,
+    lora_config,
+    save_atomically,
+    torch_dtype,
+    trainer_arguments,
+)
+from ftc.shared.hparams import DEFAULTS
+
+ADAPTER = "adapter"
+
+
+def _messages(value: object, role: str) -> list[dict]:
+    if isinstance(value, str):
+        return [{"role": role, "content": value}]
+    return [{"role": m["role"], "content": m["content"]} for m in value]  # type: ignore[union-attr]
+
+
+def preference_rows(pairs: Sequence[dict], system: str) -> list[dict]:
+    """TRL's conversational preference rows from canonical preference fields
+    (``prompt``, ``chosen``, ``rejected``), under the plan's one system prompt."""
+    rows = []
+    for fields in pairs:
+        prompt = _messages(fields["prompt"], "user")
+        if prompt[0]["role"] != "system":
+            prompt.insert(0, {"role": "system", "content": system})
+        rows.append({"prompt": prompt, "chosen": _messages(fields["chosen"], "assistant"),
+                     "rejected": _messages(fields["rejected"], "assistant")})
+    return rows
+
+
+def load_models(base: Path, sft_output: Path | None, p: dict) -> tuple[Any, Any, Any]:
+    """(policy, reference, peft_config) as the module docstring describes; ``sft_output`` is the
+    SFT step's adapter or model folder, None when no SFT ran."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    dtype = torch_dtype("auto")
+    if sft_output is None:
+        return AutoModelForCausalLM.from_pretrained(base, dtype=dtype), None, lora_config(p)
+    if not (sft_output / "adapter_config.json").exists():  # a full fine-tune
+        return (AutoModelForCausalLM.from_pretrained(sft_output, dtype=dtype),
+                AutoModelForCausalLM.from_pretrained(sft_output, dtype=dtype), lora_config(p))
+    policy = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base, dtype=dtype), sft_output,
+                                       is_trainable=True)
+    ref = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base, dtype=dtype), sft_output).merge_and_unload()
+    return policy, ref.eval(), None
+
+
+def dpo_config(p: dict, ckpt_dir: Path, beta: float, lr: float) -> Any:
+    import torch
+    from trl import DPOConfig
+
+    cuda = torch.cuda.is_available()
+    return DPOConfig(
+        **trainer_arguments(p, ckpt_dir),
+        beta=beta,
+        learning_rate=lr,
+        max_length=int(p["max_length"]),
+        save_steps=int(p["save_steps"]),
+        bf16=cuda and torch.cuda.is_bf16_supported(),
+    )
+
+
+def train_dpo(base: Path, rows: list[dict], hp: dict, out_dir: Path, *, sft_output: Path | None = None,
+              beta: float | None = None, lr: float | None = None, callbacks: Sequence = ()) -> TrainResult:
+    """DPO on ``rows`` (``preference_rows``); resumes from the newest complete checkpoint under
+    ``out_dir``. Writes ``out_dir/adapter`` and returns its ``TrainResult`` (tokens are not counted)."""
+    from datasets import Dataset
+    from transformers.trainer_callback import PrinterCallback
+    from trl import DPOTrainer
+
+    from ftc.runtime.generate import apply_thread_setting, load_tokenizer
+
+    apply_thread_setting()
+    p = hp_values(hp)
+    beta = float(DEFAULTS["dpo_beta"] if beta is None else beta)
+    lr = float(DEFAULTS["dpo_lr"] if lr is None else lr)
+    policy, ref, peft_config = load_models(base, sft_output, p)
+    tokenizer = load_tokenizer(base)
+    ckpt_dir = Path(out_dir) / CHECKPOINTS
+    drop_incomplete_checkpoints(ckpt_dir)
+    trainer = DPOTrainer(model=policy, ref_model=ref, args=dpo_config(p, ckpt_dir, beta, lr),
+                         train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
+                         peft_config=peft_config, callbacks=list(callbacks))
+    trainer.remove_callback(PrinterCallback)  # the executor shows its own progress
+    start = time.monotonic()
+    trainer.train(resume_from_checkpoint=last_checkpoint(ckpt_dir))
+    seconds = time.monotonic() - start
+    final = save_atomically(trainer.model, tokenizer, Path(out_dir) / ADAPTER)
+    return TrainResult(output_dir=final, history=list(trainer.state.log_history),
+                       global_step=int(trainer.state.global_step), train_seconds=seconds, train_tokens=0,
+                       method="lora")
+

@@ -1,0 +1,33 @@
+"""One table of hyper-parameter defaults (ftc.shared.hparams): what the planner writes into a plan
+by rule is what a trainer falls back to when a plan leaves the key out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ftc.runtime.train.common import hp_values
+from ftc.shared.hparams import DEFAULTS, short
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "plans"
+SHARED = ("lora_r", "lora_alpha", "lora_dropout", "target_modules", "lr", "weight_decay", "max_steps",
+          "gradient_checkpointing", "dpo_beta", "dpo_lr")
+
+
+@pytest.mark.parametrize("name", ["quickstart", "polite-replies", "sql-distill"])
+def test_rule_set_hyperparameters_equal_the_runtime_defaults(name: str) -> None:
+    hp = json.loads((GOLDEN / f"{name}.json").read_text())["hyperparameters"]
+    checked = [k for k in SHARED if k in hp and hp[k]["set_by"] == "rule"]
+    assert len(checked) >= 6
+    assert {k: hp[k]["value"] for k in checked} == {k: DEFAULTS[k] for k in checked}
+
+
+def test_a_plan_without_hyperparameters_trains_with_the_defaults() -> None:
+    assert hp_values({}) == DEFAULTS
+    assert hp_values({"lr": {"value": 1e-3, "set_by": "recipe", "reason": "x"}, "seed": None})["lr"] == 1e-3
+
+
+def test_learning_rates_read_as_people_write_them() -> None:
+    assert [short(x) for x in (2e-4, 5e-6, 1e-3)] == ["2e-4", "5e-6", "1e-3"]
