@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from ftc.shared.contract import expect_id
+
 UNBOUNDED = {"perplexity"}
 
 PROMOTED = "promoted"
@@ -27,7 +29,8 @@ PROMPT = "prompt is the deliverable"
 
 @dataclass(frozen=True)
 class Check:
-    label: str
+    expect: str  # the expect's identity (what it measures and the bar): unique in a plan
+    label: str  # what it measures: the key of its score
     baseline: float | None
     tuned: float | None
     bar: str  # e.g. ">= 0.8"
@@ -96,6 +99,7 @@ def decide(expects: list[dict], gate: dict, baseline: dict[str, float | None],
 
 def _check(expect: dict, base: float | None, tuned: float | None, pct: float) -> Check:
     op, thr, label = expect["op"], float(expect["threshold"]), expect["label"]
+    identity = expect_id(expect)
     bar_ok = holds(tuned, op, thr)
     target = None
     margin_ok = True
@@ -105,12 +109,12 @@ def _check(expect: dict, base: float | None, tuned: float | None, pct: float) ->
             margin_ok = tuned is not None and _reaches(tuned, op, target)
         else:
             margin_ok = tuned is not None
-    return Check(label, base, tuned, f"{op} {thr:g}", bar_ok, target, margin_ok)
+    return Check(identity, label, base, tuned, f"{op} {thr:g}", bar_ok, target, margin_ok)
 
 
 def _prompt_verdict(expects: list[dict], baseline: dict, pct: float, rule: str) -> dict:
     met = bool(expects) and baseline_meets_bar(expects, baseline)
-    checks = [Check(e["label"], baseline.get(e["label"]), None, f"{e['op']} {float(e['threshold']):g}",
+    checks = [Check(expect_id(e), e["label"], baseline.get(e["label"]), None, f"{e['op']} {float(e['threshold']):g}",
                     holds(baseline.get(e["label"]), e["op"], e["threshold"]), None, True) for e in expects]
     if met:
         reasons = ["the prompted baseline already meets every expect, so no tune ran: the prompt is the deliverable"]

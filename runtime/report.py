@@ -13,6 +13,7 @@ import io
 from pathlib import Path
 
 from ftc.shared import atomic
+from ftc.shared.contract import expect_id
 
 _COLOURS = {"promoted": "#1a7f37", "prompt is the deliverable": "#0969da", "not promoted": "#cf222e"}
 
@@ -43,12 +44,12 @@ def _fmt(value: object) -> str:
 
 
 def _expect_rows(info: dict) -> list[list[str]]:
-    checks = {c["label"]: c for c in info["gate"].get("checks", [])}
+    checks = {c.get("expect"): c for c in info["gate"].get("checks", [])}
     metrics = info["metrics"]
     rows = []
     for e in metrics.get("expects", []):
         label = e["label"]
-        check = checks.get(label, {})
+        check = checks.get(expect_id(e), {})
         ok = check.get("bar_ok") and check.get("margin_ok", True)
         rows.append([label, f"{e['op']} {e['threshold']:g}", _fmt(metrics["baseline"].get(label)),
                      _fmt(metrics["tuned"].get(label)), _fmt(check.get("margin_required")), "pass" if ok else "fail"])

@@ -9,12 +9,12 @@ Use ``project_root_of(plan, plan_path)`` to get the absolute folder back.
 
 from __future__ import annotations
 
-import contextlib
 import stat
 import json
-import os
 from pathlib import Path
 
+from ftc.shared import atomic
+from ftc.shared.contract import expect_id, expect_label
 from ftc.shared.errors import FtcError
 
 _GUARDED = ("train", "dpo", "distill")
@@ -34,7 +34,22 @@ def problems(plan: object) -> list[str]:
     found = sorted((_json_path(e.absolute_path), e.message) for e in validator.iter_errors(plan))
     out = [f"{path}: {message}" for path, message in found]
     if not out and isinstance(plan, dict):
-        out = _step_problems(plan["steps"])
+        out = _step_problems(plan["steps"]) + _expect_problems(plan["expects"])
+    return out
+
+
+def _expect_problems(expects: list[dict]) -> list[str]:
+    """An expect's label is its score's key everywhere: it must say exactly what is measured, and no
+    expect may appear twice (one would overwrite the other's verdict)."""
+    out, seen = [], set()
+    for i, expect in enumerate(expects):
+        faithful = expect_label(expect["metric"], expect["args"])
+        if expect["label"] != faithful:
+            out.append(f"$.expects[{i}].label: {expect['label']!r} does not name what it measures ({faithful!r})")
+        identity = expect_id(expect)
+        if identity in seen:
+            out.append(f"$.expects[{i}]: duplicate expect {identity!r}")
+        seen.add(identity)
     return out
 
 
@@ -70,17 +85,12 @@ def validate(plan: dict, origin: str = "plan") -> None:
 
 
 def write_plan(plan: dict, path: str | Path) -> None:
-    """Validate, then write atomically (a temp file renamed over the target)."""
+    """Validate, then write atomically (through a symlink, keeping the file's mode)."""
     validate(plan, "the generated plan")
     target = Path(path)
-    tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(dumps(plan), encoding="utf-8")
-        os.replace(tmp, target)
+        atomic.write_text(target, dumps(plan))
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
         raise FtcError(f"error: cannot write the plan to {target}: {exc.strerror or exc}", 2) from None
 
 

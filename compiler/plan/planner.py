@@ -21,6 +21,7 @@ from ftc.compiler.plan.steps import build_steps, max_new_tokens
 from ftc.compiler.plan.state import GB, Decisions, Facts, gather, human_count, response_tokens, system_prompt
 from ftc.compiler.lang.lint_rules import knowledge_without_documents
 from ftc.compiler.lang.recipe import Recipe, Span
+from ftc.shared.contract import expect_label
 from ftc.compiler.lang.thresholds import GAINS_CLEAR, MIN_EXAMPLES, SMALL_DATA
 
 PLAN_VERSION = 1
@@ -219,7 +220,7 @@ def _model_json(f: Facts) -> dict:
 def _expect_json(e, root: str) -> dict:
     args = {k: (facts.rel_path(v, root) if k == "schema" and isinstance(v, str) and Path(v).is_absolute() else v)
             for k, v in sorted(e.args.items())}
-    return {"label": e.label, "metric": e.metric, "args": args, "op": e.op, "threshold": e.threshold}
+    return {"label": expect_label(e.metric, args), "metric": e.metric, "args": args, "op": e.op, "threshold": e.threshold}
 
 
 def _location(span: Span, root: str) -> str:

@@ -44,7 +44,7 @@ def metrics_doc(ctx, gate: dict) -> dict:  # noqa: ANN001 - the executor's Conte
             "holdout_after": ppl_after.get("holdout"),
         },
         "gate": {"passed": gate["passed"], "verdict": gate["verdict"], "reasons": gate["reasons"]},
-        "expects": [{k: e[k] for k in ("label", "metric", "op", "threshold")} for e in ctx.plan.get("expects", [])],
+        "expects": [{k: e[k] for k in ("label", "metric", "args", "op", "threshold")} for e in ctx.plan.get("expects", [])],
         "rows": {"baseline": base["rows"], "tuned": tuned["rows"] if tuned else None},
     }
 

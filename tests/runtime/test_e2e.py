@@ -68,8 +68,9 @@ def test_a_promoted_run_writes_every_artifact(pipeline: dict) -> None:
     assert (export / "adapter" / "adapter_model.safetensors").exists()
     assert (export / "adapter" / "adapter_config.json").exists()
     metrics = json.loads((export / "metrics.json").read_text())
-    assert set(metrics["baseline"]) == set(metrics["tuned"]) == {"regex(pattern=category)"}
-    assert metrics["baseline"]["regex(pattern=category)"] < 0.5 <= metrics["tuned"]["regex(pattern=category)"]
+    label = 'regex(pattern="category")'
+    assert set(metrics["baseline"]) == set(metrics["tuned"]) == {label}
+    assert metrics["baseline"][label] < 0.5 <= metrics["tuned"][label]
     assert metrics["gate"] == {"passed": True, "verdict": "promoted", "reasons": metrics["gate"]["reasons"]}
     assert metrics["perplexity"]["before"] > 1 and metrics["perplexity"]["after"] > 1
     plan = json.loads((pipeline["root"] / "plan.json").read_text())

@@ -6,7 +6,7 @@ import pytest
 
 from ftc.runtime.gate import NOT_PROMOTED, PROMOTED, PROMPT, decide, margin_target
 
-EM = {"label": "exact_match(field=category)", "metric": "exact_match", "args": {"field": "category"}, "op": ">=", "threshold": 0.8}
+EM = {"label": 'exact_match(field="category")', "metric": "exact_match", "args": {"field": "category"}, "op": ">=", "threshold": 0.8}
 JV = {"label": "json_valid", "metric": "json_valid", "args": {}, "op": ">=", "threshold": 0.9}
 PPL = {"label": "perplexity", "metric": "perplexity", "args": {}, "op": "<=", "threshold": 20.0}
 GATE = {"beat_baseline_pct": 10.0, "require_all_expects": True}

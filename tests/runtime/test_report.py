@@ -9,7 +9,7 @@ from pathlib import Path
 from ftc.runtime.gate import decide
 from ftc.runtime.report import write_reports
 
-EM = {"label": "exact_match(field=category)", "metric": "exact_match", "op": ">=", "threshold": 0.8}
+EM = {"label": 'exact_match(field="category")', "metric": "exact_match", "args": {"field": "category"}, "op": ">=", "threshold": 0.8}
 GATE = {"beat_baseline_pct": 10.0}
 
 
