@@ -110,7 +110,7 @@ def _sarif(diags: list) -> str:
         "version": "2.1.0",
         "runs": [
             {
-                "tool": {"driver": {"name": "ftc", "version": "0.1.0", "informationUri": "https://github.com/ftc-dev/ftc", "rules": _rule_meta()}},
+                "tool": {"driver": {"name": "ftc", "version": "0.1.0", "rules": _rule_meta()}},
                 "results": results,
             }
         ],

@@ -141,7 +141,10 @@ def pr_plan(ctx: click.Context, paths: tuple[str, ...], base: str, head: str, ou
     if out:
         from ftc.shared.atomic import write_text
 
-        write_text(out, body)
+        try:
+            write_text(out, body)
+        except OSError as exc:
+            raise FtcError(f"error: cannot write the comment to {out}: {exc.strerror or exc}", 2) from None
     else:
         click.echo(body, nl=False)
     ctx.exit(1 if any(c.head_error is not None for c in changes) else 0)

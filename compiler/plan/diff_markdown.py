@@ -311,5 +311,5 @@ def _left_out(rest: list[RecipeChange], room: int = 4_000) -> str:
             break
         names.append(code(change.path))
     unnamed = len(rest) - len(names)
-    tail = f" and {unnamed} more" if unnamed else ""
-    return f"… and {len(rest)} more, left out to stay under GitHub's comment size limit: {', '.join(names)}{tail}.\n"
+    tail = f" and {unnamed} others" if unnamed else ""
+    return f"{len(rest)} more left out to stay under GitHub's comment size limit: {', '.join(names)}{tail}.\n"
