@@ -1,5 +1,8 @@
 """Generate N chat rows for the data-check bench: varied support tickets, a few exact and near
-duplicates, deterministic by seed. `python bench/data_check_gen.py OUT.jsonl [N]`."""
+duplicates, deterministic by seed. `python bench/data_check_gen.py OUT.jsonl [N] [--small]`.
+
+``--small`` writes short two-turn rows (about 86 bytes each, 1M rows ~ 86 MB): the shape of the
+issue-9 memory report, where per-row overhead, not text, decides the peak."""
 
 from __future__ import annotations
 
@@ -24,23 +27,34 @@ def row(rng: random.Random, i: int) -> dict:
                          {"role": "user", "content": user}, {"role": "assistant", "content": reply}]}
 
 
-def generate(path: str, n: int, seed: int = 0) -> None:
+def small_row(rng: random.Random, i: int) -> dict:
+    user = f"{i} " + " ".join(rng.choice(WORDS) for _ in range(3))
+    return {"messages": [{"role": "user", "content": user}, {"role": "assistant", "content": rng.choice(CATEGORIES)}]}
+
+
+def generate(path: str, n: int, seed: int = 0, small: bool = False) -> None:
+    """Rows are kept as their JSON text (not dicts) for picking duplicates, so the generator stays
+    small at 1M rows; the output is the same as when it kept dicts."""
     rng = random.Random(seed)
-    rows: list[dict] = []
-    for i in range(n):
-        r = rng.random()
-        if rows and r < 0.02:
-            rows.append(rng.choice(rows))  # exact duplicate
-        elif rows and r < 0.04:
-            base = json.loads(json.dumps(rng.choice(rows)))
-            base["messages"][1]["content"] += " please"  # near duplicate
-            rows.append(base)
-        else:
-            rows.append(row(rng, i))
+    make = small_row if small else row
+    separators = (",", ":") if small else (", ", ": ")
+    lines: list[str] = []
     with open(path, "w", encoding="utf-8") as f:
-        for r in rows:
-            f.write(json.dumps(r) + "\n")
+        for i in range(n):
+            r = rng.random()
+            if lines and r < 0.02:
+                line = rng.choice(lines)  # exact duplicate
+            else:
+                if lines and r < 0.04:
+                    out = json.loads(rng.choice(lines))
+                    out["messages"][-2]["content"] += " please"  # near duplicate (the user turn)
+                else:
+                    out = make(rng, i)
+                line = json.dumps(out, separators=separators)
+            lines.append(line)
+            f.write(line + "\n")
 
 
 if __name__ == "__main__":
-    generate(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 100_000)
+    args = [a for a in sys.argv[1:] if a != "--small"]
+    generate(args[0], int(args[1]) if len(args) > 1 else 100_000, small="--small" in sys.argv)

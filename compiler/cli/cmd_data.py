@@ -11,8 +11,8 @@ import json
 
 import click
 
-from ftc.shared.errors import FtcError
 from ftc.shared.contract import DATA_FORMATS
+from ftc.shared.errors import FtcError
 
 SHOWN = 5  # problems listed in the text view; --json lists them all
 

@@ -13,14 +13,14 @@ import hashlib
 import json
 import os
 import statistics
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
 
-from ftc.compiler.plan import model_table
 from ftc.compiler.lang.diagnostics import Diagnostic, error
-from ftc.compiler.plan.model_table import ModelSpec
 from ftc.compiler.lang.recipe import DataSource, ModelRef, Recipe
+from ftc.compiler.plan import model_table
+from ftc.compiler.plan.model_table import ModelSpec
 from ftc.shared import files
 from ftc.shared.paths import ftc_home
 
@@ -253,14 +253,16 @@ def _shallow(rows: list[object]) -> list[object]:
 
 
 def _dataset_dir_facts(src: DataSource, path: Path, root: str) -> SourceFacts:
-    """A ``datasets`` save_to_disk folder: rows from its Arrow files' metadata."""
+    """A ``datasets`` save_to_disk folder: rows from its Arrow files. A DatasetDict counts its
+    ``train`` split only, the split the load step reads (the lock still covers every file)."""
     import pyarrow as pa
 
     arrow_files = sorted(path.rglob("*.arrow"))
     if not arrow_files:
         raise ValueError("a folder data source (other than documents) must be a `datasets` folder with .arrow files")
+    split = path / "train" if (path / "dataset_dict.json").is_file() else path
     rows, sample = 0, []
-    for file in arrow_files:
+    for file in (f for f in arrow_files if f.is_relative_to(split)):
         files.require_regular_file(file)  # a FIFO named *.arrow must not block the memory map
         with pa.memory_map(str(file)) as mm:
             table = pa.ipc.open_stream(mm).read_all()

@@ -26,15 +26,17 @@ import math
 import os
 import re
 import stat
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, Iterator, NamedTuple
+from typing import BinaryIO, NamedTuple
 
 from ftc.shared.errors import FtcError
 
 MAX_ROW_BYTES = 16 * 1024 * 1024  # one row larger than this is a mistake, not data
 MAX_WHOLE_BYTES = 1024 * 1024 * 1024  # a file read whole (a .json array, one document)
 MAX_DEPTH = 100  # JSON nesting a row may have; chat rows need 4, and deeper means a broken file
+NOT_JSON = "not valid JSON"  # how every syntax-error reason starts (a CSV cell that is not JSON stays text)
 COUNTED_SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".parquet", ".pq")
 
 
@@ -51,7 +53,7 @@ class DataError(FtcError):
         self.path, self.line, self.reason = path, line, reason or message
 
     @classmethod
-    def at(cls, path: str | Path, reason: str, line: int | None = None, exit_code: int | None = None) -> "DataError":
+    def at(cls, path: str | Path, reason: str, line: int | None = None, exit_code: int | None = None) -> DataError:
         where = f"{path}:{line}" if line else str(path)
         return cls(f"{where}: {reason}", exit_code, path=str(path), line=line, reason=reason)
 
@@ -108,7 +110,7 @@ class _Bounded(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # noqa: ANN001 - a writable buffer
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
         want = min(len(buffer), self._left)
         if want <= 0:
             return 0
@@ -137,7 +139,7 @@ def open_data_file(path: str | Path) -> Iterator[BinaryIO]:
         os.close(fd)
         raise DataError.at(path, "changed while being opened (it is no longer the same regular file)", exit_code=2)
     with io.BufferedReader(_Bounded(fd, now.st_size), buffer_size=1 << 16) as handle:
-        yield handle  # type: ignore[misc]
+        yield handle
 
 
 def read_whole(path: str | Path, limit: int = MAX_WHOLE_BYTES, what: str = "a file read whole") -> bytes:
@@ -247,7 +249,7 @@ class RowParser:
         self._note(f"{name} is not valid JSON (JSON has no NaN or Infinity; write null or a string)")
         return math.nan
 
-    def _object(self, pairs: list[tuple[str, object]]) -> dict:
+    def _object(self, pairs: list[tuple[str, object]]) -> dict[str, object]:
         obj = dict(pairs)
         if len(obj) != len(pairs):
             self._note(f"duplicate key '{_first_repeat([k for k, _ in pairs])[:40]}' in one object "
@@ -270,9 +272,9 @@ class RowParser:
         try:
             value = self._decoder.decode(text)
         except json.JSONDecodeError as err:
-            return None, f"not valid JSON: {err.msg} (column {err.colno})"
+            return None, f"{NOT_JSON}: {err.msg} (column {err.colno})"
         except (ValueError, RecursionError) as err:  # e.g. an integer over Python's 4300-digit limit
-            return None, f"not valid JSON: {str(err)[:120]}"
+            return None, f"{NOT_JSON}: {str(err)[:120]}"
         return (None, self._problem) if self._problem else (value, None)
 
     def parse_at(self, text: str, idx: int) -> tuple[object, str | None, int]:
@@ -364,7 +366,7 @@ def jsonl_row(parser: RowParser, raw: bytes, line_offset: int) -> tuple[object, 
 
 def check_first_jsonl_row(path: str | Path, number: int, raw: bytes, row: object, reason: str | None) -> None:
     """A JSON array or a pretty-printed document saved as .jsonl: say so once, not per line."""
-    if isinstance(row, list) or (reason and reason.startswith("not valid JSON") and raw.strip()[:1] in (b"[", b"{")):
+    if isinstance(row, list) or (reason and reason.startswith(NOT_JSON) and raw.strip()[:1] in (b"[", b"{")):
         raise DataError.at(path, "this file holds one JSON document, not JSON Lines (one object per line); "
                                  "name it .json or write one row per line", number)
 
@@ -469,7 +471,7 @@ def csv_rows(path: str | Path) -> Iterator[RawRow]:
             if len(cells) != len(header):
                 yield RawRow(start, None, f"has {len(cells)} cells, the header has {len(header)}")
                 continue
-            yield RawRow(start, dict(zip(header, cells)))
+            yield RawRow(start, dict(zip(header, cells, strict=True)))
 
 
 # --- the one row counter ---------------------------------------------------------------------------

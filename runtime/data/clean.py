@@ -12,8 +12,8 @@ import math
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Callable
 
 from .pii import KINDS, redact
 from .records import Record, record_text
@@ -104,31 +104,44 @@ def truncate(record: Record, budget: int, count: Callable[[str], int]) -> Record
     return best if best and _get_text(best.fields, key) else None
 
 
-def clean(records, cfg: dict, count_tokens: Callable[[str], int] | None = None) -> tuple[list[Record], dict]:
-    count = count_tokens or chars_over_4
-    pii, budgets, overlong = cfg.get("redact_pii") or {}, cfg.get("max_tokens") or {}, cfg.get("overlong") or {}
-    redacted: Counter = Counter()
-    stats = {"in": 0, "out": 0, "changed": 0, "empty_dropped": 0, "overlong_dropped": 0, "overlong_truncated": 0}
-    out: list[Record] = []
-    for record in records:
-        stats["in"] += 1
+class Cleaner:
+    """The clean step one row at a time (``ftc data check`` streams rows through it); ``stats``
+    counts as it goes."""
+
+    def __init__(self, cfg: dict, count_tokens: Callable[[str], int] | None = None) -> None:
+        self.count = count_tokens or chars_over_4
+        self.pii, self.budgets = cfg.get("redact_pii") or {}, cfg.get("max_tokens") or {}
+        self.overlong = cfg.get("overlong") or {}
+        self.redacted: Counter = Counter()
+        self.stats = {"in": 0, "out": 0, "changed": 0, "empty_dropped": 0, "overlong_dropped": 0, "overlong_truncated": 0}
+
+    def __call__(self, record: Record) -> Record | None:
+        """The cleaned row, or None when it is dropped (empty after cleaning, or over budget)."""
+        self.stats["in"] += 1
         fields = _map_strings(record.fields, record.format, normalize_text)
-        if pii.get(record.source):
-            fields = _map_strings(fields, record.format, lambda s: redact(s, redacted))
+        if self.pii.get(record.source):
+            fields = _map_strings(fields, record.format, lambda s: redact(s, self.redacted))
         if not is_valid(fields, record.format):
-            stats["empty_dropped"] += 1  # cleaning left a required text empty
-            continue
+            self.stats["empty_dropped"] += 1  # cleaning left a required text empty
+            return None
         cleaned = replace(record, fields=fields) if fields != record.fields else record
-        stats["changed"] += cleaned is not record
-        budget = budgets.get(record.source)
-        if budget and count(record_text(cleaned)) > budget:
-            cut = truncate(cleaned, budget, count) if overlong.get(record.source, "drop") == "truncate" else None
+        self.stats["changed"] += cleaned is not record
+        budget = self.budgets.get(record.source)
+        if budget and self.count(record_text(cleaned)) > budget:
+            cut = truncate(cleaned, budget, self.count) if self.overlong.get(record.source, "drop") == "truncate" else None
             if cut is None:
-                stats["overlong_dropped"] += 1
-                continue
-            stats["overlong_truncated"] += 1
+                self.stats["overlong_dropped"] += 1
+                return None
+            self.stats["overlong_truncated"] += 1
             cleaned = cut
-        out.append(cleaned)
-    stats["out"] = len(out)
-    stats["redacted"] = {k: redacted.get(k, 0) for k in KINDS}
-    return out, stats
+        self.stats["out"] += 1
+        return cleaned
+
+    def final_stats(self) -> dict:
+        return {**self.stats, "redacted": {k: self.redacted.get(k, 0) for k in KINDS}}
+
+
+def clean(records, cfg: dict, count_tokens: Callable[[str], int] | None = None) -> tuple[list[Record], dict]:
+    cleaner = Cleaner(cfg, count_tokens)
+    out = [r for r in map(cleaner, records) if r is not None]
+    return out, cleaner.final_stats()

@@ -13,6 +13,7 @@ are then not leaks, but an eval question seen anywhere in training is. Two more 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 
 from .minhash import words
 from .records import Record, match_text
@@ -58,19 +59,22 @@ def row_grams(record: Record, n: int) -> set[str]:
     return found | {key} if key else found
 
 
-def contamination(train: list[Record], evals: list[Record], n: int = 13, max_rows: int = MAX_ROWS,
+def contamination(train: Iterable[Record], evals: list[Record], n: int = 13, max_rows: int = MAX_ROWS,
                   ignore: set[str] | frozenset = frozenset()) -> list[dict]:
     """Eval rows leaking from train, each with the first train row it shares a gram with. The eval
-    side is indexed (it is small) and train rows stream past it, as lm-eval-harness does."""
+    side is indexed (it is small) and train rows stream past it, as lm-eval-harness does: ``train``
+    may be any iterable (``ftc data check`` reads it back from disk), only the rows that hit are kept."""
     wanted: dict[str, list[int]] = defaultdict(list)
     for e, record in enumerate(evals):
         for g in query_grams(record, n) - ignore:
             wanted[g].append(e)
     hits: dict[str, list[int]] = defaultdict(list)
+    where: dict[int, tuple[str, int]] = {}
     for t, record in enumerate(train):
         for g in row_grams(record, n) & wanted.keys():
             if len(hits[g]) <= max_rows:
                 hits[g].append(t)
+                where.setdefault(t, (record.file, record.line))
     leaks: dict[int, tuple[int, str]] = {}
     for g, rows in hits.items():
         if len(rows) > max_rows:
@@ -78,8 +82,8 @@ def contamination(train: list[Record], evals: list[Record], n: int = 13, max_row
         for e in wanted[g]:
             if e not in leaks or rows[0] < leaks[e][0]:
                 leaks[e] = (rows[0], g)
-    return [{"file": evals[e].file, "line": evals[e].line, "train_file": train[t].file,
-             "train_line": train[t].line, "ngram": g.lstrip("\x00")} for e, (t, g) in sorted(leaks.items())]
+    return [{"file": evals[e].file, "line": evals[e].line, "train_file": where[t][0],
+             "train_line": where[t][1], "ngram": g.lstrip("\x00")} for e, (t, g) in sorted(leaks.items())]
 
 
 def shared_gram_pairs(records: list[Record], n: int = 13, max_rows: int = MAX_ROWS) -> tuple[list[tuple[int, int]], set[str]]:

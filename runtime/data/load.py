@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import NamedTuple
 
-from .readers import RawRow, decode, document_files, reader_for
+from .readers import RawRow, document_files, read_document, reader_for
 from .records import FORMATS, DataError, Record
 from .validate import check_columns, validate_row
 
@@ -32,17 +33,23 @@ def _documents(path: Path, label: str, pattern: str | None) -> Iterator[tuple[st
     for p in document_files(path, pattern):
         rel = p.relative_to(root).as_posix()
         file_label = f"{label.rstrip('/')}/{rel}" if path.is_dir() else label
-        try:
-            text = decode(file_label, p.read_bytes())
-        except DataError as err:
-            yield file_label, RawRow(1, None, err.message.split(": ", 1)[1])
-            continue
-        yield file_label, RawRow(1, {"text": text, "path": rel})
+        text, reason = read_document(p, file_label)
+        yield file_label, RawRow(1, None, reason) if reason else RawRow(1, {"text": text, "path": rel})
 
 
-def read_source(name: str, path: str | Path, fmt: str, columns: Mapping[str, str] | None = None,
-                glob: str | None = None, label: str | None = None, purpose: str = "train") -> SourceResult:
-    """All rows of one source: good ones as records, bad ones as {source, file, line, reason}."""
+class Row(NamedTuple):
+    """One row of a source as it was read: a record, or the reason it is a bad row."""
+
+    file: str
+    line: int
+    record: Record | None
+    reason: str | None
+
+
+def iter_source(name: str, path: str | Path, fmt: str, columns: Mapping[str, str] | None = None,
+                glob: str | None = None, label: str | None = None, purpose: str = "train") -> Iterator[Row]:
+    """Every row of one source, streamed, validated one at a time (``ftc data check`` keeps none
+    of them in memory). Raises DataError when the source holds no row at all."""
     if fmt not in FORMATS:
         raise DataError(f"error: unknown data format '{fmt}' (one of {', '.join(FORMATS)})", 2)
     check_columns(fmt, columns)
@@ -55,17 +62,29 @@ def read_source(name: str, path: str | Path, fmt: str, columns: Mapping[str, str
         reader = reader_for(str(path), fmt)
         items = ((label, raw) for raw in reader(str(path)))
     from_text = path.suffix.lower() in (".csv", ".tsv")
-    records, bad, rows = [], [], 0
+    rows = 0
     for file_label, raw in items:
         rows += 1
         result = raw.reason or validate_row(raw.row, fmt, columns, from_text)
         if isinstance(result, str):
-            bad.append({"source": name, "file": file_label, "line": raw.line, "reason": result})
+            yield Row(file_label, raw.line, None, result)
         else:
-            records.append(Record(name, file_label, raw.line, fmt, result, purpose))
+            yield Row(file_label, raw.line, Record(name, file_label, raw.line, fmt, result, purpose), None)
     if rows == 0:
         what = "no documents match" if fmt == "documents" else "the file is empty (no rows)"
         raise DataError(f"{label}: {what}")
+
+
+def read_source(name: str, path: str | Path, fmt: str, columns: Mapping[str, str] | None = None,
+                glob: str | None = None, label: str | None = None, purpose: str = "train") -> SourceResult:
+    """All rows of one source: good ones as records, bad ones as {source, file, line, reason}."""
+    records, bad, rows = [], [], 0
+    for row in iter_source(name, path, fmt, columns, glob, label, purpose):
+        rows += 1
+        if row.record is None:
+            bad.append({"source": name, "file": row.file, "line": row.line, "reason": row.reason})
+        else:
+            records.append(row.record)
     return SourceResult(records, bad, rows)
 
 

@@ -1,16 +1,32 @@
-"""`ftc data check`: the load → clean → dedup (→ contamination) pipeline on one file, no recipe."""
+"""`ftc data check`: the load → clean → dedup (→ contamination) pipeline on one file, no recipe.
+
+One streaming pass (issue 9): each row is read, validated and cleaned, and what the later stages
+need is kept in compact arrays (its line, its text length, a 16-byte digest and a MinHash
+signature in ``DedupIndex``); no ``Record`` is kept in memory. The records go to a temp file on
+disk only when a second pass needs them (``--against``, or sampling rows for the tokenizer).
+The results are those of ``read_source`` → ``clean`` → ``dedup`` on lists, row for row.
+"""
 
 from __future__ import annotations
 
+from array import array
+from collections.abc import Iterator, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Mapping
 
-from .clean import clean
+import numpy as np
+
+from .clean import Cleaner
 from .contamination import contamination
-from .dedup import dedup
-from .load import read_source
-from .records import Record, record_text
+from .dedup import EXACT, KEPT, KINDS, MAX_LISTED, NEAR, DedupIndex
+from .load import iter_source, read_source
+from .records import Record, RecordSpool, record_text
 from .tokens import default_token_counter, token_stats
+
+EMPTIED = "empty after cleaning (only whitespace or control characters)"
+SAMPLE_ROWS = 20_000  # rows tokenized for the percentiles when a file has more
+LONGEST_ROWS = 1000  # plus the rows longest in characters, for the max
+TOKEN_BATCH = 4096  # texts handed to the tokenizer at once
 
 
 @dataclass
@@ -32,61 +48,138 @@ class CheckResult:
         return out
 
 
-def _cleaned(records: list[Record], fmt: str) -> tuple[list[Record], list[dict]]:
-    """Clean every row; a row cleaning empties (only control characters or spaces) becomes a bad row."""
-    kept, _ = clean(records, {})
-    survivors = {(r.file, r.line) for r in kept}
-    lost = [{"line": r.line, "reason": "empty after cleaning (only whitespace or control characters)"}
-            for r in records if (r.file, r.line) not in survivors]
-    return kept, lost
+@dataclass
+class Scan:
+    """What one pass over the file keeps: counts, bad rows, and per cleaned row compact arrays."""
+
+    label: str
+    rows: int = 0
+    bad: list[dict] = field(default_factory=list)
+    emptied: list[dict] = field(default_factory=list)
+    lines: array = field(default_factory=lambda: array("q"))
+    chars: array = field(default_factory=lambda: array("q"))
+    spool: RecordSpool | None = None
+
+    @property
+    def valid(self) -> int:
+        return len(self.lines)
+
+    def bad_rows(self) -> list[dict]:
+        # read errors, then rows cleaning emptied, ordered by line (stable), as the list pipeline did
+        return sorted(self.bad + self.emptied, key=lambda b: b["line"])
 
 
-SAMPLE_ROWS = 20_000  # rows tokenized for the percentiles when a file has more
-LONGEST_ROWS = 1000  # plus the rows longest in characters, for the max
+def _scan(path: str, fmt: str, columns: Mapping[str, str] | None, glob: str | None, index: DedupIndex | None,
+          spool: RecordSpool | None) -> Scan:
+    scan, cleaner = Scan(path, spool=spool), Cleaner({})
+    for row in iter_source("-", path, fmt, columns, glob, label=path):
+        scan.rows += 1
+        if row.record is None:
+            scan.bad.append({"line": row.line, "reason": row.reason})
+            continue
+        record = cleaner(row.record)
+        if record is None:
+            scan.emptied.append({"line": row.line, "reason": EMPTIED})
+            continue
+        scan.lines.append(record.line)
+        scan.chars.append(len(record_text(record)))
+        if index is not None:
+            index.add(record)
+        if spool is not None:
+            spool.append(record)
+    return scan
 
 
-def token_lengths(records: list[Record]) -> tuple[list[int], str]:
-    """Token lengths of the rows, or of a deterministic sample when there are many: a real
+def _duplicates(scan: Scan, dup_of: np.ndarray, kind: np.ndarray) -> list[dict]:
+    lines = np.frombuffer(scan.lines, dtype=np.int64)
+    return [{"file": scan.label, "line": int(lines[i]), "kept_file": scan.label, "kept_line": int(lines[dup_of[i]]),
+             "kind": KINDS[int(kind[i])]} for i in np.flatnonzero(kind)[:MAX_LISTED].tolist()]
+
+
+def _texts(spool: RecordSpool, wanted: set[int] | None = None) -> Iterator[str]:
+    for i, record in enumerate(spool):
+        if wanted is None or i in wanted:
+            yield record_text(record)
+
+
+def _count_all(counter, texts: Iterator[str]) -> list[int]:  # noqa: ANN001 - the batch token counter
+    out: list[int] = []
+    batch: list[str] = []
+    for text in texts:
+        batch.append(text)
+        if len(batch) >= TOKEN_BATCH:
+            out += counter(batch)
+            batch = []
+    return out + (counter(batch) if batch else [])
+
+
+def token_lengths(scan: Scan, counter, method: str) -> tuple[np.ndarray | list[int], str]:  # noqa: ANN001
+    """Token lengths of the cleaned rows, or of a deterministic sample when there are many: a real
     tokenizer costs ~0.3 ms a row here, half the 60 s budget at 100k rows. Every k-th row gives
-    p50/p90/p99; the longest rows by characters are added so the max is kept."""
-    counter, method = default_token_counter()
-    texts = [record_text(r) for r in records]
-    if method == "chars/4" or len(texts) <= SAMPLE_ROWS:
-        return (counter(texts) if texts else []), method
-    step = len(texts) / SAMPLE_ROWS
+    p50/p90/p99; the longest rows by characters are added so the max is kept. chars/4 needs only
+    the lengths already counted."""
+    chars = np.frombuffer(scan.chars, dtype=np.int64)
+    if method == "chars/4":
+        return (chars + 3) // 4, method
+    if scan.valid <= SAMPLE_ROWS:
+        return _count_all(counter, _texts(scan.spool)), method
+    step = scan.valid / SAMPLE_ROWS
     picked = {int(i * step) for i in range(SAMPLE_ROWS)}
-    longest = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)[:LONGEST_ROWS]
-    sample = [texts[i] for i in sorted(picked)]
-    extra = counter([texts[i] for i in longest if i not in picked])
-    lengths = counter(sample)
+    longest = np.argsort(-chars, kind="stable")[:LONGEST_ROWS].tolist()  # ties: first row first
+    extras = {i for i in longest if i not in picked}
+    texts = dict(zip(sorted(picked | extras), _texts(scan.spool, picked | extras), strict=True))  # one pass over the spool
+    lengths = _count_all(counter, (texts[i] for i in sorted(picked)))
+    extra = _count_all(counter, (texts[i] for i in sorted(extras)))
     top = max(extra, default=0)
     if top > max(lengths):
         lengths[lengths.index(max(lengths))] = top  # the max joins without shifting the percentiles
-    return lengths, f"{method}, {SAMPLE_ROWS} of {len(texts)} rows sampled + the {LONGEST_ROWS} longest"
+    return lengths, f"{method}, {SAMPLE_ROWS} of {scan.valid} rows sampled + the {LONGEST_ROWS} longest"
+
+
+def _cleaned(records: list[Record]) -> tuple[list[Record], list[dict]]:
+    """The eval file (small; it is the indexed side of the leak check): clean every row, and a
+    row cleaning empties becomes a bad row."""
+    kept, lost = [], []
+    cleaner = Cleaner({})
+    for record in records:
+        out = cleaner(record)
+        if out is None:
+            lost.append({"line": record.line, "reason": EMPTIED})
+        else:
+            kept.append(out)
+    return kept, lost
+
+
+def _leaks(against: str, fmt: str, columns, glob, unique: Iterator[Record]) -> tuple[list[dict], list[dict]]:  # noqa: ANN001
+    ev = read_source("eval", against, fmt, columns, glob, label=against, purpose="eval")
+    ev_records, ev_emptied = _cleaned(ev.records)
+    against_bad = [{"line": b["line"], "reason": b["reason"]} for b in ev.bad_rows] + ev_emptied
+    leaks = [{"line": x["line"], "train_line": x["train_line"]} for x in contamination(unique, ev_records)]
+    return leaks, against_bad
 
 
 def check_file(path: str, fmt: str, against: str | None = None, columns: Mapping[str, str] | None = None,
                glob: str | None = None) -> CheckResult:
-    src = read_source("-", path, fmt, columns, glob, label=path)
-    records, emptied = _cleaned(src.records, fmt)
-    bad = sorted([{"line": b["line"], "reason": b["reason"]} for b in src.bad_rows] + emptied, key=lambda b: b["line"])
-    unique, dstats = dedup(records, {})
-    lengths, method = token_lengths(records)
-    leaks: list[dict] = []
-    against_bad: list[dict] = []
-    if against:
-        ev = read_source("eval", against, fmt, columns, glob, label=against, purpose="eval")
-        ev_records, ev_emptied = _cleaned(ev.records, fmt)
-        against_bad = [{"line": b["line"], "reason": b["reason"]} for b in ev.bad_rows] + ev_emptied
-        leaks = [{"line": x["line"], "train_line": x["train_line"]} for x in contamination(unique, ev_records)]
+    counter, method = default_token_counter()
+    needs_records = against is not None or method != "chars/4"
+    index = DedupIndex({}) if fmt != "documents" else None  # documents are never deduped
+    with RecordSpool() if needs_records else nullcontext() as spool:
+        scan = _scan(path, fmt, columns, glob, index, spool)
+        dup_of, kind = index.duplicates() if index is not None else (np.full(scan.valid, -1), np.zeros(scan.valid, np.int8))
+        lengths, method = token_lengths(scan, counter, method)
+        leaks: list[dict] = []
+        against_bad: list[dict] = []
+        if against:
+            unique = (r for i, r in enumerate(spool) if kind[i] == KEPT)
+            leaks, against_bad = _leaks(against, fmt, columns, glob, unique)
     summary = {
-        "rows": src.rows,
-        "valid_rows": len(records),
-        "bad_rows": bad,
-        "exact_duplicates": dstats["exact_duplicates"],
-        "near_duplicates": dstats["near_duplicates"],
-        "unique_rows": len(unique),
+        "rows": scan.rows,
+        "valid_rows": scan.valid,
+        "bad_rows": scan.bad_rows(),
+        "exact_duplicates": int(np.count_nonzero(kind == EXACT)),
+        "near_duplicates": int(np.count_nonzero(kind == NEAR)),
+        "unique_rows": int(np.count_nonzero(kind == KEPT)),
         "leaks": leaks,
         "tokens": token_stats(lengths),
     }
-    return CheckResult(summary, method, against_bad, dstats["dropped"])
+    return CheckResult(summary, method, against_bad, _duplicates(scan, dup_of, kind))

@@ -5,19 +5,13 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterable
 
-from ftc.shared.errors import FtcError
+from ftc.shared.files import DataError  # one error type for bad data, shared with the planner's facts
 
 FORMATS: tuple[str, ...] = ("chat", "instruction", "completion", "preference", "text", "documents")
-
-
-class DataError(FtcError):
-    """Bad data the user must fix: the message lists every problem as ``file:line: reason``."""
-
-    exit_code = 1
 
 
 @dataclass(frozen=True)
@@ -94,14 +88,46 @@ def write_records(path: str | Path, records: Iterable[Record]) -> int:
     return count
 
 
-def read_records(path: str | Path) -> list[Record]:
-    out = []
+def iter_records(path: str | Path) -> Iterator[Record]:
+    """The records of a file written by ``write_records``, streamed."""
     with open(path, encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
             if not line.strip():
                 continue
             try:
-                out.append(Record(**json.loads(line)))
+                yield Record(**json.loads(line))
             except (ValueError, TypeError) as err:
                 raise DataError(f"{path}:{n}: not a record written by ftc ({err})") from None
-    return out
+
+
+def read_records(path: str | Path) -> list[Record]:
+    return list(iter_records(path))
+
+
+class RecordSpool:
+    """Records kept on disk, not in memory: appended in order to an anonymous temp file (gone
+    when closed, or when the process ends), read back in the same order as often as needed."""
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile("w+", encoding="utf-8", newline="\n")
+        self.count = 0
+
+    def append(self, record: Record) -> None:
+        self._file.write(_to_json(record))
+        self._file.write("\n")
+        self.count += 1
+
+    def __iter__(self) -> Iterator[Record]:
+        self._file.flush()
+        self._file.seek(0)
+        for line in self._file:
+            yield Record(**json.loads(line))
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> RecordSpool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -8,7 +8,7 @@ turn, and a preference pair's chosen and rejected differ.
 from __future__ import annotations
 
 import copy
-from functools import lru_cache
+from functools import cache
 
 from ftc.shared.contract import FORMAT_FIELDS
 
@@ -82,7 +82,7 @@ def format_schema(fmt: str) -> dict:
     return doc
 
 
-@lru_cache(maxsize=None)
+@cache
 def validator(fmt: str):
     from jsonschema import Draft202012Validator
 

@@ -17,9 +17,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from .contamination import MAX_ROWS, contamination, shared_gram_pairs
-from .dedup import DEFAULTS
+from .dedup import settings
 from .load import MAX_LISTED
-from .minhash import near_pairs, signatures
+from .minhash import MinHashes, near_pairs
 from .records import DataError, Record, match_text
 
 
@@ -42,9 +42,9 @@ def _find(parent: list[int], i: int) -> int:
 def clusters(records: list[Record], cfg: dict) -> tuple[list[int], set[str]]:
     """A cluster id (its smallest member's index) per row, and the boilerplate n-grams ignored."""
     parent = list(range(len(records)))
-    c = {**DEFAULTS, **{k: v for k, v in cfg.items() if v is not None}}
-    sigs = signatures((match_text(r) for r in records), c["num_perm"], c["shingle_words"])
-    pairs = list(near_pairs(sigs, c["near_threshold"], c["num_perm"], only_first=False))
+    c = settings(cfg)
+    minhashes = MinHashes(c["num_perm"], c["shingle_words"]).extend(match_text(r) for r in records)
+    pairs = list(near_pairs(minhashes, c["near_threshold"], only_first=False))
     gram_pairs, boilerplate = shared_gram_pairs(records, c.get("ngram", 13), c.get("ngram_max_rows", MAX_ROWS))
     pairs += gram_pairs
     for a, b in pairs:
@@ -80,7 +80,7 @@ def assign(records: list[Record], cluster_of: list[int], cfg: dict) -> tuple[set
         members.setdefault(c, []).append(i)
     strata = [stratum(r, cfg.get("stratify")) for r in records]
     frac = _fraction(float(cfg.get("holdout", 0.2)))
-    target = Counter(s for s, r in zip(strata, records) if r.format != "preference")
+    target = Counter(s for s, r in zip(strata, records, strict=True) if r.format != "preference")
     target = Counter({k: round(frac * v) for k, v in target.items()})
     order = sorted(members)
     random.Random(cfg.get("seed", 0)).shuffle(order)

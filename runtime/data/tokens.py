@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
-from ftc.shared.paths import ftc_home
+
+import numpy as np
 
 from ftc.shared.paths import EMBEDDED_BASE as EMBEDDED_MODEL
-
+from ftc.shared.paths import ftc_home
 
 
 def tokenizer_path() -> Path:
@@ -38,13 +38,13 @@ def single(counter: Callable[[list[str]], list[int]]) -> Callable[[str], int]:
     return lambda text: counter([text])[0]
 
 
-def token_stats(lengths: list[int]) -> dict:
+def token_stats(lengths) -> dict:  # noqa: ANN001 - a list or a numpy array of ints
     """Nearest-rank percentiles (values that occur in the data, not interpolations)."""
-    if not lengths:
+    if len(lengths) == 0:
         return {"p50": 0, "p90": 0, "p99": 0, "max": 0}
-    ordered = sorted(lengths)
+    ordered = np.sort(np.asarray(lengths, dtype=np.int64))
 
     def pct(p: float) -> int:
-        return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+        return int(ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)])
 
-    return {"p50": pct(50), "p90": pct(90), "p99": pct(99), "max": ordered[-1]}
+    return {"p50": pct(50), "p90": pct(90), "p99": pct(99), "max": int(ordered[-1])}

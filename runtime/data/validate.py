@@ -8,9 +8,10 @@ never printed raw.
 
 from __future__ import annotations
 
-import json
 import re
-from typing import Mapping
+from collections.abc import Mapping
+
+from ftc.shared.files import NOT_JSON, RowParser
 
 from .records import DataError
 from .schemas import FIELDS, ROLES, validator
@@ -50,13 +51,22 @@ def _rename_nested(value: object, columns: Mapping[str, str]) -> object:
     return out
 
 
+class CellProblem(ValueError):
+    """A CSV cell's JSON that parses but must not be used (NaN, a duplicate key, too deep)."""
+
+
+_CELLS = RowParser()
+
+
 def _maybe_json(value: object) -> object:
-    """CSV cells hold message lists as JSON text."""
+    """CSV cells hold message lists as JSON text; text that is not JSON stays text (the schema then
+    says what is wrong), but JSON with a row problem is that problem."""
     if isinstance(value, str) and value.lstrip().startswith("["):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
+        parsed, reason = _CELLS.parse(value)
+        if reason is None:
+            return parsed
+        if not reason.startswith(NOT_JSON):
+            raise CellProblem(reason)
     return value
 
 
@@ -196,7 +206,10 @@ def validate_row(row: object, fmt: str, columns: Mapping[str, str] | None = None
     """Canonical fields for a good row, else the reason (a string) it is bad."""
     if not isinstance(row, dict):
         return f"row must be a JSON object, not {_type_name(row)}"
-    fields = map_columns(row, fmt, columns, from_text)
+    try:
+        fields = map_columns(row, fmt, columns, from_text)
+    except CellProblem as problem:
+        return str(problem)
     if isinstance(fields, str):
         return fields
     v = validator(fmt)

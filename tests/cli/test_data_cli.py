@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -127,3 +128,86 @@ def test_data_check_does_not_import_torch(data):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "0"
+
+
+# --- issue 9: inputs that hung or crashed ----------------------------------------------------------
+FTC = str(Path(sys.executable).parent / "ftc")
+RECIPE = """recipe "rows" {
+  goal = behavior("Reply politely")
+  base = model("smollm2-135m-instruct")
+  data "rows" {
+    path   = "data/rows.jsonl"
+    format = chat
+  }
+  eval {
+    holdout = 20%
+    expect rouge_l >= 0.3
+    beat baseline by 10%
+  }
+}
+"""
+
+
+def _ftc(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    """The real command in a subprocess with a deadline: the old readers never returned on these."""
+    env = {**os.environ, "FTC_HOME": str(tmp_path / "home"), "HF_HOME": str(tmp_path / "hf")}
+    try:
+        return subprocess.run([FTC, *args], capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"`ftc {' '.join(args)}` still running after 60 s")
+
+
+def _special(kind: str, path: Path) -> None:
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.symlink_to("/dev/zero")
+
+
+SPECIAL = [pytest.param("fifo", "a FIFO (named pipe)", marks=pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs")),
+           pytest.param("zero", "a character device", marks=pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero"))]
+
+
+@pytest.mark.parametrize("kind, what", SPECIAL)
+def test_data_check_refuses_a_fifo_or_a_device_at_once(tmp_path, kind, what):
+    _special(kind, tmp_path / "rows.jsonl")
+    proc = _ftc(tmp_path, "data", "check", "rows.jsonl", "--format", "chat")
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.strip() == f"rows.jsonl: is {what}, not a regular file; ftc reads data only from regular files (copy the data into a file)"
+    (tmp_path / "ok.jsonl").write_text(json.dumps({"text": "fine"}) + "\n")
+    proc = _ftc(tmp_path, "data", "check", "ok.jsonl", "--format", "text", "--against", "rows.jsonl")
+    assert proc.returncode == 2 and "rows.jsonl: is " + what in proc.stderr
+
+
+@pytest.mark.parametrize("kind, what", SPECIAL)
+def test_plan_refuses_a_fifo_or_a_device_with_a_located_diagnostic(tmp_path, kind, what):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "r.ftr").write_text(RECIPE)
+    _special(kind, tmp_path / "data" / "rows.jsonl")
+    proc = _ftc(tmp_path, "plan", "r.ftr", "--allow-outside")  # /dev/zero resolves outside the project
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr + proc.stdout
+    out = proc.stdout + proc.stderr
+    assert f"error[FTR301]: cannot read data source 'rows' (data/rows.jsonl): is {what}, not a regular file" in out
+    assert "r.ftr:4:3" in out
+
+
+def test_data_check_names_a_utf16_file_once(data, capsys, tmp_path):
+    p = tmp_path / "u16.jsonl"
+    p.write_text((json.dumps({"text": "hello"}) + "\n") * 30, encoding="utf-16")
+    code, out, err = run(capsys, "data", "check", str(p), "--format", "text")
+    assert code == 1 and out == ""
+    assert err.strip() == (f"{p}:1: this file is UTF-16 (it starts with a UTF-16LE byte-order mark); ftc reads UTF-8: "
+                           "convert it to UTF-8 (e.g. `iconv -f UTF-16LE -t UTF-8`)")
+
+
+def test_data_check_reports_deep_nesting_nan_and_duplicate_keys_as_bad_rows(data, capsys, tmp_path):
+    good = json.dumps({"text": "fine"})
+    p = tmp_path / "odd.jsonl"
+    p.write_text("\n".join([good, '{"text": ' + "[" * 100_000 + "]" * 100_000 + "}", '{"text": NaN}',
+                            '{"text": "a", "score": 1e999}', '{"text": "a", "text": "b"}', good]) + "\n")
+    code, out, err = run(capsys, "data", "check", str(p), "--format", "text", "--json")
+    doc = json.loads(out)
+    assert code == 1 and err == "" and (doc["rows"], doc["valid_rows"]) == (6, 2)
+    assert [b["line"] for b in doc["bad_rows"]] == [2, 3, 4, 5]
+    assert doc["bad_rows"][0]["reason"] == "JSON nested 100001 levels deep, over the limit of 100"
+    assert [b["reason"].split(" ")[0] for b in doc["bad_rows"][1:]] == ["NaN", "the", "duplicate"]

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ftc.runtime.data import Record, clean, read_records, record_text, write_records
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ftc.runtime.data import Record, clean, read_records, record_text, write_records
 from ftc.runtime.data.clean import _normalize, normalize_text
 from ftc.runtime.data.pii import luhn_ok
 

@@ -131,16 +131,71 @@ def test_preference_pairs_stay_in_train():
 def test_vectorised_signatures_match_datasketch():
     from datasketch import MinHash
 
-    from ftc.runtime.data.minhash import SEED, shingle_hashes, signatures
+    from ftc.runtime.data.minhash import SEED, MinHashes, shingle_hashes
 
-    texts = ["the quick brown fox jumps over the lazy dog", "", "two words", "!!!", " ".join(VOCAB) * 3]
+    texts = ["the quick brown fox jumps over the lazy dog", "", "two words", "!!!", " ".join(VOCAB) * 3, "a b c"]
     flat, offsets = shingle_hashes(texts, 5)
-    sigs = signatures(texts, 64, 5)
-    for i, sig in enumerate(sigs):
+    minhashes = MinHashes(64, 5).extend(texts[:2])
+    assert minhashes.shingled().tolist() == [True, False]  # a read in between leaves a short block...
+    minhashes.extend(texts[2:])  # ...and later rows still land at their own index
+    shingled = minhashes.shingled()
+    for i in range(len(texts)):
         hashes = flat[offsets[i]:offsets[i + 1]].tolist()
+        assert shingled[i] == bool(hashes)
         if not hashes:
-            assert sig is None
             continue
         ref = MinHash(num_perm=64, seed=SEED, hashfunc=lambda x: x)
         ref.update_batch(hashes)
-        assert (ref.hashvalues == sig.hashvalues).all() and sig.jaccard(sig) == 1.0
+        assert (ref.hashvalues == minhashes.row(i)).all()
+
+
+def _datasketch_pairs(texts: list[str], threshold: float, num_perm: int, only_first: bool) -> list[tuple[int, int]]:
+    """The reference: datasketch's MinHashLSH queried, then filled, in row order (the old code)."""
+    from datasketch import LeanMinHash, MinHashLSH
+
+    from ftc.runtime.data.minhash import SEED, MinHashes
+
+    minhashes = MinHashes(num_perm, 5).extend(texts)
+    shingled = minhashes.shingled()
+    sigs = [LeanMinHash(seed=SEED, hashvalues=minhashes.row(i), scheme="affine32") if shingled[i] else None
+            for i in range(len(texts))]
+    lsh, pairs = MinHashLSH(threshold=threshold, num_perm=num_perm), []
+    for i, sig in enumerate(sigs):
+        if sig is None:
+            continue
+        matched = False
+        for j in sorted(lsh.query(sig)):
+            if sig.jaccard(sigs[j]) >= threshold:
+                matched = True
+                pairs.append((i, j))
+                if only_first:
+                    break
+        if not (only_first and matched):
+            lsh.insert(i, sig)
+    return pairs
+
+
+@pytest.mark.parametrize("only_first", [True, False])
+def test_compact_lsh_finds_exactly_datasketchs_pairs(only_first):
+    """The numpy band search (no per-row objects) gives the pairs MinHashLSH gives, in order, on
+    data with chains of near copies (a copy of a copy), rows without words and unrelated rows."""
+    import random
+
+    rng = random.Random(5)
+    texts: list[str] = []
+    for _ in range(3000):
+        roll = rng.random()
+        if texts and roll < 0.25:  # a copy of an earlier row (perhaps itself a copy), one word changed
+            base = rng.choice(texts).split() or ["alpha"]
+            base[rng.randrange(len(base))] = rng.choice(VOCAB)
+            texts.append(" ".join(base))
+        elif roll < 0.27:
+            texts.append("!!!" if roll < 0.26 else "")
+        else:
+            texts.append(" ".join(rng.choice(VOCAB) for _ in range(rng.randint(3, 60))))
+    from ftc.runtime.data.minhash import MinHashes, near_pairs
+
+    for threshold in (0.5, 0.85):
+        expected = _datasketch_pairs(texts, threshold, 128, only_first)
+        got = list(near_pairs(MinHashes(128, 5).extend(texts), threshold, only_first))
+        assert got == expected and len(expected) > 50
