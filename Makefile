@@ -20,11 +20,18 @@ $(STAMP): pyproject.toml setup.py Makefile
 	$(BIN)/pip install -q -e '.[run,test]'
 	touch $(STAMP)
 
-# The habits of a Python project: lint, format and types before any test runs.
+# The habits of a Python project: lint, format and types before any test runs. mypy reads the
+# sources through a tree of links laid out as installed (ftc/compiler, ftc/shared, ftc/runtime).
+MYPY_SRC := $(VENV)/mypy-src
 check: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy
+	rm -rf $(MYPY_SRC) && mkdir -p $(MYPY_SRC)/ftc
+	ln -s $(CURDIR)/compiler $(MYPY_SRC)/ftc/compiler
+	ln -s $(CURDIR)/compiler/shared $(MYPY_SRC)/ftc/shared
+	ln -s $(CURDIR)/runtime $(MYPY_SRC)/ftc/runtime
+	ln -s $(CURDIR)/grammar $(MYPY_SRC)/ftc/grammar
+	cd $(MYPY_SRC) && MYPYPATH=$(CURDIR)/$(MYPY_SRC) $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml
 
 test: check
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

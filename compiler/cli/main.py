@@ -89,9 +89,9 @@ def schema(what: str, fmt: str | None) -> None:
 
 
 def _register() -> None:
-    from ftc.compiler.cli import cmd_data, cmd_import, cmd_lang, cmd_plan, cmd_pr, cmd_run
+    from ftc.compiler.cli import cmd_data, cmd_import, cmd_lang, cmd_lsp, cmd_plan, cmd_pr, cmd_run
 
-    for module in (cmd_lang, cmd_plan, cmd_data, cmd_run, cmd_import, cmd_pr):
+    for module in (cmd_lang, cmd_plan, cmd_data, cmd_run, cmd_import, cmd_pr, cmd_lsp):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -59,7 +59,8 @@ def _check_attribute(ctx: Context, out: Checked, item: ast.Attribute) -> None:
     spec = out.spec
     key = spec.key(item.key)
     if key is None:
-        fix = None
+        hint: str | None
+        fix: str | None = None
         if item.key in BLOCKS:
             hint = f"`{item.key}` is a block: write `{item.key} {{ ... }}`"
         elif spec.name == "documents" and item.key == "format":
