@@ -118,7 +118,8 @@ def _hub_model(name: str, allow_download: bool) -> Path:
         raise FtcError(
             f"model '{name}' is neither a local folder nor in the Hugging Face cache, and runs are "
             f"offline. Either download it once:\n  huggingface-cli download {name}\n"
-            f"or pass --allow-download, or give base = model(\"/path/to/folder\")."
+            f"or run with downloads allowed:\n  ftc run RECIPE --allow-download\n"
+            f"or give base = model(\"/path/to/folder\")."
         )
     try:
         return Path(snapshot_download(name, allow_patterns=patterns))

@@ -1,4 +1,5 @@
-"""`ftc data check PATH --format FMT [--against EVAL] [--json] [--columns k=v ...]`.
+"""`ftc data check PATH --format FMT [--against EVAL] [--json] [--columns k=v ...]`; PATH may be a
+cached Hugging Face dataset, `hf://owner/name` (with --config, --split, --max-rows).
 
 The data pipeline (load, validate, clean, dedup, contamination) on one file, no recipe needed.
 Exit 0 clean, 1 bad rows or leaks, 2 usage errors. The runtime's data package is imported inside
@@ -39,13 +40,19 @@ def data() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (for CI and other tools).")
 @click.option("--columns", multiple=True, metavar="FIELD=COLUMN", help="Rename a column to a canonical field.")
 @click.option("--glob", default=None, help="Documents only: which files under the folder.")
+@click.option("--config", "hub_config", default=None, help="hf://owner/name only: the dataset's config.")
+@click.option("--split", default="train", show_default=True, help="hf://owner/name only: the split, e.g. train[:20%].")
+@click.option("--max-rows", type=click.IntRange(min=1), default=None, help="hf://owner/name only: read at most N rows.")
 @click.pass_context
 def check(ctx: click.Context, path: str, fmt: str, against: str | None, as_json: bool,
-          columns: tuple[str, ...], glob: str | None) -> None:
-    """Validate, clean and deduplicate one data file; with --against, find leaks into an eval file."""
+          columns: tuple[str, ...], glob: str | None, hub_config: str | None, split: str, max_rows: int | None) -> None:
+    """Validate, clean and deduplicate one data file (or a cached hub dataset, hf://owner/name);
+    with --against, find leaks into an eval file."""
+    from ftc.runtime.data.hub import HubSource, is_hub_path, parse_hub_path
     from ftc.runtime.data.pipeline import check_file
 
-    result = check_file(path, fmt, against, _columns(columns), glob)
+    hub = HubSource(parse_hub_path(path), hub_config, split, max_rows) if is_hub_path(path) else None
+    result = check_file(path, fmt, against, _columns(columns), glob, hub)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
     else:

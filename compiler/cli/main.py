@@ -78,20 +78,19 @@ def schema(what: str, fmt: str | None) -> None:
 
         doc = plan_schema()
     else:
-        from ftc.shared.contract import DATA_FORMATS
+        from ftc.runtime.data.schemas import format_schema, schema_names
 
-        if fmt not in DATA_FORMATS:
-            raise FtcError(f"error: `ftc schema data` takes one of {', '.join(DATA_FORMATS)}", 2)
-        from ftc.runtime.data.schemas import format_schema
+        if fmt not in schema_names():  # the formats, then the peers' shapes the loader accepts
+            raise FtcError(f"error: `ftc schema data` takes one of {', '.join(schema_names())}", 2)
 
         doc = format_schema(fmt)
     click.echo(json.dumps(doc, indent=2, sort_keys=True))
 
 
 def _register() -> None:
-    from ftc.compiler.cli import cmd_data, cmd_import, cmd_lang, cmd_lsp, cmd_plan, cmd_pr, cmd_run
+    from ftc.compiler.cli import cmd_data, cmd_import, cmd_init, cmd_lang, cmd_lsp, cmd_plan, cmd_pr, cmd_run
 
-    for module in (cmd_lang, cmd_plan, cmd_data, cmd_run, cmd_import, cmd_pr, cmd_lsp):
+    for module in (cmd_lang, cmd_plan, cmd_data, cmd_run, cmd_import, cmd_init, cmd_pr, cmd_lsp):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -1,14 +1,17 @@
 """Data sources (FTR107, FTR108, FTR116): names unique, documents folders not empty, column maps
-that name the format's fields; each checked block becomes a ``DataSource``."""
+that name the format's fields (and, for message lists, role/content); each checked block becomes
+a ``DataSource``."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, cast
 
 from ftc.compiler.lang.check_base import Checked, Context
 from ftc.compiler.lang.keys import FIELDS
-from ftc.compiler.lang.recipe import DataSource
+from ftc.compiler.lang.recipe import DataFormat, DataSource
 from ftc.compiler.lang.suggest import did_you_mean, suggest
+from ftc.shared.shapes import NESTED
 
 
 def check_sources(ctx: Context, recipe: Checked) -> list[tuple[Checked, DataSource | None]]:
@@ -45,7 +48,7 @@ def _build_source(ctx: Context, child: Checked) -> DataSource | None:
         name=child.node.label.value,  # type: ignore[union-attr]
         path=path,
         rel_path=rel,
-        format=fmt,
+        format=cast(DataFormat, fmt),  # one of DATA_FORMATS: the key table's choices checked it
         columns=columns,
         on_bad_rows=child.get("on_bad_rows"),
         glob=child.get("glob"),
@@ -66,20 +69,29 @@ def _has_documents(path: str, pattern: str) -> bool:
         return False
 
 
-def _check_columns(ctx: Context, fmt: str | None, columns: dict | None) -> dict[str, str] | None:
+def mappable(fmt: str) -> tuple[str, ...]:
+    """What a column map may rename: the format's fields, and inside message lists (chat,
+    preference) the message keys too, e.g. ShareGPT's { role = "from", content = "value" }
+    (the loader's own rule: ftc.shared.shapes.NESTED)."""
+    nested = NESTED if fmt in ("chat", "preference") else ()
+    return (*FIELDS[fmt], *nested)
+
+
+def _check_columns(ctx: Context, fmt: str | None, columns: dict[str, Any] | None) -> dict[str, str] | None:
     if not columns:
         return {}
     if fmt is None:
         return None
     ok = True
+    allowed = mappable(fmt)
     for canonical, (_column, entry) in columns.items():
-        if canonical not in FIELDS[fmt]:
+        if canonical not in allowed:
             ctx.err(
                 "FTR116",
-                f"`{canonical}` is not a field of the {fmt} format ({', '.join(FIELDS[fmt])})",
+                f"`{canonical}` is not a field of the {fmt} format ({', '.join(allowed)})",
                 entry.key_span,
-                suggest(canonical, FIELDS[fmt]) or "the map is canonical field = column in your file",
-                did_you_mean(canonical, FIELDS[fmt]),
+                suggest(canonical, allowed) or "the map is canonical field = column in your file",
+                did_you_mean(canonical, allowed),
             )
             ok = False
     return {k: c for k, (c, _e) in columns.items()} if ok else None

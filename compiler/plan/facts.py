@@ -21,7 +21,8 @@ from ftc.compiler.lang.diagnostics import Diagnostic, error
 from ftc.compiler.lang.recipe import DataSource, ModelRef, Recipe
 from ftc.compiler.plan import model_table
 from ftc.compiler.plan.model_table import ModelSpec
-from ftc.shared import files
+from ftc.shared import files, shapes
+from ftc.shared.contract import FORMAT_FIELDS
 from ftc.shared.paths import ftc_home
 
 SAMPLE_ROWS = 500  # token lengths are measured on at most this many rows per source
@@ -91,11 +92,62 @@ def model_facts(ref: ModelRef, base_dirs: Iterable[Path] = ()) -> ModelFacts:
     spec = model_table.lookup(ref.name)
     if spec is not None:
         return ModelFacts(ref.name, spec, "table", None)
+    if is_hub_id(ref.name):
+        return _hub_model_facts(ref)
     near = model_table.suggestions(ref.name)
     hint = f"did you mean {', '.join(repr(n) for n in near)}?" if near else None
     hint = (hint + " " if hint else "") + ("name a local folder with config.json, a Hugging Face id in the local cache, "
                                            "or a built-in family such as qwen2.5-7b, llama-3.1-8b, mistral-7b")
     raise FactError(error("FTR302", f"unknown model '{ref.name}': not a local folder, not in the ftc or Hugging Face cache, not in the built-in table", ref.span, hint))
+
+
+# What planning needs of a hub model: its architecture numbers and its tokenizer, never the weights.
+PLANNING_FILES: tuple[str, ...] = ("config.json", "tokenizer.json", "tokenizer_config.json")
+ALLOW_DOWNLOAD_ENV = "FTC_ALLOW_DOWNLOAD"
+
+
+def is_hub_id(name: str) -> bool:
+    """owner/name, as the Hugging Face Hub writes a repository (not a path that exists here)."""
+    owner, sep, repo = name.partition("/")
+    return bool(sep and owner and repo and "/" not in repo and not name.startswith((".", "~")) and not Path(name).exists())
+
+
+def downloads_allowed() -> bool:
+    """Planning is offline unless the user allows downloads (``FTC_ALLOW_DOWNLOAD=1``)."""
+    return os.environ.get(ALLOW_DOWNLOAD_ENV) == "1"
+
+
+def _hub_model_facts(ref: ModelRef) -> ModelFacts:
+    """A hub id that is not cached: with downloads allowed fetch only PLANNING_FILES; without, say
+    exactly which command fetches them."""
+    if downloads_allowed():
+        folder = _fetch_planning_files(ref)
+        return ModelFacts(ref.name, spec_from_config(folder / "config.json", ref), "config.json", folder)
+    files_ = " ".join(PLANNING_FILES)
+    raise FactError(error(
+        "FTR302", f"model '{ref.name}' is not in the Hugging Face cache ({_hf_hub_cache()}) and ftc plans offline",
+        ref.span,
+        f"fetch its config and tokenizer (not the weights) with `huggingface-cli download {ref.name} {files_}`, "
+        f"or let ftc fetch them: `{ALLOW_DOWNLOAD_ENV}=1 ftc plan RECIPE`; `ftc run RECIPE --allow-download` "
+        "fetches the whole model"))
+
+
+def _fetch_planning_files(ref: ModelRef) -> Path:
+    """config.json (required) and the tokenizer files (when the repository has them) into the
+    Hugging Face cache; the folder that holds them."""
+    from huggingface_hub import hf_hub_download  # light (no torch); only on this opt-in path
+
+    folder: Path | None = None
+    for name in PLANNING_FILES:
+        try:
+            folder = Path(hf_hub_download(ref.name, name, cache_dir=str(_hf_hub_cache()))).parent
+        except Exception as exc:  # noqa: BLE001 - network, auth, unknown repo or file: all user-facing
+            if name == "config.json":
+                raise FactError(error("FTR302", f"could not download the config of model '{ref.name}': "
+                                      f"{type(exc).__name__}: {str(exc)[:200]}", ref.span,
+                                      "check the id and the network; a gated model needs `huggingface-cli login`")) from exc
+    assert folder is not None  # config.json was fetched or we raised
+    return folder
 
 
 def spec_from_config(path: Path, ref: ModelRef) -> ModelSpec:
@@ -135,7 +187,7 @@ class TokenStats:
     sampled: int
     method: str  # "tokenizer" or "chars/4"
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, object]:
         return {"p50": self.p50, "p90": self.p90, "p99": self.p99, "max": self.max,
                 "mean": round(self.mean, 1), "sampled": self.sampled, "method": self.method}
 
@@ -166,6 +218,7 @@ def source_facts(src: DataSource, root: str) -> SourceFacts:
             return _dataset_dir_facts(src, path, root)
         size = files.require_regular_file(path).st_size  # a FIFO or /dev/zero is refused before any open
         rows, sample = _count_rows(path)
+        sample = canonical_sample(src, sample)
         return SourceFacts(src.name, rel_path(path, root), src.format, sha256_file(path), rows, size,
                            tuple(row_text(r) for r in sample), tuple(answer_text(r) for r in sample))
     except FactError:
@@ -261,7 +314,7 @@ def _dataset_dir_facts(src: DataSource, path: Path, root: str) -> SourceFacts:
     if not arrow_files:
         raise ValueError("a folder data source (other than documents) must be a `datasets` folder with .arrow files")
     split = path / "train" if (path / "dataset_dict.json").is_file() else path
-    rows, sample = 0, []
+    rows, sample = 0, list[object]()
     for file in (f for f in arrow_files if f.is_relative_to(split)):
         files.require_regular_file(file)  # a FIFO named *.arrow must not block the memory map
         with pa.memory_map(str(file)) as mm:
@@ -269,6 +322,7 @@ def _dataset_dir_facts(src: DataSource, path: Path, root: str) -> SourceFacts:
         rows += table.num_rows
         if not sample:
             sample = _shallow(table.slice(0, SAMPLE_ROWS).to_pylist())
+    sample = canonical_sample(src, sample)
     digest, size = tree_digest(path, arrow_files)
     return SourceFacts(src.name, rel_path(path, root), src.format, digest, rows, size,
                        tuple(row_text(r) for r in sample), tuple(answer_text(r) for r in sample))
@@ -293,6 +347,24 @@ def tree_digest(base: Path, paths: list[Path]) -> tuple[str, int]:
         digest.update(f"{file.relative_to(base).as_posix()}\0{sha256_file(file)}\n".encode())
         size += file.stat().st_size
     return digest.hexdigest(), size
+
+
+def canonical_sample(src: DataSource, sample: list[object]) -> list[object]:
+    """The sampled rows in the format's canonical fields (``ftc.shared.shapes``, the loader's own
+    conversion), so token lengths count what training reads (ShareGPT's ``from`` tags are not text).
+    A KTO file is refused here, located at the source: its label must be used or refused, and
+    ftc has no KTO objective (FTR321)."""
+    first = next((r for r in sample if isinstance(r, dict)), None)
+    if first is not None:
+        renamed = shapes.rename_columns(first, FORMAT_FIELDS[src.format], src.columns)
+        key = shapes.kto_key(renamed) if isinstance(renamed, dict) else None
+        if key is not None:
+            raise FactError(error("FTR321", f"data source '{src.name}' ({src.rel_path}) is KTO data: its rows carry a "
+                                  f"boolean '{key}', and ftc has no KTO objective; trained as plain SFT the undesirable "
+                                  "answers would be taught too", src.span,
+                                  f"keep only the rows with {key} = true (as chat or completion data), or pair a "
+                                  "desirable and an undesirable answer to the same prompt as preference rows"))
+    return shapes.normalise_sample(sample, src.format, FORMAT_FIELDS[src.format], src.columns)
 
 
 def row_text(row: object) -> str:

@@ -7,8 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
+from ftc.shared.shapes import Normaliser
+
+from .hub import HubSource, is_hub_path, parse_hub_path, read_hub
 from .readers import RawRow, document_files, read_document, reader_for
 from .records import FORMATS, DataError, Record
+from .schemas import FIELDS
 from .validate import check_columns, validate_row
 
 MAX_LISTED = 50  # bad rows listed in an error message; the rest are counted
@@ -47,12 +51,18 @@ class Row(NamedTuple):
 
 
 def iter_source(name: str, path: str | Path, fmt: str, columns: Mapping[str, str] | None = None,
-                glob: str | None = None, label: str | None = None, purpose: str = "train") -> Iterator[Row]:
+                glob: str | None = None, label: str | None = None, purpose: str = "train",
+                hub: HubSource | None = None) -> Iterator[Row]:
     """Every row of one source, streamed, validated one at a time (``ftc data check`` keeps none
-    of them in memory). Raises DataError when the source holds no row at all."""
+    of them in memory). ``hub``: a Hugging Face dataset read from the local cache instead of
+    ``path``. Raises DataError when the source holds no row at all."""
     if fmt not in FORMATS:
         raise DataError(f"error: unknown data format '{fmt}' (one of {', '.join(FORMATS)})", 2)
     check_columns(fmt, columns)
+    if hub is not None:
+        items: Iterator[tuple[str, RawRow]] = ((label or hub.label, raw) for raw in read_hub(hub))
+        yield from _rows(name, items, fmt, columns, False, purpose, label or hub.label)
+        return
     path, label = Path(path), label or str(path)
     if fmt == "documents":
         if not path.exists():
@@ -61,11 +71,16 @@ def iter_source(name: str, path: str | Path, fmt: str, columns: Mapping[str, str
     else:
         reader = reader_for(str(path), fmt)
         items = ((label, raw) for raw in reader(str(path)))
-    from_text = path.suffix.lower() in (".csv", ".tsv")
+    yield from _rows(name, items, fmt, columns, path.suffix.lower() in (".csv", ".tsv"), purpose, label)
+
+
+def _rows(name: str, items: Iterator[tuple[str, RawRow]], fmt: str, columns: Mapping[str, str] | None,
+          from_text: bool, purpose: str, label: str) -> Iterator[Row]:
+    normaliser = Normaliser(fmt, FIELDS[fmt], columns)  # one per file: its first row fixes the shape
     rows = 0
     for file_label, raw in items:
         rows += 1
-        result = raw.reason or validate_row(raw.row, fmt, columns, from_text)
+        result = raw.reason or validate_row(raw.row, fmt, columns, from_text, normaliser)
         if isinstance(result, str):
             yield Row(file_label, raw.line, None, result)
         else:
@@ -76,10 +91,11 @@ def iter_source(name: str, path: str | Path, fmt: str, columns: Mapping[str, str
 
 
 def read_source(name: str, path: str | Path, fmt: str, columns: Mapping[str, str] | None = None,
-                glob: str | None = None, label: str | None = None, purpose: str = "train") -> SourceResult:
+                glob: str | None = None, label: str | None = None, purpose: str = "train",
+                hub: HubSource | None = None) -> SourceResult:
     """All rows of one source: good ones as records, bad ones as {source, file, line, reason}."""
     records, bad, rows = [], [], 0
-    for row in iter_source(name, path, fmt, columns, glob, label, purpose):
+    for row in iter_source(name, path, fmt, columns, glob, label, purpose, hub):
         rows += 1
         if row.record is None:
             bad.append({"source": name, "file": row.file, "line": row.line, "reason": row.reason})
@@ -95,6 +111,13 @@ def format_bad_rows(bad: list[dict], head: str) -> str:
     return "\n".join(lines)
 
 
+def _hub(src: dict) -> HubSource | None:
+    """A source whose path is hf://owner/name (optional "config", "split", "max_rows")."""
+    if not is_hub_path(src["path"]):
+        return None
+    return HubSource(parse_hub_path(src["path"]), src.get("config"), src.get("split") or "train", src.get("max_rows"))
+
+
 def load_sources(cfg: dict, project_root: str | Path) -> LoadResult:
     root = Path(project_root)
     eval_source = cfg.get("eval_source")
@@ -105,7 +128,7 @@ def load_sources(cfg: dict, project_root: str | Path) -> LoadResult:
     for src in cfg.get("sources", []):
         rel = src["path"]
         result = read_source(src["name"], root / rel, src["format"], src.get("columns") or {}, src.get("glob"),
-                             label=rel, purpose="eval" if src["name"] == eval_source else "train")
+                             label=rel, purpose="eval" if src["name"] == eval_source else "train", hub=_hub(src))
         records += result.records
         bad_rows += result.bad_rows
         counts[src["name"]] = {"rows": result.rows, "valid": len(result.records), "bad": len(result.bad_rows)}

@@ -19,6 +19,7 @@ import numpy as np
 from .clean import Cleaner
 from .contamination import contamination
 from .dedup import EXACT, KEPT, KINDS, MAX_LISTED, NEAR, DedupIndex
+from .hub import HubSource
 from .load import iter_source, read_source
 from .records import Record, RecordSpool, record_text
 from .tokens import default_token_counter, token_stats
@@ -70,9 +71,9 @@ class Scan:
 
 
 def _scan(path: str, fmt: str, columns: Mapping[str, str] | None, glob: str | None, index: DedupIndex | None,
-          spool: RecordSpool | None) -> Scan:
+          spool: RecordSpool | None, hub: HubSource | None = None) -> Scan:
     scan, cleaner = Scan(path, spool=spool), Cleaner({})
-    for row in iter_source("-", path, fmt, columns, glob, label=path):
+    for row in iter_source("-", path, fmt, columns, glob, label=path, hub=hub):
         scan.rows += 1
         if row.record is None:
             scan.bad.append({"line": row.line, "reason": row.reason})
@@ -159,12 +160,13 @@ def _leaks(against: str, fmt: str, columns, glob, unique: Iterator[Record]) -> t
 
 
 def check_file(path: str, fmt: str, against: str | None = None, columns: Mapping[str, str] | None = None,
-               glob: str | None = None) -> CheckResult:
+               glob: str | None = None, hub: HubSource | None = None) -> CheckResult:
+    """``hub``: PATH is ``hf://owner/name``, read from the Hugging Face cache (runtime.data.hub)."""
     counter, method = default_token_counter()
     needs_records = against is not None or method != "chars/4"
     index = DedupIndex({}) if fmt != "documents" else None  # documents are never deduped
     with RecordSpool() if needs_records else nullcontext() as spool:
-        scan = _scan(path, fmt, columns, glob, index, spool)
+        scan = _scan(path, fmt, columns, glob, index, spool, hub)
         dup_of, kind = index.duplicates() if index is not None else (np.full(scan.valid, -1), np.zeros(scan.valid, np.int8))
         lengths, method = token_lengths(scan, counter, method)
         leaks: list[dict] = []

@@ -72,13 +72,85 @@ _SCHEMAS: dict[str, dict] = {
 # Canonical fields per format, in order: the column map renames file columns to these.
 FIELDS = FORMAT_FIELDS
 
+# The peers' shapes the loader also accepts (``ftc.shared.shapes`` converts them): name -> the
+# format a recipe reads it with, and the JSON Schema of one row as it is in the file.
+_SHAREGPT_TURN = {
+    "type": "object",
+    "required": ["from", "value"],
+    "properties": {"from": {"enum": ["system", "human", "user", "gpt", "assistant", "model"]}, "value": _NONBLANK},
+}
+_SHAREGPT = {"type": "array", "minItems": 1, "items": _SHAREGPT_TURN}
+_PEER_MESSAGE = {
+    "type": "object",
+    "required": ["role", "content"],
+    "properties": {"role": {"enum": ["system", "user", "human", "assistant", "gpt", "model"]}, "content": _NONBLANK},
+}
+_PEER_MESSAGES = {"type": "array", "minItems": 1, "items": _PEER_MESSAGE}
+_ANSWER = {"anyOf": [_NONBLANK, _PEER_MESSAGE, _PEER_MESSAGES]}
+_SHAREGPT_ANSWER = {"anyOf": [_SHAREGPT_TURN, _SHAREGPT]}
+
+SHAPES: dict[str, tuple[str, dict]] = {
+    "sharegpt": ("chat", {
+        "title": "ShareGPT conversation (format = chat)",
+        "description": "conversations of {from, value}: from human/user, gpt/assistant/model or system (optional); "
+        "the last turn the assistant's.",
+        "type": "object", "required": ["conversations"], "properties": {"conversations": _SHAREGPT},
+    }),
+    "conversational-prompt-completion": ("chat", {
+        "title": "TRL conversational prompt/completion (format = chat)",
+        "description": "prompt: the messages before the answer; completion: the assistant turn(s). Trained as one "
+        "conversation, the loss on the final assistant turn.",
+        "type": "object", "required": ["prompt", "completion"],
+        "properties": {"prompt": _PEER_MESSAGES, "completion": _PEER_MESSAGES},
+    }),
+    "preference-messages": ("preference", {
+        "title": "Preference pair with message sides (TRL conversational, format = preference)",
+        "description": "prompt a string or messages; chosen and rejected each a string, one message or a message list.",
+        "type": "object", "required": ["prompt", "chosen", "rejected"],
+        "properties": {"prompt": {"anyOf": [_NONBLANK, _PEER_MESSAGES]}, "chosen": _ANSWER, "rejected": _ANSWER},
+    }),
+    "preference-implicit-prompt": ("preference", {
+        "title": "TRL implicit-prompt preference pair (format = preference)",
+        "description": "chosen and rejected are whole conversations; the opening turns they share are the prompt.",
+        "type": "object", "required": ["chosen", "rejected"],
+        "properties": {"chosen": _PEER_MESSAGES, "rejected": _PEER_MESSAGES},
+    }),
+    "preference-sharegpt": ("preference", {
+        "title": "LLaMA-Factory ShareGPT DPO pair (format = preference)",
+        "description": "conversations (the prompt turns) of {from, value}; chosen and rejected one {from, value} turn.",
+        "type": "object", "required": ["conversations", "chosen", "rejected"],
+        "properties": {"conversations": _SHAREGPT, "chosen": _SHAREGPT_ANSWER, "rejected": _SHAREGPT_ANSWER},
+    }),
+    "preference-axolotl": ("preference", {
+        "title": "axolotl chat-template DPO pair (format = preference)",
+        "description": "messages (the prompt turns); chosen and rejected one message each (or a list).",
+        "type": "object", "required": ["messages", "chosen", "rejected"],
+        "properties": {"messages": _PEER_MESSAGES, "chosen": _ANSWER, "rejected": _ANSWER},
+    }),
+    "preference-alpaca": ("preference", {
+        "title": "LLaMA-Factory alpaca DPO pair (format = preference)",
+        "description": "instruction (+ optional input) is the prompt; chosen and rejected strings.",
+        "type": "object", "required": ["instruction", "chosen", "rejected"],
+        "properties": {"instruction": _NONBLANK, "input": {"type": "string"}, "chosen": _NONBLANK, "rejected": _NONBLANK},
+    }),
+}
+
+
+def schema_names() -> list[str]:
+    """Every name ``ftc schema data`` takes: the formats, then the peers' shapes."""
+    return [*_SCHEMAS, *SHAPES]
+
 
 def format_schema(fmt: str) -> dict:
-    """The JSON Schema of one format (a fresh copy the caller may change)."""
-    if fmt not in _SCHEMAS:
+    """The JSON Schema of one format or accepted shape (a fresh copy the caller may change)."""
+    if fmt in SHAPES:
+        body = SHAPES[fmt][1]
+    elif fmt in _SCHEMAS:
+        body = _SCHEMAS[fmt]
+    else:
         raise KeyError(fmt)
     doc = {"$schema": _DRAFT, "$id": f"https://ftc.dev/schemas/data/{fmt}.json"}
-    doc.update(copy.deepcopy(_SCHEMAS[fmt]))
+    doc.update(copy.deepcopy(body))
     return doc
 
 

@@ -1,6 +1,7 @@
 """Turn one raw row into canonical fields, or a reason a person understands.
 
-The column map is applied first (canonical field -> column in the file; unmapped fields keep
+The column map and the file's shape (``ftc.shared.shapes``: ShareGPT, preference pairs of
+message lists, ...) are applied first (canonical field -> column in the file; unmapped fields keep
 their own name, so a partial map never drops a default column). jsonschema then checks the row;
 its errors are translated ("role 'robot' is not one of system, user, assistant (message 2)"),
 never printed raw.
@@ -12,15 +13,16 @@ import re
 from collections.abc import Mapping
 
 from ftc.shared.files import NOT_JSON, RowParser
+from ftc.shared.shapes import NESTED, Normaliser
 
 from .records import DataError
 from .schemas import FIELDS, ROLES, validator
 
-_NESTED = ("role", "content")  # chat keys inside each message that a column map may rename
 _GUESS = (
     ({"messages"}, "chat"),
     ({"conversations"}, "chat"),
     ({"prompt", "chosen", "rejected"}, "preference"),
+    ({"chosen", "rejected"}, "preference"),
     ({"instruction", "output"}, "instruction"),
     ({"prompt", "completion"}, "completion"),
     ({"text"}, "text"),
@@ -29,26 +31,12 @@ _GUESS = (
 
 def check_columns(fmt: str, columns: Mapping[str, str] | None) -> None:
     """A column map may only name canonical fields (and role/content for message lists)."""
-    allowed = set(FIELDS[fmt]) | (set(_NESTED) if fmt in ("chat", "preference") else set())
+    allowed = set(FIELDS[fmt]) | (set(NESTED) if fmt in ("chat", "preference") else set())
     for key in columns or {}:
         if key not in allowed:
             raise DataError(
                 f"error: columns: '{key}' is not a field of the {fmt} format (fields: {', '.join(sorted(allowed))})", 2
             )
-
-
-def _rename_nested(value: object, columns: Mapping[str, str]) -> object:
-    if not isinstance(value, list):
-        return value
-    role_col, content_col = columns.get("role", "role"), columns.get("content", "content")
-    out = []
-    for m in value:
-        if isinstance(m, dict) and (role_col in m or content_col in m):
-            m = {**{k: v for k, v in m.items() if k not in (role_col, content_col)},
-                 "role": m.get(role_col), "content": m.get(content_col)}
-            m = {k: v for k, v in m.items() if v is not None}
-        out.append(m)
-    return out
 
 
 class CellProblem(ValueError):
@@ -61,7 +49,7 @@ _CELLS = RowParser()
 def _maybe_json(value: object) -> object:
     """CSV cells hold message lists as JSON text; text that is not JSON stays text (the schema then
     says what is wrong), but JSON with a row problem is that problem."""
-    if isinstance(value, str) and value.lstrip().startswith("["):
+    if isinstance(value, str) and value.lstrip()[:1] in ("[", "{"):
         parsed, reason = _CELLS.parse(value)
         if reason is None:
             return parsed
@@ -78,23 +66,21 @@ def _guess_format(row: dict) -> str | None:
     return None
 
 
-def map_columns(row: dict, fmt: str, columns: Mapping[str, str] | None, from_text: bool) -> dict | str:
-    columns = columns or {}
-    fields: dict = {}
-    for key in FIELDS[fmt]:
-        col = columns.get(key, key)
-        if col in row:
-            value = row[col]
-            if from_text and fmt in ("chat", "preference"):
-                value = _maybe_json(value)
-            if fmt in ("chat", "preference") and ("role" in columns or "content" in columns):
-                value = _rename_nested(value, columns)
-            fields[key] = value
-        elif key in columns:
-            return f"missing column '{col}' (mapped to {key})"
-    if fmt == "instruction" and fields.get("input") is None:
-        fields["input"] = ""
-    return fields
+def _parse_cells(row: dict, fmt: str) -> dict:
+    """CSV cells hold message lists (and message dicts) as JSON text: parse those that are."""
+    if fmt not in ("chat", "preference"):
+        return row
+    return {k: _maybe_json(v) for k, v in row.items()}
+
+
+def map_columns(row: dict, fmt: str, columns: Mapping[str, str] | None, from_text: bool,
+                normaliser: Normaliser | None = None) -> dict | str:
+    """The column map, then the file's shape (ShareGPT, preference message dicts...) to canonical
+    fields: ``ftc.shared.shapes``, the one place the planner and ``ftc init`` share."""
+    if from_text:
+        row = _parse_cells(row, fmt)
+    norm = normaliser or Normaliser(fmt, FIELDS[fmt], columns)
+    return norm(row)
 
 
 def _name(path: list) -> str:
@@ -202,12 +188,14 @@ def is_valid(fields: dict, fmt: str) -> bool:
     return _fast_valid(fields, fmt) or validator(fmt).is_valid(fields)
 
 
-def validate_row(row: object, fmt: str, columns: Mapping[str, str] | None = None, from_text: bool = False) -> dict | str:
-    """Canonical fields for a good row, else the reason (a string) it is bad."""
+def validate_row(row: object, fmt: str, columns: Mapping[str, str] | None = None, from_text: bool = False,
+                 normaliser: Normaliser | None = None) -> dict | str:
+    """Canonical fields for a good row, else the reason (a string) it is bad. Pass one
+    ``Normaliser`` per file so every row is held to the shape of the file's first row."""
     if not isinstance(row, dict):
         return f"row must be a JSON object, not {_type_name(row)}"
     try:
-        fields = map_columns(row, fmt, columns, from_text)
+        fields = map_columns(row, fmt, columns, from_text, normaliser)
     except CellProblem as problem:
         return str(problem)
     if isinstance(fields, str):

@@ -211,3 +211,49 @@ def test_data_check_reports_deep_nesting_nan_and_duplicate_keys_as_bad_rows(data
     assert [b["line"] for b in doc["bad_rows"]] == [2, 3, 4, 5]
     assert doc["bad_rows"][0]["reason"] == "JSON nested 100001 levels deep, over the limit of 100"
     assert [b["reason"].split(" ")[0] for b in doc["bad_rows"][1:]] == ["NaN", "the", "duplicate"]
+
+
+# --- issue 12: the peers' shapes -----------------------------------------------------------------
+SHAPES = Path(__file__).resolve().parents[1] / "golden" / "data-shapes"
+
+
+@pytest.mark.parametrize("name", ["sharegpt", "conversational-prompt-completion", "preference-messages",
+                                  "preference-implicit-prompt", "preference-sharegpt", "preference-axolotl",
+                                  "preference-alpaca"])  # fmt: skip
+def test_schema_data_prints_each_accepted_shape(capsys, name):
+    code, out, _ = run(capsys, "schema", "data", name)
+    doc = json.loads(out)
+    assert code == 0 and doc["$id"].endswith(f"/{name}.json") and doc["type"] == "object"
+
+
+def test_schema_data_names_the_shapes_on_a_usage_error(capsys):
+    code, _, err = run(capsys, "schema", "data", "kto")
+    assert code == 2 and "sharegpt" in err and "preference-sharegpt" in err
+
+
+def test_sharegpt_checks_clean_with_and_without_a_column_map(tmp_path, capsys):
+    rows = [json.loads(x) for x in (SHAPES / "sharegpt.jsonl").read_text().splitlines()]
+    path = tmp_path / "sg.jsonl"  # ShareGPT turns under `messages`, as some exports write them
+    path.write_text("".join(json.dumps({"messages": r["conversations"]}) + "\n" for r in rows))
+    code, out, _ = run(capsys, "data", "check", str(path), "--format", "chat", "--json")
+    assert code == 0 and json.loads(out)["valid_rows"] == 14
+    code, out, _ = run(capsys, "data", "check", str(path), "--format", "chat", "--json",
+                       "--columns", "role=from", "--columns", "content=value")  # fmt: skip
+    assert code == 0 and json.loads(out)["valid_rows"] == 14
+
+
+def test_a_llama_factory_dpo_file_checks_clean(capsys):
+    code, out, _ = run(capsys, "data", "check", str(SHAPES / "preference-sharegpt.json"), "--format", "preference",
+                       "--json")  # fmt: skip
+    doc = json.loads(out)
+    assert code == 0 and doc["valid_rows"] == doc["rows"] == 14 and doc["bad_rows"] == []
+
+
+def test_kto_and_tool_rows_are_bad_rows_with_their_reason(capsys):
+    code, out, _ = run(capsys, "data", "check", str(SHAPES / "kto.jsonl"), "--format", "completion", "--json")
+    doc = json.loads(out)
+    assert code == 1 and doc["valid_rows"] == 0 and "KTO" in doc["bad_rows"][0]["reason"]
+    code, out, _ = run(capsys, "data", "check", str(SHAPES / "tools-openai.jsonl"), "--format", "chat", "--json")
+    doc = json.loads(out)
+    assert code == 1 and [b["line"] for b in doc["bad_rows"]] == [1, 2, 3]
+    assert "'tool_calls' (message 2)" in doc["bad_rows"][0]["reason"]
