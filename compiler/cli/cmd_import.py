@@ -69,9 +69,14 @@ def _report(result: Imported, out: str | None, color: bool | None) -> None:
     click.echo(table, nl=False, err=to_err)
     click.echo(f"\nEdit the recipe:\n{render_notes(result.notes)}", nl=False, err=to_err)
     if result.diagnostics:
-        click.echo("\nLint of the imported recipe:\n" + render(result.diagnostics, color=use_color), nl=False, err=to_err)
-    verdict = (f"{result.errors} lint error(s) remain: fix them, then `ftc plan`" if result.errors
-               else "the recipe lints without errors" + (f": `ftc plan {out}`" if out else ""))
+        click.echo(
+            "\nLint of the imported recipe:\n" + render(result.diagnostics, color=use_color), nl=False, err=to_err
+        )
+    verdict = (
+        f"{result.errors} lint error(s) remain: fix them, then `ftc plan`"
+        if result.errors
+        else "the recipe lints without errors" + (f": `ftc plan {out}`" if out else "")
+    )
     where = f"wrote {out}; " if out else ""
     click.echo(f"\n{where}{verdict}", err=to_err)
 

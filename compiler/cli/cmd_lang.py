@@ -11,9 +11,12 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
+if TYPE_CHECKING:
+    from ftc.compiler.lang.diagnostics import Diagnostic
 
 SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", "runs", ".tox", ".mypy_cache", ".pytest_cache"}
 
@@ -33,7 +36,7 @@ def collect(paths: tuple[str, ...]) -> list[str]:
     return out
 
 
-def _check(path: str, allow_outside: bool) -> list:
+def _check(path: str, allow_outside: bool) -> list[Diagnostic]:
     from ftc.compiler.lang import frontend
 
     if path == "-":
@@ -53,7 +56,7 @@ def _check(path: str, allow_outside: bool) -> list:
 
 
 # --- output formats --------------------------------------------------------------------------
-def _as_json(d) -> dict:
+def _as_json(d: Diagnostic) -> dict[str, object]:
     s = d.span
     return {
         "code": d.code,
@@ -68,7 +71,7 @@ def _as_json(d) -> dict:
     }
 
 
-def _rule_meta() -> list[dict]:
+def _rule_meta() -> list[dict[str, object]]:
     """Every code `ftc lint` can report, from the one registry, as SARIF rule metadata."""
     from ftc.compiler.lang.codes import CODES
 
@@ -86,8 +89,8 @@ def _rule_meta() -> list[dict]:
     ]
 
 
-def _sarif(diags: list) -> str:
-    results = []
+def _sarif(diags: list[Diagnostic]) -> str:
+    results: list[dict[str, object]] = []
     for d in diags:
         s = d.span
         results.append(
@@ -99,7 +102,12 @@ def _sarif(diags: list) -> str:
                     {
                         "physicalLocation": {
                             "artifactLocation": {"uri": Path(s.file).as_posix()},
-                            "region": {"startLine": s.line, "startColumn": s.col, "endLine": max(s.end_line, s.line), "endColumn": max(s.end_col, 1)},
+                            "region": {
+                                "startLine": s.line,
+                                "startColumn": s.col,
+                                "endLine": max(s.end_line, s.line),
+                                "endColumn": max(s.end_col, 1),
+                            },
                         }
                     }
                 ],
@@ -118,7 +126,7 @@ def _sarif(diags: list) -> str:
     return json.dumps(doc, indent=2)
 
 
-def _github(diags: list) -> str:
+def _github(diags: list[Diagnostic]) -> str:
     def esc(text: str, prop: bool = False) -> str:
         text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
         return text.replace(":", "%3A").replace(",", "%2C") if prop else text
@@ -142,7 +150,9 @@ def _safe(text: str) -> str:
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True)
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif", "github"]), default="text", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json", "sarif", "github"]), default="text", show_default=True
+)
 @click.option("--strict", is_flag=True, help="Warnings fail the run too.")
 @click.option("--allow-outside", is_flag=True, help="Let data paths leave the recipe's project.")
 @click.pass_context
@@ -151,7 +161,7 @@ def lint(ctx: click.Context, paths: tuple[str, ...], fmt: str, strict: bool, all
     from ftc.compiler.lang.diagnostics import render, sort_key, summary
 
     files = collect(paths)
-    diags = []
+    diags: list[Diagnostic] = []
     for path in files:
         diags += _check(path, allow_outside)
     diags.sort(key=sort_key)
@@ -196,11 +206,11 @@ def fmt(ctx: click.Context, paths: tuple[str, ...], check: bool, show_diff: bool
         formatted = None
         if text is not None:
             formatted, diags = format_text(text, name)
-        if formatted is None:
+        if formatted is None or text is None:  # text is None only when formatted is too
             click.echo(_safe(render(diags)), err=True, nl=False)
             failed += 1
             continue
-        original = text.lstrip("\ufeff").replace("\r\n", "\n")  # type: ignore[union-attr]
+        original = text.lstrip("\ufeff").replace("\r\n", "\n")
         if formatted != text:
             changed += 1
         if show_diff and formatted != text:
@@ -215,7 +225,9 @@ def fmt(ctx: click.Context, paths: tuple[str, ...], check: bool, show_diff: bool
             try:
                 _write(path, formatted)
             except OSError as exc:
-                click.echo(f"error[FTR001]: cannot write the formatted file: {exc.strerror or exc}\n --> {path}:1:1", err=True)
+                click.echo(
+                    f"error[FTR001]: cannot write the formatted file: {exc.strerror or exc}\n --> {path}:1:1", err=True
+                )
                 failed += 1
     ctx.exit(1 if failed or (check and changed) else 0)
 

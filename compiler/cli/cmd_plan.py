@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from ftc.shared.errors import FtcError
+if TYPE_CHECKING:
+    from ftc.compiler.plan.io import Plan
 
 
-def make_plan(recipe_path: str, out: str | None = None, allow_outside: bool = False, color: bool = False) -> tuple[dict, str]:
+def make_plan(
+    recipe_path: str, out: str | None = None, allow_outside: bool = False, color: bool = False
+) -> tuple[Plan, str]:
     """Recipe file -> validated plan and the rendered warnings; FtcError (exit 1) with every error."""
     from ftc.compiler.lang.diagnostics import render
     from ftc.compiler.plan.compile import compile_recipe
@@ -29,7 +32,9 @@ def make_plan(recipe_path: str, out: str | None = None, allow_outside: bool = Fa
 @click.argument("recipe", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON (the contract ftc run reads).")
 @click.option("--out", type=click.Path(dir_okay=False), help="Write the plan JSON to FILE.")
-@click.option("--diff", "diff_path", type=click.Path(dir_okay=False), help="Show what changed against an earlier plan file.")
+@click.option(
+    "--diff", "diff_path", type=click.Path(dir_okay=False), help="Show what changed against an earlier plan file."
+)
 @click.option("--allow-outside", is_flag=True, help="Allow data paths outside the recipe's project.")
 @click.option("--color/--no-color", default=None, help="Colour the text view (default: when stdout is a terminal).")
 @click.option(
@@ -41,7 +46,13 @@ def make_plan(recipe_path: str, out: str | None = None, allow_outside: bool = Fa
     help="The view for people: text for a terminal, markdown for a pull-request comment (the diff with --diff).",
 )
 def plan(
-    recipe: str, as_json: bool, out: str | None, diff_path: str | None, allow_outside: bool, color: bool | None, fmt: str
+    recipe: str,
+    as_json: bool,
+    out: str | None,
+    diff_path: str | None,
+    allow_outside: bool,
+    color: bool | None,
+    fmt: str,
 ) -> None:
     """Preview every decision for RECIPE (strategy, method, hyper-parameters, cost) and emit the plan."""
     from ftc.compiler.plan.io import dumps, read_plan, write_plan
@@ -51,6 +62,11 @@ def plan(
     the_plan, warnings = make_plan(recipe, out, allow_outside, use_color and not as_json)
     if warnings:
         click.echo(warnings, err=True, nl=False)
+    from ftc.compiler.plan.distributed import machine_note
+
+    note = machine_note(the_plan)  # planning for a bigger machine is allowed: a note, never a refusal
+    if note:
+        click.echo(note, err=True)
     if out:
         write_plan(the_plan, out)
     if old is not None:
@@ -100,8 +116,10 @@ def rules_cmd(as_json: bool) -> None:
     for r in DECISION_RULES:
         click.echo(f"{r.id.ljust(width)}  {r.title}")
     plan_codes = sorted(c.code for c in CODES.values() if c.phase == "plan")
-    click.echo(f"\n{len(DECISION_RULES)} rules; `ftc explain RULE` for the statement, evidence and source. "
-               f"Plan-time diagnostics: {', '.join(plan_codes)} (`ftc explain FTR3xx`).")
+    click.echo(
+        f"\n{len(DECISION_RULES)} rules; `ftc explain RULE` for the statement, evidence and source. "
+        f"Plan-time diagnostics: {', '.join(plan_codes)} (`ftc explain FTR3xx`)."
+    )
 
 
 rules_cmd.name = "rules"

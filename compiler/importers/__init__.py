@@ -45,9 +45,20 @@ class Imported:
             "keys": [r.as_json() for r in self.rows],
             "counts": build.counts(self.rows),
             "notes": self.notes,
-            "sources": [{"name": s.name, "path": s.path, "format": s.format, "columns": s.columns} for s in self.sources],
-            "diagnostics": [{"code": d.code, "severity": d.severity, "message": d.message, "line": d.span.line,
-                             "col": d.span.col, "hint": d.hint} for d in self.diagnostics],
+            "sources": [
+                {"name": s.name, "path": s.path, "format": s.format, "columns": s.columns} for s in self.sources
+            ],
+            "diagnostics": [
+                {
+                    "code": d.code,
+                    "severity": d.severity,
+                    "message": d.message,
+                    "line": d.span.line,
+                    "col": d.span.col,
+                    "hint": d.hint,
+                }
+                for d in self.diagnostics
+            ],
         }
 
 
@@ -123,8 +134,11 @@ def choose_tool(path: str, doc: dict[str, Any], tool: str | None) -> str:
     if tool not in TOOLS:
         raise FtcError(f"error: --from takes one of {', '.join(TOOLS)}, not '{tool}'", 2)
     if found is not None and found != tool:
-        raise FtcError(f"error: {path} looks like a config of {TOOLS[found].label}, not of {TOOLS[tool].label}; "
-                       f"use --from {found} (or leave --from out)", 2)
+        raise FtcError(
+            f"error: {path} looks like a config of {TOOLS[found].label}, not of {TOOLS[tool].label}; "
+            f"use --from {found} (or leave --from out)",
+            2,
+        )
     if TOOLS[tool].detect(doc) == 0:
         raise FtcError(f"error: {path} has none of the keys a {TOOLS[tool].label} config has", 2)
     return tool

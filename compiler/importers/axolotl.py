@@ -39,8 +39,14 @@ TYPES: dict[str, tuple[str, dict[str, str]]] = {
     "llama3.intel": ("preference", {"prompt": "question"}),
     "chatml.prompt_pairs": ("preference", {}),
     "llama3.prompt_pairs": ("preference", {}),
-    "chatml.argilla": ("preference", {"prompt": "instruction", "chosen": "chosen_response", "rejected": "rejected_response"}),
-    "llama3.argilla": ("preference", {"prompt": "instruction", "chosen": "chosen_response", "rejected": "rejected_response"}),
+    "chatml.argilla": (
+        "preference",
+        {"prompt": "instruction", "chosen": "chosen_response", "rejected": "rejected_response"},
+    ),
+    "llama3.argilla": (
+        "preference",
+        {"prompt": "instruction", "chosen": "chosen_response", "rejected": "rejected_response"},
+    ),
     "chat_template.default": ("preference", {"prompt": "messages"}),
     "chat_template.argilla": ("preference", {"prompt": "instruction"}),
 }
@@ -77,7 +83,7 @@ def _base(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]
     if not isinstance(value, str) or not value.strip():
         return [row(path, value, Drop("not a model name"), attention=True)]
     draft.base = value
-    return [carried(path, value, f"base = model(\"{value}\")", "the hub id; ftc plans it from its config or its table")]
+    return [carried(path, value, f'base = model("{value}")', "the hub id; ftc plans it from its config or its table")]
 
 
 def _adapter(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]:
@@ -92,7 +98,17 @@ def _adapter(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[R
 def _load_4bit(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]:
     if value is True and draft.context["method"] == "qlora":
         return [carried(path, value, "train.method = qlora", "with the adapter: QLoRA")]
-    return [row(path, value, Drop("off in the source" if value is False else "a 4-bit base without a LoRA adapter is not a method ftc plans"))]
+    return [
+        row(
+            path,
+            value,
+            Drop(
+                "off in the source"
+                if value is False
+                else "a 4-bit base without a LoRA adapter is not a method ftc plans"
+            ),
+        )
+    ]
 
 
 def _load_8bit(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]:
@@ -113,8 +129,17 @@ def _rl(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]:
     if value in ("ipo", "orpo", "simpo"):
         return [row(path, value, c.DPO, f"ftc has no {str(value).upper()} loss yet; the same pairs are planned as DPO")]
     if value == "kto":
-        return [row(path, value, Drop("ftc has no KTO: unpaired rows with a desirable/undesirable label are refused, "
-                                      "never trained on as if all were good; pair them for DPO"), attention=True)]
+        return [
+            row(
+                path,
+                value,
+                Drop(
+                    "ftc has no KTO: unpaired rows with a desirable/undesirable label are refused, "
+                    "never trained on as if all were good; pair them for DPO"
+                ),
+                attention=True,
+            )
+        ]
     return [row(path, value, Drop(f"`rl: {value}` (online RL) is not a strategy ftc plans"), attention=True)]
 
 
@@ -158,8 +183,11 @@ def _one_dataset(draft: Draft, prefix: str, entry: dict[str, Any], rl: Any, eval
         return [row(prefix, entry, Drop("a dataset entry without a path"), attention=True)]
     kto = rl == "kto"
     if kto or not c.is_local(draft, where):
-        reason = (f"pair the unpaired KTO rows of `{where}` into prompt/chosen/rejected" if kto
-                  else f"export the `{entry.get('split', 'train')}` split of hub dataset `{where}`{_config(entry)}")
+        reason = (
+            f"pair the unpaired KTO rows of `{where}` into prompt/chosen/rejected"
+            if kto
+            else f"export the `{entry.get('split', 'train')}` split of hub dataset `{where}`{_config(entry)}"
+        )
         src = draft.placeholder(where, fmt, columns, reason)
         placeholder = True
     else:
@@ -171,13 +199,16 @@ def _one_dataset(draft: Draft, prefix: str, entry: dict[str, Any], rl: Any, eval
     why_path = c.KTO_REFUSED if kto else "not a file ftc can read"
     rows[f"{prefix}.{key}"] = c.source_rows(f"{prefix}.{key}", where, draft, src.name, placeholder, why=why_path)
     if key == "data_files":
-        rows[f"{prefix}.path"] = carried(f"{prefix}.path", entry.get("path"), f"data.{src.name}", "a loader name: the file is data_files")
+        rows[f"{prefix}.path"] = carried(
+            f"{prefix}.path", entry.get("path"), f"data.{src.name}", "a loader name: the file is data_files"
+        )
     note = (f"columns {c.columns_note(src.columns)}" if src.columns else "") + (f"; {why}" if why else "")
     if "type" in entry and not isinstance(entry["type"], dict):  # a custom (dict) type's fields get rows of their own
-        rows[f"{prefix}.type"] = carried(f"{prefix}.type", entry["type"], f"data.{src.name}.format = {fmt}",
-                                         note.strip("; "), attention=bool(why))
+        rows[f"{prefix}.type"] = carried(
+            f"{prefix}.type", entry["type"], f"data.{src.name}.format = {fmt}", note.strip("; "), attention=bool(why)
+        )
     if eval_only:
-        draft.set("eval.data", f"\"{src.name}\"", prefix)
+        draft.set("eval.data", f'"{src.name}"', prefix)
     return _entry_rows(draft, prefix, entry, rows, src.name)
 
 
@@ -223,16 +254,22 @@ def _entry_rows(draft: Draft, prefix: str, entry: dict[str, Any], done: dict[str
         if path in done:
             out.append(done[path])
             continue
-        sub = path[len(prefix) + 1:]
+        sub = path[len(prefix) + 1 :]
         if sub.startswith("type."):
-            sub = sub[len("type."):]
+            sub = sub[len("type.") :]
         if sub in FIELD_COLUMNS:
-            out.append(carried(path, value, f"data.{name}.columns", "a column of the file") if isinstance(value, str)
-                       else row(path, value, Drop("not a column name")))
+            out.append(
+                carried(path, value, f"data.{name}.columns", "a column of the file")
+                if isinstance(value, str)
+                else row(path, value, Drop("not a column name"))
+            )
             continue
         entry_kind = ENTRY_KEYS.get(sub.split(".", 1)[0])
-        out.append(row(path, value, entry_kind) if isinstance(entry_kind, (Decide, Drop))
-                   else row(path, value, Drop(f"not a key ftc knows from {NAME} datasets")))
+        out.append(
+            row(path, value, entry_kind)
+            if isinstance(entry_kind, (Decide, Drop))
+            else row(path, value, Drop(f"not a key ftc knows from {NAME} datasets"))
+        )
     return out
 
 
@@ -247,7 +284,9 @@ def _datasets(draft: Draft, path: str, value: Any, doc: dict[str, Any], eval_onl
         if not isinstance(entry, dict):
             rows.append(row(prefix, entry, Drop("not a dataset entry"), attention=True))
         elif eval_only and i > 0:
-            rows.append(row(prefix, entry, Drop("ftc evaluates on one eval source; merge them into the first"), attention=True))
+            rows.append(
+                row(prefix, entry, Drop("ftc evaluates on one eval source; merge them into the first"), attention=True)
+            )
         else:
             rows += _one_dataset(draft, prefix, entry, draft.context["rl"], eval_only)
     if len(value) > 1 and not eval_only:
@@ -264,7 +303,7 @@ def _deepspeed(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list
 
 
 KEYS: dict[str, Entry] = {
-    "base_model": Handle(_base, "carried to `base = model(\"...\")`"),
+    "base_model": Handle(_base, 'carried to `base = model("...")`'),
     "base_model_config": c.TOKENIZER,
     "model_type": Drop("ftc reads the architecture from the model's config or its table"),
     "tokenizer_type": c.TOKENIZER,
@@ -340,8 +379,12 @@ KEYS: dict[str, Entry] = {
     "gradient_checkpointing": c.CHECKPOINTING,
     "gradient_checkpointing_kwargs": c.CHECKPOINTING,
     "activation_offloading": c.CHECKPOINTING,
-    "early_stopping_patience": Carry("train.early_stopping", c.EARLY_STOP, lambda v: c.positive_int(v) > 0,
-                                     "a patience turns early stopping on; ftc's patience is 2"),
+    "early_stopping_patience": Carry(
+        "train.early_stopping",
+        c.EARLY_STOP,
+        lambda v: c.positive_int(v) > 0,
+        "a patience turns early stopping on; ftc's patience is 2",
+    ),
     "flash_attention": c.PERF,
     "sdp_attention": c.PERF,
     "xformers_attention": c.PERF,
@@ -396,14 +439,35 @@ KEYS: dict[str, Entry] = {
     "use_tensorboard": c.TRACKER,
     "debug": c.DEBUG,
 }
-SUBTREES = frozenset({"datasets", "test_datasets", "special_tokens", "fsdp_config", "deepspeed", "fsdp",
-                      "lr_scheduler_kwargs", "gradient_checkpointing_kwargs", "plugins", "tokens", "lora_target_modules",
-                      "lora_modules_to_save"})
+SUBTREES = frozenset(
+    {
+        "datasets",
+        "test_datasets",
+        "special_tokens",
+        "fsdp_config",
+        "deepspeed",
+        "fsdp",
+        "lr_scheduler_kwargs",
+        "gradient_checkpointing_kwargs",
+        "plugins",
+        "tokens",
+        "lora_target_modules",
+        "lora_modules_to_save",
+    }
+)
 
 
 def detect(doc: dict[str, Any]) -> int:
     """axolotl's own spellings: base_model, datasets (a list), adapter, micro_batch_size, sequence_len."""
-    marks = ("base_model", "adapter", "micro_batch_size", "sequence_len", "num_epochs", "val_set_size", "lora_target_linear")
+    marks = (
+        "base_model",
+        "adapter",
+        "micro_batch_size",
+        "sequence_len",
+        "num_epochs",
+        "val_set_size",
+        "lora_target_linear",
+    )
     score = sum(k in doc for k in marks)
     return score + 2 if "base_model" in doc and isinstance(doc.get("datasets"), list) else score
 

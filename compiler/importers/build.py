@@ -21,15 +21,19 @@ BLOCK_ORDER = ("constraints", "eval", "train", "export")
 
 def finish(draft: Draft) -> None:
     """What every import writes whatever the source said: the goal, a device, a holdout."""
-    draft.note("goal: ftc import cannot know it; replace the TODO text in `goal` (ftc derives the system prompt from it)")
+    draft.note(
+        "goal: ftc import cannot know it; replace the TODO text in `goal` (ftc derives the system prompt from it)"
+    )
     if draft.base is None:
-        draft.note("base: the source names no model; set `base = model(\"...\")`")
+        draft.note('base: the source names no model; set `base = model("...")`')
     if "constraints.device" not in draft.values:
         draft.values["constraints.device"] = "cuda"
         draft.comment("constraints", f"{draft.tool} trains on CUDA GPUs")
     if "eval.holdout" not in draft.values and "eval.data" not in draft.values:
         draft.values["eval.holdout"] = DEFAULT_HOLDOUT
-        draft.comment("eval", f"The source holds out no evaluation split: ftc holds out {DEFAULT_HOLDOUT} (never trained on).")
+        draft.comment(
+            "eval", f"The source holds out no evaluation split: ftc holds out {DEFAULT_HOLDOUT} (never trained on)."
+        )
     draft.comment("eval", "The source states no bar: add `expect METRIC >= N` lines and `beat baseline by 10%`.")
     draft.note("eval: add the expectations a tune must meet (`expect ...`) and `beat baseline by N%`")
 
@@ -72,8 +76,10 @@ def _source(src: Source) -> list[str]:
 
 def _block(draft: Draft, block: str) -> list[str]:
     order = [k.name for k in BLOCKS[block].keys]  # the language's order, whatever the source's
-    keys = sorted(((k.split(".", 1)[1], v) for k, v in draft.values.items() if k.split(".", 1)[0] == block),
-                  key=lambda kv: order.index(kv[0]))
+    keys = sorted(
+        ((k.split(".", 1)[1], v) for k, v in draft.values.items() if k.split(".", 1)[0] == block),
+        key=lambda kv: order.index(kv[0]),
+    )
     if not keys and not draft.comments.get(block):
         return []
     out = ["", f"  {block} {{"] + [c for text in draft.comments.get(block, []) for c in _comment(text, "    ")]
@@ -94,9 +100,20 @@ def render_table(rows: list[Row], tool: str, source_file: str, color: bool = Fal
     from rich.table import Table
     from rich.text import Text
 
-    console = Console(file=io.StringIO(), width=width, color_system="standard" if color else None,
-                      force_terminal=color, no_color=not color, highlight=False, emoji=False, soft_wrap=False)
-    table = Table(title=Text(f"{source_file} ({tool}): every key"), title_justify="left", box=box.ASCII2, pad_edge=False)
+    buffer = io.StringIO()
+    console = Console(
+        file=buffer,
+        width=width,
+        color_system="standard" if color else None,
+        force_terminal=color,
+        no_color=not color,
+        highlight=False,
+        emoji=False,
+        soft_wrap=False,
+    )
+    table = Table(
+        title=Text(f"{source_file} ({tool}): every key"), title_justify="left", box=box.ASCII2, pad_edge=False
+    )
     table.add_column("key", overflow="fold", min_width=24, max_width=34)
     table.add_column("value", overflow="fold", max_width=22)
     table.add_column("status", no_wrap=True)
@@ -110,9 +127,12 @@ def render_table(rows: list[Row], tool: str, source_file: str, color: bool = Fal
         table.add_row(*cells, style=style[r.status] if color else None)
     console.print(table)
     c = counts(rows)
-    console.print(f"{len(rows)} keys: {c['carried']} carried, {c['decided']} decided by ftc, {c['dropped']} dropped"
-                  + ("  (! = needs your attention)" if any(r.attention for r in rows) else ""), markup=False)
-    text: str = console.file.getvalue()  # type: ignore[attr-defined]
+    console.print(
+        f"{len(rows)} keys: {c['carried']} carried, {c['decided']} decided by ftc, {c['dropped']} dropped"
+        + ("  (! = needs your attention)" if any(r.attention for r in rows) else ""),
+        markup=False,
+    )
+    text = buffer.getvalue()
     return "".join(line.rstrip() + "\n" for line in text.splitlines())  # rich pads lines to the width
 
 

@@ -10,14 +10,17 @@ import os
 import re
 from typing import Any
 
-from ftc.compiler.importers.core import Carry, Decide, Draft, Drop, Handle, Refuse, Row, carried, carry, number, row
+from ftc.compiler.importers.core import Carry, Decide, Draft, Drop, Handle, Refuse, Row, carried, carry, row
+from ftc.compiler.importers.core import number as number  # re-exported: the key tables write c.number
 
 # --- decided by ftc --------------------------------------------------------------------------
 LR = Decide("R-HPARAM-DEFAULTS", "lr 2e-4 for LoRA/QLoRA, 2e-5 for full")
 EPOCHS = Decide("R-EPOCHS-BY-SIZE", "3 epochs under 1,000 examples, 2 under 10,000, else 1")
 BATCH = Decide("R-METHOD-BY-MEMORY", "the largest micro-batch (8 on cuda, 4 on cpu) that fits the device's memory")
 ACCUM = Decide("R-HPARAM-DEFAULTS", "accumulation for an effective batch of 16 (8 under 160 examples)")
-MAX_LEN = Decide("R-MAX-LENGTH-FROM-DATA", "the data's longest row (p99 for outliers) + prompt and template, rounded up to 64")
+MAX_LEN = Decide(
+    "R-MAX-LENGTH-FROM-DATA", "the data's longest row (p99 for outliers) + prompt and template, rounded up to 64"
+)
 PACKING = Decide("R-MAX-LENGTH-FROM-DATA", "padding-free packing when the median row is under half of max_length")
 LORA_R = Decide("R-HPARAM-DEFAULTS", "LoRA rank 16")
 LORA_ALPHA = Decide("R-HPARAM-DEFAULTS", "LoRA alpha 32 (2r)")
@@ -26,17 +29,22 @@ TARGETS = Decide("R-HPARAM-DEFAULTS", "LoRA on all linear layers (attention and 
 SCHEDULER = Decide("R-HPARAM-DEFAULTS", "cosine decay after a 3% warmup")
 WARMUP = Decide("R-HPARAM-DEFAULTS", "3% warmup (warmup_ratio 0.03)")
 WEIGHT_DECAY = Decide("R-HPARAM-DEFAULTS", "weight decay 0 (adapters are small, runs short)")
-PRECISION = Decide("R-METHOD-BY-MEMORY", "bf16 on cuda where supported (full tuning keeps fp32 master weights), fp32 on cpu")
+PRECISION = Decide(
+    "R-METHOD-BY-MEMORY", "bf16 on cuda where supported (full tuning keeps fp32 master weights), fp32 on cpu"
+)
 OPTIMIZER = Decide("R-METHOD-BY-MEMORY", "AdamW, the optimizer the memory model counts")
 CHECKPOINTING = Decide("R-METHOD-BY-MEMORY", "gradient checkpointing only when activations would not fit otherwise")
 SEED = Decide("R-HPARAM-DEFAULTS", "the eval seed, so split and training reproduce together")
 MAX_STEPS = Decide("R-EPOCHS-BY-SIZE", "no step cap: the epochs decide the length")
 EARLY_STOP = Decide("R-HPARAM-DEFAULTS", "early stopping on a validation slice of train, patience 2")
-DISTRIBUTED = Decide("R-FSDP", "FSDP (FULL_SHARD, accelerate) only when no method fits one GPU and `gpus` > 1: "
-                               "set constraints.gpus")
+DISTRIBUTED = Decide(
+    "R-FSDP", "FSDP (FULL_SHARD, accelerate) only when no method fits one GPU and `gpus` > 1: set constraints.gpus"
+)
 METHOD = Decide("R-METHOD-BY-MEMORY", "the least lossy method that fits: full (with enough data), LoRA, then QLoRA")
 DPO = Decide("R-DPO-AFTER-SFT", "preference pairs: SFT on the chosen replies, then DPO")
-SFT = Decide("R-BEHAVIOR-FINETUNE", "supervised fine-tuning, when the prompted baseline misses the bar (R-PROMPT-FIRST)")
+SFT = Decide(
+    "R-BEHAVIOR-FINETUNE", "supervised fine-tuning, when the prompted baseline misses the bar (R-PROMPT-FIRST)"
+)
 KTO_REFUSED = "unpaired KTO rows are refused (never trained on as if all were good)"
 DPO_BETA = Decide("R-DPO-AFTER-SFT", "DPO beta 0.1")
 DPO_LR = Decide("R-DPO-AFTER-SFT", "DPO lr 5e-6")
@@ -110,8 +118,15 @@ def _lr(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]:
     """A preference run's learning rate is its DPO (or ORPO, KTO) step's; ftc's `train.lr` is the
     SFT step's, so carrying it would run SFT at a DPO-sized step (5e-6 barely moves a LoRA)."""
     if draft.context.get("preference"):
-        return [row(path, value, DPO_LR, "the source's lr is its preference step's; `train.lr` is ftc's SFT step "
-                                         "and the language has no `dpo_lr` yet")]
+        return [
+            row(
+                path,
+                value,
+                DPO_LR,
+                "the source's lr is its preference step's; `train.lr` is ftc's SFT step "
+                "and the language has no `dpo_lr` yet",
+            )
+        ]
     return [carry(draft, path, value, LR_CARRY)]
 
 
@@ -134,18 +149,30 @@ def is_local(draft: Draft, text: str) -> bool:
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
-def source_rows(path: str, value: Any, draft: Draft, name: str, placeholder: bool, local: str = "",
-                why: str = "not a file ftc can read") -> Row:
+def source_rows(
+    path: str,
+    value: Any,
+    draft: Draft,
+    name: str,
+    placeholder: bool,
+    local: str = "",
+    why: str = "not a file ftc can read",
+) -> Row:
     """The row of the key that named a data source: carried (a local file) or a placeholder."""
     src = next(s for s in draft.sources if s.name == name)
     if placeholder:
-        return row(path, value, Drop(f"{why}; data `{name}` has a placeholder path ({src.path}) to fill"),
-                   target=f"data.{name}.path", attention=True)
-    return carried(path, value, f"data.{name}.path = \"{src.path}\"", local)
+        return row(
+            path,
+            value,
+            Drop(f"{why}; data `{name}` has a placeholder path ({src.path}) to fill"),
+            target=f"data.{name}.path",
+            attention=True,
+        )
+    return carried(path, value, f'data.{name}.path = "{src.path}"', local)
 
 
 def columns_note(columns: dict[str, str]) -> str:
-    return ", ".join(f"{k} = \"{v}\"" for k, v in columns.items())
+    return ", ".join(f'{k} = "{v}"' for k, v in columns.items())
 
 
 def distributed(draft: Draft, path: str, value: Any, how: str = "") -> list[Row]:
@@ -153,7 +180,10 @@ def distributed(draft: Draft, path: str, value: Any, how: str = "") -> list[Row]
     The source never says how many (the launcher does), so the import asks rather than guesses."""
     if value in (None, False, "", [], {}):
         return [row(path, value, DISTRIBUTED, "off in the source" if value is False else "unset in the source")]
-    draft.comment("constraints", f"Trained on several GPUs{f' ({how})' if how else ''}: set gpus = N; "
-                                 "R-FSDP shards only when one GPU cannot hold the job.")
+    draft.comment(
+        "constraints",
+        f"Trained on several GPUs{f' ({how})' if how else ''}: set gpus = N; "
+        "R-FSDP shards only when one GPU cannot hold the job.",
+    )
     draft.note("constraints: the source trained on several GPUs; set `gpus` to how many (the config does not say)")
     return [row(path, value, DISTRIBUTED)]

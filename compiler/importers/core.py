@@ -108,8 +108,14 @@ class Row:
     attention: bool = False  # the user must act (a placeholder path, an edited goal...)
 
     def as_json(self) -> dict[str, Any]:
-        return {"key": self.key, "value": self.value, "status": self.status, "target": self.target,
-                "note": self.note, "attention": self.attention}
+        return {
+            "key": self.key,
+            "value": self.value,
+            "status": self.status,
+            "target": self.target,
+            "note": self.note,
+            "attention": self.attention,
+        }
 
 
 SECRET_WORDS = {"token", "secret", "password", "passwd", "apikey", "credential", "credentials"}
@@ -186,7 +192,9 @@ class Draft:
         absolute = os.path.abspath(os.path.join(self.cwd, os.path.expanduser(text)))
         return os.path.relpath(absolute, self.recipe_dir).replace(os.sep, "/")
 
-    def add_source(self, stem: str, path: str, fmt: str, columns: dict[str, str] | None = None, comment: str = "") -> Source:
+    def add_source(
+        self, stem: str, path: str, fmt: str, columns: dict[str, str] | None = None, comment: str = ""
+    ) -> Source:
         name = unique_name(slug(stem) or "data", {s.name for s in self.sources})
         src = Source(name, path, fmt, dict(columns or {}), comment)
         self.sources.append(src)
@@ -245,12 +253,12 @@ def literal(target: str, value: Any) -> str:
     if key is None:
         raise Refuse(f"the language has no `{target}` yet")
     kind = key.kind
-    if kind in ("int", "float"):
+    if kind in ("int", "float", "float_or_auto"):
         x = number(value)
         if kind == "int" and not x.is_integer():
             raise Refuse(f"`{target}` takes a whole number, not {value}")
         _in_range(key, target, x)
-        return str(int(x)) if kind == "int" else _float(x)
+        return str(int(x)) if kind == "int" else _float(x)  # float_or_auto: an imported lr is a number
     if kind == "bool":
         if not isinstance(value, bool):
             raise Refuse(f"{show('', value)} is not true or false")
@@ -305,8 +313,9 @@ def walk(doc: Any, subtrees: frozenset[str], prefix: str = "", depth: int = 0) -
         yield prefix, doc
 
 
-def row(path: str, value: Any, entry: Entry | Fallback, why: str = "", target: str | None = None,
-        attention: bool = False) -> Row:
+def row(
+    path: str, value: Any, entry: Entry | Fallback, why: str = "", target: str | None = None, attention: bool = False
+) -> Row:
     """A row for a Decide or Drop outcome (``why`` says why a Carry fell back to it)."""
     prefix = f"{why}; " if why else ""
     if isinstance(entry, Decide):

@@ -105,8 +105,10 @@ def example() -> str:
     """`ftc import lora.yaml -o lora.ftr` on EXAMPLE: the config, the table, the notes, the recipe."""
     result = translate(yaml.safe_load(EXAMPLE), "axolotl", "lora.yaml", "/project", "/project")
     table = render_table(result.rows, "axolotl", "lora.yaml")
-    return (f"## Example\n\n`lora.yaml` (axolotl):\n\n```yaml\n{EXAMPLE}```\n\n`ftc import lora.yaml -o lora.ftr` prints\n\n"
-            f"```text\n{table}\nEdit the recipe:\n{render_notes(result.notes)}```\n\nand writes\n\n```hcl\n{result.recipe}```\n")
+    return (
+        f"## Example\n\n`lora.yaml` (axolotl):\n\n```yaml\n{EXAMPLE}```\n\n`ftc import lora.yaml -o lora.ftr` prints\n\n"
+        f"```text\n{table}\nEdit the recipe:\n{render_notes(result.notes)}```\n\nand writes\n\n```hcl\n{result.recipe}```\n"
+    )
 
 
 def docs_page() -> str:

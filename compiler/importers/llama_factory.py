@@ -20,7 +20,14 @@ from ftc.compiler.importers.core import Carry, Draft, Drop, Entry, Handle, Row, 
 NAME = "llama-factory"
 
 # stage -> the format its data has when dataset_info.json does not say
-STAGE_FORMAT = {"sft": "instruction", "pt": "text", "dpo": "preference", "kto": "preference", "rm": "preference", "ppo": "instruction"}
+STAGE_FORMAT = {
+    "sft": "instruction",
+    "pt": "text",
+    "dpo": "preference",
+    "kto": "preference",
+    "rm": "preference",
+    "ppo": "instruction",
+}
 
 
 def prepare(draft: Draft, doc: dict[str, Any]) -> None:
@@ -56,7 +63,7 @@ def _model(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row
     if not isinstance(value, str) or not value.strip():
         return [row(path, value, Drop("not a model name"), attention=True)]
     draft.base = value
-    return [carried(path, value, f"base = model(\"{value}\")")]
+    return [carried(path, value, f'base = model("{value}")')]
 
 
 def _stage(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]:
@@ -65,11 +72,26 @@ def _stage(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row
     if value == "dpo":
         return [row(path, value, c.DPO)]
     if value == "kto":
-        return [row(path, value, Drop("ftc has no KTO: unpaired rows with a desirable/undesirable label are refused, "
-                                      "never trained on as if all were good; pair them for DPO"), attention=True)]
+        return [
+            row(
+                path,
+                value,
+                Drop(
+                    "ftc has no KTO: unpaired rows with a desirable/undesirable label are refused, "
+                    "never trained on as if all were good; pair them for DPO"
+                ),
+                attention=True,
+            )
+        ]
     if value == "pt":
-        return [row(path, value, Drop("continued pre-training: ftc tunes behaviour (the text rows are kept as a "
-                                      "text source)"), attention=True)]
+        return [
+            row(
+                path,
+                value,
+                Drop("continued pre-training: ftc tunes behaviour (the text rows are kept as a text source)"),
+                attention=True,
+            )
+        ]
     return [row(path, value, Drop(f"stage `{value}` (reward model / PPO) is not a strategy ftc plans"), attention=True)]
 
 
@@ -113,16 +135,25 @@ def _columns(fmt: str, formatting: str, cols: dict[str, Any]) -> dict[str, str]:
     if formatting == "sharegpt":
         wanted = {"messages": cols.get("messages", "conversations")}
         if fmt == "preference":
-            wanted = {"prompt": cols.get("messages", "conversations"), "chosen": cols.get("chosen", "chosen"),
-                      "rejected": cols.get("rejected", "rejected")}
+            wanted = {
+                "prompt": cols.get("messages", "conversations"),
+                "chosen": cols.get("chosen", "chosen"),
+                "rejected": cols.get("rejected", "rejected"),
+            }
     elif fmt == "preference":
-        wanted = {"prompt": cols.get("prompt", "instruction"), "chosen": cols.get("chosen", "chosen"),
-                  "rejected": cols.get("rejected", "rejected")}
+        wanted = {
+            "prompt": cols.get("prompt", "instruction"),
+            "chosen": cols.get("chosen", "chosen"),
+            "rejected": cols.get("rejected", "rejected"),
+        }
     elif fmt == "text":
         wanted = {"text": cols.get("prompt", "text")}
     else:
-        wanted = {"instruction": cols.get("prompt", "instruction"), "input": cols.get("query", "input"),
-                  "output": cols.get("response", "output")}
+        wanted = {
+            "instruction": cols.get("prompt", "instruction"),
+            "input": cols.get("query", "input"),
+            "output": cols.get("response", "output"),
+        }
     return {k: v for k, v in wanted.items() if isinstance(v, str) and v != k}
 
 
@@ -137,12 +168,17 @@ def _dataset_source(draft: Draft, name: str, stage: str) -> tuple[str, bool, str
     columns = _columns(fmt, formatting, (entry or {}).get("columns") or {})
     notes = _entry_notes(entry or {}, formatting)
     if stage == "kto" or (entry or {}).get("columns", {}).get("kto_tag"):
-        src = draft.placeholder(name, "preference", {}, f"pair the unpaired KTO rows of `{name}` into prompt/chosen/rejected")
+        src = draft.placeholder(
+            name, "preference", {}, f"pair the unpaired KTO rows of `{name}` into prompt/chosen/rejected"
+        )
         return src.name, True, c.KTO_REFUSED
     if entry is None or not isinstance(entry.get("file_name"), str):
         where = (entry or {}).get("hf_hub_url") or name
-        why = (f"export the train split of hub dataset `{where}`" if entry is not None else
-               f"export the rows of dataset `{name}` (not found in {folder}/dataset_info.json)")
+        why = (
+            f"export the train split of hub dataset `{where}`"
+            if entry is not None
+            else f"export the rows of dataset `{name}` (not found in {folder}/dataset_info.json)"
+        )
         src = draft.placeholder(where, fmt, columns, why)
         for n in notes:
             draft.note(f"data `{src.name}`: {n}")
@@ -175,11 +211,13 @@ def _dataset(draft: Draft, path: str, value: Any, doc: dict[str, Any], eval_only
     for i, name in enumerate(names):
         key = f"{path}[{i}]" if len(names) > 1 else path
         if eval_only and i > 0:
-            rows.append(row(key, name, Drop("ftc evaluates on one eval source; merge them into the first"), attention=True))
+            rows.append(
+                row(key, name, Drop("ftc evaluates on one eval source; merge them into the first"), attention=True)
+            )
             continue
         block, placeholder, note = _dataset_source(draft, name, stage)
         if eval_only:
-            draft.set("eval.data", f"\"{block}\"", key)
+            draft.set("eval.data", f'"{block}"', key)
         r = c.source_rows(key, name, draft, block, placeholder, "" if placeholder else note, why=note)
         if note and not placeholder:
             r.attention = True
@@ -198,15 +236,19 @@ def _deepspeed(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list
 
 
 KEYS: dict[str, Entry] = {
-    "model_name_or_path": Handle(_model, "carried to `base = model(\"...\")`"),
-    "adapter_name_or_path": Drop("ftc starts adapters from the base model; continuing an adapter is not in the language yet"),
+    "model_name_or_path": Handle(_model, 'carried to `base = model("...")`'),
+    "adapter_name_or_path": Drop(
+        "ftc starts adapters from the base model; continuing an adapter is not in the language yet"
+    ),
     "trust_remote_code": c.REMOTE_CODE,
     "cache_dir": c.WORKERS,
     "stage": Handle(_stage, "sft: fine-tune; dpo: decided (R-DPO-AFTER-SFT); kto, pt, rm, ppo: dropped"),
     "do_train": Drop("`ftc run` trains when the prompted baseline misses the bar (R-PROMPT-FIRST)"),
     "do_eval": c.EVAL_SCHEDULE,
     "do_predict": c.EVAL_SCHEDULE,
-    "finetuning_type": Handle(_finetuning_type, "carried to `train.method` (lora; qlora with quantization_bit 4; full; freeze: dropped)"),
+    "finetuning_type": Handle(
+        _finetuning_type, "carried to `train.method` (lora; qlora with quantization_bit 4; full; freeze: dropped)"
+    ),
     "quantization_bit": Handle(_quant, "4 with lora: carried to `train.method = qlora`"),
     "quantization_method": c.METHOD,
     "double_quantization": c.METHOD,
@@ -224,7 +266,9 @@ KEYS: dict[str, Entry] = {
     "pref_ftx": Drop("an SFT term inside the DPO loss is not in ftc; it runs SFT before DPO instead"),
     "kto_chosen_weight": Drop("ftc has no KTO"),
     "kto_rejected_weight": Drop("ftc has no KTO"),
-    "dataset": Handle(_dataset, "one data block per name: files from dataset_info.json carried, others as placeholder paths"),
+    "dataset": Handle(
+        _dataset, "one data block per name: files from dataset_info.json carried, others as placeholder paths"
+    ),
     "eval_dataset": Handle(_eval_dataset, "a data block used as `eval { data = ... }`"),
     "dataset_dir": Drop("read to find dataset_info.json; the data blocks carry the file paths"),
     "template": c.TEMPLATE,
@@ -316,6 +360,6 @@ FORMATS = {
     "a kto_tag column, or stage: kto": "refused: a placeholder for prompt/chosen/rejected pairs (!)",
     "file_name": "carried to `data.NAME.path` (relative to dataset_dir)",
     "hf_hub_url, or a name not in dataset_info.json": "a placeholder path to fill (!)",
-    "columns: system, history, tools, images, videos": "not read by ftc; listed under \"Edit the recipe\"",
+    "columns: system, history, tools, images, videos": 'not read by ftc; listed under "Edit the recipe"',
 }
 SPEC = Spec(NAME, "LLaMA-Factory", KEYS, SUBTREES, detect, prepare, {}, FORMATS)

@@ -68,7 +68,7 @@ def _model(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row
     if not isinstance(value, str) or not value.strip():
         return [row(path, value, Drop("not a model name"), attention=True)]
     draft.base = value
-    return [carried(path, value, f"base = model(\"{value}\")")]
+    return [carried(path, value, f'base = model("{value}")')]
 
 
 def _trainer(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]:
@@ -78,8 +78,17 @@ def _trainer(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[R
     if kind in PREFERENCE_TRAINERS:
         return [row(path, value, c.DPO)]
     if kind == "TRL_KTO":
-        return [row(path, value, Drop("ftc has no KTO: unpaired labelled rows are refused; pair them for DPO"), attention=True)]
-    return [row(path, value, Drop(f"trainer `{value}` (online RL or custom) is not a strategy ftc plans"), attention=True)]
+        return [
+            row(
+                path,
+                value,
+                Drop("ftc has no KTO: unpaired labelled rows are refused; pair them for DPO"),
+                attention=True,
+            )
+        ]
+    return [
+        row(path, value, Drop(f"trainer `{value}` (online RL or custom) is not a strategy ftc plans"), attention=True)
+    ]
 
 
 def _use_peft(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]:
@@ -111,8 +120,9 @@ def _entry(draft: Draft, prefix: str, entry: dict[str, Any], eval_only: bool) ->
     if isinstance(local, str) and local:
         src = draft.add_source(_stem(local), draft.local_path(local), fmt, columns, why)
         done[f"{prefix}.dataset_path"] = c.source_rows(f"{prefix}.dataset_path", local, draft, src.name, False)
-        done[f"{prefix}.dataset_name"] = carried(f"{prefix}.dataset_name", name, f"data.{src.name}.format = {fmt}", why,
-                                                 attention=bool(why))
+        done[f"{prefix}.dataset_name"] = carried(
+            f"{prefix}.dataset_name", name, f"data.{src.name}.format = {fmt}", why, attention=bool(why)
+        )
         if why:
             draft.note(f"data `{src.name}`: {why}")
     else:
@@ -120,7 +130,7 @@ def _entry(draft: Draft, prefix: str, entry: dict[str, Any], eval_only: bool) ->
         src = draft.placeholder(name or "data", fmt, columns, f"export the `{split}` split of hub dataset `{name}`")
         done[f"{prefix}.dataset_name"] = c.source_rows(f"{prefix}.dataset_name", name, draft, src.name, True)
     if eval_only:
-        draft.set("eval.data", f"\"{src.name}\"", prefix)
+        draft.set("eval.data", f'"{src.name}"', prefix)
     return _entry_rows(prefix, entry, done)
 
 
@@ -144,7 +154,7 @@ ENTRY_KEYS: dict[str, Entry] = {
 def _entry_rows(prefix: str, entry: dict[str, Any], done: dict[str, Row]) -> list[Row]:
     out = []
     for path, value in walk(entry, frozenset({f"{pattern(prefix)}.dataset_kwargs"}), prefix):
-        entry_kind = ENTRY_KEYS.get(path[len(prefix) + 1:])
+        entry_kind = ENTRY_KEYS.get(path[len(prefix) + 1 :])
         if path in done:
             out.append(done[path])
         elif isinstance(entry_kind, (Decide, Drop)):
@@ -163,7 +173,9 @@ def _datasets(draft: Draft, path: str, value: Any, doc: dict[str, Any], eval_onl
         if not isinstance(entry, dict):
             rows.append(row(prefix, entry, Drop("not a dataset entry"), attention=True))
         elif eval_only and i > 0:
-            rows.append(row(prefix, entry, Drop("ftc evaluates on one eval source; merge them into the first"), attention=True))
+            rows.append(
+                row(prefix, entry, Drop("ftc evaluates on one eval source; merge them into the first"), attention=True)
+            )
         else:
             rows += _entry(draft, prefix, entry, eval_only)
     if len(value) > 1 and not eval_only:
@@ -180,7 +192,7 @@ def _fsdp(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]
 
 
 KEYS: dict[str, Entry] = {
-    "model.model_name": Handle(_model, "carried to `base = model(\"...\")`"),
+    "model.model_name": Handle(_model, 'carried to `base = model("...")`'),
     "model.model_max_length": Carry("train.max_length", c.MAX_LEN, c.positive_int),
     "model.torch_dtype_str": c.PRECISION,
     "model.attn_implementation": c.PERF,
@@ -190,10 +202,14 @@ KEYS: dict[str, Entry] = {
     "model.tokenizer_pad_token": c.TOKENIZER,
     "model.tokenizer_name": c.TOKENIZER,
     "model.chat_template": c.TEMPLATE,
-    "model.adapter_model": Drop("ftc starts adapters from the base model; continuing an adapter is not in the language yet"),
+    "model.adapter_model": Drop(
+        "ftc starts adapters from the base model; continuing an adapter is not in the language yet"
+    ),
     "model.device_map": c.DISTRIBUTED,
     "model.model_kwargs": c.PERF,
-    "data.train.datasets": Handle(_datasets, "one data block per entry: dataset_path carried, hub names as placeholder paths"),
+    "data.train.datasets": Handle(
+        _datasets, "one data block per entry: dataset_path carried, hub names as placeholder paths"
+    ),
     "data.validation.datasets": Handle(_validation, "a data block used as `eval { data = ... }`"),
     "data.train.target_col": Drop("ftc reads the format's own fields (or a `columns` map)"),
     "data.train.use_async_dataset": c.WORKERS,
@@ -202,11 +218,17 @@ KEYS: dict[str, Entry] = {
     "data.train.seed": c.SHUFFLE,
     "data.train.pack": c.PACKING,
     "data.train.stream": c.WORKERS,
-    "training.trainer_type": Handle(_trainer, "TRL_SFT/OUMI/HF: fine-tune; TRL_DPO: decided (R-DPO-AFTER-SFT); others dropped"),
+    "training.trainer_type": Handle(
+        _trainer, "TRL_SFT/OUMI/HF: fine-tune; TRL_DPO: decided (R-DPO-AFTER-SFT); others dropped"
+    ),
     "training.use_peft": Handle(_use_peft, "carried to `train.method` (lora; qlora with peft.q_lora); false: full"),
     "training.num_train_epochs": Carry("train.epochs", c.EPOCHS, c.number),
-    "training.max_steps": Carry("train.max_steps", Decide("R-EPOCHS-BY-SIZE", "no step cap: the epochs decide the length"),
-                                c.positive_int, "-1 (no cap) is not carried"),
+    "training.max_steps": Carry(
+        "train.max_steps",
+        Decide("R-EPOCHS-BY-SIZE", "no step cap: the epochs decide the length"),
+        c.positive_int,
+        "-1 (no cap) is not carried",
+    ),
     "training.per_device_train_batch_size": Carry("train.batch", c.BATCH, c.positive_int),
     "training.per_device_eval_batch_size": c.EVAL_SCHEDULE,
     "training.gradient_accumulation_steps": Carry("train.grad_accum", c.ACCUM, c.positive_int),
@@ -279,23 +301,37 @@ KEYS: dict[str, Entry] = {
     "fsdp.min_num_params": c.DISTRIBUTED,
     "fsdp.sync_module_states": c.DISTRIBUTED,
 }
-SUBTREES = frozenset({"data.train.datasets", "data.validation.datasets", "peft.lora_target_modules",
-                      "training.gradient_checkpointing_kwargs", "training.lr_scheduler_kwargs", "training.profiler",
-                      "model.model_kwargs", "peft.lora_modules_to_save"})
+SUBTREES = frozenset(
+    {
+        "data.train.datasets",
+        "data.validation.datasets",
+        "peft.lora_target_modules",
+        "training.gradient_checkpointing_kwargs",
+        "training.lr_scheduler_kwargs",
+        "training.profiler",
+        "model.model_kwargs",
+        "peft.lora_modules_to_save",
+    }
+)
 
 
 def detect(doc: dict[str, Any]) -> int:
     """oumi's sections: model.model_name with training.trainer_type (or peft/data.train)."""
     model, training = _section(doc, "model"), _section(doc, "training")
     score = ("model_name" in model) + ("trainer_type" in training) + ("train" in _section(doc, "data"))
-    return score + 2 if "model_name" in model and ("trainer_type" in training or "train" in _section(doc, "data")) else score
+    return (
+        score + 2
+        if "model_name" in model and ("trainer_type" in training or "train" in _section(doc, "data"))
+        else score
+    )
 
 
 FORMATS = {f"dataset_name: {k}": v[0] for k, v in NAMED.items()}
 FORMATS["dataset_name: another"] = "preference with TRL_DPO, else chat; the row says to check"
 ENTRY_DOC = dict(ENTRY_KEYS) | {
-    "dataset_name": ("carried to `data.NAME.format` (see below); a hub id without dataset_path: "
-                     "a placeholder path to fill (!)"),
+    "dataset_name": (
+        "carried to `data.NAME.format` (see below); a hub id without dataset_path: a placeholder path to fill (!)"
+    ),
     "dataset_path": "carried to `data.NAME.path`",
 }
 SPEC = Spec(NAME, "oumi", KEYS, SUBTREES, detect, prepare, ENTRY_DOC, FORMATS)

@@ -47,8 +47,11 @@ DATASETS: dict[str, tuple[str, str | None, dict[str, str]]] = {
     "alpaca_dataset": ("instruction", "tatsu-lab/alpaca", {}),
     "alpaca_cleaned_dataset": ("instruction", "yahma/alpaca-cleaned", {}),
     "slimorca_dataset": ("chat", "Open-Orca/SlimOrca-Dedup", {"messages": "conversations"}),
-    "stack_exchange_paired_dataset": ("preference", "lvwerra/stack-exchange-paired",
-                                      {"prompt": "question", "chosen": "response_j", "rejected": "response_k"}),
+    "stack_exchange_paired_dataset": (
+        "preference",
+        "lvwerra/stack-exchange-paired",
+        {"prompt": "question", "chosen": "response_j", "rejected": "response_k"},
+    ),
     "samsum_dataset": ("completion", "Samsung/samsum", {"prompt": "dialogue", "completion": "summary"}),
     "instruct_dataset": ("completion", None, {"prompt": "input", "completion": "output"}),
     "chat_dataset": ("chat", None, {}),
@@ -74,7 +77,13 @@ def hub_id(component: Any) -> str | None:
 def prepare(draft: Draft, doc: dict[str, Any]) -> None:
     model = mapping(doc.get("model"))
     kind = builder(model.get("_component_"))
-    method = "qlora" if kind.startswith("qlora_") or model.get("quantize_base") is True else "lora" if kind.startswith("lora_") else "full"
+    method = (
+        "qlora"
+        if kind.startswith("qlora_") or model.get("quantize_base") is True
+        else "lora"
+        if kind.startswith("lora_")
+        else "full"
+    )
     if method == "lora" and model.get("use_dora") is True:
         method = "dora"
     draft.context["method"] = method
@@ -89,12 +98,28 @@ def _model(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row
     method = draft.context["method"]
     draft.set("train.method", method, path)
     if found is None:
-        draft.note(f"base: `{value}` is not in ftc's model table; set `base = model(\"...\")` to its hub id")
-        return [row(path, value, Drop(f"`{builder(value)}` is not in ftc's model table; set the base by hub id "
-                                      f"(train.method = {method} carried)"), target="base", attention=True)]
+        draft.note(f'base: `{value}` is not in ftc\'s model table; set `base = model("...")` to its hub id')
+        return [
+            row(
+                path,
+                value,
+                Drop(
+                    f"`{builder(value)}` is not in ftc's model table; set the base by hub id "
+                    f"(train.method = {method} carried)"
+                ),
+                target="base",
+                attention=True,
+            )
+        ]
     draft.base = found
-    return [carried(path, value, f"base = model(\"{found}\"), train.method = {method}",
-                    "the builder's family and size; check base vs instruct against checkpointer.checkpoint_dir")]
+    return [
+        carried(
+            path,
+            value,
+            f'base = model("{found}"), train.method = {method}',
+            "the builder's family and size; check base vs instruct against checkpointer.checkpoint_dir",
+        )
+    ]
 
 
 def _quantize(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]:
@@ -114,7 +139,13 @@ def _loss(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]
         return [row(path, value, c.DPO)]
     if any(k in str(value) for k in ("ORPO", "IPO", "SimPO", "RSO")):
         return [row(path, value, c.DPO, f"`{builder(value)}` is not in ftc yet; the pairs are planned as DPO")]
-    return [row(path, value, Drop("SFT trains with cross-entropy on the answer tokens; the loss implementation is the runtime's"))]
+    return [
+        row(
+            path,
+            value,
+            Drop("SFT trains with cross-entropy on the answer tokens; the loss implementation is the runtime's"),
+        )
+    ]
 
 
 def _dataset_entry(draft: Draft, prefix: str, entry: dict[str, Any], eval_only: bool) -> list[Row]:
@@ -147,18 +178,27 @@ def _dataset_entry(draft: Draft, prefix: str, entry: dict[str, Any], eval_only: 
         placeholder = False
     else:
         where = str(source or kind)
-        src = draft.placeholder(where, fmt, columns, f"export the `{entry.get('split', 'train')}` split of hub dataset `{where}`")
+        src = draft.placeholder(
+            where, fmt, columns, f"export the `{entry.get('split', 'train')}` split of hub dataset `{where}`"
+        )
         placeholder, key = True, "source" if "source" in entry else "_component_"
     if why:
         draft.note(f"data `{src.name}`: {why}")
     done[f"{prefix}.{key}"] = c.source_rows(f"{prefix}.{key}", where, draft, src.name, placeholder)
     if key != "_component_":
-        done[f"{prefix}._component_"] = carried(f"{prefix}._component_", entry.get("_component_"), f"data.{src.name}.format = {fmt}",
-                                                (f"columns {c.columns_note(src.columns)}" if src.columns else why), attention=bool(why))
+        done[f"{prefix}._component_"] = carried(
+            f"{prefix}._component_",
+            entry.get("_component_"),
+            f"data.{src.name}.format = {fmt}",
+            (f"columns {c.columns_note(src.columns)}" if src.columns else why),
+            attention=bool(why),
+        )
     if key == "data_files":
-        done[f"{prefix}.source"] = carried(f"{prefix}.source", source, f"data.{src.name}", "a loader name: the file is data_files")
+        done[f"{prefix}.source"] = carried(
+            f"{prefix}.source", source, f"data.{src.name}", "a loader name: the file is data_files"
+        )
     if eval_only:
-        draft.set("eval.data", f"\"{src.name}\"", prefix)
+        draft.set("eval.data", f'"{src.name}"', prefix)
     return _entry_rows(draft, prefix, entry, done, src.name)
 
 
@@ -180,18 +220,25 @@ ENTRY_KEYS: dict[str, Entry] = {
 def _entry_rows(draft: Draft, prefix: str, entry: dict[str, Any], done: dict[str, Row], name: str) -> list[Row]:
     out = []
     for path, value in walk(entry, frozenset(), prefix):
-        sub = path[len(prefix) + 1:]
+        sub = path[len(prefix) + 1 :]
         if path in done:
             out.append(done[path])
         elif sub.startswith("column_map.") or sub in ("conversation_column", "column"):
             out.append(carried(path, value, f"data.{name}.columns", "a column of the file"))
         elif sub == "new_system_prompt":
             taken = draft.set("recipe.system_prompt", quote(str(value)), path)
-            out.append(row(path, value, Drop(taken)) if taken else carried(path, value, "system_prompt", "the prompt for baseline and tune"))
+            out.append(
+                row(path, value, Drop(taken))
+                if taken
+                else carried(path, value, "system_prompt", "the prompt for baseline and tune")
+            )
         else:
             entry_kind = ENTRY_KEYS.get(sub)
-            out.append(row(path, value, entry_kind) if isinstance(entry_kind, (Decide, Drop))
-                       else row(path, value, Drop(f"not a key ftc knows from {NAME} datasets")))
+            out.append(
+                row(path, value, entry_kind)
+                if isinstance(entry_kind, (Decide, Drop))
+                else row(path, value, Drop(f"not a key ftc knows from {NAME} datasets"))
+            )
     return out
 
 
@@ -203,7 +250,9 @@ def _dataset(draft: Draft, path: str, value: Any, doc: dict[str, Any], eval_only
         if not isinstance(entry, dict):
             rows.append(row(prefix, entry, Drop("not a dataset component"), attention=True))
         elif eval_only and i > 0:
-            rows.append(row(prefix, entry, Drop("ftc evaluates on one eval source; merge them into the first"), attention=True))
+            rows.append(
+                row(prefix, entry, Drop("ftc evaluates on one eval source; merge them into the first"), attention=True)
+            )
         else:
             rows += _dataset_entry(draft, prefix, entry, eval_only)
     if len(entries) > 1 and not eval_only:
@@ -222,13 +271,30 @@ def _fsdp(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]
 def _teacher(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]:
     found = hub_id(value)
     if found is None:
-        return [row(path, value, Drop(f"`{builder(value)}` is not in ftc's model table; set `teacher = model(\"...\")`"), attention=True)]
+        return [
+            row(
+                path,
+                value,
+                Drop(f'`{builder(value)}` is not in ftc\'s model table; set `teacher = model("...")`'),
+                attention=True,
+            )
+        ]
     draft.teacher = found
-    return [carried(path, value, f"teacher = model(\"{found}\")", "distillation happens when a bound excludes the teacher (R-DISTILL)")]
+    return [
+        carried(
+            path,
+            value,
+            f'teacher = model("{found}")',
+            "distillation happens when a bound excludes the teacher (R-DISTILL)",
+        )
+    ]
 
 
 KEYS: dict[str, Entry] = {
-    "model._component_": Handle(_model, "carried to `base` (the builder's family and size, via ftc's model table) and `train.method` (lora_/qlora_ prefix; none: full)"),
+    "model._component_": Handle(
+        _model,
+        "carried to `base` (the builder's family and size, via ftc's model table) and `train.method` (lora_/qlora_ prefix; none: full)",
+    ),
     "model.lora_attn_modules": c.TARGETS,
     "model.apply_lora_to_mlp": c.TARGETS,
     "model.apply_lora_to_output": c.TARGETS,
@@ -250,7 +316,9 @@ KEYS: dict[str, Entry] = {
     "kd_ratio": Decide("R-DISTILL", "sequence-level distillation: the teacher writes answers, the student learns them"),
     "resume_from_checkpoint": c.RESUME,
     "save_adapter_weights_only": Drop("ftc exports the adapter; `export { merged = true }` adds merged weights"),
-    "dataset": Handle(_dataset, "one data block per dataset component: local files carried, hub datasets as placeholder paths"),
+    "dataset": Handle(
+        _dataset, "one data block per dataset component: local files carried, hub datasets as placeholder paths"
+    ),
     "dataset_val": Handle(_dataset_val, "a data block used as `eval { data = ... }`"),
     "seed": Carry("train.seed", c.SEED, c.whole),
     "shuffle": c.SHUFFLE,
@@ -265,7 +333,9 @@ KEYS: dict[str, Entry] = {
     "optimizer_in_bwd": c.PERF,
     "lr_scheduler._component_": c.SCHEDULER,
     "lr_scheduler.num_warmup_steps": c.WARMUP,
-    "loss._component_": Handle(_loss, "DPOLoss: decided (R-DPO-AFTER-SFT); cross-entropy losses: dropped (the runtime's)"),
+    "loss._component_": Handle(
+        _loss, "DPOLoss: decided (R-DPO-AFTER-SFT); cross-entropy losses: dropped (the runtime's)"
+    ),
     "loss.beta": Carry("train.dpo_beta", c.DPO_BETA, c.number),
     "loss.label_smoothing": Drop("DPO label smoothing is not in the language yet"),
     "loss.num_output_chunks": c.PERF,
@@ -291,9 +361,21 @@ KEYS: dict[str, Entry] = {
     "profiler": Drop("profiling is not part of a plan"),
     "run_val_every_n_steps": c.EVAL_SCHEDULE,
 }
-SUBTREES = frozenset({"dataset", "dataset_val", "checkpointer", "ref_checkpointer", "teacher_checkpointer",
-                      "metric_logger", "profiler", "model.lora_attn_modules", "custom_sharded_layers", "optimizer.betas",
-                      "kd_loss"})
+SUBTREES = frozenset(
+    {
+        "dataset",
+        "dataset_val",
+        "checkpointer",
+        "ref_checkpointer",
+        "teacher_checkpointer",
+        "metric_logger",
+        "profiler",
+        "model.lora_attn_modules",
+        "custom_sharded_layers",
+        "optimizer.betas",
+        "kd_loss",
+    }
+)
 
 
 def detect(doc: dict[str, Any]) -> int:
@@ -303,13 +385,19 @@ def detect(doc: dict[str, Any]) -> int:
     return score + 2 if score else 0
 
 
-FORMATS = {f"torchtune.datasets.{k}": v[0] + (f" from hub `{v[1]}`" if v[1] else "")
-           + (f" (columns {c.columns_note(v[2])})" if v[2] else "") for k, v in DATASETS.items()}
+FORMATS = {
+    f"torchtune.datasets.{k}": v[0]
+    + (f" from hub `{v[1]}`" if v[1] else "")
+    + (f" (columns {c.columns_note(v[2])})" if v[2] else "")
+    for k, v in DATASETS.items()
+}
 FORMATS["another builder"] = "preference with a DPO loss, else chat; the row says to check"
 ENTRY_DOC = dict(ENTRY_KEYS) | {
     "_component_": "carried to `data.NAME.format`, see the formats below",
-    "source": ("a local file or json/csv/parquet with data_files: carried to `data.NAME.path`; "
-                "a hub id: a placeholder path to fill (!)"),
+    "source": (
+        "a local file or json/csv/parquet with data_files: carried to `data.NAME.path`; "
+        "a hub id: a placeholder path to fill (!)"
+    ),
     "data_files": "carried to `data.NAME.path`",
     "column_map.*": "carried to `data.NAME.columns`",
     "conversation_column": "carried to `data.NAME.columns` (messages)",

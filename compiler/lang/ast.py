@@ -9,7 +9,6 @@ round-trip property relies on it).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 from ftc.compiler.lang.recipe import Span
 
@@ -52,7 +51,7 @@ class Ident:
 @dataclass(frozen=True)
 class Arg:
     name: str | None  # None for a positional argument
-    value: "Value"
+    value: Value
     span: Span = _span()
 
 
@@ -68,14 +67,14 @@ class Call:
 
 @dataclass(frozen=True)
 class List:
-    items: tuple["Value", ...]
+    items: tuple[Value, ...]
     span: Span = _span()
 
 
 @dataclass(frozen=True)
 class Entry:
     key: str
-    value: "Value"
+    value: Value
     quoted: bool = False  # the key was written as a string: { "a b" = ... }
     span: Span = _span()
     key_span: Span = _span()
@@ -87,7 +86,7 @@ class Map:
     span: Span = _span()
 
 
-Value = Union[Str, Number, Money, Ident, Call, List, Map]
+Value = Str | Number | Money | Ident | Call | List | Map
 
 
 @dataclass(frozen=True)
@@ -122,12 +121,12 @@ class Beat:
 class Block:
     kind: str
     label: Str | None
-    items: tuple["Item", ...]
+    items: tuple[Item, ...]
     span: Span = _span()
     kind_span: Span = _span()
 
 
-Item = Union[Attribute, Block, Expect, Beat]
+Item = Attribute | Block | Expect | Beat
 
 
 @dataclass(frozen=True)

@@ -35,17 +35,25 @@ CREDENTIALS: tuple[Credential, ...] = (
     Credential("an Anthropic API key", re.compile(r"\bsk-ant-[A-Za-z0-9_-]{20,}")),
     Credential("an OpenAI API key", re.compile(r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}")),
     Credential("an AWS access key id", re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b")),
-    Credential("an AWS secret access key",
-               re.compile(rf"(?i)(?<![A-Za-z0-9]){_AWS_SECRET_NAME}[\s\"'=:]{{1,6}}([A-Za-z0-9/+]{{40}})(?![A-Za-z0-9/+=])"), 1),
+    Credential(
+        "an AWS secret access key",
+        re.compile(rf"(?i)(?<![A-Za-z0-9]){_AWS_SECRET_NAME}[\s\"'=:]{{1,6}}([A-Za-z0-9/+]{{40}})(?![A-Za-z0-9/+=])"),
+        1,
+    ),
     Credential("a GitHub token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,})")),
     Credential("a Slack token", re.compile(r"\bxox[abposre]-[A-Za-z0-9-]{10,}")),
-    Credential("a Slack webhook", re.compile(r"https://hooks\.slack\.com/services/T[A-Za-z0-9_]+/B[A-Za-z0-9_]+/[A-Za-z0-9_]+")),
+    Credential(
+        "a Slack webhook", re.compile(r"https://hooks\.slack\.com/services/T[A-Za-z0-9_]+/B[A-Za-z0-9_]+/[A-Za-z0-9_]+")
+    ),
     Credential("a Google API key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}")),
     Credential("a JSON Web Token", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")),
     Credential("a bearer token", re.compile(r"(?i)\bbearer\s+([A-Za-z0-9._~+/-]{20,}=*)"), 1, generic=True),
-    Credential("a password or API key",
-               re.compile(rf"(?i)(?<![A-Za-z0-9]){_SECRET_NAME}[\"']?\s*[:=]\s*[\"']?([^\s\"'`,;]{{{GENERIC_MIN_LENGTH},}})"),
-               1, generic=True),
+    Credential(
+        "a password or API key",
+        re.compile(rf"(?i)(?<![A-Za-z0-9]){_SECRET_NAME}[\"']?\s*[:=]\s*[\"']?([^\s\"'`,;]{{{GENERIC_MIN_LENGTH},}})"),
+        1,
+        generic=True,
+    ),
 )
 
 

@@ -10,8 +10,12 @@ recursion over values here is safe.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ftc.compiler.lang import ast
+
+if TYPE_CHECKING:
+    from ftc.compiler.lang.diagnostics import Diagnostic
 
 INDENT = "  "
 WIDTH = 100  # a value that would make a longer line is broken over lines (calls, lists, maps)
@@ -193,7 +197,7 @@ def format_tree(tree: ast.RecipeFile) -> str:
     return text + "\n" if text else ""
 
 
-def format_text(text: str, file: str = "<recipe>") -> tuple[str | None, list]:
+def format_text(text: str, file: str = "<recipe>") -> tuple[str | None, list[Diagnostic]]:
     """Formatted text, or None and the syntax diagnostics."""
     from ftc.compiler.lang.frontend import parse_text
 

@@ -74,7 +74,9 @@ def read_source(path: str | Path) -> tuple[str | None, list[Diagnostic]]:
     where = Span(file, 1, 1, 1, 1)
     try:
         if os.path.isdir(file):
-            return None, [error("FTR001", "this is a directory, not a recipe file", where, "lint a folder with `ftc lint DIR`")]
+            return None, [
+                error("FTR001", "this is a directory, not a recipe file", where, "lint a folder with `ftc lint DIR`")
+            ]
         with open(file, "rb") as fh:
             data = fh.read(parser.MAX_BYTES + 1)
     except FileNotFoundError:

@@ -13,13 +13,13 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 from ftc.compiler.lang import ast, codes
 from ftc.compiler.lang.credentials import find_assigned, find_secret
 from ftc.compiler.lang.diagnostics import Diagnostic
-from ftc.compiler.lang.recipe import Recipe, Span
+from ftc.compiler.lang.recipe import Expect, Recipe, Span
 from ftc.compiler.lang.thresholds import GAINS_CLEAR, MIN_EXAMPLES, SMALL_DATA
 
 
@@ -157,9 +157,10 @@ def _too_few_examples(src: LintInput) -> Iterator[Diagnostic]:
     recipe = src.checked
     for sources, kind in ((recipe.train_sources, "training"), (recipe.preference_sources, "preference")):
         counts = [count_rows(s.path, s.format) for s in sources]
-        if not sources or any(c is None for c in counts):
+        known = [c for c in counts if c is not None]
+        if not sources or len(known) != len(counts):
             continue
-        total = sum(counts)  # type: ignore[arg-type]
+        total = sum(known)
         kept = total if recipe.eval.eval_data else int(total * (1 - recipe.eval.holdout_fraction))
         if kept < MIN_EXAMPLES:
             yield _d(
@@ -230,28 +231,36 @@ def _bounds(op: str, t: float) -> tuple[float, bool, float, bool]:
 
 @lint_rule("FTR206")
 def _unreachable(src: LintInput) -> Iterator[Diagnostic]:
-    by_label: dict[str, list[tuple[float, bool, float, bool, object]]] = {}
+    by_label: dict[str, list[tuple[float, bool, float, bool, Expect]]] = {}
     for e in src.checked.eval.expects:
         lo, lo_s, hi, hi_s = _bounds(e.op, e.threshold)
-        floor, ceil = (1.0, float("inf")) if e.metric == "perplexity" else (0.0, 1.0)
-        if lo > ceil or hi < floor or (lo == ceil and lo_s) or (hi == floor and hi_s) or (e.metric == "perplexity" and hi < 1):
+        floor, ceil = {"perplexity": (1.0, float("inf")), "forgetting": (0.0, float("inf"))}.get(e.metric, (0.0, 1.0))
+        if (
+            lo > ceil
+            or hi < floor
+            or (lo == ceil and lo_s)
+            or (hi == floor and hi_s)
+            or (e.metric == "perplexity" and hi < 1)
+        ):
             yield _d("FTR206", f"`{e.label} {e.op} {e.threshold:g}` can never be met", e.span, _range_hint(e.metric))
             continue
         by_label.setdefault(e.label, []).append((lo, lo_s, hi, hi_s, e))
     for label, items in by_label.items():
-        lo = max(items, key=lambda i: (i[0], i[1]))
-        hi = min(items, key=lambda i: (i[2], not i[3]))
-        if lo[0] > hi[2] or (lo[0] == hi[2] and (lo[1] or hi[3])):
-            later = max((lo[4], hi[4]), key=lambda e: e.span.line)  # type: ignore[attr-defined]
+        low = max(items, key=lambda i: (i[0], i[1]))  # the tightest lower bound
+        high = min(items, key=lambda i: (i[2], not i[3]))  # the tightest upper bound
+        if low[0] > high[2] or (low[0] == high[2] and (low[1] or high[3])):
+            later = max((low[4], high[4]), key=lambda e: e.span.line)
             yield _d(
                 "FTR206",
                 f"the expectations on `{label}` contradict each other: no score meets them all",
-                later.span,  # type: ignore[attr-defined]
-                f"see the expectation on line {min(lo[4].span.line, hi[4].span.line)}",  # type: ignore[attr-defined]
+                later.span,
+                f"see the expectation on line {min(low[4].span.line, high[4].span.line)}",
             )
 
 
 def _range_hint(metric: str) -> str:
+    if metric == "forgetting":
+        return "forgetting (the rise of general-text perplexity after tuning) is 0% or more"
     return "perplexity is at least 1" if metric == "perplexity" else f"{metric} is a rate between 0 and 1"
 
 
@@ -282,7 +291,9 @@ _SECRET_HINT = "never commit credentials: revoke it, and let the tool read it fr
 
 @lint_rule("FTR208", needs_recipe=False)
 def _secrets(src: LintInput) -> Iterator[Diagnostic]:
-    texts: list[tuple[str | None, str, Span, int]] = [(name, s.value, s.span, 1) for name, s in _named_strings(src.tree)]
+    texts: list[tuple[str | None, str, Span, int]] = [
+        (name, s.value, s.span, 1) for name, s in _named_strings(src.tree)
+    ]
     texts += [(None, c.text, c.span, 0) for c in src.tree.comments]
     for name, text, span, quote in texts:
         found = find_secret(text)
@@ -329,7 +340,9 @@ def _bidi_finding(kind: str, ch: str, span: Span) -> Diagnostic:
     name = f"U+{ord(ch):04X} {unicodedata.name(ch, 'BIDI CONTROL')}"
     message = f"an invisible bidirectional control character ({name}) in a {kind}: the text may read differently than it parses"
     if kind == "string":
-        return _d("FTR210", message, span, f"remove it, or write it as a visible escape (\\u{ord(ch):04X}) if it is meant")
+        return _d(
+            "FTR210", message, span, f"remove it, or write it as a visible escape (\\u{ord(ch):04X}) if it is meant"
+        )
     return _d("FTR210", message, span, "remove it from the comment").with_severity("warning")
 
 
@@ -342,7 +355,11 @@ def _same_file(src: LintInput) -> Iterator[Diagnostic]:
     evals = [s for s in recipe.data if s.name == recipe.eval.eval_data]
     for ev in evals:
         for tr in recipe.data:
-            if tr.name != ev.name and tr.format != "documents" and os.path.realpath(tr.path) == os.path.realpath(ev.path):
+            if (
+                tr.name != ev.name
+                and tr.format != "documents"
+                and os.path.realpath(tr.path) == os.path.realpath(ev.path)
+            ):
                 yield _d(
                     "FTR209",
                     f"`{ev.rel_path}` is both training data (`{tr.name}`) and eval data (`{ev.name}`)",
@@ -356,7 +373,7 @@ def _same_file(src: LintInput) -> Iterator[Diagnostic]:
 def _duplicate_expects(src: LintInput) -> Iterator[Diagnostic]:
     # Identity is the checked expectation, so `>= 0.9` and `>= 90%` (or two spellings of one schema
     # path) are the same condition however they are written.
-    first: dict[tuple, int] = {}
+    first: dict[tuple[str, tuple[tuple[str, str], ...], str, float], int] = {}
     for e in src.checked.eval.expects:
         identity = (e.metric, tuple(sorted((k, str(v)) for k, v in e.args.items())), e.op, e.threshold)
         if identity in first:
@@ -380,9 +397,13 @@ def _placeholder_goal(src: LintInput) -> Iterator[Diagnostic]:
     for text in (goal.text, goal.knowledge_text):
         found = PLACEHOLDER_GOAL.search(text)
         if found:
-            yield _d("FTR212", f"the goal is still a placeholder (`{found.group(0)}`)", goal.span,
-                     "describe the behaviour (or knowledge) in your own words: the system prompt, the baseline and "
-                     "the tune all start from this text")
+            yield _d(
+                "FTR212",
+                f"the goal is still a placeholder (`{found.group(0)}`)",
+                goal.span,
+                "describe the behaviour (or knowledge) in your own words: the system prompt, the baseline and "
+                "the tune all start from this text",
+            )
             return
 
 

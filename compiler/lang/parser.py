@@ -10,40 +10,68 @@ from __future__ import annotations
 import re
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from ftc.compiler.lang import ast
 from ftc.compiler.lang.diagnostics import Diagnostic, error
 from ftc.compiler.lang.recipe import Span
 from ftc.compiler.lang.thresholds import MAX_BYTES, MAX_DEPTH, MAX_TOKENS
 
+if TYPE_CHECKING:  # lark is imported lazily (cold start); only its types are needed here
+    from lark import Lark, Token
+
 __all__ = ["parse", "decode", "MAX_BYTES", "MAX_DEPTH", "MAX_TOKENS"]
 
+
+class _Context(threading.local):
+    """The state of the parse under way (one per thread; ``_lock`` also serialises parses)."""
+
+    file: str
+    diags: list[Diagnostic]
+    comments: list[ast.Comment]
+    tokens: int
+
+
 _lock = threading.Lock()
-_parser: Any = None
-_ctx = threading.local()
+_parser: Lark | None = None
+_ctx = _Context()
 
 
 # --- spans -----------------------------------------------------------------------------------
-def _start(x: Any) -> tuple[int, int]:
+class _Spanned(Protocol):
+    """An AST node: anything the reductions built, as opposed to a lark Token."""
+
+    @property
+    def span(self) -> Span: ...
+
+
+def _tok_pos(tok: Token) -> tuple[int, int, int, int]:
+    """line, column, end line, end column. lark types them Optional (a Token made by hand has
+    none); every token its lexer produces has them all."""
+    return cast(int, tok.line), cast(int, tok.column), cast(int, tok.end_line), cast(int, tok.end_column)
+
+
+def _start(x: Token | _Spanned) -> tuple[int, int]:
     if hasattr(x, "span"):
         return x.span.line, x.span.col
-    return x.line, x.column
+    line, col, _, _ = _tok_pos(x)
+    return line, col
 
 
-def _end(x: Any) -> tuple[int, int]:
+def _end(x: Token | _Spanned) -> tuple[int, int]:
     if hasattr(x, "span"):
         return x.span.end_line, x.span.end_col
-    return x.end_line, x.end_column
+    _, _, end_line, end_col = _tok_pos(x)
+    return end_line, end_col
 
 
-def _span_of(first: Any, last: Any) -> Span:
+def _span_of(first: Token | _Spanned, last: Token | _Spanned) -> Span:
     (l1, c1), (l2, c2) = _start(first), _end(last)
     return Span(_ctx.file, l1, c1, l2, c2)
 
 
-def _tok_span(tok: Any) -> Span:
-    return Span(_ctx.file, tok.line, tok.column, tok.end_line, tok.end_column)
+def _tok_span(tok: Token) -> Span:
+    return Span(_ctx.file, *_tok_pos(tok))
 
 
 # --- literal decoding ------------------------------------------------------------------------
@@ -51,23 +79,24 @@ _ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t", "r": "\r", "/": "/"}
 _ESCAPE_RE = re.compile(r"\\(u[0-9a-fA-F]{4}|.)")
 
 
-def _decode_string(tok: Any) -> str:
+def _decode_string(tok: Token) -> str:
     raw = str(tok)[1:-1]
     if "\\" not in raw:
         return raw
 
-    def repl(m: re.Match) -> str:
-        esc = m.group(1)
+    def repl(m: re.Match[str]) -> str:
+        esc: str = m.group(1)
         if esc in _ESCAPES:
             return _ESCAPES[esc]
         if len(esc) == 5 and esc[0] == "u":
             return chr(int(esc[1:], 16))
-        col = tok.column + 1 + m.start()
+        line, column, _, _ = _tok_pos(tok)
+        col = column + 1 + m.start()
         _ctx.diags.append(
             error(
                 "FTR006",
                 f"unknown escape `\\{esc}` in a string",
-                Span(_ctx.file, tok.line, col, tok.line, col + 2),
+                Span(_ctx.file, line, col, line, col + 2),
                 'strings take \\" \\\\ \\n \\t \\r and \\uXXXX; write \\\\ for a backslash',
             )
         )
@@ -80,7 +109,9 @@ _NUMBER_RE = re.compile(r"(-?[0-9][0-9_]*(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)(.*)"
 
 
 def _decode_number(text: str) -> tuple[str, str, float | int]:
-    number, unit = _NUMBER_RE.fullmatch(text).groups()  # the token regex guarantees a match
+    m = _NUMBER_RE.fullmatch(text)
+    assert m is not None  # the token regex guarantees a match
+    number, unit = m.groups()
     plain = number.replace("_", "")
     try:
         value: float | int = float(plain) if any(c in plain for c in ".eE") else int(plain)
@@ -90,7 +121,13 @@ def _decode_number(text: str) -> tuple[str, str, float | int]:
 
 
 # --- the reductions --------------------------------------------------------------------------
-def _values(children: list) -> list:
+# What lark hands each reduction: the Tokens and the AST nodes of earlier reductions, in the
+# grammar's order. The grammar, not the type, says which is where, hence Any; each reduction
+# names the type of what it takes out.
+_Children = list[Any]
+
+
+def _values(children: _Children) -> list[Any]:
     """Children that are AST nodes (punctuation tokens dropped)."""
     return [c for c in children if hasattr(c, "span")]
 
@@ -98,74 +135,85 @@ def _values(children: list) -> list:
 class _Builder:
     """Called by lark at each reduction with all tokens kept (``keep_all_tokens``) for spans."""
 
-    def start(self, children: list) -> tuple:
+    def start(self, children: _Children) -> tuple[ast.Item, ...]:
         return tuple(c for c in children if hasattr(c, "span"))
 
-    def string(self, children: list) -> ast.Str:
-        tok = children[0]
+    def string(self, children: _Children) -> ast.Str:
+        tok: Token = children[0]
         return ast.Str(_decode_string(tok), _tok_span(tok))
 
-    def number(self, children: list) -> ast.Number:
-        tok = children[0]
+    def number(self, children: _Children) -> ast.Number:
+        tok: Token = children[0]
         text, unit, value = _decode_number(str(tok))
         return ast.Number(text, unit, value, _tok_span(tok))
 
-    def money(self, children: list) -> ast.Money:
-        tok = children[0]
+    def money(self, children: _Children) -> ast.Money:
+        tok: Token = children[0]
         text = str(tok)[1:]
         return ast.Money(text, float(text.replace("_", "")), _tok_span(tok))
 
-    def ident(self, children: list) -> ast.Ident:
-        tok = children[0]
+    def ident(self, children: _Children) -> ast.Ident:
+        tok: Token = children[0]
         return ast.Ident(str(tok), _tok_span(tok))
 
-    def arg(self, children: list) -> ast.Arg:
-        value = children[-1]
+    def arg(self, children: _Children) -> ast.Arg:
+        value: ast.Value = children[-1]
         name = str(children[0]) if len(children) == 3 else None
         return ast.Arg(name, value, _span_of(children[0], value))
 
-    def call(self, children: list) -> ast.Call:
-        name = children[0]
+    def call(self, children: _Children) -> ast.Call:
+        name: Token = children[0]
         args = tuple(c for c in children if isinstance(c, ast.Arg))
         return ast.Call(str(name), args, _span_of(name, children[-1]), _tok_span(name))
 
-    def list(self, children: list) -> ast.List:
+    def list(self, children: _Children) -> ast.List:
         return ast.List(tuple(_values(children)), _span_of(children[0], children[-1]))
 
-    def entry(self, children: list) -> ast.Entry:
-        key, value = children[0], children[-1]
+    def entry(self, children: _Children) -> ast.Entry:
+        key: Token = children[0]
+        value: ast.Value = children[-1]
         quoted = key.type == "STRING"
         text = _decode_string(key) if quoted else str(key)
         return ast.Entry(text, value, quoted, _span_of(key, value), _tok_span(key))
 
-    def map(self, children: list) -> ast.Map:
+    def map(self, children: _Children) -> ast.Map:
         entries = tuple(c for c in children if isinstance(c, ast.Entry))
         return ast.Map(entries, _span_of(children[0], children[-1]))
 
-    def attribute(self, children: list) -> ast.Attribute:
-        key, value = children[0], children[-1]
+    def attribute(self, children: _Children) -> ast.Attribute:
+        key: Token = children[0]
+        value: ast.Value = children[-1]
         return ast.Attribute(str(key), value, _span_of(key, value), _tok_span(key))
 
-    def block(self, children: list) -> ast.Block:
-        kind = children[0]
+    def block(self, children: _Children) -> ast.Block:
+        kind: Token = children[0]
         label = None
         if len(children) > 1 and getattr(children[1], "type", None) == "STRING":
             label = ast.Str(_decode_string(children[1]), _tok_span(children[1]))
         items = tuple(c for c in children[1:] if hasattr(c, "span") and c is not label)
         return ast.Block(str(kind), label, items, _span_of(kind, children[-1]), _tok_span(kind))
 
-    def expect(self, children: list) -> ast.Expect:
+    def expect(self, children: _Children) -> ast.Expect:
+        metric: ast.Ident | ast.Call
+        threshold: ast.Value
         _kw, metric, op, threshold = children
         return ast.Expect(metric, str(op), threshold, _span_of(children[0], threshold))
 
-    def beat(self, children: list) -> ast.Beat:
+    def beat(self, children: _Children) -> ast.Beat:
+        kw: Token
+        target: Token
+        word: Token
+        amount: ast.Value
         kw, target, word, amount = children
         return ast.Beat(
-            ast.Ident(str(target), _tok_span(target)), ast.Ident(str(word), _tok_span(word)), amount, _span_of(kw, amount)
+            ast.Ident(str(target), _tok_span(target)),
+            ast.Ident(str(word), _tok_span(word)),
+            amount,
+            _span_of(kw, amount),
         )
 
 
-def _get_parser() -> Any:
+def _get_parser() -> Lark:
     global _parser
     if _parser is None:
         from lark import Lark
@@ -201,17 +249,17 @@ def _cache_path() -> str | bool:
     return str(folder / "lark-ftr.cache")
 
 
-def _on_comment(tok: Any) -> None:
+def _on_comment(tok: Token) -> None:
     _ctx.comments.append(ast.Comment(str(tok).rstrip(), _tok_span(tok)))
 
 
 class _TooManyTokens(Exception):
-    def __init__(self, tok: Any) -> None:
+    def __init__(self, tok: Token) -> None:
         super().__init__("too many tokens")
         self.tok = tok
 
 
-def _count(tok: Any) -> Any:
+def _count(tok: Token) -> Token:
     # Every attribute has a NAME, so counting names, strings and numbers bounds the parse's work.
     _ctx.tokens += 1
     if _ctx.tokens > MAX_TOKENS:
@@ -287,7 +335,12 @@ def _check_nesting(text: str, file: str) -> Diagnostic | None:
         ch = m.group()
         if ch == '"':  # a quote that starts no complete string: the string runs off its line
             line, col = _position(text, m.start())
-            return error("FTR006", "unterminated string", _point(file, line, col), 'close the string with `"` on the same line; write \\n for a line break')
+            return error(
+                "FTR006",
+                "unterminated string",
+                _point(file, line, col),
+                'close the string with `"` on the same line; write \\n for a line break',
+            )
         if ch in "{[(":
             stack.append((ch, m.start()))
             if len(stack) > MAX_DEPTH:
@@ -301,7 +354,11 @@ def _check_nesting(text: str, file: str) -> Diagnostic | None:
         elif ch in _PAIRS:
             if not stack or stack[-1][0] != _PAIRS[ch]:
                 line, col = _position(text, m.start())
-                what = f"`{ch}` does not match the `{stack[-1][0]}` opened at line {_position(text, stack[-1][1])[0]}" if stack else f"unmatched `{ch}`"
+                what = (
+                    f"`{ch}` does not match the `{stack[-1][0]}` opened at line {_position(text, stack[-1][1])[0]}"
+                    if stack
+                    else f"unmatched `{ch}`"
+                )
                 return error("FTR005", what, _point(file, line, col), "check the brackets above this line")
             stack.pop()
     if stack:
@@ -322,9 +379,16 @@ def _syntax_error(exc: Exception, text: str, file: str) -> Diagnostic:
 
     if isinstance(exc, UnexpectedCharacters):
         line, col = exc.line, exc.column
-        ch = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
+        # lark declares pos_in_stream None on the base class; UnexpectedCharacters sets the offset.
+        pos = cast(int, exc.pos_in_stream)
+        ch = text[pos] if pos < len(text) else ""
         if ch == '"':
-            return error("FTR006", "unterminated string", _point(file, line, col), 'close the string with `"` on the same line; write \\n for a line break')
+            return error(
+                "FTR006",
+                "unterminated string",
+                _point(file, line, col),
+                'close the string with `"` on the same line; write \\n for a line break',
+            )
         hint = None
         if ch == ":":
             hint = "attributes are written `key = value`, not `key: value`"
@@ -364,7 +428,9 @@ def parse(text: str, file: str = "<recipe>") -> tuple[ast.RecipeFile | None, lis
         text = text[1:]
     if "\x00" in text:
         line, col = _position(text, text.index("\x00"))
-        return None, [error("FTR002", "the file contains NUL bytes: it is binary, not a recipe", _point(file, line, col))]
+        return None, [
+            error("FTR002", "the file contains NUL bytes: it is binary, not a recipe", _point(file, line, col))
+        ]
     found = _check_nesting(text, file)
     if found is not None:
         return None, [_foreign_format(text, file) or found]
@@ -373,9 +439,11 @@ def parse(text: str, file: str = "<recipe>") -> tuple[ast.RecipeFile | None, lis
     with _lock:
         _ctx.file, _ctx.diags, _ctx.comments, _ctx.tokens = file, [], [], 0
         try:
-            items = _get_parser().parse(text)
+            # With an inline transformer, parse returns what _Builder.start built, not lark's Tree.
+            items = cast("tuple[ast.Item, ...]", _get_parser().parse(text))
         except _TooManyTokens as exc:
-            where = _point(file, exc.tok.line, exc.tok.column)
+            line, col, _, _ = _tok_pos(exc.tok)
+            where = _point(file, line, col)
             return None, [error("FTR010", f"more than {MAX_TOKENS:,} tokens; a recipe has a few hundred", where)]
         except LarkError as exc:
             return None, [_foreign_format(text, file) or _syntax_error(exc, text, file)]
@@ -390,12 +458,20 @@ def parse(text: str, file: str = "<recipe>") -> tuple[ast.RecipeFile | None, lis
 def decode(data: bytes, file: str) -> tuple[str | None, list[Diagnostic]]:
     """Bytes -> text, or FTR002/FTR010 for what is not a UTF-8 text recipe."""
     if len(data) > MAX_BYTES:
-        return None, [error("FTR010", f"the file is larger than {MAX_BYTES // 1_000_000} MB; a recipe is a few KB", _point(file, 1, 1))]
+        return None, [
+            error(
+                "FTR010",
+                f"the file is larger than {MAX_BYTES // 1_000_000} MB; a recipe is a few KB",
+                _point(file, 1, 1),
+            )
+        ]
     nul = data.find(b"\x00")
     if nul >= 0:
         prefix = data[:nul].decode("utf-8", "replace")
         line, col = _position(prefix, len(prefix))
-        return None, [error("FTR002", "the file contains NUL bytes: it is binary, not a recipe", _point(file, line, col))]
+        return None, [
+            error("FTR002", "the file contains NUL bytes: it is binary, not a recipe", _point(file, line, col))
+        ]
     try:
         return data.decode("utf-8"), []
     except UnicodeDecodeError as exc:

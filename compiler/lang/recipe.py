@@ -8,8 +8,9 @@ reads only this model, so it can be built directly in tests without any text.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Mapping
+from typing import Literal
 
 from ftc.shared.contract import DATA_FORMATS, FORMAT_FIELDS, METRICS  # noqa: F401 - re-exported for the checks
 
@@ -28,7 +29,7 @@ class Span:
     end_col: int
 
     @staticmethod
-    def unknown(file: str = "<recipe>") -> "Span":
+    def unknown(file: str = "<recipe>") -> Span:
         return Span(file, 1, 1, 1, 1)
 
 
@@ -67,6 +68,8 @@ class DataSource:
 class Constraints:
     device: Device = "cpu"
     gpus: int = 1
+    processes: int | None = None  # per node; None: the rules decide (1 on cpu, `gpus` on cuda)
+    nodes: int = 1
     gpu_memory_bytes: int | None = None
     budget_seconds: float | None = None
     budget_usd: float | None = None

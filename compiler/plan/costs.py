@@ -52,29 +52,46 @@ class DeviceFacts:
 
     @property
     def flops_per_second(self) -> float:
-        return self.peak_flops * self.utilisation * self.gpus
+        """One device's: a step runs on one device unless the plan's ``distributed`` section says
+        how many processes share it (``estimates`` divides training by that speed-up)."""
+        return self.peak_flops * self.utilisation
 
-    def to_json(self) -> dict:
-        return {"kind": self.kind, "gpus": self.gpus, "memory_bytes": self.memory_bytes, "name": self.name,
-                "peak_flops": self.peak_flops, "utilisation": self.utilisation, "assumption": self.assumption}
+    def to_json(self) -> dict[str, object]:
+        return {
+            "kind": self.kind,
+            "gpus": self.gpus,
+            "memory_bytes": self.memory_bytes,
+            "name": self.name,
+            "peak_flops": self.peak_flops,
+            "utilisation": self.utilisation,
+            "assumption": self.assumption,
+        }
 
 
 def device_facts(kind: str, gpus: int = 1, memory_bytes: int | None = None) -> DeviceFacts:
     if kind == "cpu":
         memory = memory_bytes or CPU_MEMORY
-        note = (f"CPU at {CPU_PEAK_FLOPS / 1e9:.0f} GFLOP/s fp32 peak (2 Zen 5 cores, measured), "
-                f"{CPU_UTILISATION:.0%} utilisation; "
-                + (f"{memory / GB:.1f} GB memory as stated" if memory_bytes else
-                   f"{memory / GB:.0f} GB memory assumed (a common CI runner; set gpu_memory to state yours)")
-                + "; local compute, no cost")
+        note = (
+            f"CPU at {CPU_PEAK_FLOPS / 1e9:.0f} GFLOP/s fp32 peak (2 Zen 5 cores, measured), "
+            f"{CPU_UTILISATION:.0%} utilisation; "
+            + (
+                f"{memory / GB:.1f} GB memory as stated"
+                if memory_bytes
+                else f"{memory / GB:.0f} GB memory assumed (a common CI runner; set gpu_memory to state yours)"
+            )
+            + "; local compute, no cost"
+        )
         return DeviceFacts("cpu", 1, memory, "cpu", CPU_PEAK_FLOPS, CPU_UTILISATION, 0.0, CPU_BANDWIDTH, note)
     gpu = _reference_gpu(memory_bytes)
     memory = memory_bytes or gpu.memory_bytes
     stated = "as stated" if memory_bytes else "assumed"
-    note = (f"{gpus} x {gpu.name}-class GPU: {memory / GB:.0f} GB each ({stated}), {gpu.bf16_flops / 1e12:.0f} TFLOP/s "
-            f"bf16 peak, {GPU_UTILISATION:.0%} utilisation, ${gpu.usd_per_hour:.2f}/GPU-hour")
-    return DeviceFacts("cuda", max(1, gpus), memory, gpu.name, gpu.bf16_flops, GPU_UTILISATION, gpu.usd_per_hour,
-                       gpu.bandwidth, note)
+    note = (
+        f"{gpus} x {gpu.name}-class GPU: {memory / GB:.0f} GB each ({stated}), {gpu.bf16_flops / 1e12:.0f} TFLOP/s "
+        f"bf16 peak, {GPU_UTILISATION:.0%} utilisation, ${gpu.usd_per_hour:.2f}/GPU-hour"
+    )
+    return DeviceFacts(
+        "cuda", max(1, gpus), memory, gpu.name, gpu.bf16_flops, GPU_UTILISATION, gpu.usd_per_hour, gpu.bandwidth, note
+    )
 
 
 def _reference_gpu(memory_bytes: int | None) -> Gpu:

@@ -33,7 +33,11 @@ def flatten(value: object, prefix: str = "") -> dict[str, object]:
 
 
 def _show(path: str, value: object) -> str:
-    if isinstance(value, int) and not isinstance(value, bool) and (path.endswith("_bytes") or "memory_breakdown" in path):
+    if (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and (path.endswith("_bytes") or "memory_breakdown" in path)
+    ):
         return f"{value / 1e9:.2f} GB"
     if isinstance(value, float):
         return f"{value:g}"
@@ -42,10 +46,10 @@ def _show(path: str, value: object) -> str:
     return "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def diff_plans(old: dict, new: dict) -> list[tuple[str, str, object, object]]:
+def diff_plans(old: dict[str, object], new: dict[str, object]) -> list[tuple[str, str, object, object]]:
     """(sign, path, old, new) for every changed leaf: '+' added, '-' removed, '~' changed."""
     a, b = flatten(old), flatten(new)
-    out = []
+    out: list[tuple[str, str, object, object]] = []
     for path in sorted(set(a) | set(b)):
         if path not in a:
             out.append(("+", path, None, b[path]))
@@ -56,7 +60,7 @@ def diff_plans(old: dict, new: dict) -> list[tuple[str, str, object, object]]:
     return out
 
 
-def render_diff(old: dict, new: dict, old_name: str = "old plan") -> str:
+def render_diff(old: dict[str, object], new: dict[str, object], old_name: str = "old plan") -> str:
     changes = diff_plans(old, new)
     if not changes:
         return f"No changes against {old_name}.\n"

@@ -9,9 +9,11 @@ Use ``project_root_of(plan, plan_path)`` to get the absolute folder back.
 
 from __future__ import annotations
 
-import stat
 import json
+import stat
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from ftc.shared import atomic
 from ftc.shared.contract import expect_id, expect_label
@@ -19,8 +21,12 @@ from ftc.shared.errors import FtcError
 
 _GUARDED = ("train", "dpo", "distill")
 
+# A plan document: JSON whose shape the schema (``compiler.plan.schema``) fixes and checks, not a
+# Python type, so its values are read as Any.
+Plan = dict[str, Any]
 
-def dumps(plan: dict) -> str:
+
+def dumps(plan: Plan) -> str:
     return json.dumps(plan, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
 
 
@@ -38,10 +44,11 @@ def problems(plan: object) -> list[str]:
     return out
 
 
-def _expect_problems(expects: list[dict]) -> list[str]:
+def _expect_problems(expects: list[dict[str, Any]]) -> list[str]:
     """An expect's label is its score's key everywhere: it must say exactly what is measured, and no
     expect may appear twice (one would overwrite the other's verdict)."""
-    out, seen = [], set()
+    out: list[str] = []
+    seen: set[str] = set()
     for i, expect in enumerate(expects):
         faithful = expect_label(expect["metric"], expect["args"])
         if expect["label"] != faithful:
@@ -53,15 +60,16 @@ def _expect_problems(expects: list[dict]) -> list[str]:
     return out
 
 
-def _json_path(parts) -> str:
+def _json_path(parts: Iterable[str | int]) -> str:
     path = "$"
     for part in parts:
         path += f"[{part}]" if isinstance(part, int) else f".{part}"
     return path
 
 
-def _step_problems(steps: list[dict]) -> list[str]:
-    out, seen = [], set()
+def _step_problems(steps: list[dict[str, Any]]) -> list[str]:
+    out: list[str] = []
+    seen: set[str] = set()
     for i, step in enumerate(steps):
         where = f"$.steps[{i}]"
         if step["id"] in seen:
@@ -75,16 +83,18 @@ def _step_problems(steps: list[dict]) -> list[str]:
     return out
 
 
-def validate(plan: dict, origin: str = "plan") -> None:
+def validate(plan: Plan, origin: str = "plan") -> None:
     found = problems(plan)
     if found:
         shown = "\n".join(f"  {origin}: {p}" for p in found[:10])
         more = f"\n  ... and {len(found) - 10} more" if len(found) > 10 else ""
-        raise FtcError(f"error: {origin} is not a valid ftc plan (schema version 1):\n{shown}{more}\n"
-                       "hint: regenerate it with `ftc plan RECIPE --out FILE`; `ftc schema plan` prints the schema")
+        raise FtcError(
+            f"error: {origin} is not a valid ftc plan (schema version 1):\n{shown}{more}\n"
+            "hint: regenerate it with `ftc plan RECIPE --out FILE`; `ftc schema plan` prints the schema"
+        )
 
 
-def write_plan(plan: dict, path: str | Path) -> None:
+def write_plan(plan: Plan, path: str | Path) -> None:
     """Validate, then write atomically (through a symlink, keeping the file's mode)."""
     validate(plan, "the generated plan")
     target = Path(path)
@@ -110,14 +120,16 @@ def _finite(text: str) -> float:
     return value
 
 
-def read_plan(path: str | Path) -> dict:
+def read_plan(path: str | Path) -> Plan:
     """Read and validate a plan file; a bad file raises FtcError located by line:col or JSON path."""
     p = Path(path)
     try:
         if p.exists() and not stat.S_ISREG(p.stat().st_mode):
             raise FtcError(f"error: {p}: not a regular file (a FIFO, device or folder cannot be a plan)")
         if p.exists() and p.stat().st_size > MAX_PLAN_BYTES:
-            raise FtcError(f"error: {p}: {p.stat().st_size:,} bytes is too large for a plan (at most {MAX_PLAN_BYTES:,})")
+            raise FtcError(
+                f"error: {p}: {p.stat().st_size:,} bytes is too large for a plan (at most {MAX_PLAN_BYTES:,})"
+            )
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise FtcError(f"error: {p}: no such plan file") from None
@@ -127,16 +139,21 @@ def read_plan(path: str | Path) -> dict:
         plan = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
     except ValueError as exc:
         if not isinstance(exc, json.JSONDecodeError):
-            raise FtcError(f"error: {p}: {exc}\nhint: a plan holds finite numbers only; regenerate it with `ftc plan`") from None
-        raise FtcError(f"error: {p}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}\n"
-                       "hint: the plan was edited by hand or truncated; regenerate it with `ftc plan`") from None
+            raise FtcError(
+                f"error: {p}: {exc}\nhint: a plan holds finite numbers only; regenerate it with `ftc plan`"
+            ) from None
+        raise FtcError(
+            f"error: {p}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}\n"
+            "hint: the plan was edited by hand or truncated; regenerate it with `ftc plan`"
+        ) from None
     if not isinstance(plan, dict):
         raise FtcError(f"error: {p}:1:1: a plan is a JSON object, not {type(plan).__name__}")
     validate(plan, str(p))
     return plan
 
 
-def project_root_of(plan: dict, plan_path: str | Path | None = None) -> Path:
+def project_root_of(plan: Plan, plan_path: str | Path | None = None) -> Path:
     """The absolute project root: ``project_root`` resolved against the plan file's folder (or cwd)."""
     base = Path(plan_path).resolve().parent if plan_path is not None else Path.cwd()
-    return (base / plan["project_root"]).resolve()
+    rel: str = plan["project_root"]
+    return (base / rel).resolve()

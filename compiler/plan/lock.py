@@ -9,12 +9,16 @@ lock (``inputs``) pins, and each pinned file must still have the digest the plan
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from ftc.compiler.lang.checks import find_project_root
 from ftc.compiler.plan import facts
 from ftc.shared.errors import FtcError
+
+if TYPE_CHECKING:
+    from ftc.compiler.plan.io import Plan
 
 # Expect arguments that name a file in the project.
 FILE_ARGS = ("schema",)
@@ -24,26 +28,32 @@ def lock_digest(path: Path, fmt: str, glob: str = "**/*") -> str:
     """The data lock of one input, computed exactly as the planner wrote it: a file's sha256; for a
     folder (documents, a `datasets` folder) one digest over its files."""
     if fmt == "documents":
-        files, base = ([path], path.parent) if path.is_file() else (sorted(p for p in path.glob(glob) if p.is_file()), path)
+        files, base = (
+            ([path], path.parent) if path.is_file() else (sorted(p for p in path.glob(glob) if p.is_file()), path)
+        )
         return facts.tree_digest(base, files)[0]
     if path.is_dir():
         return facts.tree_digest(path, sorted(path.rglob("*.arrow")))[0]
     return facts.sha256_file(path)
 
 
-def load_sources(plan: dict) -> list[dict]:
+def load_sources(plan: Plan) -> list[dict[str, Any]]:
     """The sources the plan's load step(s) read."""
-    return [src for step in plan.get("steps", []) if step.get("kind") == "load"
-            for src in (step.get("config") or {}).get("sources", [])]
+    return [
+        src
+        for step in plan.get("steps", [])
+        if step.get("kind") == "load"
+        for src in (step.get("config") or {}).get("sources", [])
+    ]
 
 
-def _globs(plan: dict) -> dict[str, str]:
+def _globs(plan: Plan) -> dict[str, str]:
     return {src["name"]: src.get("glob") or "**/*" for src in load_sources(plan)}
 
 
-def stale_inputs(plan: dict, root: Path) -> list[str]:
+def stale_inputs(plan: Plan, root: Path) -> list[str]:
     """Inputs whose files changed (or vanished) since the plan was written, as messages."""
-    problems = []
+    problems: list[str] = []
     globs = _globs(plan)
     for item in plan.get("inputs", []):
         path = root / item["path"]
@@ -54,30 +64,36 @@ def stale_inputs(plan: dict, root: Path) -> list[str]:
     return problems
 
 
-def refresh_lock(plan: dict, root: Path) -> dict:
+def refresh_lock(plan: Plan, root: Path) -> Plan:
     globs = _globs(plan)
-    inputs = [dict(item, sha256=lock_digest(root / item["path"], item.get("format", ""), globs.get(item["name"], "**/*")))
-              for item in plan.get("inputs", [])]
+    inputs = [
+        dict(item, sha256=lock_digest(root / item["path"], item.get("format", ""), globs.get(item["name"], "**/*")))
+        for item in plan.get("inputs", [])
+    ]
     return dict(plan, inputs=inputs)
 
 
-def plan_root(plan: dict, plan_path: Path, allow_outside: bool) -> Path:
+def plan_root(plan: Plan, plan_path: Path, allow_outside: bool) -> Path:
     """The project root a plan file names. It must lie within the project that holds the plan file
     (found by the rule recipes use: the nearest folder with pyproject.toml or .git): a root edited to
     point above it (``"../../.."``) would put any file on the machine "inside the project"."""
     base = plan_path.resolve().parent
-    root = (base / plan["project_root"]).resolve()
+    rel: str = plan["project_root"]
+    root = (base / rel).resolve()
     home = find_project_root(base).resolve()
     if not allow_outside and not root.is_relative_to(home):
-        raise FtcError(f"error: {plan_path}: project_root '{plan['project_root']}' resolves to {root}, outside the "
-                       f"project that holds the plan file ({home})\nhint: a plan lives inside its project; re-plan "
-                       f"the recipe with `ftc plan --out`, or pass --allow-outside to accept this root", 2)
+        raise FtcError(
+            f"error: {plan_path}: project_root '{plan['project_root']}' resolves to {root}, outside the "
+            f"project that holds the plan file ({home})\nhint: a plan lives inside its project; re-plan "
+            f"the recipe with `ftc plan --out`, or pass --allow-outside to accept this root",
+            2,
+        )
     if not root.is_dir():
         raise FtcError(f"error: {plan_path}: project_root '{plan['project_root']}' ({root}) is not a folder", 2)
     return root
 
 
-def _paths(plan: dict) -> Iterator[tuple[str, str]]:
+def _paths(plan: Plan) -> Iterator[tuple[str, str]]:
     """(what, path) for every file the plan's steps will read."""
     for item in plan.get("inputs", []):
         yield f"data source '{item['name']}'", item["path"]
@@ -98,12 +114,15 @@ def resolve_inside(root: Path, rel: str, what: str, allow_outside: bool) -> Path
     return path
 
 
-def check_paths(plan: dict, root: Path, allow_outside: bool) -> None:
+def check_paths(plan: Plan, root: Path, allow_outside: bool) -> None:
     """Every path a step reads stays inside the project, and the load step reads only locked sources."""
     for what, rel in _paths(plan):
         resolve_inside(root, rel, what, allow_outside)
     locked = {(item["name"], item["path"], item.get("format")) for item in plan.get("inputs", [])}
     for src in load_sources(plan):
         if (src.get("name"), src.get("path"), src.get("format")) not in locked:
-            raise FtcError(f"error: the plan's load step reads source '{src.get('name')}' ({src.get('path')}), which "
-                           f"its data lock (inputs) does not pin\nhint: the plan was edited; re-plan the recipe", 1)
+            raise FtcError(
+                f"error: the plan's load step reads source '{src.get('name')}' ({src.get('path')}), which "
+                f"its data lock (inputs) does not pin\nhint: the plan was edited; re-plan the recipe",
+                1,
+            )

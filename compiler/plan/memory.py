@@ -51,8 +51,14 @@ class MemoryEstimate:
         return self.weights + self.gradients + self.optimizer + self.adapters + self.activations + self.overhead
 
     def breakdown(self) -> dict[str, int]:
-        return {"weights": self.weights, "gradients": self.gradients, "optimizer": self.optimizer,
-                "adapters": self.adapters, "activations": self.activations, "overhead": self.overhead}
+        return {
+            "weights": self.weights,
+            "gradients": self.gradients,
+            "optimizer": self.optimizer,
+            "adapters": self.adapters,
+            "activations": self.activations,
+            "overhead": self.overhead,
+        }
 
 
 def dtype_bytes(device: str) -> int:
@@ -84,8 +90,17 @@ def activation_bytes(spec: ModelSpec, seq_len: int, micro_batch: int, device: st
     return int((body + logits) * (CPU_EAGER_FACTOR if device == "cpu" else 1.0))
 
 
-def estimate(spec: ModelSpec, method: str, device: str, seq_len: int, micro_batch: int, *,
-             lora_r: int = 16, checkpointing: bool = False, gpus: int = 1) -> MemoryEstimate:
+def estimate(
+    spec: ModelSpec,
+    method: str,
+    device: str,
+    seq_len: int,
+    micro_batch: int,
+    *,
+    lora_r: int = 16,
+    checkpointing: bool = False,
+    gpus: int = 1,
+) -> MemoryEstimate:
     """Peak training memory per device. ``gpus`` > 1 shards the states across devices (FSDP)."""
     if method not in METHODS:
         raise ValueError(f"no memory model for method {method!r}")

@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -61,12 +62,12 @@ def write_json(path: str | Path, obj: Any) -> Path:
     return write_text(path, dumps(obj))
 
 
-def write_jsonl(path: str | Path, rows: list[dict]) -> Path:
+def write_jsonl(path: str | Path, rows: Sequence[Mapping[str, object]]) -> Path:
     text = "".join(json.dumps(row, sort_keys=True, ensure_ascii=False) + "\n" for row in rows)
     return write_text(path, text)
 
 
-def read_jsonl(path: str | Path) -> list[dict]:
+def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     with open(path, encoding="utf-8") as handle:
         return [json.loads(line) for line in handle if line.strip()]
 
