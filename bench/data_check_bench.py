@@ -1,5 +1,5 @@
-"""`ftc data check`: time on 100k ticket rows (issue 4: at most 60 s on a 2-core machine) and peak
-memory on 100k / 300k / 1M small chat rows (issue 9: 1M rows under 1.5 GB).
+"""`ftc data check`: time on 100k ticket rows (target: at most 60 s on a 2-core machine) and peak
+memory on 100k / 300k / 1M small chat rows (target: 1M rows under 1.5 GB).
 
 A figure, not a test: ``python bench/data_check_bench.py [--sizes 100000,300000,1000000] [--time-rows N]``.
 The data lives in a temp dir. Each run is the real ``ftc data check --json`` in a child process;
@@ -38,17 +38,27 @@ def check(path: Path) -> dict:
         wall = time.perf_counter() - t0
         out.seek(0)
         result = json.load(out)
-    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_mb": usage.ru_maxrss / 1024,
-            "exit": proc.returncode, "load": (load_before, os.getloadavg()[0]), "result": result}
+    return {
+        "wall": wall,
+        "cpu": usage.ru_utime + usage.ru_stime,
+        "rss_mb": usage.ru_maxrss / 1024,
+        "exit": proc.returncode,
+        "load": (load_before, os.getloadavg()[0]),
+        "result": result,
+    }
 
 
 def report(label: str, path: Path, run: dict) -> None:
     r = run["result"]
-    print(f"{label}: {path.stat().st_size / 1e6:.0f} MB file; wall {run['wall']:.1f} s, CPU {run['cpu']:.1f} s, "
-          f"peak RSS {run['rss_mb']:.0f} MB (exit {run['exit']}); load average {run['load'][0]:.1f} -> "
-          f"{run['load'][1]:.1f} on {os.cpu_count()} cores")
-    print(f"  rows {r['rows']}, exact {r['exact_duplicates']}, near {r['near_duplicates']}, unique {r['unique_rows']}, "
-          f"tokens {r['tokens']} ({r['token_method']})")
+    print(
+        f"{label}: {path.stat().st_size / 1e6:.0f} MB file; wall {run['wall']:.1f} s, CPU {run['cpu']:.1f} s, "
+        f"peak RSS {run['rss_mb']:.0f} MB (exit {run['exit']}); load average {run['load'][0]:.1f} -> "
+        f"{run['load'][1]:.1f} on {os.cpu_count()} cores"
+    )
+    print(
+        f"  rows {r['rows']}, exact {r['exact_duplicates']}, near {r['near_duplicates']}, unique {r['unique_rows']}, "
+        f"tokens {r['tokens']} ({r['token_method']})"
+    )
 
 
 def main() -> int:

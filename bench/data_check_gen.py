@@ -10,10 +10,12 @@ import json
 import random
 import sys
 
-WORDS = ("account billing invoice refund password login error browser extension slow crash update "
-         "order package delivery shipping address charge card plan upgrade downgrade export report "
-         "dashboard settings email notification sync mobile app desktop server timeout page button "
-         "customer team weekend morning yesterday today week month price discount receipt tracking").split()
+WORDS = (
+    "account billing invoice refund password login error browser extension slow crash update "
+    "order package delivery shipping address charge card plan upgrade downgrade export report "
+    "dashboard settings email notification sync mobile app desktop server timeout page button "
+    "customer team weekend morning yesterday today week month price discount receipt tracking"
+).split()
 GREETINGS = ("Hi", "Hello", "Good morning", "Dear support", "Hey there")
 CATEGORIES = ("billing", "technical", "account", "shipping", "other")
 
@@ -21,10 +23,20 @@ CATEGORIES = ("billing", "technical", "account", "shipping", "other")
 def row(rng: random.Random, i: int) -> dict:
     body = " ".join(rng.choice(WORDS) for _ in range(rng.randint(25, 70)))
     user = f"{rng.choice(GREETINGS)}, ticket {i}: {body}. Thanks"
-    reply = json.dumps({"category": rng.choice(CATEGORIES), "priority": rng.choice(("low", "normal", "high")),
-                        "reply": "Thanks for reaching out, " + " ".join(rng.choice(WORDS) for _ in range(12))})
-    return {"messages": [{"role": "system", "content": "You triage support tickets."},
-                         {"role": "user", "content": user}, {"role": "assistant", "content": reply}]}
+    reply = json.dumps(
+        {
+            "category": rng.choice(CATEGORIES),
+            "priority": rng.choice(("low", "normal", "high")),
+            "reply": "Thanks for reaching out, " + " ".join(rng.choice(WORDS) for _ in range(12)),
+        }
+    )
+    return {
+        "messages": [
+            {"role": "system", "content": "You triage support tickets."},
+            {"role": "user", "content": user},
+            {"role": "assistant", "content": reply},
+        ]
+    }
 
 
 def small_row(rng: random.Random, i: int) -> dict:

@@ -1,7 +1,7 @@
 """Cold start of `ftc lint recipes/quickstart.ftr`: the median wall time of N fresh processes.
 
 Each run is a new interpreter, as in a pre-commit hook or a CI step, so imports count. The goal
-(issue 2) is under 0.3 s on the reference 2-core machine. Usage:
+is under 0.3 s on the reference 2-core machine. Usage:
     python bench/lint_cold_start.py [-n 15] [RECIPE]
 Prints one line: the median, min and max wall seconds, the median CPU seconds (user + system,
 steadier on a loaded machine), and whether torch was imported (it never should be).
@@ -48,8 +48,15 @@ def main() -> int:
             print(proc.stderr.decode(errors="replace"), file=sys.stderr)
             return 2
     probe = subprocess.run(
-        [sys.executable, "-c", "import sys; from ftc.compiler.cli.main import main; main(['lint', sys.argv[1]]); print('torch' in sys.modules)", args.recipe],
-        capture_output=True, text=True, cwd=ROOT,
+        [
+            sys.executable,
+            "-c",
+            "import sys; from ftc.compiler.cli.main import main; main(['lint', sys.argv[1]]); print('torch' in sys.modules)",
+            args.recipe,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
     )
     torch = probe.stdout.strip().splitlines()[-1] if probe.stdout.strip() else "?"
     median = statistics.median(times)

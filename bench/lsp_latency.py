@@ -5,7 +5,7 @@ generated 200-line recipe (17 data sources, 70 expectations, comments) in a scra
 its data files, then sends N one-keystroke edits that alternate between a misspelt key (`lrr`,
 an FTR102 with its did-you-mean) and the fixed text (clean, so every lint rule runs, row counts
 of the data files included). Each edit waits for its own diagnostics before the next is sent.
-The goal (issue 15) is 50 ms. Usage:
+The target is 50 ms. Usage:
     python bench/lsp_latency.py [-n 50]
 Prints the median and p95 in milliseconds, per state and overall, and the load average.
 """

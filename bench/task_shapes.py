@@ -19,13 +19,25 @@ from __future__ import annotations
 import argparse
 import json
 import random
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 Row = tuple[str, str]  # (user text, assistant answer)
 
-PRODUCTS = ["kettle", "desk lamp", "backpack", "blender", "monitor", "office chair", "headphones", "toaster",
-            "router", "coffee grinder", "keyboard", "air purifier"]
+PRODUCTS = [
+    "kettle",
+    "desk lamp",
+    "backpack",
+    "blender",
+    "monitor",
+    "office chair",
+    "headphones",
+    "toaster",
+    "router",
+    "coffee grinder",
+    "keyboard",
+    "air purifier",
+]
 CITIES = ["Lyon", "Porto", "Krakow", "Ghent", "Turin", "Leeds", "Bilbao", "Aarhus", "Graz", "Utrecht"]
 NAMES = ["Ana", "Tomasz", "Ines", "Malik", "Sofia", "Jonas", "Priya", "Luca", "Mei", "Oskar"]
 
@@ -34,27 +46,54 @@ def labels2(rng: random.Random) -> Row:
     """Escalate when the customer is on the business plan OR mentions a safety issue; else routine."""
     plan = rng.choice(["business", "free", "plus", "business", "free"])
     product = rng.choice(PRODUCTS)
-    issue = rng.choice(["stopped working after a week", "smells of burning plastic", "arrived scratched",
-                        "sparks when switched on", "is louder than expected", "gets very hot to the touch",
-                        "has a loose cable", "came without the manual"])
+    issue = rng.choice(
+        [
+            "stopped working after a week",
+            "smells of burning plastic",
+            "arrived scratched",
+            "sparks when switched on",
+            "is louder than expected",
+            "gets very hot to the touch",
+            "has a loose cable",
+            "came without the manual",
+        ]
+    )
     safety = any(w in issue for w in ("burning", "sparks", "hot"))
     text = f"{rng.choice(NAMES)} ({plan} plan): my {product} {issue}. {rng.choice(['Please help.', 'What now?', 'Thanks.', ''])}"
     return text.strip(), "escalate" if plan == "business" or safety else "routine"
 
 
 TEAMS = {  # keyword -> team code; the codes carry no meaning a prompt could use
-    "invoice": "T-ALDER", "charged twice": "T-ALDER", "refund": "T-BIRCH", "return label": "T-BIRCH",
-    "password": "T-CEDAR", "two-factor": "T-CEDAR", "tracking number": "T-DOGWOOD", "courier": "T-DOGWOOD",
-    "api key": "T-ELM", "webhook": "T-ELM", "bulk order": "T-FIR", "quote": "T-FIR",
-    "gdpr": "T-GINKGO", "contract": "T-GINKGO", "app crashes": "T-HAZEL", "error 500": "T-HAZEL",
+    "invoice": "T-ALDER",
+    "charged twice": "T-ALDER",
+    "refund": "T-BIRCH",
+    "return label": "T-BIRCH",
+    "password": "T-CEDAR",
+    "two-factor": "T-CEDAR",
+    "tracking number": "T-DOGWOOD",
+    "courier": "T-DOGWOOD",
+    "api key": "T-ELM",
+    "webhook": "T-ELM",
+    "bulk order": "T-FIR",
+    "quote": "T-FIR",
+    "gdpr": "T-GINKGO",
+    "contract": "T-GINKGO",
+    "app crashes": "T-HAZEL",
+    "error 500": "T-HAZEL",
 }
 
 
 def labels8(rng: random.Random) -> Row:
     key = rng.choice(sorted(TEAMS))
     opener = rng.choice(["Hi,", "Hello team,", "Good morning,", "Hey,", ""])
-    middle = rng.choice([f"I have a question about the {key}.", f"Something is wrong with my {key}.",
-                         f"Can someone look at the {key} issue?", f"Regarding the {key}: please advise."])
+    middle = rng.choice(
+        [
+            f"I have a question about the {key}.",
+            f"Something is wrong with my {key}.",
+            f"Can someone look at the {key} issue?",
+            f"Regarding the {key}: please advise.",
+        ]
+    )
     closer = rng.choice(["Thanks!", f"Regards, {rng.choice(NAMES)}", "Urgent.", ""])
     return " ".join(p for p in (opener, middle, closer) if p), TEAMS[key]
 
@@ -63,9 +102,13 @@ def extract_json(rng: random.Random) -> Row:
     order, qty = rng.randint(1000, 9999), rng.randint(1, 9)
     item, city = rng.choice(PRODUCTS), rng.choice(CITIES)
     day = f"{rng.randint(1, 28)} {rng.choice(['March', 'April', 'May', 'June'])}"
-    text = rng.choice([f"Order #{order} for {qty} x {item} shipped to {city} on {day}.",
-                       f"On {day} we sent {qty} x {item} to {city} (order #{order}).",
-                       f"{city}: order #{order}, {qty} x {item}, dispatched {day}."])
+    text = rng.choice(
+        [
+            f"Order #{order} for {qty} x {item} shipped to {city} on {day}.",
+            f"On {day} we sent {qty} x {item} to {city} (order #{order}).",
+            f"{city}: order #{order}, {qty} x {item}, dispatched {day}.",
+        ]
+    )
     return text, json.dumps({"order": order, "item": item, "quantity": qty, "city": city})
 
 
@@ -73,7 +116,9 @@ def short_answer(rng: random.Random) -> Row:
     hours, minutes = rng.randint(0, 5), rng.choice([0, 5, 10, 15, 20, 30, 40, 45, 50])
     if hours == 0 and minutes == 0:
         minutes = 25
-    parts = ([f"{hours} hour{'s' if hours != 1 else ''}"] if hours else []) + ([f"{minutes} minutes"] if minutes else [])
+    parts = ([f"{hours} hour{'s' if hours != 1 else ''}"] if hours else []) + (
+        [f"{minutes} minutes"] if minutes else []
+    )
     phrase = " and ".join(parts)
     text = rng.choice([f"How many minutes is {phrase}?", f"Convert {phrase} to minutes.", f"{phrase} in minutes?"])
     return text, str(hours * 60 + minutes)
@@ -81,12 +126,22 @@ def short_answer(rng: random.Random) -> Row:
 
 SHAPES: dict[str, tuple[Callable[[random.Random], Row], str, str]] = {
     # shape: (generator, goal, expect)
-    "labels2": (labels2, "Decide whether a support message must be escalated; answer escalate or routine",
-                "exact_match >= 0.8"),
+    "labels2": (
+        labels2,
+        "Decide whether a support message must be escalated; answer escalate or routine",
+        "exact_match >= 0.8",
+    ),
     "labels8": (labels8, "Route a support message to its team; answer with the team code only", "exact_match >= 0.8"),
-    "extract_json": (extract_json, "Extract order, item, quantity and city from a shipping note as a JSON object",
-                     "exact_match >= 0.8"),
-    "short_answer": (short_answer, "Answer with the number of minutes in a duration, digits only", "exact_match >= 0.8"),
+    "extract_json": (
+        extract_json,
+        "Extract order, item, quantity and city from a shipping note as a JSON object",
+        "exact_match >= 0.8",
+    ),
+    "short_answer": (
+        short_answer,
+        "Answer with the number of minutes in a duration, digits only",
+        "exact_match >= 0.8",
+    ),
 }
 
 

@@ -45,8 +45,15 @@ def run_ftc(args, out: Path) -> dict:
 
     model_dir = resolve_model("smollm2-135m-instruct")
     train = [to_example(r, "chat", SYSTEM) for r in _rows(args.rows)]
-    hp = {**LORA, "lr": 2e-4, "batch": args.batch, "max_steps": args.steps, "save_steps": 10_000,
-          "max_length": 1024, "seed": 1}
+    hp = {
+        **LORA,
+        "lr": 2e-4,
+        "batch": args.batch,
+        "max_steps": args.steps,
+        "save_steps": 10_000,
+        "max_length": 1024,
+        "seed": 1,
+    }
     result = train_sft(model_dir, train, None, hp, out)
     return {"tokens": result.train_tokens, "seconds": result.train_seconds, "steps": result.global_step}
 
@@ -66,20 +73,32 @@ def run_trl(args, out: Path) -> dict:
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir)
     config = SFTConfig(
-        output_dir=str(out), per_device_train_batch_size=args.batch, max_steps=args.steps,
-        learning_rate=2e-4, logging_steps=1, save_strategy="no", report_to="none", seed=1,
-        use_cpu=True, bf16=args.bf16, max_length=1024,
+        output_dir=str(out),
+        per_device_train_batch_size=args.batch,
+        max_steps=args.steps,
+        learning_rate=2e-4,
+        logging_steps=1,
+        save_strategy="no",
+        report_to="none",
+        seed=1,
+        use_cpu=True,
+        bf16=args.bf16,
+        max_length=1024,
     )
     peft = LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05, target_modules="all-linear", task_type="CAUSAL_LM")
-    trainer = SFTTrainer(model=model, args=config, train_dataset=Dataset.from_list(rows),
-                         processing_class=tokenizer, peft_config=peft)
+    trainer = SFTTrainer(
+        model=model, args=config, train_dataset=Dataset.from_list(rows), processing_class=tokenizer, peft_config=peft
+    )
     start = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - start
     # ---------------------------------------------------------------------------------------
     per_epoch = sum(len(ids) for ids in trainer.train_dataset["input_ids"])
-    return {"tokens": int(round(per_epoch * trainer.state.epoch)), "seconds": seconds,
-            "steps": trainer.state.global_step}
+    return {
+        "tokens": int(round(per_epoch * trainer.state.epoch)),
+        "seconds": seconds,
+        "steps": trainer.state.global_step,
+    }
 
 
 def child(args) -> None:
@@ -90,8 +109,18 @@ def child(args) -> None:
 
 
 def spawn(side: str, args) -> dict:
-    cmd = [sys.executable, __file__, "--child", side, "--steps", str(args.steps), "--batch", str(args.batch),
-           "--rows", str(args.rows)] + (["--bf16"] if args.bf16 else [])
+    cmd = [
+        sys.executable,
+        __file__,
+        "--child",
+        side,
+        "--steps",
+        str(args.steps),
+        "--batch",
+        str(args.batch),
+        "--rows",
+        str(args.rows),
+    ] + (["--bf16"] if args.bf16 else [])
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
     for line in proc.stdout.splitlines():
         if line.startswith("BENCH "):
@@ -119,11 +148,15 @@ def main() -> None:
     for side, runs in results.items():
         best[side] = max(runs, key=lambda r: r["tokens"] / r["seconds"])
         r = best[side]
-        print(f"{side:>4}: {r['tokens']} tokens in {r['seconds']:.1f} s = {r['tokens'] / r['seconds']:.0f} tok/s, "
-              f"peak RSS {r['peak_rss_mb']:.0f} MB (best of {len(runs)})")
+        print(
+            f"{side:>4}: {r['tokens']} tokens in {r['seconds']:.1f} s = {r['tokens'] / r['seconds']:.0f} tok/s, "
+            f"peak RSS {r['peak_rss_mb']:.0f} MB (best of {len(runs)})"
+        )
     speed = lambda r: r["tokens"] / r["seconds"]  # noqa: E731
-    print(f"ftc / trl: {speed(best['ftc']) / speed(best['trl']):.2f}x tokens/s, "
-          f"{best['ftc']['peak_rss_mb'] / best['trl']['peak_rss_mb']:.2f}x peak RSS")
+    print(
+        f"ftc / trl: {speed(best['ftc']) / speed(best['trl']):.2f}x tokens/s, "
+        f"{best['ftc']['peak_rss_mb'] / best['trl']['peak_rss_mb']:.2f}x peak RSS"
+    )
 
 
 if __name__ == "__main__":

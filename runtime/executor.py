@@ -126,7 +126,8 @@ class Context:
         if self.spec is not None and kind not in self.spec.needs_outputs_of:
             raise UndeclaredRead(
                 f"internal error: step {self.step.get('id')} ({self.spec.kind}) read the outputs of '{kind}', which "
-                f"its step spec does not declare in needs_outputs_of ({', '.join(self.spec.needs_outputs_of) or 'none'})")
+                f"its step spec does not declare in needs_outputs_of ({', '.join(self.spec.needs_outputs_of) or 'none'})"
+            )
 
 
 @dataclass
@@ -178,8 +179,14 @@ def _plan_section(plan: dict, dotted: str) -> Any:
     return None if value is MISSING else value
 
 
-def step_key(plan: dict, step: dict, spec: StepSpec, need_refs: Mapping[str, str],
-             input_refs: Mapping[str, str], files: str | None = None) -> str:
+def step_key(
+    plan: dict,
+    step: dict,
+    spec: StepSpec,
+    need_refs: Mapping[str, str],
+    input_refs: Mapping[str, str],
+    files: str | None = None,
+) -> str:
     """The cache key: the spec's declared plan reads, the step's config and guard, the refs of the
     steps it needs and of the earlier steps it reads, the files its reads name, its version."""
     return sha(
@@ -203,8 +210,9 @@ def _none_if_missing(value: Any) -> Any:
 
 def expect_files_digest(plan: dict, root: Path) -> str:
     """The content of the JSON Schema files the expects name: an edited schema re-scores."""
-    files = sorted({str(e.get("args", {}).get("schema")) for e in plan.get("expects", [])
-                    if e.get("args", {}).get("schema")})
+    files = sorted(
+        {str(e.get("args", {}).get("schema")) for e in plan.get("expects", []) if e.get("args", {}).get("schema")}
+    )
     contents = {}
     for name in files:
         path = root / name
@@ -229,8 +237,15 @@ class Executor:
     """Runs one plan. ``steps`` maps a step kind to its spec (``ftc.runtime.steps.STEPS``);
     ``guard`` is the spec of the guard on tuning steps (``ftc.runtime.steps.GUARD``)."""
 
-    def __init__(self, plan: dict, project_root: Path, options: RunOptions, steps: Mapping[str, StepSpec],
-                 progress: Any = None, guard: StepSpec | None = None) -> None:
+    def __init__(
+        self,
+        plan: dict,
+        project_root: Path,
+        options: RunOptions,
+        steps: Mapping[str, StepSpec],
+        progress: Any = None,
+        guard: StepSpec | None = None,
+    ) -> None:
         self.plan = plan
         self.project_root = project_root
         self.options = options
@@ -285,11 +300,15 @@ class Executor:
         try:
             lock.acquire(timeout=0)
         except Timeout:
-            raise FtcError(f"error: another `ftc run` is using {self.recipe_dir}; wait for it or use --runs-dir") from None
+            raise FtcError(
+                f"error: another `ftc run` is using {self.recipe_dir}; wait for it or use --runs-dir"
+            ) from None
         try:
             # Saved with project_root relative to this folder: `ftc run <run>/plan.json` re-runs it.
-            atomic.write_json(self.run_dir / "plan.json",
-                              dict(self.plan, project_root=os.path.relpath(self.project_root, self.run_dir)))
+            atomic.write_json(
+                self.run_dir / "plan.json",
+                dict(self.plan, project_root=os.path.relpath(self.project_root, self.run_dir)),
+            )
             for step in self.order:
                 self.outcomes[step["id"]] = self._run_one(step)
                 self._write_state()
@@ -340,8 +359,9 @@ class Executor:
         done, damaged = self._finished(folder, key)
         if done is not None:
             self._link(sid, folder)
-            outcome = Outcome(sid, kind, "cached", key, folder, summary=done.get("summary", {}),
-                              output=done.get("output") or "")
+            outcome = Outcome(
+                sid, kind, "cached", key, folder, summary=done.get("summary", {}), output=done.get("output") or ""
+            )
             self._announce(outcome)
             return outcome
         return self._execute(step, spec, key, folder, damaged)
@@ -388,8 +408,18 @@ class Executor:
         seconds = time.monotonic() - start
         files = outputs.manifest(folder, spec.scratch)
         output = sha(files)[:16] if spec.content_keyed else ""
-        atomic.write_json(folder / outputs.MARKER, {"id": sid, "kind": kind, "key": key, "seconds": round(seconds, 3),
-                                                    "summary": summary, "output": output, "files": files})
+        atomic.write_json(
+            folder / outputs.MARKER,
+            {
+                "id": sid,
+                "kind": kind,
+                "key": key,
+                "seconds": round(seconds, 3),
+                "summary": summary,
+                "output": output,
+                "files": files,
+            },
+        )
         outcome = Outcome(sid, kind, "ran", key, folder, seconds, summary=summary, output=output)
         self._announce(outcome)
         return outcome
@@ -397,8 +427,9 @@ class Executor:
     def context(self, step: dict, spec: StepSpec, folder: Path) -> Context:
         """The Context a step (or the guard) runs with: the plan narrowed to the spec's reads."""
         view = PlanView(self.plan, spec.reads, f"'{step['id']}' ({spec.kind})")
-        return Context(view, step, folder, self.project_root, self.outcomes, self.options, self.run_dir,
-                       self.progress, spec)
+        return Context(
+            view, step, folder, self.project_root, self.outcomes, self.options, self.run_dir, self.progress, spec
+        )
 
     def _skip_reason(self, step: dict, spec: StepSpec) -> str:
         if step.get("guard") not in (None, GUARD):

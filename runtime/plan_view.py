@@ -84,9 +84,10 @@ class PlanView:
             declared = ", ".join(self._reads) or "nothing"
             raise UndeclaredRead(
                 f"internal error: step {self._owner} read plan section '{path}', which its step spec does not "
-                f"declare (it declares: {declared}); add it to the spec's reads so the cache key covers it")
+                f"declare (it declares: {declared}); add it to the spec's reads so the cache key covers it"
+            )
         section = keyed(self._plan, read)
-        value = MISSING if section is MISSING else lookup(section, path[len(read) + 1:])
+        value = MISSING if section is MISSING else lookup(section, path[len(read) + 1 :])
         return value if value is MISSING else copy.deepcopy(value)
 
     def __repr__(self) -> str:

@@ -8,9 +8,10 @@ rich prints plain lines instead of redrawing bars.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from rich.console import Console
 from rich.panel import Panel
@@ -44,9 +45,18 @@ class RunProgress:
 
     # -- bars ------------------------------------------------------------------------------
     def _bar(self, *extra: Any) -> Progress:
-        return Progress(TextColumn("    {task.description}"), BarColumn(), MofNCompleteColumn(), *extra,
-                        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                        console=self.console, transient=False, disable=self.quiet)
+        return Progress(
+            TextColumn("    {task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            *extra,
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=self.console,
+            transient=False,
+            disable=self.quiet,
+        )
 
     @contextmanager
     def generation(self, description: str) -> Iterator[Callable[[int, int], None]]:
@@ -81,8 +91,11 @@ class RunProgress:
             tenth = done * 10 // total
             if tenth > printed["tenth"]:
                 printed["tenth"] = tenth
-                self.console.print(f"    {description}: {done}/{total}{extra} ({time.monotonic() - start:.0f}s)",
-                                   markup=False, highlight=False)
+                self.console.print(
+                    f"    {description}: {done}/{total}{extra} ({time.monotonic() - start:.0f}s)",
+                    markup=False,
+                    highlight=False,
+                )
 
         return line
 
@@ -101,21 +114,31 @@ class RunProgress:
         if metrics:
             lines.append(_metrics_table(metrics))
         reasons = "\n".join(f"- {r}" for r in gate.get("reasons", []))
-        self.console.print(Panel.fit(_group(*lines, f"[{style} bold]{verdict.upper()}[/{style} bold]\n{reasons}"),
-                                     title="ftc run", border_style=style))
+        self.console.print(
+            Panel.fit(
+                _group(*lines, f"[{style} bold]{verdict.upper()}[/{style} bold]\n{reasons}"),
+                title="ftc run",
+                border_style=style,
+            )
+        )
         if report_html:
             # Outside the panel and never wrapped, so the path can be copied or clicked.
             self.console.print(f"report: {report_html}", soft_wrap=True, markup=False, highlight=False)
 
 
 def _metrics_table(metrics: dict) -> Table:
+    """Baseline and tuned per expect, with the gate's paired difference and its 95% interval."""
     table = Table(show_edge=False, box=None, pad_edge=False)
     table.add_column("expect")
     table.add_column("baseline", justify="right")
     table.add_column("tuned", justify="right")
+    table.add_column("difference [95% CI]", justify="right")
     tuned = metrics.get("tuned") or {}
+    stats = {c.get("label"): c for c in metrics.get("checks") or [] if c.get("ci_low") is not None}
     for label, value in (metrics.get("baseline") or {}).items():
-        table.add_row(label, _num(value), _num(tuned.get(label)))
+        c = stats.get(label)
+        ci = "-" if c is None else f"{c['diff']:+.3f} [{c['ci_low']:+.3f}, {c['ci_high']:+.3f}]"
+        table.add_row(label, _num(value), _num(tuned.get(label)), ci)
     return table
 
 
@@ -162,6 +185,10 @@ def _trainer_callback(bar: Progress, task: Any, plain: Callable[[int, int, str],
                 self.fields.update(fields)
                 bar.update(task, **fields)
             if "loss" in logs:  # logs come after the step: the line shows this step's loss
-                plain(state.global_step, state.max_steps, f" steps, loss {self.fields['loss']}, {self.fields['tps']} tok/s")
+                plain(
+                    state.global_step,
+                    state.max_steps,
+                    f" steps, loss {self.fields['loss']}, {self.fields['tps']} tok/s",
+                )
 
     return _Bar()

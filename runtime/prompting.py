@@ -8,6 +8,7 @@ system prompt and evaluated under another measures the skew, not the tune.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ftc.shared.errors import FtcError
@@ -71,6 +72,25 @@ def pick_shots(train: list[Example], k: int, seed: int) -> list[Example]:
     if k <= 0 or not train:
         return []
     return random.Random(seed).sample(list(train), min(k, len(train)))
+
+
+def user_text(example: Example) -> str:
+    """The input an example asks about: its user turns after the system message, joined. What
+    nearest-neighbour shot selection embeds (never the answer)."""
+    return "\n".join(m["content"] for m in example.prompt[1:] if m["role"] == "user")
+
+
+def nearest_shots(similarity: Sequence[Sequence[float]], pool: list[Example], k: int) -> list[list[Example]]:
+    """Per input row, the k pool examples most similar to it (``similarity[row][j]`` against
+    ``pool[j]``), most similar last: the example closest to the question sits next to it (Liu et
+    al. 2022 put the nearest neighbour closest to the test input). Ties keep pool order."""
+    if k <= 0 or not pool:
+        return [[] for _ in similarity]
+    out = []
+    for row in similarity:
+        best = sorted(range(len(pool)), key=lambda j: (-row[j], j))[: min(k, len(pool))]
+        out.append([pool[j] for j in reversed(best)])
+    return out
 
 
 def prompt_text(system: str, shots: list[Example]) -> str:

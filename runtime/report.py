@@ -1,7 +1,10 @@
 """report.md and report.html: the verdict first, then the numbers and charts behind it.
 
 Charts are matplotlib (Agg, no display needed): the loss curve, baseline vs tuned per expect
-(with the bar marked) and the data funnel. report.html embeds them as base64 PNGs so it is one
+(with the bar marked and the 95% interval of the paired difference as error bars on the tuned
+bar) and the data funnel. Tables: the expects with difference, interval and p-value; the ladder
+(each stage against the one before, on the same rows); the prompt search and the learning-rate
+probe when they ran. Every user-provided string is HTML-escaped. report.html embeds them as base64 PNGs so it is one
 self-contained file; report.md links the same PNGs written next to it.
 """
 
@@ -13,7 +16,7 @@ import io
 from pathlib import Path
 
 from ftc.shared import atomic
-from ftc.shared.contract import expect_id
+from ftc.shared.contract import RATE_METRICS, expect_id
 
 _COLOURS = {"promoted": "#1a7f37", "prompt is the deliverable": "#0969da", "not promoted": "#cf222e"}
 
@@ -43,37 +46,202 @@ def _fmt(value: object) -> str:
     return "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.1%}" if value else "0%"
+
+
+def _interval(c: dict) -> str:
+    if c.get("diff") is None or c.get("ci_low") is None:
+        return "-"
+    return f"{c['diff']:+.3f} [{c['ci_low']:+.3f}, {c['ci_high']:+.3f}]"
+
+
+def _p(c: dict) -> str:
+    return "-" if c.get("p_value") is None else f"{c['p_value']:.3g} ({c.get('test')})"
+
+
+def _result(check: dict) -> str:
+    if not check:
+        return "-"
+    if check.get("bar_ok") and check.get("margin_ok", True):
+        return "pass"
+    if check.get("bar_ok") is not False and check.get("point_ok") and not check.get("margin_ok", True):
+        return f"not significant on {check.get('n')} rows"
+    return "fail"
+
+
 def _expect_rows(info: dict) -> list[list[str]]:
+    """One row per expect: the values, the paired difference with its 95% interval and p-value, the
+    value the margin needed and the result. Forgetting is a rise in percent, 0 for the untuned baseline."""
     checks = {c.get("expect"): c for c in info["gate"].get("checks", [])}
     metrics = info["metrics"]
     rows = []
     for e in metrics.get("expects", []):
         label = e["label"]
         check = checks.get(expect_id(e), {})
-        ok = check.get("bar_ok") and check.get("margin_ok", True)
-        rows.append([label, f"{e['op']} {e['threshold']:g}", _fmt(metrics["baseline"].get(label)),
-                     _fmt(metrics["tuned"].get(label)), _fmt(check.get("margin_required")), "pass" if ok else "fail"])
+        base, tuned = metrics["baseline"].get(label), metrics["tuned"].get(label)
+        if e["metric"] == "forgetting":
+            shown_base = "0% (untuned)"
+            shown_tuned = _pct(tuned) if info["trained"] else "no tune: no forgetting"
+            bar = f"{e['op']} {e['threshold']:.0%}"
+        else:
+            shown_base, shown_tuned, bar = _fmt(base), _fmt(tuned), f"{e['op']} {e['threshold']:g}"
+        rows.append(
+            [
+                label,
+                bar,
+                shown_base,
+                shown_tuned,
+                _interval(check),
+                _p(check),
+                _fmt(check.get("margin_required")),
+                _result(check),
+            ]
+        )
     return rows
 
 
-_EXPECT_HEAD = ["expect", "bar", "baseline", "tuned", "needed for margin", "result"]
+_EXPECT_HEAD = ["expect", "bar", "baseline", "tuned", "difference [95% CI]", "p (test)", "needed for margin", "result"]
 
 
 def _forgetting(info: dict) -> str:
     ppl = info["metrics"]["perplexity"]
     before, after = ppl.get("before"), ppl.get("after")
     if before is None or after is None:
-        return f"General-text perplexity (forgetting check): before {_fmt(before)}; no tune was evaluated."
-    flag = " - rose more than 10 %: possible forgetting" if after > before * 1.10 else " - no sign of forgetting"
-    return f"General-text perplexity (forgetting check): before {before:.2f}, after {after:.2f}{flag}."
+        return f"General-text perplexity (forgetting check): before {_fmt(before)}; no tune was evaluated, so nothing was forgotten."
+    forgetting = info["metrics"].get("forgetting") or {}
+    warn = forgetting.get("warn_over", 0.10)
+    rise = after / before - 1 if before else 0.0
+    if forgetting.get("expected"):
+        flag = " - checked by the recipe's `expect forgetting` (see the table)"
+    elif rise > warn:
+        flag = f" - rose more than {warn:.0%}: possible forgetting (`expect forgetting <= {warn:.0%}` makes it a check)"
+    else:
+        flag = " - no sign of forgetting"
+    return f"General-text perplexity (forgetting check): before {before:.2f}, after {after:.2f} ({_pct(max(0.0, rise))}){flag}."
+
+
+# -- the ladder, the prompt search and the lr probe ------------------------------------------
+_LADDER_HEAD = ["stage", "against", "rows", "difference [95% CI], p", "helps"]
+
+
+def _ladder_rows(info: dict) -> list[list[str]]:
+    rows = []
+    for s in info["metrics"].get("stages") or []:
+        if s.get("missing"):
+            recall = (s.get("recall_at_k") or {}).get("recall")
+            extra = "" if recall is None else f"; retrieval recall@{s['recall_at_k']['k']} {recall:.3f}"
+            rows.append([s["stage"], s["against"], "-", f"not measured: {s['missing']}{extra}", "-"])
+            continue
+        diffs = "; ".join(f"{c['label']} {_interval(c)}, p={_p(c)}" for c in s["checks"]) or "no rate expect"
+        recall = s.get("recall_at_k") or {}
+        if recall.get("recall") is not None:
+            diffs += f"; retrieval recall@{recall['k']} {recall['recall']:.3f} ({recall['hits']} of {recall['rows']} rows naming their source)"
+        elif recall:
+            diffs += f"; recall@k not measured: {recall.get('why')}"
+        helps = {True: "yes", False: "no", None: "-"}[s.get("helps")]
+        if s.get("kind") == "reference":
+            helps = "(reference)"
+        elif s.get("gate"):
+            helps += " (the gate's comparison)"
+        rows.append([s["stage"], s["against"], str(s.get("rows")), diffs, helps])
+    return rows
+
+
+_SEARCH_HEAD = ["shots", "selection", "validation score", "chosen"]
+
+
+def _search_rows(info: dict) -> list[list[str]]:
+    search = info.get("prompt_search") or {}
+    chosen = search.get("chosen") or {}
+    return [
+        [
+            str(c.get("shots")),
+            str(c.get("selection")),
+            _fmt(c.get("score")),
+            "yes" if (c.get("shots"), c.get("selection")) == (chosen.get("shots"), chosen.get("selection")) else "",
+        ]
+        for c in search.get("candidates") or []
+    ]
+
+
+def _search_line(info: dict) -> str:
+    search = info.get("prompt_search") or {}
+    return f"Scored on {search.get('validation_rows')} validation rows of train (never the holdout), {search.get('seconds')} s."
+
+
+_PROBE_HEAD = ["lr", "validation loss", "steps", "chosen"]
+
+
+def _probe_rows(info: dict) -> list[list[str]]:
+    probe = info.get("lr_probe") or {}
+    return [
+        [
+            f"{t.get('lr'):g}" if isinstance(t.get("lr"), (int, float)) else str(t.get("lr")),
+            _fmt(t.get("val_loss")),
+            str(t.get("steps")),
+            "yes" if t.get("lr") == probe.get("chosen") else "",
+        ]
+        for t in probe.get("tried") or []
+    ]
+
+
+def _probe_line(info: dict) -> str:
+    probe = info.get("lr_probe") or {}
+    return (
+        f"The rule's lr {probe.get('rule_lr')}, chosen {probe.get('chosen')}; {probe.get('validation_rows')} "
+        f"validation rows, {probe.get('seconds')} s."
+    )
+
+
+def _md_table(head: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + [
+        "| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows
+    ]
+
+
+def _html_table(head: list[str], rows: list[list[str]]) -> str:
+    esc = html.escape
+    body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><tr>{''.join(f'<th>{esc(h)}</th>' for h in head)}</tr>{body}</table>"
+
+
+def _extra_sections_md(info: dict) -> list[str]:
+    out: list[str] = []
+    if _ladder_rows(info):
+        out += ["## The ladder: each stage against the one before, on the same rows", ""]
+        out += _md_table(_LADDER_HEAD, _ladder_rows(info)) + [""]
+    if _search_rows(info):
+        out += ["## Prompt search", "", _search_line(info), ""] + _md_table(_SEARCH_HEAD, _search_rows(info)) + [""]
+    if _probe_rows(info):
+        out += ["## Learning-rate probe", "", _probe_line(info), ""] + _md_table(_PROBE_HEAD, _probe_rows(info)) + [""]
+    return out
+
+
+def _extra_sections_html(info: dict) -> str:
+    esc = html.escape
+    out = ""
+    if _ladder_rows(info):
+        out += "<h2>The ladder: each stage against the one before, on the same rows</h2>" + _html_table(
+            _LADDER_HEAD, _ladder_rows(info)
+        )
+    if _search_rows(info):
+        out += f"<h2>Prompt search</h2><p>{esc(_search_line(info))}</p>" + _html_table(_SEARCH_HEAD, _search_rows(info))
+    if _probe_rows(info):
+        out += f"<h2>Learning-rate probe</h2><p>{esc(_probe_line(info))}</p>" + _html_table(
+            _PROBE_HEAD, _probe_rows(info)
+        )
+    return out
 
 
 def _train_lines(info: dict) -> list[str]:
     t = info.get("train")
     if not t:
         return ["No training ran."]
-    lines = [f"Method {t.get('method')}, {t.get('global_step')} optimiser steps, {t.get('train_tokens')} tokens, "
-             f"{t.get('train_seconds')} s ({t.get('tokens_per_second')} tokens/s), {t.get('train_rows')} training rows."]
+    lines = [
+        f"Method {t.get('method')}, {t.get('global_step')} optimiser steps, {t.get('train_tokens')} tokens, "
+        f"{t.get('train_seconds')} s ({t.get('tokens_per_second')} tokens/s), {t.get('train_rows')} training rows."
+    ]
     if t.get("resumed_from_step"):
         lines.append(f"Resumed from checkpoint step {t['resumed_from_step']}.")
     return lines
@@ -83,16 +251,19 @@ def render_markdown(info: dict, charts: list[str]) -> str:
     gate = info["gate"]
     out = [f"# ftc run: {info['recipe']}", "", f"**{headline(info)}**", ""]
     out += [f"- {r}" for r in gate["reasons"]] + [""]
-    out += ["## Expects", "", "| " + " | ".join(_EXPECT_HEAD) + " |", "|" + "---|" * len(_EXPECT_HEAD)]
-    out += ["| " + " | ".join(row) + " |" for row in _expect_rows(info)]
+    out += ["## Expects", ""] + _md_table(_EXPECT_HEAD, _expect_rows(info))
     out += ["", f"Gate rule: {gate.get('rule', '')}.", "", _forgetting(info), ""]
+    out += _extra_sections_md(info)
     if info.get("candidate"):
         out += [f"The trained candidate was not exported; it stays in `{info['candidate']}`.", ""]
     out += ["## Training", ""] + _train_lines(info) + [""]
     out += [f"![{name}]({name}.png)" for name in charts] + [""]
     out += ["## The winning prompt", "", "```", info["prompt"].rstrip(), "```", ""]
     out += ["## Steps", "", "| step | status | seconds |", "|---|---|---|"]
-    out += [f"| {s['id']} | {s['status']}{' (' + s['reason'] + ')' if s['reason'] else ''} | {s['seconds']} |" for s in info["steps"]]
+    out += [
+        f"| {s['id']} | {s['status']}{' (' + s['reason'] + ')' if s['reason'] else ''} | {s['seconds']} |"
+        for s in info["steps"]
+    ]
     out += ["", f"Plan {info['plan_hash']}, run folder `{info['run_dir']}`.", ""]
     return "\n".join(out)
 
@@ -101,37 +272,45 @@ def render_html(info: dict, charts: dict[str, bytes]) -> str:
     gate = info["gate"]
     colour = _COLOURS.get(gate["verdict"], "#57606a")
     esc = html.escape
-    rows = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in _expect_rows(info))
-    steps = "".join(f"<tr><td>{esc(s['id'])}</td><td>{esc(s['status'])}</td><td>{esc(s['reason'])}</td>"
-                    f"<td>{s['seconds']}</td></tr>" for s in info["steps"])
-    imgs = "".join(f'<figure><img alt="{esc(n)}" src="data:image/png;base64,{base64.b64encode(p).decode()}">'
-                   f"<figcaption>{esc(n.replace('_', ' '))}</figcaption></figure>" for n, p in charts.items())
+    steps = "".join(
+        f"<tr><td>{esc(s['id'])}</td><td>{esc(s['status'])}</td><td>{esc(s['reason'])}</td><td>{s['seconds']}</td></tr>"
+        for s in info["steps"]
+    )
+    imgs = "".join(
+        f'<figure><img alt="{esc(n)}" src="data:image/png;base64,{base64.b64encode(p).decode()}">'
+        f"<figcaption>{esc(n.replace('_', ' '))}</figcaption></figure>"
+        for n, p in charts.items()
+    )
     reasons = "".join(f"<li>{esc(r)}</li>" for r in gate["reasons"])
-    candidate = (f"<p>The trained candidate was not exported; it stays in <code>{esc(info['candidate'])}</code>.</p>"
-                 if info.get("candidate") else "")
+    candidate = (
+        f"<p>The trained candidate was not exported; it stays in <code>{esc(info['candidate'])}</code>.</p>"
+        if info.get("candidate")
+        else ""
+    )
     train = "".join(f"<p>{esc(line)}</p>" for line in _train_lines(info))
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>ftc run: {esc(info['recipe'])}</title>
+<html lang="en"><head><meta charset="utf-8"><title>ftc run: {esc(info["recipe"])}</title>
 <style>
 body {{ font: 15px/1.45 system-ui, sans-serif; max-width: 980px; margin: 2em auto; padding: 0 1em; color: #1f2328; }}
 .verdict {{ background: {colour}; color: white; padding: 1em 1.2em; border-radius: 8px; font-size: 1.3em; }}
 table {{ border-collapse: collapse; margin: 1em 0; }} td, th {{ border: 1px solid #d0d7de; padding: .3em .7em; text-align: left; }}
 figure {{ display: inline-block; margin: .5em; }} img {{ max-width: 460px; }} pre {{ background: #f6f8fa; padding: 1em; white-space: pre-wrap; }}
 </style></head><body>
-<h1>ftc run: {esc(info['recipe'])}</h1>
+<h1>ftc run: {esc(info["recipe"])}</h1>
 <div class="verdict" id="verdict">{esc(headline(info))}</div>
 <ul>{reasons}</ul>
 <h2>Expects</h2>
-<table><tr>{''.join(f'<th>{esc(h)}</th>' for h in _EXPECT_HEAD)}</tr>{rows}</table>
-<p>Gate rule: {esc(gate.get('rule', ''))}.</p>
+{_html_table(_EXPECT_HEAD, _expect_rows(info))}
+<p>Gate rule: {esc(gate.get("rule", ""))}.</p>
 <p>{esc(_forgetting(info))}</p>
+{_extra_sections_html(info)}
 {candidate}
 <h2>Charts</h2>{imgs}
 <h2>Training</h2>{train}
-<h2>The winning prompt</h2><pre>{esc(info['prompt'])}</pre>
+<h2>The winning prompt</h2><pre>{esc(info["prompt"])}</pre>
 <h2>Data</h2><pre>{esc(_data_text(info))}</pre>
 <h2>Steps</h2><table><tr><th>step</th><th>status</th><th>why</th><th>seconds</th></tr>{steps}</table>
-<p>Plan {esc(info['plan_hash'])}, run folder <code>{esc(info['run_dir'])}</code>; model {esc(str(info.get('model')))}, strategy {esc(', '.join(info.get('strategy') or []))}.</p>
+<p>Plan {esc(info["plan_hash"])}, run folder <code>{esc(info["run_dir"])}</code>; model {esc(str(info.get("model")))}, strategy {esc(", ".join(info.get("strategy") or []))}.</p>
 </body></html>
 """
 
@@ -166,7 +345,7 @@ def _bars_chart(info: dict) -> bytes | None:
     import matplotlib.pyplot as plt
 
     metrics = info["metrics"]
-    expects = [e for e in metrics.get("expects", []) if e["metric"] != "perplexity"]
+    expects = [e for e in metrics.get("expects", []) if e["metric"] in RATE_METRICS]
     if not expects:
         return None
     labels = [e["label"] for e in expects]
@@ -176,7 +355,15 @@ def _bars_chart(info: dict) -> bytes | None:
     ys = range(len(labels))
     ax.barh([y + 0.2 for y in ys], base, height=0.38, label="prompted baseline", color="#8c959f")
     if info["trained"]:
-        ax.barh([y - 0.2 for y in ys], tuned, height=0.38, label="tuned", color=_COLOURS.get(info["gate"]["verdict"], "#0969da"))
+        ax.barh(
+            [y - 0.2 for y in ys],
+            tuned,
+            height=0.38,
+            label="tuned",
+            color=_COLOURS.get(info["gate"]["verdict"], "#0969da"),
+            xerr=_error_bars(info, expects, base, tuned),
+            error_kw={"ecolor": "black", "capsize": 3, "lw": 1},
+        )
     for y, e, b, t in zip(ys, expects, base, tuned):
         ax.plot([e["threshold"]] * 2, [y - 0.45, y + 0.45], color="black", lw=1.5)
         ax.text(b, y + 0.2, f" {b:.2f}", va="center", fontsize=8)
@@ -185,9 +372,28 @@ def _bars_chart(info: dict) -> bytes | None:
     ax.set_yticks(list(ys), labels)
     ax.set_xlim(0, 1.12)
     ax.invert_yaxis()
-    ax.set_title("baseline vs tuned per expect (black line: the bar)")
+    ax.set_title(
+        "baseline vs tuned per expect (black line: the bar;\nerror bars: 95% interval of the paired difference)"
+    )
     ax.legend(loc="lower right", fontsize=8)
     return _png(fig)
+
+
+def _error_bars(info: dict, expects: list[dict], base: list[float], tuned: list[float]) -> list[list[float]]:
+    """The tuned bar's 95% interval, baseline + [ci_low, ci_high] of the paired difference, as
+    matplotlib's (below, above) distances from the bar's end; zero where no interval was computed."""
+    checks = {c.get("expect"): c for c in info["gate"].get("checks", [])}
+    below, above = [], []
+    for e, b, t in zip(expects, base, tuned, strict=True):
+        c = checks.get(expect_id(e), {})
+        if c.get("ci_low") is None:
+            below.append(0.0)
+            above.append(0.0)
+            continue
+        # Rates live in [0, 1]: the interval of baseline + difference is clipped to the scale.
+        below.append(max(0.0, t - max(0.0, b + c["ci_low"])))
+        above.append(max(0.0, min(1.0, b + c["ci_high"]) - t))
+    return [below, above]
 
 
 def _loss_chart(history: list[dict]) -> bytes | None:

@@ -17,7 +17,17 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-HEAVY = ("torch", "transformers", "peft", "trl", "bitsandbytes", "datasets", "accelerate", "sentence_transformers", "faiss")
+HEAVY = (
+    "torch",
+    "transformers",
+    "peft",
+    "trl",
+    "bitsandbytes",
+    "datasets",
+    "accelerate",
+    "sentence_transformers",
+    "faiss",
+)
 
 
 def module_name(path: Path) -> str:
@@ -52,7 +62,15 @@ def imports(path: Path, me: str) -> list[tuple[int, str, tuple[str, ...]]]:
 
 
 def layer(module: str) -> str:
-    for prefix in ("ftc.compiler.cli", "ftc.compiler.lang", "ftc.compiler.plan", "ftc.compiler", "ftc.runtime", "ftc.shared", "ftc.grammar"):
+    for prefix in (
+        "ftc.compiler.cli",
+        "ftc.compiler.lang",
+        "ftc.compiler.plan",
+        "ftc.compiler",
+        "ftc.runtime",
+        "ftc.shared",
+        "ftc.grammar",
+    ):
         if module == prefix or module.startswith(prefix + "."):
             return prefix
     return "external"
@@ -90,10 +108,15 @@ def private_attributes(path: Path) -> list[str]:
             bound |= {a.asname or a.name for a in node.names}
         elif isinstance(node, ast.Import):
             bound |= {a.asname or a.name.split(".")[0] for a in node.names if a.name.startswith("ftc.")}
-    return [f"{path.name}:{node.lineno}: uses private {node.value.id}.{node.attr}"
-            for node in ast.walk(tree)
-            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in bound
-            and node.attr.startswith("_") and not node.attr.startswith("__")]
+    return [
+        f"{path.name}:{node.lineno}: uses private {node.value.id}.{node.attr}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id in bound
+        and node.attr.startswith("_")
+        and not node.attr.startswith("__")
+    ]
 
 
 def test_the_import_contract_holds() -> None:
@@ -101,13 +124,16 @@ def test_the_import_contract_holds() -> None:
     assert found == []
 
 
-@pytest.mark.parametrize("snippet, expected", [
-    ("from ftc.runtime.executor import Executor\n", "imports ftc.runtime.executor"),
-    ("def f():\n    import torch\n", "imports torch"),
-    ("from ftc.compiler.plan.facts import _hidden\n", "imports private _hidden"),
-    ("from ..plan import facts\n", "imports ftc.compiler.plan"),
-    ("from ftc.compiler.lang import parser\nparser._cache()\n", "uses private parser._cache"),
-])
+@pytest.mark.parametrize(
+    "snippet, expected",
+    [
+        ("from ftc.runtime.executor import Executor\n", "imports ftc.runtime.executor"),
+        ("def f():\n    import torch\n", "imports torch"),
+        ("from ftc.compiler.plan.facts import _hidden\n", "imports private _hidden"),
+        ("from ..plan import facts\n", "imports ftc.compiler.plan"),
+        ("from ftc.compiler.lang import parser\nparser._cache()\n", "uses private parser._cache"),
+    ],
+)
 def test_the_checker_sees_a_violation(snippet: str, expected: str, tmp_path: Path) -> None:
     """The contract test can fail: a lang module with each kind of bad import is reported."""
     probe = tmp_path / "probe.py"
@@ -121,7 +147,10 @@ def test_the_core_install_pulls_no_training_library() -> None:
     import tomllib
 
     project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    core = {dep.split(">")[0].split("=")[0].split("<")[0].strip().lower().replace("-", "_") for dep in project["dependencies"]}
+    core = {
+        dep.split(">")[0].split("=")[0].split("<")[0].strip().lower().replace("-", "_")
+        for dep in project["dependencies"]
+    }
     heavy = {name.replace("-", "_") for name in (*HEAVY, "sentence-transformers", "faiss-cpu", "gguf", "safetensors")}
     assert not core & heavy
     run = " ".join(project["optional-dependencies"]["run"])

@@ -9,11 +9,17 @@ the command; nothing on this path imports torch.
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import click
 
 from ftc.shared.contract import DATA_FORMATS
 from ftc.shared.errors import FtcError
+
+if TYPE_CHECKING:  # the runtime and rich load only when the command runs
+    from rich.console import Console
+
+    from ftc.runtime.data.pipeline import CheckResult
 
 SHOWN = 5  # problems listed in the text view; --json lists them all
 
@@ -44,8 +50,18 @@ def data() -> None:
 @click.option("--split", default="train", show_default=True, help="hf://owner/name only: the split, e.g. train[:20%].")
 @click.option("--max-rows", type=click.IntRange(min=1), default=None, help="hf://owner/name only: read at most N rows.")
 @click.pass_context
-def check(ctx: click.Context, path: str, fmt: str, against: str | None, as_json: bool,
-          columns: tuple[str, ...], glob: str | None, hub_config: str | None, split: str, max_rows: int | None) -> None:
+def check(
+    ctx: click.Context,
+    path: str,
+    fmt: str,
+    against: str | None,
+    as_json: bool,
+    columns: tuple[str, ...],
+    glob: str | None,
+    hub_config: str | None,
+    split: str,
+    max_rows: int | None,
+) -> None:
     """Validate, clean and deduplicate one data file (or a cached hub dataset, hf://owner/name);
     with --against, find leaks into an eval file."""
     from ftc.runtime.data.hub import HubSource, is_hub_path, parse_hub_path
@@ -61,7 +77,7 @@ def check(ctx: click.Context, path: str, fmt: str, against: str | None, as_json:
         ctx.exit(result.exit_code)
 
 
-def _render(result, path: str, against: str | None) -> None:
+def _render(result: CheckResult, path: str, against: str | None) -> None:
     from rich.console import Console
     from rich.markup import escape
 
@@ -69,19 +85,27 @@ def _render(result, path: str, against: str | None) -> None:
     out = Console(highlight=False, soft_wrap=True)
     ok = "[green]clean[/]" if not result.exit_code else "[red]not clean[/]"
     out.print(f"[bold]{escape(path)}[/]: {ok}")
-    out.print(f"  rows {s['rows']}, valid {s['valid_rows']}, bad {len(s['bad_rows'])}, "
-              f"exact duplicates {s['exact_duplicates']}, near duplicates {s['near_duplicates']}, unique {s['unique_rows']}")
+    out.print(
+        f"  rows {s['rows']}, valid {s['valid_rows']}, bad {len(s['bad_rows'])}, "
+        f"exact duplicates {s['exact_duplicates']}, near duplicates {s['near_duplicates']}, unique {s['unique_rows']}"
+    )
     t = s["tokens"]
     out.print(f"  tokens ({result.token_method}): p50 {t['p50']}, p90 {t['p90']}, p99 {t['p99']}, max {t['max']}")
     _list(out, "bad row", [f"{path}:{b['line']}: {b['reason']}" for b in s["bad_rows"]])
     if against:
         out.print(f"  leaks into {escape(against)}: {len(s['leaks'])}")
-        _list(out, "leak", [f"{against}:{x['line']} shares a 13-gram with {path}:{x['train_line']}" for x in s["leaks"]])
+        _list(
+            out, "leak", [f"{against}:{x['line']} shares a 13-gram with {path}:{x['train_line']}" for x in s["leaks"]]
+        )
         _list(out, "bad eval row", [f"{against}:{b['line']}: {b['reason']}" for b in result.against_bad_rows])
-    _list(out, "duplicate", [f"{path}:{d['line']}: {d['kind']} duplicate of line {d['kept_line']}" for d in result.duplicates])
+    _list(
+        out,
+        "duplicate",
+        [f"{path}:{d['line']}: {d['kind']} duplicate of line {d['kept_line']}" for d in result.duplicates],
+    )
 
 
-def _list(out, label: str, items: list[str]) -> None:
+def _list(out: Console, label: str, items: list[str]) -> None:
     from rich.markup import escape
 
     for item in items[:SHOWN]:

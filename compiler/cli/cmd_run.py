@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ftc.shared.errors import FtcError
+
+if TYPE_CHECKING:
+    from ftc.compiler.plan.io import Plan
 
 EXIT_NOT_PROMOTED = 3
 # What `pip install 'ftc[run]'` adds; `ftc lint`/`plan`/`fmt` need none of it.
@@ -25,8 +29,11 @@ def require_runtime() -> None:
 
     missing = [name for name in RUNTIME_MODULES if importlib.util.find_spec(name) is None]
     if missing:
-        raise FtcError(f"error: `ftc run` needs the runtime, which is not installed (missing: {', '.join(missing)})\n"
-                       "hint: pip install 'ftc[run]'  (with a GPU, install the CUDA build of torch first)", 2)
+        raise FtcError(
+            f"error: `ftc run` needs the runtime, which is not installed (missing: {', '.join(missing)})\n"
+            "hint: pip install 'ftc[run]'  (with a GPU, install the CUDA build of torch first)",
+            2,
+        )
 
 
 def _prepare_base(name: str, allow_download: bool) -> None:
@@ -39,14 +46,18 @@ def _prepare_base(name: str, allow_download: bool) -> None:
     resolve_model(name, allow_download=allow_download)
 
 
-def compile_recipe(path: Path, allow_outside: bool, allow_download: bool = False) -> tuple[dict, Path]:
+def compile_recipe(path: Path, allow_outside: bool, allow_download: bool = False) -> tuple[Plan, Path]:
     """Recipe -> plan dict and its project root, through the one compile path `ftc plan` uses; the
     planner's warnings are printed, as `ftc plan` prints them."""
     from ftc.compiler.lang.diagnostics import render
     from ftc.compiler.plan.compile import compile_recipe as compile_
 
-    compiled = compile_(path, allow_outside=allow_outside, command="ftc run",
-                        before_plan=lambda recipe: _prepare_base(recipe.base.name, allow_download))
+    compiled = compile_(
+        path,
+        allow_outside=allow_outside,
+        command="ftc run",
+        before_plan=lambda recipe: _prepare_base(recipe.base.name, allow_download),
+    )
     if compiled.diagnostics:
         click.echo(render(list(compiled.diagnostics)), err=True, nl=False)
     return compiled.plan, compiled.root
@@ -54,18 +65,44 @@ def compile_recipe(path: Path, allow_outside: bool, allow_download: bool = False
 
 @click.command()
 @click.argument("target", type=click.Path(path_type=Path))
-@click.option("--force", "force", multiple=True, metavar="STEP", help="Re-run STEP (and what depends on it) even if cached.")
+@click.option(
+    "--force", "force", multiple=True, metavar="STEP", help="Re-run STEP (and what depends on it) even if cached."
+)
 @click.option("--refresh", is_flag=True, help="Accept changed data files: update the plan's data lock and go on.")
 @click.option("--allow-download", is_flag=True, help="Allow downloading a missing model from the Hugging Face hub.")
-@click.option("--runs-dir", type=click.Path(path_type=Path), default=Path("runs"), show_default=True,
-              help="Where run folders go: RUNS/<recipe>/<plan-hash>/.")
+@click.option(
+    "--runs-dir",
+    type=click.Path(path_type=Path),
+    default=Path("runs"),
+    show_default=True,
+    help="Where run folders go: RUNS/<recipe>/<plan-hash>/.",
+)
 @click.option("--allow-outside", is_flag=True, help="Allow data files outside the project folder.")
 @click.option("--quiet", "-q", is_flag=True, help="Only the final summary.")
-def run(target: Path, force: tuple[str, ...], refresh: bool, allow_download: bool, runs_dir: Path,
-        allow_outside: bool, quiet: bool) -> None:
+@click.option(
+    "--node-rank",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="K",
+    help="On a plan for several nodes: run node K's processes (rendezvous at FTC_MAIN_ADDR:FTC_MAIN_PORT).",
+)
+def run(
+    target: Path,
+    force: tuple[str, ...],
+    refresh: bool,
+    allow_download: bool,
+    runs_dir: Path,
+    allow_outside: bool,
+    quiet: bool,
+    node_rank: int | None,
+) -> None:
     """Run a recipe (compiled first) or a saved plan: data, baseline, train, eval, gate, export."""
     if not target.exists():
         raise FtcError(f"error: {target}: no such recipe or plan file", 2)
+    if node_rank is not None:
+        import os
+
+        os.environ["FTC_NODE_RANK"] = str(node_rank)  # read by ftc.runtime.launch in the training steps
     require_runtime()
     _quiet_libraries()
     from ftc.compiler.plan.lock import check_paths
@@ -77,12 +114,15 @@ def run(target: Path, force: tuple[str, ...], refresh: bool, allow_download: boo
         plan, root = read_checked_plan(target, refresh, allow_outside)
     else:
         raise FtcError(f"error: {target}: expected a recipe (.ftr) or a plan (.json)", 2)
+    from ftc.runtime.launch import check_machine
+
+    check_machine(plan, node_rank or 0)
     code = _execute(plan, root, runs_dir, force, allow_download, quiet)
     if code:
         raise click.exceptions.Exit(code)
 
 
-def read_checked_plan(target: Path, refresh: bool, allow_outside: bool) -> tuple[dict, Path]:
+def read_checked_plan(target: Path, refresh: bool, allow_outside: bool) -> tuple[Plan, Path]:
     """A plan file, validated, its paths checked against its project, then its data lock."""
     from ftc.compiler.plan.io import read_plan
     from ftc.compiler.plan.lock import check_paths, plan_root, refresh_lock, stale_inputs
@@ -92,8 +132,11 @@ def read_checked_plan(target: Path, refresh: bool, allow_outside: bool) -> tuple
     check_paths(plan, root, allow_outside)
     stale = stale_inputs(plan, root)
     if stale and not refresh:
-        raise FtcError("error: the plan's data lock no longer matches the files:\n  " + "\n  ".join(stale)
-                       + f"\nhint: re-plan the recipe, or run `ftc run {target} --refresh` to accept the new data")
+        raise FtcError(
+            "error: the plan's data lock no longer matches the files:\n  "
+            + "\n  ".join(stale)
+            + f"\nhint: re-plan the recipe, or run `ftc run {target} --refresh` to accept the new data"
+        )
     return (refresh_lock(plan, root) if stale else plan), root
 
 
@@ -108,7 +151,7 @@ def _sigterm_is_an_interrupt() -> None:
     signal.signal(signal.SIGTERM, interrupt)
 
 
-def _execute(plan: dict, root: Path, runs_dir: Path, force: tuple[str, ...], allow_download: bool, quiet: bool) -> int:
+def _execute(plan: Plan, root: Path, runs_dir: Path, force: tuple[str, ...], allow_download: bool, quiet: bool) -> int:
     from ftc.runtime.executor import Executor, RunOptions
     from ftc.runtime.progress import RunProgress
     from ftc.runtime.steps import GUARD, STEPS

@@ -21,7 +21,7 @@ def issue_url() -> str | None:
     from importlib import metadata
 
     try:
-        urls = metadata.metadata("ftc").get_all("Project-URL") or []
+        urls: list[str] = metadata.metadata("ftc").get_all("Project-URL") or []
     except metadata.PackageNotFoundError:
         return None
     for entry in urls:
@@ -62,8 +62,11 @@ def explain_text(target: str) -> str:
     known = [*codes.names(), *rules.BY_ID, *language.names()]
     guess = did_you_mean(target.strip(), known)
     hint = f"; did you mean `{guess}`?" if guess else ""
-    raise FtcError(f"error: no diagnostic code, rule, block or key named '{target}'{hint}\n"
-                   "see `ftc rules`, docs/diagnostics.md and docs/language.md", 2)
+    raise FtcError(
+        f"error: no diagnostic code, rule, block or key named '{target}'{hint}\n"
+        "see `ftc rules`, docs/diagnostics.md and docs/language.md",
+        2,
+    )
 
 
 @cli.command()
@@ -124,8 +127,11 @@ def main(argv: list[str] | None = None) -> int:
             raise
         url = issue_url()
         where = f"; please report it at {url}" if url else ""
-        click.echo(f"internal error: {type(err).__name__}: {err}\n"
-                   f"This is a bug in ftc{where} (re-run with --debug for the traceback).", err=True)
+        click.echo(
+            f"internal error: {type(err).__name__}: {err}\n"
+            f"This is a bug in ftc{where} (re-run with --debug for the traceback).",
+            err=True,
+        )
         return 2
 
 

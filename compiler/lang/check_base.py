@@ -37,7 +37,7 @@ class Checked:
     nodes: dict[str, ast.Attribute] = field(default_factory=dict)
     expects: list[Expect] = field(default_factory=list)
     beats: list[tuple[float, ast.Beat]] = field(default_factory=list)
-    children: list["Checked"] = field(default_factory=list)
+    children: list[Checked] = field(default_factory=list)
 
     def get(self, key: str) -> Any:
         """The key's checked value, or the key table's default when the recipe leaves it out."""
@@ -76,7 +76,9 @@ def resolve_path(ctx: Context, text: str, span: Span, must_exist: bool = True) -
             )
             return None
     if must_exist and not _exists(path):
-        ctx.err("FTR108", f"`{text}` does not exist (looked for {path})", span, "paths are relative to the recipe's folder")
+        ctx.err(
+            "FTR108", f"`{text}` does not exist (looked for {path})", span, "paths are relative to the recipe's folder"
+        )
         return None
     return str(path)
 

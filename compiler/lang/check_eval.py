@@ -1,5 +1,9 @@
 """The eval block (FTR111, FTR112, FTR113): expectations, their metrics and thresholds, the
-baseline margin, and the eval data source; the checked block becomes an ``EvalSpec``."""
+baseline margin, and the eval data source; the checked block becomes an ``EvalSpec``.
+
+Thresholds are numbers or percentages: rates in [0, 1] (90% = 0.9), perplexity a plain positive
+number, forgetting (the relative rise of general-text perplexity after tuning) 0 or more, usually
+written as a percentage: `expect forgetting <= 10%` is 0.10."""
 
 from __future__ import annotations
 
@@ -10,9 +14,10 @@ import re
 from ftc.compiler.lang import ast
 from ftc.compiler.lang.check_base import Checked, Context, resolve_path
 from ftc.compiler.lang.check_values import describe
-from ftc.compiler.lang.keys import METRIC_ARGS, RATE_METRICS, REQUIRED_ARGS
-from ftc.compiler.lang.recipe import METRICS, EvalSpec, Expect, Span
+from ftc.compiler.lang.keys import METRIC_ARGS, REQUIRED_ARGS
+from ftc.compiler.lang.recipe import EvalSpec, Expect, Span
 from ftc.compiler.lang.suggest import did_you_mean, suggest
+from ftc.shared.contract import METRICS, RATE_METRICS
 
 
 def check_statement(ctx: Context, out: Checked, item: ast.Expect | ast.Beat) -> None:
@@ -26,7 +31,12 @@ def check_statement(ctx: Context, out: Checked, item: ast.Expect | ast.Beat) -> 
 
 def _check_beat(ctx: Context, out: Checked, item: ast.Beat) -> None:
     if item.target.name != "baseline":
-        ctx.err("FTR111", f"`beat` compares with `baseline`, not `{item.target.name}`", item.target.span, "write `beat baseline by 10%`")
+        ctx.err(
+            "FTR111",
+            f"`beat` compares with `baseline`, not `{item.target.name}`",
+            item.target.span,
+            "write `beat baseline by 10%`",
+        )
         return
     if item.word.name != "by":
         ctx.err("FTR111", f"expected `by`, found `{item.word.name}`", item.word.span, "write `beat baseline by 10%`")
@@ -39,7 +49,12 @@ def _check_beat(ctx: Context, out: Checked, item: ast.Beat) -> None:
         ctx.err("FTR105", "the margin must be between 0% and 1000%", v.span)
         return
     if out.beats:
-        ctx.err("FTR107", "a second `beat baseline` statement", item.span, f"the first is on line {out.beats[0][1].span.line}")
+        ctx.err(
+            "FTR107",
+            "a second `beat baseline` statement",
+            item.span,
+            f"the first is on line {out.beats[0][1].span.line}",
+        )
         return
     out.beats.append((float(v.value), item))
 
@@ -48,7 +63,13 @@ def _metric_args(ctx: Context, metric: ast.Ident | ast.Call) -> tuple[str, dict[
     name = metric.name
     if name not in METRICS:
         hint = suggest(name, METRICS) or f"metrics: {', '.join(METRICS)}"
-        ctx.err("FTR111", f"unknown metric `{name}`", getattr(metric, "name_span", metric.span), hint, did_you_mean(name, METRICS))
+        ctx.err(
+            "FTR111",
+            f"unknown metric `{name}`",
+            getattr(metric, "name_span", metric.span),
+            hint,
+            did_you_mean(name, METRICS),
+        )
         return None
     allowed = METRIC_ARGS[name]
     args: dict[str, object] = {}
@@ -56,7 +77,9 @@ def _metric_args(ctx: Context, metric: ast.Ident | ast.Call) -> tuple[str, dict[
         arg_name = arg.name or (allowed[0] if i == 0 and allowed else None)
         if arg_name is None or arg_name not in allowed or arg_name in args:
             takes = f"takes {', '.join(allowed)}" if allowed else "takes no arguments"
-            ctx.err("FTR111", f"`{name}` {takes}", arg.span, suggest(arg.name, allowed) if arg.name and allowed else None)
+            ctx.err(
+                "FTR111", f"`{name}` {takes}", arg.span, suggest(arg.name, allowed) if arg.name and allowed else None
+            )
             return None
         if not isinstance(arg.value, ast.Str) or not arg.value.value:
             ctx.err("FTR103", f"`{arg_name}` of `{name}` takes a non-empty string", arg.value.span)
@@ -67,7 +90,7 @@ def _metric_args(ctx: Context, metric: ast.Ident | ast.Call) -> tuple[str, dict[
         args[arg_name] = value
     need = REQUIRED_ARGS.get(name)
     if need and need not in args:
-        ctx.err("FTR111", f"`{name}` needs its {need}: {name}(\"...\")", metric.span)
+        ctx.err("FTR111", f'`{name}` needs its {need}: {name}("...")', metric.span)
         return None
     return name, args
 
@@ -104,10 +127,21 @@ def _check_expect(ctx: Context, item: ast.Expect) -> Expect | None:
         return None
     name, args = parsed
     if name in RATE_METRICS and not 0 <= threshold <= 1:
-        ctx.err("FTR112", f"`{name}` is a rate between 0 and 1 (or 0% and 100%); {threshold:g} is outside it", item.threshold.span)
+        ctx.err(
+            "FTR112",
+            f"`{name}` is a rate between 0 and 1 (or 0% and 100%); {threshold:g} is outside it",
+            item.threshold.span,
+        )
         return None
     if name == "perplexity" and not threshold > 0:
         ctx.err("FTR112", "perplexity is positive; the threshold must be greater than 0", item.threshold.span)
+        return None
+    if name == "forgetting" and not threshold >= 0:
+        ctx.err(
+            "FTR112",
+            "forgetting is a rise of general-text perplexity, 0% or more; the threshold cannot be negative",
+            item.threshold.span,
+        )
         return None
     return Expect(name, args, item.op, threshold, item.span)  # type: ignore[arg-type]
 
@@ -137,7 +171,12 @@ def build_eval(ctx: Context, block: Checked, names: set[str]) -> EvalSpec | None
         ctx.err("FTR113", f"no data source named `{eval_data}`", block.nodes["data"].value.span, hint, fix)
         return None
     if v.get("holdout") == 0 and eval_data is None:
-        ctx.err("FTR105", "a 0% holdout leaves nothing to evaluate", block.nodes["holdout"].value.span, "set eval data = \"name\" or hold out some rows")
+        ctx.err(
+            "FTR105",
+            "a 0% holdout leaves nothing to evaluate",
+            block.nodes["holdout"].value.span,
+            'set eval data = "name" or hold out some rows',
+        )
         return None
     if any(val is None for val in v.values()):
         return None

@@ -22,7 +22,12 @@ def check_sources(ctx: Context, recipe: Checked) -> list[tuple[Checked, DataSour
             continue
         name = child.node.label.value
         if name in names:
-            ctx.err("FTR107", f"two data sources named `{name}`", child.node.label.span, f"the first is on line {names[name]}")
+            ctx.err(
+                "FTR107",
+                f"two data sources named `{name}`",
+                child.node.label.span,
+                f"the first is on line {names[name]}",
+            )
             continue
         names[name] = child.node.label.span.line
         out.append((child, _build_source(ctx, child)))
@@ -34,7 +39,12 @@ def _build_source(ctx: Context, child: Checked) -> DataSource | None:
     fmt = "documents" if child.spec.name == "documents" else v.get("format")
     columns = _check_columns(ctx, fmt, v.get("columns"))
     if "glob" in v and fmt != "documents":
-        ctx.err("FTR102", "`glob` applies to documents only", child.nodes["glob"].key_span, "use format = documents or a documents block")
+        ctx.err(
+            "FTR102",
+            "`glob` applies to documents only",
+            child.nodes["glob"].key_span,
+            "use format = documents or a documents block",
+        )
         return None
     failed = any(v.get(k.name) is None for k in child.spec.keys if k.name in child.nodes)
     if failed or "path" not in v or fmt is None or columns is None:
@@ -42,7 +52,12 @@ def _build_source(ctx: Context, child: Checked) -> DataSource | None:
     path, rel = v["path"]
     if fmt == "documents" and not _has_documents(path, child.get("glob")):
         where = child.nodes.get("glob", child.nodes["path"]).value.span
-        ctx.err("FTR108", f"no files under `{rel}` match `{child.get('glob')}`", where, "check the folder and the glob pattern")
+        ctx.err(
+            "FTR108",
+            f"no files under `{rel}` match `{child.get('glob')}`",
+            where,
+            "check the folder and the glob pattern",
+        )
         return None
     return DataSource(
         name=child.node.label.value,  # type: ignore[union-attr]

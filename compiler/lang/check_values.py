@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ftc.compiler.lang import ast
 from ftc.compiler.lang.check_base import Context, resolve_path
@@ -65,7 +66,11 @@ def _choice(ctx: Context, key: Key, v: ast.Value) -> str | None:
         hint, fix = suggest(v.name, key.choices), did_you_mean(v.name, key.choices)
         ctx.err("FTR110", f"`{v.name}` is not a {key.name}; use one of {options}", v.span, hint, fix)
         return None
-    hint = f"write the name without quotes: {key.name} = {v.value}" if isinstance(v, ast.Str) and v.value in key.choices else None
+    hint = (
+        f"write the name without quotes: {key.name} = {v.value}"
+        if isinstance(v, ast.Str) and v.value in key.choices
+        else None
+    )
     _type_error(ctx, key, v, f"one of {options}", hint)
     return None
 
@@ -107,7 +112,23 @@ def _float(ctx: Context, key: Key, v: ast.Value) -> float | None:
     return float(value) if _in_range(ctx, key, float(value), v.span) else None
 
 
-def _unit_value(ctx: Context, key: Key, v: ast.Value, units: dict, wanted: str, example: str) -> float | None:
+def _float_or_auto(ctx: Context, key: Key, v: ast.Value) -> float | str | None:
+    """A number, or the name ``auto``: the planner decides (and may measure) the value."""
+    if isinstance(v, ast.Ident) and v.name == "auto":
+        return "auto"
+    if isinstance(v, ast.Ident):
+        hint, fix = suggest(v.name, ("auto",)), did_you_mean(v.name, ("auto",))
+        ctx.err("FTR103", f"`{key.name}` takes a number or auto, not {describe(v)}", v.span, hint, fix)
+        return None
+    value = _plain_number(ctx, key, v, "a number or auto")
+    if value is None:
+        return None
+    return float(value) if _in_range(ctx, key, float(value), v.span) else None
+
+
+def _unit_value(
+    ctx: Context, key: Key, v: ast.Value, units: dict[str, int] | dict[str, float], wanted: str, example: str
+) -> float | None:
     if not isinstance(v, ast.Number):
         _type_error(ctx, key, v, f"{wanted} like {example}")
         return None
@@ -146,8 +167,7 @@ def _duration(ctx: Context, key: Key, v: ast.Value) -> float | None:
 
 def _params(ctx: Context, key: Key, v: ast.Value) -> int | None:
     if isinstance(v, ast.Number) and not v.unit:
-        value = _int(ctx, Key(key.name, "int", "", lo=1), v)
-        return value
+        return _int(ctx, Key(key.name, "int", "", lo=1), v)
     value = _unit_value(ctx, key, v, PARAM_UNITS, "a parameter count", "1B")
     return int(value) if value is not None else None
 
@@ -185,7 +205,12 @@ def _source_ref(ctx: Context, key: Key, v: ast.Value) -> str | None:
 
 def _model(ctx: Context, key: Key, v: ast.Value) -> str | None:
     if isinstance(v, ast.Call) and v.name == "model":
-        if len(v.args) == 1 and v.args[0].name is None and isinstance(v.args[0].value, ast.Str) and v.args[0].value.value.strip():
+        if (
+            len(v.args) == 1
+            and v.args[0].name is None
+            and isinstance(v.args[0].value, ast.Str)
+            and v.args[0].value.value.strip()
+        ):
             return v.args[0].value.value
         ctx.err("FTR103", 'model(...) takes one non-empty string: model("smollm2-135m-instruct")', v.span)
         return None
@@ -259,6 +284,7 @@ CONVERTERS: dict[str, Callable[[Context, Key, ast.Value], Any]] = {
     "bool": _bool,
     "int": _int,
     "float": _float,
+    "float_or_auto": _float_or_auto,
     "size": _size,
     "duration": _duration,
     "params": _params,

@@ -24,7 +24,7 @@ __all__ = ["Context", "find_project_root", "check_file", "build_recipe", "check_
 
 def _check_label(ctx: Context, spec: BlockSpec, block: ast.Block) -> None:
     if spec.label and block.label is None:
-        ctx.err("FTR114", f"a `{spec.name}` block needs a name: {spec.name} \"name\" {{ ... }}", block.kind_span)
+        ctx.err("FTR114", f'a `{spec.name}` block needs a name: {spec.name} "name" {{ ... }}', block.kind_span)
     elif not spec.label and block.label is not None:
         ctx.err("FTR114", f"a `{spec.name}` block takes no name", block.label.span, f"write `{spec.name} {{ ... }}`")
     elif block.label is not None and not NAME_RE.fullmatch(block.label.value):
@@ -99,7 +99,12 @@ def _check_child(ctx: Context, out: Checked, child: ast.Block) -> None:
     if spec.name != "recipe" or child.kind not in CHILDREN:
         where = "inside a recipe" if child.kind in CHILDREN or child.kind == "recipe" else None
         if where and spec.name != "recipe":
-            ctx.err("FTR101", f"a `{child.kind}` block cannot go inside `{spec.name}`", child.kind_span, f"put it directly {where}")
+            ctx.err(
+                "FTR101",
+                f"a `{child.kind}` block cannot go inside `{spec.name}`",
+                child.kind_span,
+                f"put it directly {where}",
+            )
         else:
             hint = suggest(child.kind, CHILDREN) if spec.name == "recipe" else None
             fix = did_you_mean(child.kind, CHILDREN) if hint else None
@@ -126,7 +131,9 @@ def check_file(ctx: Context, tree: ast.RecipeFile) -> Checked | None:
         else:
             _top_level_error(ctx, item)
     if recipe is None and not any(d.code in ("FTR115", "FTR101") for d in ctx.diags):
-        ctx.err("FTR106", "no recipe in this file", Span(ctx.file, 1, 1, 1, 1), 'a recipe starts with `recipe "name" {`')
+        ctx.err(
+            "FTR106", "no recipe in this file", Span(ctx.file, 1, 1, 1, 1), 'a recipe starts with `recipe "name" {`'
+        )
     return recipe
 
 
@@ -136,11 +143,20 @@ def _top_level_error(ctx: Context, item: ast.Item) -> None:
         if guess:
             ctx.err("FTR101", f"unknown block `{item.kind}`", item.kind_span, "did you mean `recipe`?", guess)
             return
-        hint = "move it inside the recipe block" if item.kind in CHILDREN else 'everything lives inside one `recipe "name" { ... }` block'
+        hint = (
+            "move it inside the recipe block"
+            if item.kind in CHILDREN
+            else 'everything lives inside one `recipe "name" { ... }` block'
+        )
         ctx.err("FTR115", f"`{item.kind}` outside the recipe block", item.kind_span, hint)
         return
     span = item.key_span if isinstance(item, ast.Attribute) else item.span
-    ctx.err("FTR115", "a statement outside the recipe block", span, 'everything lives inside one `recipe "name" { ... }` block')
+    ctx.err(
+        "FTR115",
+        "a statement outside the recipe block",
+        span,
+        'everything lives inside one `recipe "name" { ... }` block',
+    )
 
 
 def _child(recipe: Checked, name: str) -> Checked | None:
@@ -151,10 +167,20 @@ def build_recipe(ctx: Context, recipe: Checked, path: str) -> Recipe | None:
     """Cross-block checks, then the recipe model (None when anything failed)."""
     sources = check_sources(ctx, recipe)
     if not any(c.spec.name in ("data", "documents") for c in recipe.children):
-        ctx.err("FTR106", "the recipe has no data source", recipe.node.kind_span, 'add a `data "name" { path = ..., format = ... }` or `documents` block')
+        ctx.err(
+            "FTR106",
+            "the recipe has no data source",
+            recipe.node.kind_span,
+            'add a `data "name" { path = ..., format = ... }` or `documents` block',
+        )
     eval_block = _child(recipe, "eval")
     if eval_block is None:
-        ctx.err("FTR106", "the recipe has no eval block", recipe.node.kind_span, "add `eval { holdout = 20%  expect ... }`: a tune must prove itself")
+        ctx.err(
+            "FTR106",
+            "the recipe has no eval block",
+            recipe.node.kind_span,
+            "add `eval { holdout = 20%  expect ... }`: a tune must prove itself",
+        )
     names = {s.name for _c, s in sources if s is not None} | {c.node.label.value for c, _s in sources if c.node.label}
     eval_spec = build_eval(ctx, eval_block, names) if eval_block else None
     if ctx.diags or eval_spec is None or any(s is None for _c, s in sources):
@@ -185,6 +211,8 @@ def _build_constraints(block: Checked | None) -> Constraints:
     return Constraints(
         device=block.get("device"),
         gpus=block.get("gpus"),
+        processes=v.get("processes"),
+        nodes=block.get("nodes"),
         gpu_memory_bytes=v.get("gpu_memory"),
         budget_seconds=seconds,
         budget_usd=usd,

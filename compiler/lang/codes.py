@@ -345,11 +345,35 @@ CODES: dict[str, Code] = {
              "plus overhead must fit in the device's memory (R-DISTILL).",
              'teacher = model("llama-3.1-70b")\nconstraints { device = cuda  gpu_memory = 24GB }',
              'teacher = model("llama-3.1-8b")\nconstraints { device = cuda  gpu_memory = 24GB }'),
+        Code("FTR318", "holdout-too-small", "warning", "plan",
+             "The holdout is too small for the gate to show the `beat baseline` margin beyond noise.",
+             "The gate promotes a tune only when the 95% interval of the paired per-row difference (tuned - "
+             "baseline) clears the margin. On n holdout rows that interval is about ±1.96·sqrt(0.5/n) wide for 0/1 "
+             "scores (the worst case, p = 1/2): a margin smaller than that cannot be told from chance, and a "
+             "gain that reaches it is reported as not significant. The message names the rows needed, "
+             "ceil(1.96² · 0.5 / margin²): 193 for a 10% margin, 769 for 5% (R-GATE).",
+             'data "rows" { path = "data/rows.jsonl"  format = chat }   # 60 rows\neval { holdout = 20%  beat baseline by 10% }',
+             'data "rows" { path = "data/rows.jsonl"  format = chat }   # 1,000 rows\neval { holdout = 20%  beat baseline by 10% }'),
         Code("FTR319", "max-length-below-data", "warning", "plan",
              "The recipe's max_length is below the data's p90 token length.",
              "More than 10% of the rows are overlong and will be dropped or truncated per the source's "
              "`overlong` setting (R-MAX-LENGTH-FROM-DATA).",
              "train { max_length = 16 }", "# max_length left to the rules"),
+        Code("FTR320", "processes-over-gpus", "error", "plan",
+             "More training processes per node than the node has GPUs.",
+             "On cuda every training process drives one GPU, so `processes` (per node) is at most `gpus`; "
+             "left out, it is `gpus` (R-DISTRIBUTED).",
+             "constraints { device = cuda  gpus = 2  processes = 4 }", "constraints { device = cuda  gpus = 4  processes = 4 }"),
+        Code("FTR321", "kto-labels", "error", "plan",
+             "A data source is KTO data: rows with a boolean `label` (or `kto_tag`) marking each answer "
+             "desirable or not.",
+             "ftc has no KTO objective, and a label column is used or refused, never ignored: read as plain "
+             "chat or completion rows, the undesirable answers would be trained as targets. Convert the file: "
+             "keep only the rows labelled true as SFT data, or pair a desirable and an undesirable answer to "
+             "the same prompt as preference rows (prompt, chosen, rejected) for DPO. The data step and "
+             "`ftc data check` refuse each such row too.",
+             'data "feedback" { path = "data/kto.jsonl"  format = completion }   # {"prompt", "completion", "label": false}',
+             'data "feedback" { path = "data/pairs.jsonl"  format = preference }   # {"prompt", "chosen", "rejected"}'),
     )
 }  # fmt: skip
 
@@ -369,12 +393,16 @@ def explain(code_id: str) -> str | None:
     """The `ftc explain FTRxxx` text; None when no such code was ever registered."""
     key = code_id.strip().upper()
     if key in RETIRED:
-        return f"{key} was merged into {RETIRED[key]}; nothing reports {key} any more.\n\n" + explain(RETIRED[key])  # type: ignore[operator]
+        merged = explain(RETIRED[key])
+        assert merged is not None  # a code is retired into a registered one
+        return f"{key} was merged into {RETIRED[key]}; nothing reports {key} any more.\n\n" + merged
     c = CODES.get(key)
     if c is None:
         return None
-    return (f"{c.code} {c.name} ({c.severity})\n\n{c.summary}\n{c.doc}\n{PHASES[c.phase]}\n\n"
-            f"Example:\n{_indent(c.example)}\n\nUse instead:\n{_indent(c.use_instead)}\n")
+    return (
+        f"{c.code} {c.name} ({c.severity})\n\n{c.summary}\n{c.doc}\n{PHASES[c.phase]}\n\n"
+        f"Example:\n{_indent(c.example)}\n\nUse instead:\n{_indent(c.use_instead)}\n"
+    )
 
 
 def _indent(text: str) -> str:
@@ -417,8 +445,26 @@ def docs_page() -> str:
         out += ["", f"## {title}", "", blurb, "", "| code | name | severity | what it means |", "|---|---|---|---|"]
         out += [f"| [{c.code}](#{c.code.lower()}) | {c.name} | {c.severity} | {_cell(c.summary)} |" for c in entries]
         for c in entries:
-            out += ["", f"### {c.code}", "", f"**{c.name}** ({c.severity}). {c.summary}", "", c.doc, "",
-                    "Example:", "", "```hcl", c.example, "```", "", "Use instead:", "", "```hcl", c.use_instead, "```"]
+            out += [
+                "",
+                f"### {c.code}",
+                "",
+                f"**{c.name}** ({c.severity}). {c.summary}",
+                "",
+                c.doc,
+                "",
+                "Example:",
+                "",
+                "```hcl",
+                c.example,
+                "```",
+                "",
+                "Use instead:",
+                "",
+                "```hcl",
+                c.use_instead,
+                "```",
+            ]
     if RETIRED:
         out += ["", "## Retired codes", ""]
         out += [f"- {old}: merged into {new}." for old, new in RETIRED.items()]

@@ -8,8 +8,9 @@ offending line and a caret underline.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Iterable, Literal
+from typing import Literal
 
 from ftc.compiler.lang.recipe import Span
 
@@ -31,7 +32,7 @@ class Diagnostic:
     def location(self) -> str:
         return f"{self.span.file}:{self.span.line}:{self.span.col}"
 
-    def with_severity(self, severity: Severity) -> "Diagnostic":
+    def with_severity(self, severity: Severity) -> Diagnostic:
         return replace(self, severity=severity)
 
 
@@ -47,7 +48,7 @@ def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:
     return any(d.severity == "error" for d in diagnostics)
 
 
-def sort_key(d: Diagnostic) -> tuple:
+def sort_key(d: Diagnostic) -> tuple[str, int, int, str, str]:
     return (d.span.file, d.span.line, d.span.col, d.code, d.message)
 
 
@@ -88,7 +89,13 @@ def _read_lines(file: str) -> list[str] | None:
 
 
 # --- rendering -------------------------------------------------------------------------------
-_COLORS = {"error": "\x1b[1;31m", "warning": "\x1b[1;33m", "note": "\x1b[1;36m", "blue": "\x1b[1;34m", "bold": "\x1b[1m"}
+_COLORS = {
+    "error": "\x1b[1;31m",
+    "warning": "\x1b[1;33m",
+    "note": "\x1b[1;36m",
+    "blue": "\x1b[1;34m",
+    "bold": "\x1b[1m",
+}
 _RESET = "\x1b[0m"
 _EXCERPT_WIDTH = 100  # a 2 MB line is shown as a window around the column
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ftc.shared.contract import DATA_FORMATS, FORMAT_FIELDS, METRICS
+from ftc.shared.contract import DATA_FORMATS, FORMAT_FIELDS, METRIC_SPECS, METRICS, RATE_METRICS  # noqa: F401 - RATE_METRICS re-exported
 
 # --- units -----------------------------------------------------------------------------------
 SIZE_UNITS: dict[str, int] = {
@@ -36,7 +36,6 @@ ALL_UNITS: dict[str, str] = {
 
 # Canonical fields per data format: one table for the checks and the runtime's data schemas.
 FIELDS = FORMAT_FIELDS
-RATE_METRICS = frozenset(m for m in METRICS if m != "perplexity")
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
@@ -56,6 +55,7 @@ KINDS: dict[str, Kind] = {
     "bool": Kind("true or false"),
     "int": Kind("whole number"),
     "float": Kind("number"),
+    "float_or_auto": Kind("number or auto"),
     "size": Kind("size", " ".join(SIZE_UNITS), "> 0"),
     "duration": Kind("duration", " ".join(DURATION_UNITS), "> 0"),
     "params": Kind("parameter count", " ".join(PARAM_UNITS) + " (or none)", ">= 1"),
@@ -64,7 +64,9 @@ KINDS: dict[str, Kind] = {
     "source": Kind("source name (string)", range="a data source of this recipe"),
     "model": Kind('model("...")', range="a known name, a local folder or a hub id"),
     "goal": Kind("goal call", range='behavior("..."), knowledge("...") or both(behavior = ..., knowledge = ...)'),
-    "columns": Kind('map { field = "column" }', range="the format's canonical fields"),
+    "columns": Kind(
+        'map { field = "column" }', range="the format's canonical fields (chat, preference: and role, content)"
+    ),
 }
 
 
@@ -134,13 +136,30 @@ class BlockSpec:
 _SOURCE_KEYS = (
     Key("path", "path", "a file or folder, relative to the recipe", required=True),
     Key("format", "choice", "the row format", required=True, choices=DATA_FORMATS),
-    Key("columns", "columns", "canonical field = column in the file, e.g. { messages = \"conversation\" }",
-        absent="the file uses the canonical field names"),
-    Key("on_bad_rows", "choice", "what a row that fails its schema does to the run", choices=("fail", "skip"), default="fail"),
+    Key(
+        "columns",
+        "columns",
+        'canonical field = column in the file, e.g. { messages = "conversation" }; '
+        'for message lists also role/content, e.g. ShareGPT\'s { role = "from", content = "value" }',
+        absent="the file uses the canonical field names",
+    ),
+    Key(
+        "on_bad_rows",
+        "choice",
+        "what a row that fails its schema does to the run",
+        choices=("fail", "skip"),
+        default="fail",
+    ),
     Key("glob", "string", "documents only: which files under a folder", default="**/*"),
     Key("redact_pii", "bool", "redact e-mail addresses, phone numbers and the like while cleaning", default=False),
-    Key("max_tokens", "int", "rows longer than this many tokens are dropped or truncated", lo=1, hi=10**7,
-        absent="rows are held to the plan's max_length (R-MAX-LENGTH-FROM-DATA)"),
+    Key(
+        "max_tokens",
+        "int",
+        "rows longer than this many tokens are dropped or truncated",
+        lo=1,
+        hi=10**7,
+        absent="rows are held to the plan's max_length (R-MAX-LENGTH-FROM-DATA)",
+    ),
     Key("overlong", "choice", "what happens to rows over max_tokens", choices=("drop", "truncate"), default="drop"),
 )
 
@@ -151,10 +170,20 @@ BLOCKS: dict[str, BlockSpec] = {
             "recipe",
             "the whole recipe: goal, models, data, constraints, eval, train, export",
             (
-                Key("goal", "goal", 'behavior("..."), knowledge("...") or both(behavior = "...", knowledge = "...")', required=True),
+                Key(
+                    "goal",
+                    "goal",
+                    'behavior("..."), knowledge("...") or both(behavior = "...", knowledge = "...")',
+                    required=True,
+                ),
                 Key("base", "model", 'the model to customise: model("smollm2-135m-instruct")', required=True),
                 Key("teacher", "model", "a larger model to distil from", absent="no distillation (R-DISTILL)"),
-                Key("system_prompt", "string", "an explicit system prompt; otherwise derived from the goal", decided_by="R-ONE-PROMPT"),
+                Key(
+                    "system_prompt",
+                    "string",
+                    "an explicit system prompt; otherwise derived from the goal",
+                    decided_by="R-ONE-PROMPT",
+                ),
             ),
             label=True,
         ),
@@ -171,11 +200,39 @@ BLOCKS: dict[str, BlockSpec] = {
             "what the run may use and what the result must meet",
             (
                 Key("device", "choice", "where training runs", choices=("cpu", "cuda"), default="cpu"),
-                Key("gpus", "int", "how many GPUs", lo=1, hi=4096, default=1),
-                Key("gpu_memory", "size", "memory per GPU, e.g. 24GB", absent="the device's own memory, as ftc finds it"),
-                Key("budget", "budget", "compute wall-clock (30m) or money ($20)", absent="no limit; the estimate is shown (R-TIME-COST)"),
+                Key("gpus", "int", "GPUs per node (machine)", lo=1, hi=4096, default=1),
+                Key(
+                    "processes",
+                    "int",
+                    "training processes per node: CPU processes on cpu (gloo), at most one per GPU on cuda",
+                    lo=1,
+                    hi=4096,
+                    decided_by="R-DISTRIBUTED",
+                ),
+                Key(
+                    "nodes",
+                    "int",
+                    "machines the training runs on, each with `gpus` GPUs (or `processes` CPU processes)",
+                    lo=1,
+                    hi=1024,
+                    default=1,
+                ),
+                Key(
+                    "gpu_memory", "size", "memory per GPU, e.g. 24GB", absent="the device's own memory, as ftc finds it"
+                ),
+                Key(
+                    "budget",
+                    "budget",
+                    "compute wall-clock (30m) or money ($20)",
+                    absent="no limit; the estimate is shown (R-TIME-COST)",
+                ),
                 Key("latency", "duration", "p95 per response when served, e.g. 300ms", absent="no bound (R-DISTILL)"),
-                Key("max_params", "params", "the largest model that may be served, e.g. 1B", absent="no bound (R-DISTILL)"),
+                Key(
+                    "max_params",
+                    "params",
+                    "the largest model that may be served, e.g. 1B",
+                    absent="no bound (R-DISTILL)",
+                ),
             ),
         ),
         BlockSpec(
@@ -184,7 +241,9 @@ BLOCKS: dict[str, BlockSpec] = {
             (
                 Key("holdout", "fraction", "share of the data held out for evaluation, e.g. 20%", default=0.2),
                 Key("seed", "int", "seed of the split", lo=0, hi=2**32 - 1, default=0),
-                Key("data", "source", "a data source used only as eval data", absent="the holdout of the training data"),
+                Key(
+                    "data", "source", "a data source used only as eval data", absent="the holdout of the training data"
+                ),
                 Key("stratify", "string", "a field to stratify the split by", absent="a plain random split"),
                 Key("accept_leaks", "bool", "allow train/eval overlap (not recommended)", default=False),
             ),
@@ -194,38 +253,79 @@ BLOCKS: dict[str, BlockSpec] = {
             "train",
             "overrides of what the decision rules choose",
             (
-                Key("method", "choice", "the tuning method", choices=("lora", "qlora", "full", "dora"), decided_by="R-METHOD-BY-MEMORY"),
+                Key(
+                    "method",
+                    "choice",
+                    "the tuning method",
+                    choices=("lora", "qlora", "full", "dora"),
+                    decided_by="R-METHOD-BY-MEMORY",
+                ),
                 Key("lora_r", "int", "LoRA rank", lo=1, hi=4096, decided_by="R-HPARAM-DEFAULTS"),
                 Key("lora_alpha", "int", "LoRA alpha", lo=1, hi=65536, decided_by="R-HPARAM-DEFAULTS"),
-                Key("lr", "float", "learning rate", lo=1e-9, hi=1.0, decided_by="R-HPARAM-DEFAULTS"),
-                Key("epochs", "float", "passes over the training data", lo=0.01, hi=1000, decided_by="R-EPOCHS-BY-SIZE"),
-                Key("max_length", "int", "maximum tokens per training row", lo=8, hi=10**7, decided_by="R-MAX-LENGTH-FROM-DATA"),
+                Key(
+                    "lr",
+                    "float_or_auto",
+                    "learning rate; auto (the same as leaving it out): the rule's lr refined by a short probe",
+                    lo=1e-9,
+                    hi=1.0,
+                    decided_by="R-LR",
+                ),
+                Key(
+                    "epochs", "float", "passes over the training data", lo=0.01, hi=1000, decided_by="R-EPOCHS-BY-SIZE"
+                ),
+                Key(
+                    "max_length",
+                    "int",
+                    "maximum tokens per training row",
+                    lo=8,
+                    hi=10**7,
+                    decided_by="R-MAX-LENGTH-FROM-DATA",
+                ),
                 Key("batch", "int", "per-device batch size", lo=1, hi=65536, decided_by="R-HPARAM-DEFAULTS"),
                 Key("grad_accum", "int", "gradient accumulation steps", lo=1, hi=65536, decided_by="R-HPARAM-DEFAULTS"),
-                Key("max_steps", "int", "stop after this many optimiser steps", lo=1, hi=10**9, absent="no cap: epochs decide the length"),
-                Key("few_shot", "int", "examples shown to the prompted baseline", lo=0, hi=64, decided_by="R-PROMPT-FIRST"),
-                Key("early_stopping", "bool", "stop when the validation loss stops improving", decided_by="R-HPARAM-DEFAULTS"),
-                Key("packing", "bool", "pack short rows into full-length sequences", decided_by="R-MAX-LENGTH-FROM-DATA"),
+                Key(
+                    "max_steps",
+                    "int",
+                    "stop after this many optimiser steps",
+                    lo=1,
+                    hi=10**9,
+                    absent="no cap: epochs decide the length",
+                ),
+                Key(
+                    "few_shot",
+                    "int",
+                    "random train examples shown to the prompted baseline; setting it replaces the prompt search",
+                    lo=0,
+                    hi=64,
+                    decided_by="R-PROMPT-SEARCH",
+                ),
+                Key(
+                    "early_stopping",
+                    "bool",
+                    "stop when the validation loss stops improving",
+                    decided_by="R-HPARAM-DEFAULTS",
+                ),
+                Key(
+                    "packing", "bool", "pack short rows into full-length sequences", decided_by="R-MAX-LENGTH-FROM-DATA"
+                ),
                 Key("dpo_beta", "float", "DPO beta", lo=1e-6, hi=100, decided_by="R-DPO-AFTER-SFT"),
                 Key("seed", "int", "training seed", lo=0, hi=2**32 - 1, absent="the eval block's seed"),
             ),
         ),
-        BlockSpec("export", "what the run writes out", (Key("merged", "bool", "also write weights with the adapter merged", default=False),)),
+        BlockSpec(
+            "export",
+            "what the run writes out",
+            (Key("merged", "bool", "also write weights with the adapter merged", default=False),),
+        ),
     )
 }
 CHILDREN = ("data", "documents", "constraints", "eval", "train", "export")
 
 # --- eval statements -------------------------------------------------------------------------
-METRIC_ARGS: dict[str, tuple[str, ...]] = {  # allowed argument names; the first may be positional
-    "exact_match": ("field",),
-    "contains": ("text",),
-    "regex": ("pattern",),
-    "json_valid": (),
-    "json_schema": ("schema",),
-    "rouge_l": (),
-    "perplexity": (),
-}
-REQUIRED_ARGS = {"contains": "text", "regex": "pattern", "json_schema": "schema"}
+# Allowed argument names per metric (the first may be positional) and the required one: from the
+# one metric table (ftc.shared.contract.METRIC_SPECS).
+METRIC_ARGS: dict[str, tuple[str, ...]] = {name: m.args for name, m in METRIC_SPECS.items()}
+REQUIRED_ARGS: dict[str, str] = {name: m.required for name, m in METRIC_SPECS.items() if m.required}
 COMPARISONS = (">=", ">", "<=", "<", "==")
 
 # Names other tools use (axolotl, LLaMA-Factory, TRL, torchtune) -> ftc's key. A typo or a foreign

@@ -12,7 +12,7 @@ def _how_written(spec: BlockSpec) -> str:
     label = ' "NAME"' if spec.label else ""
     count = "one per recipe" if spec.singleton else "any number"
     where = "the top level of the file" if spec.name == "recipe" else "inside the recipe block"
-    return f'{spec.name}{label} {{ ... }}   ({count}, {where})'
+    return f"{spec.name}{label} {{ ... }}   ({count}, {where})"
 
 
 def names() -> list[str]:
@@ -43,7 +43,11 @@ def explain(name: str) -> str | None:
     if len(homes) > 1:
         options = " or ".join(f"`ftc explain {s.name}.{target}`" for s in homes)
         raise FtcError(f"error: `{target}` is a key of more than one block; name one: {options}", 2)
-    return explain_key(homes[0], homes[0].key(target)) if homes else None  # type: ignore[arg-type]
+    if not homes:
+        return None
+    found = homes[0].key(target)
+    assert found is not None  # _blocks_with returns the blocks that have the key
+    return explain_key(homes[0], found)
 
 
 def explain_block(spec: BlockSpec) -> str:
@@ -53,8 +57,14 @@ def explain_block(spec: BlockSpec) -> str:
     if spec.name == "recipe":
         lines += ["", "Blocks: " + ", ".join(CHILDREN)]
     if spec.statements:
-        lines += ["", "Statements:", f"  expect METRIC {' | '.join(COMPARISONS)} THRESHOLD", "  beat baseline by PERCENT",
-                  "", "Metrics:"]
+        lines += [
+            "",
+            "Statements:",
+            f"  expect METRIC {' | '.join(COMPARISONS)} THRESHOLD",
+            "  beat baseline by PERCENT",
+            "",
+            "Metrics:",
+        ]
         lines += [f"  {_metric(m)}" for m in METRIC_ARGS]
     lines += ["", f"`ftc explain {spec.name}.KEY` prints one key in full."]
     return "\n".join(lines) + "\n"
@@ -62,13 +72,18 @@ def explain_block(spec: BlockSpec) -> str:
 
 def explain_key(spec: BlockSpec, key: Key) -> str:
     kind = KINDS[key.kind]
-    lines = [f"{spec.name}.{key.name}: {key.doc}", "",
-             f"Type:    {kind.type}",
-             f"Unit:    {kind.unit or 'none'}",
-             f"Range:   {key.range or 'any'}",
-             f"Absent:  {key.when_absent}"]
+    lines = [
+        f"{spec.name}.{key.name}: {key.doc}",
+        "",
+        f"Type:    {kind.type}",
+        f"Unit:    {kind.unit or 'none'}",
+        f"Range:   {key.range or 'any'}",
+        f"Absent:  {key.when_absent}",
+    ]
     if key.decided_by:
-        lines.append(f"\n`ftc explain {key.decided_by}` says how the rule decides it; a value in the recipe overrides the rule.")
+        lines.append(
+            f"\n`ftc explain {key.decided_by}` says how the rule decides it; a value in the recipe overrides the rule."
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -100,7 +115,7 @@ def docs_page() -> str:
         "`FTC_UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/lang/test_registry.py`.",
         "`ftc explain BLOCK` and `ftc explain BLOCK.KEY` print the same entries.",
         "",
-        "A recipe is one `recipe \"name\" { ... }` block of `key = value` attributes and nested blocks, with",
+        'A recipe is one `recipe "name" { ... }` block of `key = value` attributes and nested blocks, with',
         "`#` comments. It evaluates nothing: no expressions, no imports, no code. A key the recipe leaves out",
         "takes its default, or is decided by the named decision rule (`ftc explain R-...`); a key the recipe",
         "sets overrides the rule, and the plan says so.",
@@ -114,13 +129,34 @@ def docs_page() -> str:
         "  Money: `$20`, `$1.50`. A rate threshold is `0.95` or `95%`.",
     ]
     for spec in BLOCKS.values():
-        out += ["", f"## {spec.name}", "", f"{spec.doc[0].upper()}{spec.doc[1:]}.", "", f"`{_how_written(spec)}`", "",
-                "| key | type | unit | range | when absent | what it is |", "|---|---|---|---|---|---|"]
-        out += [f"| `{k.name}` | {_cell(KINDS[k.kind].type)} | {_cell(KINDS[k.kind].unit)} | {_cell(k.range)} | "
-                f"{_cell(k.when_absent)} | {_cell(k.doc)} |" for k in spec.keys]
+        out += [
+            "",
+            f"## {spec.name}",
+            "",
+            f"{spec.doc[0].upper()}{spec.doc[1:]}.",
+            "",
+            f"`{_how_written(spec)}`",
+            "",
+            "| key | type | unit | range | when absent | what it is |",
+            "|---|---|---|---|---|---|",
+        ]
+        out += [
+            f"| `{k.name}` | {_cell(KINDS[k.kind].type)} | {_cell(KINDS[k.kind].unit)} | {_cell(k.range)} | "
+            f"{_cell(k.when_absent)} | {_cell(k.doc)} |"
+            for k in spec.keys
+        ]
         if spec.statements:
-            out += ["", "Statements:", "", f"- `expect METRIC OP THRESHOLD`, OP one of `{' '.join(COMPARISONS)}`;",
-                    "  rates take `0.95` or `95%`, perplexity a positive number.", "- `beat baseline by PERCENT`.", "",
-                    "| metric | written |", "|---|---|"]
+            out += [
+                "",
+                "Statements:",
+                "",
+                f"- `expect METRIC OP THRESHOLD`, OP one of `{' '.join(COMPARISONS)}`;",
+                "  rates take `0.95` or `95%`, perplexity a positive number, forgetting (the rise of general-text",
+                "  perplexity after tuning) a percentage like `10%`.",
+                "- `beat baseline by PERCENT`.",
+                "",
+                "| metric | written |",
+                "|---|---|",
+            ]
             out += [f"| {m} | `{_cell(_metric(m))}` |" for m in METRIC_ARGS]
     return "\n".join(out) + "\n"

@@ -143,7 +143,7 @@ def _knowledge_without_documents(src: LintInput) -> Iterator[Diagnostic]:
 # --- FTR202 ----------------------------------------------------------------------------------
 def count_rows(path: str, fmt: str) -> int | None:
     """Rows of a data file as the load step counts them (None when it cannot be told cheaply or the
-    file cannot be read): the one shared counter, so lint, plan and run agree (issue 8)."""
+    file cannot be read): the one shared counter, so lint, plan and run agree."""
     from ftc.shared import files
 
     try:

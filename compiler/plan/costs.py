@@ -1,4 +1,4 @@
-"""Devices, FLOPs, seconds and money (issue 3, rule 9).
+"""Devices, FLOPs, seconds and money (the time and cost rule).
 
 Training FLOPs ~ 6 N tokens for a full tune (forward 2N, backward 4N), ~ 4 N tokens for LoRA and
 QLoRA (no weight gradients for the frozen base); inference (baseline, eval, a teacher's
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# This machine (design section 6, measured): 2 Zen 5 cores, fp32 matmul 215 GFLOP/s. The CPU
+# The reference machine (measured): 2 Zen 5 cores, fp32 matmul 215 GFLOP/s. The CPU
 # runtime trains in fp32 (bf16 gained only 1.13-1.15x on a real LoRA step), so fp32 is the peak.
 CPU_PEAK_FLOPS = 215e9
 CPU_UTILISATION = 0.5  # small models spend time outside the big matmuls (LoRA adapters, the head)

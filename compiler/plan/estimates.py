@@ -4,15 +4,18 @@ generation bounded by memory bandwidth; over the budget is an error, near it a w
 from __future__ import annotations
 
 import math
+from typing import Any
 
-from ftc.compiler.plan import costs, memory
-from ftc.compiler.plan.render import duration
-from ftc.compiler.plan.steps import CONTEXT_TOKENS
-from ftc.compiler.plan.state import TEMPLATE_TOKENS, Decisions, Facts, response_tokens, train_rows
 from ftc.compiler.lang.recipe import Span
 from ftc.compiler.lang.thresholds import NEAR_BUDGET
+from ftc.compiler.plan import costs, memory
+from ftc.compiler.plan.render import duration
+from ftc.compiler.plan.state import TEMPLATE_TOKENS, Decisions, Facts, response_tokens, train_rows
+from ftc.compiler.plan.steps import CONTEXT_TOKENS
+from ftc.shared import hparams
 
 EMBEDDER_PARAMS = 22_700_000  # all-MiniLM-L6-v2
+SEARCH_MIN_ROWS = 8  # the smallest validation slice a prompt search or lr probe is scored on
 BATCH = 8  # generation batch of the baseline and eval steps
 
 
@@ -27,7 +30,9 @@ def estimate(f: Facts, d: Decisions, new_tokens: int) -> dict:
     epochs = float(hp["epochs"]["value"] or 1)  # a recipe may ask for a fraction of an epoch
     rows_seen = math.ceil(n_train * epochs)
     if hp["max_steps"]["value"]:
-        rows_seen = min(rows_seen, int(hp["max_steps"]["value"]) * int(hp["batch"]["value"]) * int(hp["grad_accum"]["value"]))
+        rows_seen = min(
+            rows_seen, int(hp["max_steps"]["value"]) * int(hp["batch"]["value"]) * int(hp["grad_accum"]["value"])
+        )
     train_tokens = rows_seen * per_row if d.trains else 0
     flops = {"train": costs.train_flops(p, train_tokens, d.method) if d.trains else 0}
     if "dpo" in d.strategy:
@@ -38,23 +43,40 @@ def estimate(f: Facts, d: Decisions, new_tokens: int) -> dict:
     if "distill" in d.strategy and f.teacher is not None:
         flops["teacher"] = costs.inference_flops(f.teacher.params, n_train * (per_row + response_tokens(f)))
     flops["inference"] = _inference_flops(f, d, per_row, new_tokens)
+    flops["prompt_search"] = _search_flops(f, d, per_row, new_tokens)
+    flops["lr_probe"] = _probe_flops(f, d, per_row)
     if "rag" in d.strategy:
         doc_bytes = sum(f.sources[s.name].bytes for s in f.recipe.documents)
         flops["index"] = costs.inference_flops(EMBEDDER_PARAMS, doc_bytes // 4)
     secs = {k: costs.seconds(v, f.device) for k, v in flops.items()}
+    secs["train"] /= _train_speedup(d)  # only training is launched over several processes
     # Generation at small batch is bound by reading the weights once per token, not by FLOPs.
     rows = _eval_rows(f)
     runs = 2 if d.trains else 1
     secs["inference"] = max(secs["inference"], runs * rows * costs.decode_ms(p, new_tokens, f.device) / 1000 / BATCH)
+    searched = sum(len(c) for c in _search_rows(d))
+    secs["prompt_search"] = max(
+        secs["prompt_search"], searched * costs.decode_ms(p, new_tokens, f.device) / 1000 / BATCH
+    )
+    secs = {k: v for k, v in secs.items() if v or k not in ("prompt_search", "lr_probe")}
+    flops = {k: v for k, v in flops.items() if v or k not in ("prompt_search", "lr_probe")}
     if "teacher" in secs and f.teacher is not None:
-        secs["teacher"] = max(secs["teacher"], n_train * costs.decode_ms(f.teacher.params, response_tokens(f), f.device) / 1000 / BATCH)
+        secs["teacher"] = max(
+            secs["teacher"], n_train * costs.decode_ms(f.teacher.params, response_tokens(f), f.device) / 1000 / BATCH
+        )
     secs = {k: round(v, 1) for k, v in secs.items()}
     total = round(sum(secs.values()), 1)
     mem = d.mem
     if mem is None:
         peak = memory.inference_bytes(f.base.spec, f.device.kind)
-        breakdown = {"weights": peak - memory.OVERHEAD[f.device.kind], "gradients": 0, "optimizer": 0, "adapters": 0,
-                     "activations": 0, "overhead": memory.OVERHEAD[f.device.kind]}
+        breakdown = {
+            "weights": peak - memory.OVERHEAD[f.device.kind],
+            "gradients": 0,
+            "optimizer": 0,
+            "adapters": 0,
+            "activations": 0,
+            "overhead": memory.OVERHEAD[f.device.kind],
+        }
     else:
         peak, breakdown = mem.peak, mem.breakdown()
     usd = round(costs.usd(total, f.device), 2)
@@ -67,14 +89,27 @@ def estimate(f: Facts, d: Decisions, new_tokens: int) -> dict:
         "flops": flops,
         "seconds": total,
         "seconds_breakdown": secs,
-        "cost": {"usd": usd, "basis": "local CPU: no cost counted" if f.device.kind == "cpu" else
-                 f"{f.device.gpus} x ${f.device.usd_per_hour:.2f}/GPU-hour ({f.device.name}-class, on demand)"},
+        "cost": {
+            "usd": usd,
+            "basis": "local CPU: no cost counted"
+            if f.device.kind == "cpu"
+            else f"{f.device.gpus} x ${f.device.usd_per_hour:.2f}/GPU-hour ({f.device.name}-class, on demand)",
+        },
         "token_lengths": f.tokens.to_json(),
         "answer_lengths": f.answers.to_json(),
-        "assumptions": f.device.assumption + (f"; {per_row} tokens per training row "
-                                              + ("(mean, packed)" if hp["packing"]["value"] else "(p90, padded)")
-                                              if d.trains else "; generation only"),
+        "assumptions": f.device.assumption
+        + (
+            f"; {per_row} tokens per training row " + ("(mean, packed)" if hp["packing"]["value"] else "(p90, padded)")
+            if d.trains
+            else "; generation only"
+        ),
     }
+
+
+def _train_speedup(d: Decisions) -> float:
+    """The distributed section's speed-up: the processes that really run, less communication
+    (``distributed.COMM_OVERHEAD``); 1 before it is decided or for one process."""
+    return float((d.distributed or {}).get("speedup") or 1.0)
 
 
 def _eval_rows(f: Facts) -> int:
@@ -85,7 +120,6 @@ def _eval_rows(f: Facts) -> int:
 
 
 def _inference_flops(f: Facts, d: Decisions, per_row: int, new_tokens: int) -> int:
-    r = f.recipe
     rows = _eval_rows(f)
     shots = int(d.hp["few_shot"]["value"] or 0)
     context = CONTEXT_TOKENS if "rag" in d.strategy else 0
@@ -94,25 +128,184 @@ def _inference_flops(f: Facts, d: Decisions, per_row: int, new_tokens: int) -> i
     return runs * costs.inference_flops(f.base.params, rows * (prompt + new_tokens))
 
 
+def _search_rows(d: Decisions) -> list[list[int]]:
+    """Per candidate prompt of the search, its shot count once per validation row."""
+    search = d.prompt_search
+    if not search:
+        return []
+    return [[int(c["shots"])] * int(search["validation_rows"]) for c in search["candidates"]]
+
+
+def _search_flops(f: Facts, d: Decisions, per_row: int, new_tokens: int) -> int:
+    tokens = sum((1 + k) * per_row + new_tokens for rows in _search_rows(d) for k in rows)
+    return costs.inference_flops(f.base.params, tokens)
+
+
+def _probe_flops(f: Facts, d: Decisions, per_row: int) -> int:
+    probe = d.lr_probe
+    if not probe:
+        return 0
+    runs = len(probe["candidates"])
+    trained = runs * int(probe["steps"]) * int(d.hp["batch"]["value"]) * per_row
+    scored = runs * int(probe["validation_rows"]) * per_row
+    return costs.train_flops(f.base.params, trained, d.method) + costs.inference_flops(f.base.params, scored)
+
+
+# --- what the baseline searches and what the probe tries (R-PROMPT-SEARCH, R-LR-PROBE) -------------
+def plan_searches(f: Facts, d: Decisions, new_tokens: int) -> None:
+    """Plan the prompt search and the lr probe, then trim them to the budget: the 8-shot
+    candidates first (the costliest prompts), then the probe, then the search itself."""
+    d.prompt_search, search_why = _prompt_search(f, d, new_tokens)
+    d.lr_probe, probe_why = _lr_probe(f, d)
+    budget = f.recipe.constraints.budget_seconds
+    trimmed: list[str] = []
+    while budget is not None and estimate(f, d, new_tokens)["seconds"] > budget:
+        step = _trim(d)
+        if step is None:
+            break
+        trimmed.append(step)
+    if trimmed:
+        cut = f"left out to fit the budget of {duration(budget)}: " + ", ".join(trimmed)
+        search_why = f"{search_why}; {cut}" if d.prompt_search else cut
+        if "the probe" in trimmed:
+            probe_why = f"{cut}; the rule's lr {hparams.short(float(d.hp['lr']['value']))} is used"
+    few = d.hp["few_shot"]
+    if d.prompt_search and few["set_by"] == "rule":
+        few["reason"] = (
+            f"the baseline's prompt is chosen by the search (R-PROMPT-SEARCH); {few['value']} random "
+            "shots from the train split is the prompt a search-less plan would use"
+        )
+    d.fire("R-PROMPT-SEARCH", search_why)
+    if d.trains:
+        d.fire("R-LR-PROBE", probe_why)
+
+
+def _trim(d: Decisions) -> str | None:
+    search = d.prompt_search
+    if search and any(c["shots"] == max(hparams.SEARCH_SHOTS) for c in search["candidates"]):
+        search["candidates"] = [c for c in search["candidates"] if c["shots"] != max(hparams.SEARCH_SHOTS)]
+        return f"the {max(hparams.SEARCH_SHOTS)}-shot candidates"
+    if d.lr_probe:
+        d.lr_probe = None
+        return "the probe"
+    if search:
+        d.prompt_search = None
+        return "the search"
+    return None
+
+
+def _prompt_search(f: Facts, d: Decisions, new_tokens: int) -> tuple[dict[str, Any] | None, str]:
+    hp = d.hp
+    n_train = train_rows(f, f.rows(s.name for s in f.recipe.train_sources))
+    if hp["few_shot"]["set_by"] == "recipe":
+        return None, f"few_shot = {hp['few_shot']['value']} set by recipe: that prompt (random shots), no search"
+    val = min(hparams.SEARCH_VAL_ROWS, n_train // 4)
+    if val < SEARCH_MIN_ROWS:
+        return None, (
+            f"{n_train} train rows: too few for a validation slice of {SEARCH_MIN_ROWS}; "
+            f"{hp['few_shot']['value']} random shots"
+        )
+    row = int(min(f.tokens.p90, f.base.spec.max_positions) + f.system_tokens + TEMPLATE_TOKENS)
+    context = min(f.base.spec.max_positions, 8192) - (CONTEXT_TOKENS if "rag" in d.strategy else 0)
+    pool = n_train - val
+    fits = [k for k in hparams.SEARCH_SHOTS if k <= pool and (1 + k) * row + new_tokens <= context]
+    left = [k for k in hparams.SEARCH_SHOTS if k not in fits]
+    candidates = [
+        {"shots": k, "selection": sel} for k in fits for sel in (hparams.SEARCH_SELECTIONS if k else ("none",))
+    ]
+    why = (
+        f"{len(candidates)} candidate prompts ("
+        + ", ".join(_candidate(c) for c in candidates)
+        + f") on {val} validation rows of train"
+    )
+    if left:
+        why += f"; {'/'.join(map(str, left))} shots left out (p90 row {row} tokens, context {context}, {pool} rows to draw from)"
+    return {"candidates": candidates, "validation_rows": val}, why
+
+
+def _candidate(c: dict[str, Any]) -> str:
+    return "0-shot" if not c["shots"] else f"{c['shots']} {c['selection']}"
+
+
+def _lr_probe(f: Facts, d: Decisions) -> tuple[dict[str, Any] | None, str]:
+    hp = d.hp
+    if not d.trains or "finetune" not in d.strategy:
+        return None, "no supervised fine-tune to probe"
+    if hp["lr"]["set_by"] == "recipe":
+        return None, f"lr {hparams.short(float(hp['lr']['value']))} set by recipe: no probe"
+    n_train = train_rows(f, f.rows(d.train_names))
+    val = min(hparams.PROBE_VAL_ROWS, n_train // 5)
+    if val < SEARCH_MIN_ROWS:
+        return None, f"{n_train} train rows: too few for a validation slice of {SEARCH_MIN_ROWS}; the rule's lr"
+    rule = float(hp["lr"]["value"])
+    lrs = [hparams.round_lr(rule * x) for x in hparams.PROBE_FACTORS]
+    probe = {
+        "rule_lr": rule,
+        "candidates": lrs,
+        "steps": hparams.PROBE_STEPS,
+        "validation_rows": val,
+        "min_gain": hparams.PROBE_MIN_GAIN,
+    }
+    why = (
+        f"{len(lrs)} runs of {hparams.PROBE_STEPS} updates at lr "
+        + ", ".join(hparams.short(x) for x in lrs)
+        + f" on {n_train - val} train rows, validation loss on the last {val} train rows"
+    )
+    return probe, why
+
+
 def check_budget(f: Facts, d: Decisions, est: dict) -> None:
     c = f.recipe.constraints
     secs = est["seconds"]
     work = f"{est['train_flops']:.3g} training FLOPs" if d.trains else "no training"
-    d.fire("R-TIME-COST", f"{work}, ~{duration(secs)} in all on {f.device.name}"
-           + (f", ${est['cost']['usd']:.2f}" if f.device.kind == "cuda" else ""))
-    hint = ("cap the run with train { max_steps = N } or fewer epochs, pick a smaller base, or run on cuda"
-            if d.trains else "a smaller holdout or a smaller base")
+    d.fire(
+        "R-TIME-COST",
+        f"{work}, ~{duration(secs)} in all on {f.device.name}"
+        + (f", ${est['cost']['usd']:.2f}" if f.device.kind == "cuda" else ""),
+    )
+    hint = (
+        "cap the run with train { max_steps = N } or fewer epochs, pick a smaller base, or run on cuda"
+        if d.trains
+        else "a smaller holdout or a smaller base"
+    )
     if c.budget_seconds is not None:
-        _against(d, secs, c.budget_seconds, "time", duration(secs), duration(c.budget_seconds), "FTR309", "FTR310", c.span, hint)
+        _against(
+            d,
+            secs,
+            c.budget_seconds,
+            "time",
+            duration(secs),
+            duration(c.budget_seconds),
+            "FTR309",
+            "FTR310",
+            c.span,
+            hint,
+        )
     if c.budget_usd is not None:
         usd = est["cost"]["usd"]
-        _against(d, usd, c.budget_usd, "cost", f"${usd:,.2f}", f"${c.budget_usd:,.2f}", "FTR311", "FTR312", c.span, hint)
+        _against(
+            d, usd, c.budget_usd, "cost", f"${usd:,.2f}", f"${c.budget_usd:,.2f}", "FTR311", "FTR312", c.span, hint
+        )
 
 
-def _against(d: Decisions, value: float, limit: float, what: str, shown: str, limit_shown: str,
-             over: str, near: str, span: Span, hint: str) -> None:
+def _against(
+    d: Decisions,
+    value: float,
+    limit: float,
+    what: str,
+    shown: str,
+    limit_shown: str,
+    over: str,
+    near: str,
+    span: Span,
+    hint: str,
+) -> None:
     if value > limit:
         d.error(over, f"estimated {what} {shown} is over the budget of {limit_shown}", span, hint)
     elif value >= NEAR_BUDGET * limit:
-        d.warn(near, f"estimated {what} {shown} is {value / limit:.0%} of the budget of {limit_shown}", span,
-               "estimates are rough; leave headroom")
+        d.warn(
+            near,
+            f"estimated {what} {shown} is {value / limit:.0%} of the budget of {limit_shown}",
+            span,
+            "estimates are rough; leave headroom",
+        )

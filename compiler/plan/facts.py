@@ -55,7 +55,6 @@ class ModelFacts:
         return None
 
 
-
 def _hf_hub_cache() -> Path:
     if os.environ.get("HF_HUB_CACHE"):
         return Path(os.environ["HF_HUB_CACHE"])
@@ -96,9 +95,18 @@ def model_facts(ref: ModelRef, base_dirs: Iterable[Path] = ()) -> ModelFacts:
         return _hub_model_facts(ref)
     near = model_table.suggestions(ref.name)
     hint = f"did you mean {', '.join(repr(n) for n in near)}?" if near else None
-    hint = (hint + " " if hint else "") + ("name a local folder with config.json, a Hugging Face id in the local cache, "
-                                           "or a built-in family such as qwen2.5-7b, llama-3.1-8b, mistral-7b")
-    raise FactError(error("FTR302", f"unknown model '{ref.name}': not a local folder, not in the ftc or Hugging Face cache, not in the built-in table", ref.span, hint))
+    hint = (hint + " " if hint else "") + (
+        "name a local folder with config.json, a Hugging Face id in the local cache, "
+        "or a built-in family such as qwen2.5-7b, llama-3.1-8b, mistral-7b"
+    )
+    raise FactError(
+        error(
+            "FTR302",
+            f"unknown model '{ref.name}': not a local folder, not in the ftc or Hugging Face cache, not in the built-in table",
+            ref.span,
+            hint,
+        )
+    )
 
 
 # What planning needs of a hub model: its architecture numbers and its tokenizer, never the weights.
@@ -109,7 +117,9 @@ ALLOW_DOWNLOAD_ENV = "FTC_ALLOW_DOWNLOAD"
 def is_hub_id(name: str) -> bool:
     """owner/name, as the Hugging Face Hub writes a repository (not a path that exists here)."""
     owner, sep, repo = name.partition("/")
-    return bool(sep and owner and repo and "/" not in repo and not name.startswith((".", "~")) and not Path(name).exists())
+    return bool(
+        sep and owner and repo and "/" not in repo and not name.startswith((".", "~")) and not Path(name).exists()
+    )
 
 
 def downloads_allowed() -> bool:
@@ -124,12 +134,16 @@ def _hub_model_facts(ref: ModelRef) -> ModelFacts:
         folder = _fetch_planning_files(ref)
         return ModelFacts(ref.name, spec_from_config(folder / "config.json", ref), "config.json", folder)
     files_ = " ".join(PLANNING_FILES)
-    raise FactError(error(
-        "FTR302", f"model '{ref.name}' is not in the Hugging Face cache ({_hf_hub_cache()}) and ftc plans offline",
-        ref.span,
-        f"fetch its config and tokenizer (not the weights) with `huggingface-cli download {ref.name} {files_}`, "
-        f"or let ftc fetch them: `{ALLOW_DOWNLOAD_ENV}=1 ftc plan RECIPE`; `ftc run RECIPE --allow-download` "
-        "fetches the whole model"))
+    raise FactError(
+        error(
+            "FTR302",
+            f"model '{ref.name}' is not in the Hugging Face cache ({_hf_hub_cache()}) and ftc plans offline",
+            ref.span,
+            f"fetch its config and tokenizer (not the weights) with `huggingface-cli download {ref.name} {files_}`, "
+            f"or let ftc fetch them: `{ALLOW_DOWNLOAD_ENV}=1 ftc plan RECIPE`; `ftc run RECIPE --allow-download` "
+            "fetches the whole model",
+        )
+    )
 
 
 def _fetch_planning_files(ref: ModelRef) -> Path:
@@ -143,9 +157,14 @@ def _fetch_planning_files(ref: ModelRef) -> Path:
             folder = Path(hf_hub_download(ref.name, name, cache_dir=str(_hf_hub_cache()))).parent
         except Exception as exc:  # noqa: BLE001 - network, auth, unknown repo or file: all user-facing
             if name == "config.json":
-                raise FactError(error("FTR302", f"could not download the config of model '{ref.name}': "
-                                      f"{type(exc).__name__}: {str(exc)[:200]}", ref.span,
-                                      "check the id and the network; a gated model needs `huggingface-cli login`")) from exc
+                raise FactError(
+                    error(
+                        "FTR302",
+                        f"could not download the config of model '{ref.name}': {type(exc).__name__}: {str(exc)[:200]}",
+                        ref.span,
+                        "check the id and the network; a gated model needs `huggingface-cli login`",
+                    )
+                ) from exc
     assert folder is not None  # config.json was fetched or we raised
     return folder
 
@@ -172,8 +191,14 @@ def spec_from_config(path: Path, ref: ModelRef) -> ModelSpec:
             max_positions=int(cfg.get("max_position_embeddings") or 4096),
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise FactError(error("FTR303", f"cannot read the model's config at {path}: {type(exc).__name__}: {exc}", ref.span,
-                              "config.json needs hidden_size, num_attention_heads, num_hidden_layers and vocab_size")) from exc
+        raise FactError(
+            error(
+                "FTR303",
+                f"cannot read the model's config at {path}: {type(exc).__name__}: {exc}",
+                ref.span,
+                "config.json needs hidden_size, num_attention_heads, num_hidden_layers and vocab_size",
+            )
+        ) from exc
 
 
 # --- data ------------------------------------------------------------------------------------
@@ -188,8 +213,15 @@ class TokenStats:
     method: str  # "tokenizer" or "chars/4"
 
     def to_json(self) -> dict[str, object]:
-        return {"p50": self.p50, "p90": self.p90, "p99": self.p99, "max": self.max,
-                "mean": round(self.mean, 1), "sampled": self.sampled, "method": self.method}
+        return {
+            "p50": self.p50,
+            "p90": self.p90,
+            "p99": self.p99,
+            "max": self.max,
+            "mean": round(self.mean, 1),
+            "sampled": self.sampled,
+            "method": self.method,
+        }
 
 
 @dataclass(frozen=True)
@@ -219,20 +251,39 @@ def source_facts(src: DataSource, root: str) -> SourceFacts:
         size = files.require_regular_file(path).st_size  # a FIFO or /dev/zero is refused before any open
         rows, sample = _count_rows(path)
         sample = canonical_sample(src, sample)
-        return SourceFacts(src.name, rel_path(path, root), src.format, sha256_file(path), rows, size,
-                           tuple(row_text(r) for r in sample), tuple(answer_text(r) for r in sample))
+        return SourceFacts(
+            src.name,
+            rel_path(path, root),
+            src.format,
+            sha256_file(path),
+            rows,
+            size,
+            tuple(row_text(r) for r in sample),
+            tuple(answer_text(r) for r in sample),
+        )
     except FactError:
         raise
     except files.DataError as exc:
         where = f"line {exc.line}: " if exc.line else ""
         hint = "`ftc data check` reads the file as a run would and names every problem" if exc.line else None
-        raise FactError(error("FTR301", f"cannot read data source '{src.name}' ({src.rel_path}): {where}{exc.reason}",
-                              src.span, hint)) from None
+        raise FactError(
+            error(
+                "FTR301", f"cannot read data source '{src.name}' ({src.rel_path}): {where}{exc.reason}", src.span, hint
+            )
+        ) from None
     except (OSError, ValueError, csv.Error) as exc:
-        raise FactError(error("FTR301", f"cannot read data source '{src.name}' ({src.rel_path}): {_why(exc)}", src.span,
-                              "check the path and the file's format; `ftc data check` validates every row")) from exc
+        raise FactError(
+            error(
+                "FTR301",
+                f"cannot read data source '{src.name}' ({src.rel_path}): {_why(exc)}",
+                src.span,
+                "check the path and the file's format; `ftc data check` validates every row",
+            )
+        ) from exc
     except Exception as exc:  # pyarrow raises its own error types for a corrupt Parquet file
-        raise FactError(error("FTR301", f"cannot read data source '{src.name}' ({src.rel_path}): {_why(exc)}", src.span)) from exc
+        raise FactError(
+            error("FTR301", f"cannot read data source '{src.name}' ({src.rel_path}): {_why(exc)}", src.span)
+        ) from exc
 
 
 def _why(exc: Exception) -> str:
@@ -262,8 +313,12 @@ def _count_rows(path: Path) -> tuple[int, list[object]]:
     """Rows by the shared counter (the load step's own definition of a row), then a sample."""
     n = files.count_rows(path)
     if n is None:
-        raise files.DataError.at(path, f"unknown file type '{path.suffix or '(none)'}'; ftc reads .jsonl, .json, .csv, "
-                                       ".tsv, .parquet, a `datasets` folder, or documents", exit_code=2)
+        raise files.DataError.at(
+            path,
+            f"unknown file type '{path.suffix or '(none)'}'; ftc reads .jsonl, .json, .csv, "
+            ".tsv, .parquet, a `datasets` folder, or documents",
+            exit_code=2,
+        )
     keep = _sample_indices(n)
     suffix = path.suffix.lower()
     if suffix in (".parquet", ".pq"):
@@ -284,8 +339,11 @@ def _jsonl_sample(path: Path, keep: set[int]) -> list[object]:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             where = f"line {number}, byte {exc.start + 1}"
-            raise files.DataError(f"{path}: {where}: not UTF-8 text", path=str(path),
-                                  reason=f"{where}: not UTF-8 text (byte 0x{raw[exc.start]:02x})") from None
+            raise files.DataError(
+                f"{path}: {where}: not UTF-8 text",
+                path=str(path),
+                reason=f"{where}: not UTF-8 text (byte 0x{raw[exc.start]:02x})",
+            ) from None
         if i in keep:
             row, reason = parser.parse(text.strip())
             sample.append(text.strip() if reason else row)  # a bad row is the data step's to report; here it is text
@@ -324,8 +382,16 @@ def _dataset_dir_facts(src: DataSource, path: Path, root: str) -> SourceFacts:
             sample = _shallow(table.slice(0, SAMPLE_ROWS).to_pylist())
     sample = canonical_sample(src, sample)
     digest, size = tree_digest(path, arrow_files)
-    return SourceFacts(src.name, rel_path(path, root), src.format, digest, rows, size,
-                       tuple(row_text(r) for r in sample), tuple(answer_text(r) for r in sample))
+    return SourceFacts(
+        src.name,
+        rel_path(path, root),
+        src.format,
+        digest,
+        rows,
+        size,
+        tuple(row_text(r) for r in sample),
+        tuple(answer_text(r) for r in sample),
+    )
 
 
 def _documents_facts(src: DataSource, path: Path, root: str) -> SourceFacts:
@@ -359,11 +425,17 @@ def canonical_sample(src: DataSource, sample: list[object]) -> list[object]:
         renamed = shapes.rename_columns(first, FORMAT_FIELDS[src.format], src.columns)
         key = shapes.kto_key(renamed) if isinstance(renamed, dict) else None
         if key is not None:
-            raise FactError(error("FTR321", f"data source '{src.name}' ({src.rel_path}) is KTO data: its rows carry a "
-                                  f"boolean '{key}', and ftc has no KTO objective; trained as plain SFT the undesirable "
-                                  "answers would be taught too", src.span,
-                                  f"keep only the rows with {key} = true (as chat or completion data), or pair a "
-                                  "desirable and an undesirable answer to the same prompt as preference rows"))
+            raise FactError(
+                error(
+                    "FTR321",
+                    f"data source '{src.name}' ({src.rel_path}) is KTO data: its rows carry a "
+                    f"boolean '{key}', and ftc has no KTO objective; trained as plain SFT the undesirable "
+                    "answers would be taught too",
+                    src.span,
+                    f"keep only the rows with {key} = true (as chat or completion data), or pair a "
+                    "desirable and an undesirable answer to the same prompt as preference rows",
+                )
+            )
     return shapes.normalise_sample(sample, src.format, FORMAT_FIELDS[src.format], src.columns)
 
 

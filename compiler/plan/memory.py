@@ -1,4 +1,4 @@
-"""The training memory model (issue 3, rule 7): bytes per device for full, LoRA, DoRA and QLoRA.
+"""The training memory model (R-METHOD-BY-MEMORY): bytes per device for full, LoRA, DoRA and QLoRA.
 
 Precision follows what the runtime does: on CUDA the base is loaded in bf16 and a full tune keeps
 bf16 weights, gradients and AdamW states (2 + 2 + 4 = 8 B/param, torchtune's single-device

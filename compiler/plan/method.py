@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import math
 
-from ftc.compiler.plan import memory, model_table
-from ftc.compiler.plan.steps import CONTEXT_TOKENS
-from ftc.compiler.plan.state import GB, TEMPLATE_TOKENS, Decisions, Facts, human_count, train_rows
 from ftc.compiler.lang.lint_rules import qlora_on_cpu
 from ftc.compiler.lang.thresholds import FULL_MIN_EXAMPLES, NEAR_MEMORY
+from ftc.compiler.plan import distributed, memory, model_table
+from ftc.compiler.plan.state import GB, TEMPLATE_TOKENS, Decisions, Facts, human_count, train_rows
+from ftc.compiler.plan.steps import CONTEXT_TOKENS
 from ftc.shared import hparams
 from ftc.shared.hparams import DEFAULTS
 
@@ -25,52 +25,132 @@ def _hp(value, set_by: str, reason: str) -> dict:
 
 def decide_hparams(f: Facts, d: Decisions, method: str) -> dict:
     r = f.recipe
-    o = dict(r.train.values)
+    o = {k: v for k, v in r.train.values.items() if not (k == "lr" and v == "auto")}  # auto = the rule + probe
     n = f.rows(d.train_names)
     n_train = train_rows(f, n)
-    small = n_train < hparams.SMALL_DATA_ROWS
-    full = method == "full"
     lora = method in ("lora", "qlora", "dora")
     max_len = _max_length(f, "rag" in d.strategy)
+    r_, alpha = DEFAULTS["lora_r"], DEFAULTS["lora_alpha"]
+    eff = hparams.EFFECTIVE_BATCH_SMALL if n_train < hparams.LARGE_DATA_ROWS else hparams.EFFECTIVE_BATCH
     hp = {
-        "lora_r": _hp(DEFAULTS["lora_r"] if lora else None, "rule", f"LoRA rank {DEFAULTS['lora_r']}: enough capacity for a narrow task" if lora else "not a LoRA method"),
-        "lora_alpha": _hp(DEFAULTS["lora_alpha"] if lora else None, "rule", "alpha = 2r, the common scaling" if lora else "not a LoRA method"),
-        "lora_dropout": _hp(DEFAULTS["lora_dropout"] if lora else None, "rule", "light regularisation for small data" if lora else "not a LoRA method"),
-        "target_modules": _hp(DEFAULTS["target_modules"] if lora else None, "rule",
-                              "every linear layer: closer to full tuning than attention-only (QLoRA paper)" if lora else "not a LoRA method"),
-        "lr": _hp(hparams.FULL_LR if full else DEFAULTS["lr"], "rule", f"full tuning: 10x lower than LoRA's {hparams.short(DEFAULTS['lr'])}" if full else f"{hparams.short(DEFAULTS['lr'])}, the LoRA/QLoRA default"),
+        "lora_r": _hp(
+            r_ if lora else None,
+            "rule",
+            f"LoRA rank {r_}: enough capacity for a narrow task" if lora else "not a LoRA method",
+        ),
+        "lora_alpha": _hp(alpha if lora else None, "rule", _alpha_reason(r_, alpha) if lora else "not a LoRA method"),
+        "lora_dropout": _hp(
+            DEFAULTS["lora_dropout"] if lora else None,
+            "rule",
+            "light regularisation for small data" if lora else "not a LoRA method",
+        ),
+        "target_modules": _hp(
+            DEFAULTS["target_modules"] if lora else None,
+            "rule",
+            "every linear layer: closer to full tuning than attention-only (QLoRA paper)"
+            if lora
+            else "not a LoRA method",
+        ),
+        "lr": _hp(*_lr(f, method)),
         "lr_scheduler": _hp(hparams.LR_SCHEDULER, "rule", f"{hparams.LR_SCHEDULER} decay after warmup"),
-        "epochs": _hp(*_epochs(n)),
-        "batch": _hp(hparams.CPU_BATCH if f.device.kind == "cpu" else hparams.GPU_BATCH, "rule", "micro-batch per device, lowered if memory requires"),
+        "epochs": _hp(*_epochs(n_train, eff)),
+        "batch": _hp(
+            hparams.CPU_BATCH if f.device.kind == "cpu" else hparams.GPU_BATCH,
+            "rule",
+            "micro-batch per device, lowered if memory requires",
+        ),
         "grad_accum": _hp(None, "rule", "set below from the effective batch"),
         "max_length": _hp(max_len[0], "rule", max_len[1]),
-        "warmup_ratio": _hp(hparams.WARMUP_RATIO, "rule", f"{hparams.WARMUP_RATIO:.0%} warmup steadies the first updates"),
+        "warmup_ratio": _hp(
+            hparams.WARMUP_RATIO, "rule", f"{hparams.WARMUP_RATIO:.0%} warmup steadies the first updates"
+        ),
         "weight_decay": _hp(DEFAULTS["weight_decay"], "rule", "no decay: adapters are small and runs are short"),
         "max_steps": _hp(DEFAULTS["max_steps"], "rule", "no cap: epochs decide the length"),
-        "early_stopping": _hp(True, "rule", f"stop when validation loss (a slice of train, never the holdout) stops improving; patience {DEFAULTS['early_stopping_patience']}"),
+        "early_stopping": _hp(*_early_stopping(n_train)),
         "packing": _hp(None, "rule", ""),
         "seed": _hp(r.eval.seed, "rule", "the recipe's eval seed, so the run is reproducible"),
-        "few_shot": _hp(min(hparams.FEW_SHOT, n_train), "rule", f"{min(hparams.FEW_SHOT, n_train)} examples from the train split in the baseline prompt"),
-        "gradient_checkpointing": _hp(DEFAULTS["gradient_checkpointing"], "rule", "off: memory allows keeping activations"),
+        "few_shot": _hp(
+            min(hparams.FEW_SHOT, n_train),
+            "rule",
+            f"{min(hparams.FEW_SHOT, n_train)} examples from the train split in the baseline prompt",
+        ),
+        "gradient_checkpointing": _hp(
+            DEFAULTS["gradient_checkpointing"], "rule", "off: memory allows keeping activations"
+        ),
     }
     if "dpo" in d.strategy:
         hp["dpo_beta"] = _hp(DEFAULTS["dpo_beta"], "rule", f"beta {DEFAULTS['dpo_beta']}, the DPO paper's default")
-        hp["dpo_lr"] = _hp(DEFAULTS["dpo_lr"], "rule", f"{hparams.short(DEFAULTS['dpo_lr'])}: DPO after SFT needs a small step")
-    eff = hparams.EFFECTIVE_BATCH_SMALL if small else hparams.EFFECTIVE_BATCH
+        hp["dpo_lr"] = _hp(
+            DEFAULTS["dpo_lr"], "rule", f"{hparams.short(DEFAULTS['dpo_lr'])}: DPO after SFT needs a small step"
+        )
     hp["_effective"] = eff  # removed before the plan is written
     for key, value in o.items():  # a train { } override wins (method is decided by decide_method)
         if key != "method" and key in hp:
             hp[key] = _hp(value, "recipe", "set by recipe")
-    _packing(f, hp)
+    _packing(f, hp, n_train)
     return hp
 
 
-def _epochs(n: int) -> tuple[int, str, str]:
-    if n < 1000:
-        return 3, "rule", f"{n} examples (< 1,000): 3 epochs"
-    if n < 10_000:
-        return 2, "rule", f"{n:,} examples (< 10,000): 2 epochs"
-    return 1, "rule", f"{n:,} examples: 1 epoch"
+def _alpha_reason(r: int, alpha: int) -> str:
+    return f"alpha {alpha} = {alpha / r:g}r: the LoRA update is scaled by alpha/r = {alpha / r:g}"
+
+
+def _lr(f: Facts, method: str) -> tuple[float | None, str, str]:
+    """R-LR: the full fine-tuning lr scaled by 1/width from 2e-5 at width 4096; LoRA 10x that."""
+    width = f.base.spec.hidden
+    full = hparams.full_lr(width)
+    if method == "none":
+        return None, "rule", "no training"
+    basis = (
+        f"full-tuning lr {hparams.short(hparams.FULL_LR_REF)} at width {hparams.REF_WIDTH} x "
+        f"{hparams.REF_WIDTH}/{width} (1/width)"
+    )
+    if method == "full":
+        return hparams.round_lr(full), "rule", f"{basis} = {hparams.short(full)}"
+    lora = hparams.lora_lr(width)
+    clamp = "" if abs(lora - hparams.LORA_LR_FACTOR * full) < 1e-12 else f", clamped to {hparams.short(lora)}"
+    return (
+        hparams.round_lr(lora),
+        "rule",
+        f"{basis} = {hparams.short(full)}; LoRA {hparams.LORA_LR_FACTOR:g}x{clamp} = {hparams.short(lora)}",
+    )
+
+
+def _epochs(n_train: int, eff: int) -> tuple[int, str, str]:
+    """R-EPOCHS-BY-SIZE: enough epochs for MIN_UPDATES optimizer updates, at most the size cap."""
+    cap = 3 if n_train < hparams.LARGE_DATA_ROWS else 2 if n_train < 10_000 else 1
+    per_epoch = max(1, math.ceil(n_train / eff))
+    epochs = min(cap, max(1, math.ceil(hparams.MIN_UPDATES / per_epoch)))
+    return (
+        epochs,
+        "rule",
+        (
+            f"{n_train:,} train rows / effective batch {eff} = {per_epoch} updates an epoch; "
+            f"{epochs} epoch(s) = {epochs * per_epoch} updates (aim {hparams.MIN_UPDATES}, "
+            f"at most {cap} epochs at this size)"
+        ),
+    )
+
+
+def _early_stopping(n_train: int) -> tuple[bool, str, str]:
+    floor = hparams.EARLY_STOPPING_MIN_ROWS
+    if n_train < floor:
+        return (
+            False,
+            "rule",
+            (
+                f"off: {n_train:,} train rows (< {floor:,}); the validation slice would take "
+                "rows from training and a short run would restore an earlier checkpoint"
+            ),
+        )
+    return (
+        True,
+        "rule",
+        (
+            f"stop when validation loss (a slice of train, never the holdout) stops improving; "
+            f"patience {DEFAULTS['early_stopping_patience']}"
+        ),
+    )
 
 
 def _max_length(f: Facts, retrieval: bool) -> tuple[int, str]:
@@ -84,18 +164,36 @@ def _max_length(f: Facts, retrieval: bool) -> tuple[int, str]:
     cap = min(f.base.spec.max_positions, 8192)
     value = min(cap, max(128, 64 * math.ceil(need / 64)))
     est = f"{t.method} +10%" if margin > 1 else t.method
-    return value, (f"{basis} row {longest} tokens ({est}, {t.sampled} rows sampled) + system "
-                   f"{f.system_tokens} + template {TEMPLATE_TOKENS}"
-                   + (f" + retrieved context {context}" if context else "") + ", rounded up to 64")
+    return value, (
+        f"{basis} row {longest} tokens ({est}, {t.sampled} rows sampled) + system "
+        f"{f.system_tokens} + template {TEMPLATE_TOKENS}"
+        + (f" + retrieved context {context}" if context else "")
+        + ", rounded up to 64"
+    )
 
 
-def _packing(f: Facts, hp: dict) -> None:
+def _packing(f: Facts, hp: dict, n_train: int) -> None:
     if hp["packing"]["set_by"] == "recipe":
         return
     max_len = int(hp["max_length"]["value"])
-    on = f.tokens.p50 * 2 < max_len
-    hp["packing"] = _hp(on, "rule", f"median row {f.tokens.p50} tokens vs max_length {max_len}: "
-                        + ("padding-free packing saves the padding" if on else "rows fill max_length; packing gains little"))
+    short = f.tokens.p50 * 2 < max_len
+    if short and n_train < hparams.LARGE_DATA_ROWS:
+        # Packing puts several rows in one sequence, so a batch holds more rows and an epoch has
+        # fewer updates: on small data the updates are what is scarce (R-EPOCHS-BY-SIZE). The
+        # trainer still drops the padding when that pays (padding-free batches).
+        hp["packing"] = _hp(
+            False,
+            "rule",
+            f"median row {f.tokens.p50} tokens vs max_length {max_len}, but "
+            f"{n_train:,} train rows (< {hparams.LARGE_DATA_ROWS:,}): packing would cut the updates",
+        )
+        return
+    hp["packing"] = _hp(
+        short,
+        "rule",
+        f"median row {f.tokens.p50} tokens vs max_length {max_len}: "
+        + ("padding-free packing saves the padding" if short else "rows fill max_length; packing gains little"),
+    )
 
 
 # --- method by memory (rule 7) ---------------------------------------------------------------
@@ -145,17 +243,26 @@ def _first_fit(f: Facts, d: Decisions, candidates: list[str], gpus: int) -> memo
     batch_fixed = hp["batch"]["set_by"] == "recipe"
     start = int(hp["batch"]["value"])
     batches = [start] if batch_fixed else [b for b in (8, 4, 2, 1) if b <= start]
-    ckpts = [hp["gradient_checkpointing"]["value"]] if hp["gradient_checkpointing"]["set_by"] == "recipe" else [False, True]
+    ckpts = (
+        [hp["gradient_checkpointing"]["value"]] if hp["gradient_checkpointing"]["set_by"] == "recipe" else [False, True]
+    )
     r = int(hp["lora_r"]["value"] or DEFAULTS["lora_r"])
     # First look for a fit with 10% headroom (activations vary with the longest rows), then without.
-    for room in ((NEAR_MEMORY, 1.0) if limit else (1.0,)):
+    for room in (NEAR_MEMORY, 1.0) if limit else (1.0,):
         found = _fit(f, candidates, ckpts, batches, max_len, r, gpus, None if limit is None else limit * room)
         if found is not None:
             est, b, ckpt = found
-            hp["batch"] = _hp(b, hp["batch"]["set_by"], hp["batch"]["reason"] if b == start else
-                              f"micro-batch {b}: the largest that fits in {limit / GB:.1f} GB")
+            hp["batch"] = _hp(
+                b,
+                hp["batch"]["set_by"],
+                hp["batch"]["reason"]
+                if b == start
+                else f"micro-batch {b}: the largest that fits in {limit / GB:.1f} GB",
+            )
             if ckpt and hp["gradient_checkpointing"]["set_by"] == "rule":
-                hp["gradient_checkpointing"] = _hp(True, "rule", "on: activations would not fit otherwise (~30% slower)")
+                hp["gradient_checkpointing"] = _hp(
+                    True, "rule", "on: activations would not fit otherwise (~30% slower)"
+                )
             return est
     return None
 
@@ -164,7 +271,9 @@ def _fit(f: Facts, candidates, ckpts, batches, max_len: int, r: int, gpus: int, 
     for method in candidates:
         for ckpt in ckpts:
             for b in batches:
-                est = memory.estimate(f.base.spec, method, f.device.kind, max_len, b, lora_r=r, checkpointing=ckpt, gpus=gpus)
+                est = memory.estimate(
+                    f.base.spec, method, f.device.kind, max_len, b, lora_r=r, checkpointing=ckpt, gpus=gpus
+                )
                 if limit is None or est.peak <= limit:
                     return est, b, ckpt
     return None
@@ -176,14 +285,24 @@ def _method_rule(f: Facts, d: Decisions, asked, n: int) -> None:
     if asked:
         d.fire("R-METHOD-BY-MEMORY", f"{d.method} set by recipe; needs {peak:.1f} GB per device ({where})")
     else:
-        d.fire("R-METHOD-BY-MEMORY", f"{d.method}: {human_count(f.base.params)}-parameter base at max_length "
-               f"{d.hp['max_length']['value']} needs {peak:.1f} GB per device ({where})")
+        d.fire(
+            "R-METHOD-BY-MEMORY",
+            f"{d.method}: {human_count(f.base.params)}-parameter base at max_length "
+            f"{d.hp['max_length']['value']} needs {peak:.1f} GB per device ({where})",
+        )
     if d.method == "full":
-        d.fire("R-FULL-NEEDS-REASON", "set by recipe" if asked else f"{n:,} training examples (at least {FULL_MIN_EXAMPLES:,})")
+        d.fire(
+            "R-FULL-NEEDS-REASON",
+            "set by recipe" if asked else f"{n:,} training examples (at least {FULL_MIN_EXAMPLES:,})",
+        )
     limit = f.device.memory_bytes
     if limit and d.mem.peak >= NEAR_MEMORY * limit:
-        d.warn("FTR314", f"peak memory {peak:.1f} GB is {d.mem.peak / limit:.0%} of the device's {limit / GB:.1f} GB",
-               f.recipe.constraints.span, "long rows or a larger batch at run time may not fit; lower max_length or batch")
+        d.warn(
+            "FTR314",
+            f"peak memory {peak:.1f} GB is {d.mem.peak / limit:.0%} of the device's {limit / GB:.1f} GB",
+            f.recipe.constraints.span,
+            "long rows or a larger batch at run time may not fit; lower max_length or batch",
+        )
 
 
 def _alternatives(f: Facts, d: Decisions) -> None:
@@ -194,32 +313,33 @@ def _alternatives(f: Facts, d: Decisions) -> None:
         if method == "qlora" and f.device.kind != "cuda":
             d.alternatives[method] = {"peak_memory_bytes": None, "fits": False, "note": "CUDA only"}
             continue
-        est = memory.estimate(f.base.spec, method, f.device.kind, lora_r=DEFAULTS["lora_r"],
-                              checkpointing=bool(hp["gradient_checkpointing"]["value"]), gpus=d.mem.gpus, **args)
-        d.alternatives[method] = {"peak_memory_bytes": est.peak, "fits": limit is None or est.peak <= limit,
-                                  "note": "chosen" if method == d.method else ""}
+        est = memory.estimate(
+            f.base.spec,
+            method,
+            f.device.kind,
+            lora_r=DEFAULTS["lora_r"],
+            checkpointing=bool(hp["gradient_checkpointing"]["value"]),
+            gpus=d.mem.gpus,
+            **args,
+        )
+        d.alternatives[method] = {
+            "peak_memory_bytes": est.peak,
+            "fits": limit is None or est.peak <= limit,
+            "note": "chosen" if method == d.method else "",
+        }
 
 
 def _fsdp(f: Facts, d: Decisions, est: memory.MemoryEstimate) -> None:
-    n = f.device.gpus
-    d.distributed = {
-        "engine": "accelerate",
-        "strategy": "fsdp",
-        "processes": n,
-        "sharding": "FULL_SHARD",
-        "command": f"accelerate launch --num_processes {n} --use_fsdp --fsdp_sharding_strategy FULL_SHARD "
-                   "--fsdp_auto_wrap_policy TRANSFORMER_BASED_WRAP",
-    }
-    d.fire("R-FSDP", f"no method fits one {f.device.memory_bytes / GB:.0f} GB device; {est.method} sharded over {n} GPUs "
-           f"needs {est.peak / GB:.1f} GB each")
+    """Nothing fits one device but it fits sharded: the sharding strategy (R-FSDP); processes,
+    batch split and the launch command follow in ``distributed.finish``."""
+    distributed.record_fsdp(f, d, est)
 
 
 def _nothing_fits(f: Facts, d: Decisions, candidates: list[str], asked) -> None:
     r = f.recipe
     limit = f.device.memory_bytes or 0
     max_len = int(d.hp["max_length"]["value"])
-    need = {m: memory.estimate(f.base.spec, m, f.device.kind, max_len, 1, checkpointing=True).peak
-            for m in candidates}
+    need = {m: memory.estimate(f.base.spec, m, f.device.kind, max_len, 1, checkpointing=True).peak for m in candidates}
     cheapest = min(need, key=need.get)
     options = []
     if f.device.kind == "cpu":
@@ -235,17 +355,29 @@ def _nothing_fits(f: Facts, d: Decisions, candidates: list[str], asked) -> None:
     if asked and cheapest != "qlora" and f.device.kind == "cuda":
         options.insert(0, "leave `method` to the rules (QLoRA may fit)")
     needs = ", ".join(f"{m} {v / GB:.1f} GB" for m, v in need.items())
-    where = f"one {limit / GB:.1f} GB device" + (f", nor sharded over {f.device.gpus} GPUs" if f.device.gpus > 1 else "")
+    where = f"one {limit / GB:.1f} GB device" + (
+        f", nor sharded over {f.device.gpus} GPUs" if f.device.gpus > 1 else ""
+    )
     what = f"method {asked} set by the recipe does not fit on" if asked else "nothing fits on"
     code, span = ("FTR313", r.train.span) if asked else ("FTR307", r.constraints.span)
-    d.error(code, f"{what} {where}: {needs} at micro-batch 1 with gradient checkpointing, max_length {max_len}",
-            span, "options: " + "; ".join(options))
+    d.error(
+        code,
+        f"{what} {where}: {needs} at micro-batch 1 with gradient checkpointing, max_length {max_len}",
+        span,
+        "options: " + "; ".join(options),
+    )
 
 
 def _smaller_bases(f: Facts, limit: int, max_len: int) -> list[str]:
-    fits = [m for m in model_table.TABLE if m.params < f.base.params and
-            memory.estimate(m, "qlora" if f.device.kind == "cuda" else "lora", f.device.kind, max_len, 1,
-                            checkpointing=True).peak <= limit]
+    fits = [
+        m
+        for m in model_table.TABLE
+        if m.params < f.base.params
+        and memory.estimate(
+            m, "qlora" if f.device.kind == "cuda" else "lora", f.device.kind, max_len, 1, checkpointing=True
+        ).peak
+        <= limit
+    ]
     return [m.name for m in sorted(fits, key=lambda m: -m.params)[:3]]
 
 
@@ -255,20 +387,50 @@ def _set_accum(d: Decisions) -> None:
     b = int(hp["batch"]["value"])
     if hp["grad_accum"]["set_by"] != "recipe":
         accum = max(1, eff // b)
-        hp["grad_accum"] = _hp(accum, "rule", f"effective batch {b} x {accum} = {b * accum}"
-                               + (f" ({eff} for under {hparams.SMALL_DATA_ROWS} examples: more updates)" if eff == hparams.EFFECTIVE_BATCH_SMALL else ""))
+        size = (
+            f"under {hparams.LARGE_DATA_ROWS:,} train rows"
+            if eff == hparams.EFFECTIVE_BATCH_SMALL
+            else f"{hparams.LARGE_DATA_ROWS:,} train rows or more"
+        )
+        hp["grad_accum"] = _hp(
+            accum, "rule", f"effective batch {b} x {accum} = {b * accum} ({eff} {size}: more updates on small data)"
+        )
+
+
+def _modules(value: object) -> str:
+    return "all linear layers" if value == "all-linear" else ", ".join(map(str, value or []))
 
 
 def _finish_batch(f: Facts, d: Decisions) -> None:
     _set_accum(d)
     hp = d.hp
     b = int(hp["batch"]["value"])
-    d.fire("R-HPARAM-DEFAULTS", f"{d.method}: lr {hp['lr']['value']}, micro-batch {b} x accumulation "
-           f"{hp['grad_accum']['value']}" + (f", rank {DEFAULTS['lora_r']} alpha {DEFAULTS['lora_alpha']} on all linear layers" if d.method != "full" else ""))
-    d.fire("R-EPOCHS-BY-SIZE", hp["epochs"]["reason"] if hp["epochs"]["set_by"] == "rule" else "epochs set by recipe")
-    d.fire("R-MAX-LENGTH-FROM-DATA", hp["max_length"]["reason"] if hp["max_length"]["set_by"] == "rule"
-           else "max_length set by recipe")
+    d.fire(
+        "R-HPARAM-DEFAULTS",
+        f"{d.method}: micro-batch {b} x accumulation {hp['grad_accum']['value']}"
+        + (
+            f", rank {hp['lora_r']['value']} alpha {hp['lora_alpha']['value']} on "
+            f"{_modules(hp['target_modules']['value'])}"
+            if d.method != "full"
+            else ""
+        ),
+    )
+    d.fire("R-LR", f"lr {hparams.short(float(hp['lr']['value']))}: " + hp["lr"]["reason"])
+    d.fire(
+        "R-EPOCHS-BY-SIZE",
+        (hp["epochs"]["reason"] if hp["epochs"]["set_by"] == "rule" else "epochs set by recipe")
+        + "; early stopping "
+        + ("set by recipe" if hp["early_stopping"]["set_by"] == "recipe" else hp["early_stopping"]["reason"]),
+    )
+    d.fire(
+        "R-MAX-LENGTH-FROM-DATA",
+        hp["max_length"]["reason"] if hp["max_length"]["set_by"] == "rule" else "max_length set by recipe",
+    )
     if hp["max_length"]["set_by"] == "recipe" and int(hp["max_length"]["value"]) < f.tokens.p90:
-        d.warn("FTR319", f"max_length {hp['max_length']['value']} is below the data's p90 of {f.tokens.p90} tokens: "
-               "more than 10% of rows are overlong", f.recipe.train.span,
-               "rows over max_length are dropped or truncated per the source's `overlong` setting")
+        d.warn(
+            "FTR319",
+            f"max_length {hp['max_length']['value']} is below the data's p90 of {f.tokens.p90} tokens: "
+            "more than 10% of rows are overlong",
+            f.recipe.train.span,
+            "rows over max_length are dropped or truncated per the source's `overlong` setting",
+        )

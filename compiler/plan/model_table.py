@@ -2,7 +2,7 @@
 
 Only architecture numbers live here (from each model's published ``config.json``); the parameter
 count is computed from them by ``param_count`` so the table cannot drift from the formula the
-memory model uses. SmolLM2-135M-Instruct is the embedded default base (design section 6).
+memory model uses. SmolLM2-135M-Instruct is the embedded default base.
 """
 
 from __future__ import annotations

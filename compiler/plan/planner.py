@@ -11,18 +11,23 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from ftc.compiler.plan import costs, facts, memory
 from ftc.compiler.lang.diagnostics import Diagnostic
-from ftc.compiler.plan.facts import ModelFacts
-from ftc.compiler.plan.estimates import check_budget, estimate
-from ftc.compiler.plan.method import decide_method
-from ftc.compiler.plan.steps import build_steps, max_new_tokens
-from ftc.compiler.plan.state import GB, Decisions, Facts, gather, human_count, response_tokens, system_prompt
 from ftc.compiler.lang.lint_rules import knowledge_without_documents
-from ftc.compiler.lang.recipe import Recipe, Span
-from ftc.shared.contract import expect_label
+from ftc.compiler.lang.recipe import Expect, Recipe, Span
 from ftc.compiler.lang.thresholds import GAINS_CLEAR, MIN_EXAMPLES, SMALL_DATA
+from ftc.compiler.plan import costs, distributed, facts, memory
+from ftc.compiler.plan.estimates import check_budget, estimate, plan_searches
+from ftc.compiler.plan.facts import ModelFacts
+from ftc.compiler.plan.method import decide_method
+from ftc.compiler.plan.power import check_power
+from ftc.compiler.plan.state import GB, Decisions, Facts, gather, human_count, response_tokens, system_prompt
+from ftc.compiler.plan.steps import build_steps, max_new_tokens, score_by
+from ftc.shared.contract import expect_label
+
+if TYPE_CHECKING:
+    from ftc.compiler.plan.io import Plan
 
 PLAN_VERSION = 1
 
@@ -32,14 +37,20 @@ def decide_strategy(f: Facts, d: Decisions) -> None:
     r = f.recipe
     d.strategy.append("prompt")
     d.fire("R-PROMPT-FIRST", "a prompted baseline is measured on the holdout before anything is trained")
-    d.fire("R-ONE-PROMPT", "system prompt " + ("set by the recipe" if r.system_prompt else f"derived from the {r.goal.kind} goal"))
+    d.fire(
+        "R-ONE-PROMPT",
+        "system prompt " + ("set by the recipe" if r.system_prompt else f"derived from the {r.goal.kind} goal"),
+    )
     if r.goal.kind in ("knowledge", "both"):
         _retrieval(f, d)
     if r.goal.kind in ("behavior", "both"):
         _tuning(f, d)
     # An unused documents source under a behaviour goal is the linter's FTR205; not repeated here.
-    d.fire("R-DATA-HYGIENE", f"{len(r.data)} source(s): clean, near-dedup (Jaccard 0.85), split holdout "
-           f"{r.eval.holdout_fraction:.0%} by seed {r.eval.seed} with a 13-gram overlap check")
+    d.fire(
+        "R-DATA-HYGIENE",
+        f"{len(r.data)} source(s): clean, near-dedup (Jaccard 0.85), split holdout "
+        f"{r.eval.holdout_fraction:.0%} by seed {r.eval.seed} with a 13-gram overlap check",
+    )
 
 
 def _retrieval(f: Facts, d: Decisions) -> None:
@@ -52,8 +63,10 @@ def _retrieval(f: Facts, d: Decisions) -> None:
     files = sum(f.sources[s.name].rows for s in docs)
     size = sum(f.sources[s.name].bytes for s in docs)
     d.strategy.append("rag")
-    d.fire("R-KNOWLEDGE-RETRIEVE", f"{r.goal.kind} goal; documents: {files} file(s), {size:,} bytes in "
-           + ", ".join(repr(s.name) for s in docs))
+    d.fire(
+        "R-KNOWLEDGE-RETRIEVE",
+        f"{r.goal.kind} goal; documents: {files} file(s), {size:,} bytes in " + ", ".join(repr(s.name) for s in docs),
+    )
 
 
 def _tuning(f: Facts, d: Decisions) -> None:
@@ -66,20 +79,31 @@ def _tuning(f: Facts, d: Decisions) -> None:
     what = "training examples" if train else "preference pairs (SFT on the chosen responses)"
     if n < MIN_EXAMPLES:
         d.fire("R-TOO-FEW-EXAMPLES", f"{n} {what}, fewer than {MIN_EXAMPLES}: prompt only")
-        d.warn("FTR306", f"only {n} {what}: no fine-tune is planned, the prompted baseline is the result",
-               _first_span(r, d.train_names), f"a fine-tune needs at least {MIN_EXAMPLES} examples; {SMALL_DATA}-{GAINS_CLEAR} good ones is "
-               "where it starts to help (`ftc explain R-TOO-FEW-EXAMPLES`)")
+        d.warn(
+            "FTR306",
+            f"only {n} {what}: no fine-tune is planned, the prompted baseline is the result",
+            _first_span(r, d.train_names),
+            f"a fine-tune needs at least {MIN_EXAMPLES} examples; {SMALL_DATA}-{GAINS_CLEAR} good ones is "
+            "where it starts to help (`ftc explain R-TOO-FEW-EXAMPLES`)",
+        )
         d.train_names = ()
         return
     if n < SMALL_DATA:
-        d.warn("FTR305", f"small data: {n} {what}; fine-tuning gains usually start around {SMALL_DATA}-{GAINS_CLEAR}",
-               _first_span(r, d.train_names), "add examples, or check that the prompted baseline already meets the bar")
+        d.warn(
+            "FTR305",
+            f"small data: {n} {what}; fine-tuning gains usually start around {SMALL_DATA}-{GAINS_CLEAR}",
+            _first_span(r, d.train_names),
+            "add examples, or check that the prompted baseline already meets the bar",
+        )
     if _distills(f, d, n):
         d.strategy.append("distill")
     else:
         d.strategy.append("finetune")
         if r.goal.kind == "both" and "rag" in d.strategy:
-            d.fire("R-RAFT", f"behaviour and knowledge: the tune learns from {n} examples with retrieved context in the prompt")
+            d.fire(
+                "R-RAFT",
+                f"behaviour and knowledge: the tune learns from {n} examples with retrieved context in the prompt",
+            )
         else:
             d.fire("R-BEHAVIOR-FINETUNE", f"behaviour goal with {n} {what} (at least {MIN_EXAMPLES})")
     if prefs:
@@ -93,23 +117,44 @@ def _distills(f: Facts, d: Decisions, n: int) -> bool:
         return False
     reasons = _bound_breaches(f, f.teacher, c.max_params, c.latency_ms)
     if not reasons:
-        d.warn("FTR315", f"teacher '{r.teacher.name}' is not used: no latency or size bound excludes it",
-               r.teacher.span, "distillation is planned when `latency` or `max_params` rules the teacher out; "
-               "otherwise serve the teacher, or drop it")
+        d.warn(
+            "FTR315",
+            f"teacher '{r.teacher.name}' is not used: no latency or size bound excludes it",
+            r.teacher.span,
+            "distillation is planned when `latency` or `max_params` rules the teacher out; "
+            "otherwise serve the teacher, or drop it",
+        )
         return False
     base_breaches = _bound_breaches(f, f.base, c.max_params, c.latency_ms)
     if base_breaches:
-        d.error("FTR316", f"the base '{r.base.name}' breaks the bound it is meant to meet: {'; '.join(base_breaches)}",
-                r.base.span, "pick a smaller base (the student), or relax the constraint")
+        d.error(
+            "FTR316",
+            f"the base '{r.base.name}' breaks the bound it is meant to meet: {'; '.join(base_breaches)}",
+            r.base.span,
+            "pick a smaller base (the student), or relax the constraint",
+        )
         return False
     limit = f.device.memory_bytes
-    need = memory.inference_bytes(f.teacher.spec, f.device.kind)
-    if limit is not None and need > limit:
-        d.error("FTR317", f"the teacher '{r.teacher.name}' needs ~{need / GB:.1f} GB to generate, over the device's "
-                f"{limit / GB:.1f} GB", r.teacher.span, "a smaller teacher, or a device with more memory")
+    if limit is not None and distributed.teacher_placement(f) is None:  # R-TEACHER-PLACEMENT
+        need = memory.inference_bytes(f.teacher.spec, f.device.kind)
+        ways = (
+            ""
+            if f.device.kind != "cuda"
+            else f", nor spread over {f.device.gpus} GPU(s), nor in 4-bit NF4 (~{distributed.nf4_bytes(f.teacher.spec) / GB:.1f} GB)"
+        )
+        d.error(
+            "FTR317",
+            f"the teacher '{r.teacher.name}' needs ~{need / GB:.1f} GB to generate, over the device's "
+            f"{limit / GB:.1f} GB{ways}",
+            r.teacher.span,
+            "a smaller teacher, more GPUs (`gpus = N`), or a device with more memory",
+        )
         return False
-    d.fire("R-DISTILL", f"teacher '{r.teacher.name}' excluded ({'; '.join(reasons)}); the student "
-           f"'{r.base.name}' learns the teacher's responses to {n} prompts")
+    d.fire(
+        "R-DISTILL",
+        f"teacher '{r.teacher.name}' excluded ({'; '.join(reasons)}); the student "
+        f"'{r.base.name}' learns the teacher's responses to {n} prompts",
+    )
     return True
 
 
@@ -134,7 +179,7 @@ def _first_span(r: Recipe, names: tuple[str, ...]) -> Span:
 # --- the plan --------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class PlanResult:
-    plan: dict | None
+    plan: Plan | None
     diagnostics: tuple[Diagnostic, ...]
 
 
@@ -145,15 +190,20 @@ def build_plan(recipe: Recipe, out_dir: str | Path | None = None) -> PlanResult:
     if f is None:
         return PlanResult(None, tuple(diags))
     d = Decisions(diagnostics=diags)
-    decide_strategy(f, d)
+    if distributed.check_layout(f, d):
+        decide_strategy(f, d)
     if not _has_errors(d):
         decide_method(f, d)
+    if not _has_errors(d):
+        distributed.finish(f, d)  # processes, strategy and batch split, before the time estimate
     if _has_errors(d):
         return PlanResult(None, tuple(d.diagnostics))
     new_tokens = _new_tokens(f)
+    plan_searches(f, d, new_tokens)
     est = estimate(f, d, new_tokens)
     check_budget(f, d, est)
     d.fire("R-GATE", _gate_because(recipe))
+    check_power(f, d)
     if _has_errors(d):
         return PlanResult(None, tuple(d.diagnostics))
     return PlanResult(assemble(f, d, est, new_tokens, Path(out_dir or Path.cwd())), tuple(d.diagnostics))
@@ -173,14 +223,27 @@ def _gate_because(r: Recipe) -> str:
     return f"{n} expect(s){margin}"
 
 
-def assemble(f: Facts, d: Decisions, est: dict, new_tokens: int, out_dir: Path) -> dict:
+def assemble(f: Facts, d: Decisions, est: dict[str, Any], new_tokens: int, out_dir: Path) -> Plan:
     r = f.recipe
     root = r.project_root
     paths = {name: s.path for name, s in f.sources.items()}
     hp = d.hp
-    steps = build_steps(r, d.strategy, d.method, d.train_names, paths, new_tokens,
-                        int(hp["few_shot"]["value"] or 0), r.export.merged)
+    steps = build_steps(
+        r,
+        d.strategy,
+        d.method,
+        d.train_names,
+        paths,
+        new_tokens,
+        int(hp["few_shot"]["value"] or 0),
+        r.export.merged,
+        prompt_search=d.prompt_search,
+        lr_probe=d.lr_probe,
+    )
+    expects = [_expect_json(e, root) for e in r.eval.expects]
     for step in steps:
+        if step["kind"] == "baseline" and step["config"].get("prompt_search"):
+            step["config"]["prompt_search"]["score_by"] = score_by(expects)
         if step["kind"] == "dpo":
             step["config"]["beta"] = hp["dpo_beta"]["value"]
             step["config"]["lr"] = hp["dpo_lr"]["value"]
@@ -188,8 +251,10 @@ def assemble(f: Facts, d: Decisions, est: dict, new_tokens: int, out_dir: Path) 
         "plan_version": PLAN_VERSION,
         "recipe": {"name": r.name, "path": facts.rel_path(r.path, root), "sha256": _sha256(r.path)},
         "project_root": facts.rel_path(root, out_dir),
-        "inputs": [{"name": s.name, "path": s.path, "sha256": s.sha256, "rows": s.rows, "bytes": s.bytes,
-                    "format": s.format} for s in f.sources.values()],
+        "inputs": [
+            {"name": s.name, "path": s.path, "sha256": s.sha256, "rows": s.rows, "bytes": s.bytes, "format": s.format}
+            for s in f.sources.values()
+        ],
         "goal": {"kind": r.goal.kind, "text": r.goal.text, "knowledge_text": r.goal.knowledge_text},
         "model": _model_json(f),
         "strategy": d.strategy,
@@ -201,26 +266,49 @@ def assemble(f: Facts, d: Decisions, est: dict, new_tokens: int, out_dir: Path) 
         "estimates": est,
         "rules": d.rules,
         "steps": steps,
-        "expects": [_expect_json(e, root) for e in r.eval.expects],
+        "expects": expects,
         "gate": {"beat_baseline_pct": r.eval.beat_baseline_pct, "require_all_expects": True},
-        "warnings": [{"code": x.code, "message": x.message, "location": _location(x.span, root)}
-                     for x in d.diagnostics if x.severity != "error"],
+        "warnings": [
+            {"code": x.code, "message": x.message, "location": _location(x.span, root)}
+            for x in d.diagnostics
+            if x.severity != "error"
+        ],
     }
 
 
-def _model_json(f: Facts) -> dict:
+def _model_json(f: Facts) -> dict[str, Any]:
     s = f.base.spec
     t = f.teacher
-    return {"base": f.base.name, "teacher": t.name if t else None, "params": s.params, "layers": s.layers,
-            "hidden": s.hidden, "intermediate": s.intermediate, "vocab": s.vocab, "heads": s.heads,
-            "kv_heads": s.kv_heads, "tied_embeddings": s.tied, "arch": s.arch, "source": f.base.source,
-            "teacher_params": t.params if t else None, "teacher_source": t.source if t else None}
+    return {
+        "base": f.base.name,
+        "teacher": t.name if t else None,
+        "params": s.params,
+        "layers": s.layers,
+        "hidden": s.hidden,
+        "intermediate": s.intermediate,
+        "vocab": s.vocab,
+        "heads": s.heads,
+        "kv_heads": s.kv_heads,
+        "tied_embeddings": s.tied,
+        "arch": s.arch,
+        "source": f.base.source,
+        "teacher_params": t.params if t else None,
+        "teacher_source": t.source if t else None,
+    }
 
 
-def _expect_json(e, root: str) -> dict:
-    args = {k: (facts.rel_path(v, root) if k == "schema" and isinstance(v, str) and Path(v).is_absolute() else v)
-            for k, v in sorted(e.args.items())}
-    return {"label": expect_label(e.metric, args), "metric": e.metric, "args": args, "op": e.op, "threshold": e.threshold}
+def _expect_json(e: Expect, root: str) -> dict[str, Any]:
+    args = {
+        k: (facts.rel_path(v, root) if k == "schema" and isinstance(v, str) and Path(v).is_absolute() else v)
+        for k, v in sorted(e.args.items())
+    }
+    return {
+        "label": expect_label(e.metric, args),
+        "metric": e.metric,
+        "args": args,
+        "op": e.op,
+        "threshold": e.threshold,
+    }
 
 
 def _location(span: Span, root: str) -> str:

@@ -8,6 +8,13 @@ from __future__ import annotations
 
 import io
 import textwrap
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # rich is imported when a plan is rendered, not with this module
+    from rich.console import Console
+    from rich.table import Table
+
+    from ftc.compiler.plan.io import Plan
 
 GB = 1e9
 
@@ -34,14 +41,22 @@ def _value(v: object) -> str:
     return str(v)
 
 
-def _console(color: bool, width: int):
+def _console(color: bool, width: int) -> Console:
     from rich.console import Console
 
-    return Console(file=io.StringIO(), width=width, color_system="standard" if color else None,
-                   force_terminal=color, no_color=not color, highlight=False, emoji=False, soft_wrap=False)
+    return Console(
+        file=io.StringIO(),
+        width=width,
+        color_system="standard" if color else None,
+        force_terminal=color,
+        no_color=not color,
+        highlight=False,
+        emoji=False,
+        soft_wrap=False,
+    )
 
 
-def _table(title: str, *columns: str):
+def _table(title: str, *columns: str) -> Table:
     from rich import box
     from rich.table import Table
 
@@ -51,21 +66,23 @@ def _table(title: str, *columns: str):
     return table
 
 
-def render_plan(plan: dict, color: bool = False, width: int = 100) -> str:
+def render_plan(plan: Plan, color: bool = False, width: int = 100) -> str:
     console = _console(color, width)
     r = plan["recipe"]
-    console.print(f"Plan for recipe \"{r['name']}\" ({r['path']})", style="bold")
+    console.print(f'Plan for recipe "{r["name"]}" ({r["path"]})', style="bold")
     console.print(f"  strategy: {' -> '.join(plan['strategy'])}    method: {plan['method']}")
     m = plan["model"]
-    console.print(f"  base: {m['base']} ({m['params']:,} parameters, from {m['source']})"
-                  + (f"\n  teacher: {m['teacher']} ({m['teacher_params']:,} parameters)" if m["teacher"] else ""))
+    console.print(
+        f"  base: {m['base']} ({m['params']:,} parameters, from {m['source']})"
+        + (f"\n  teacher: {m['teacher']} ({m['teacher_params']:,} parameters)" if m["teacher"] else "")
+    )
     for line in textwrap.wrap(f"device: {plan['device']['assumption']}", width - 4, subsequent_indent="  "):
         console.print("  " + line)
     for table in (_rules(plan), _memory(plan), _hparams(plan), _estimates(plan), _steps(plan)):
         if table is not None:
             console.print()
             console.print(table)
-        if table is not None and table.title.startswith("Memory"):
+        if table is not None and isinstance(table.title, str) and table.title.startswith("Memory"):
             for line in _memory_notes(plan):
                 console.print(line)
     if plan.get("warnings"):
@@ -73,17 +90,19 @@ def render_plan(plan: dict, color: bool = False, width: int = 100) -> str:
         for w in plan["warnings"]:
             console.print(f"warning[{w['code']}]: {w['message']} ({w['location']})", style="yellow")
     # Rich pads lines to the width; trailing blanks would only churn golden files and logs.
-    return "\n".join(line.rstrip() for line in console.file.getvalue().splitlines()) + "\n"
+    out = console.file
+    assert isinstance(out, io.StringIO)  # _console writes to one
+    return "\n".join(line.rstrip() for line in out.getvalue().splitlines()) + "\n"
 
 
-def _rules(plan: dict):
+def _rules(plan: Plan) -> Table:
     table = _table("Decisions (ftc explain RULE for the full rule)", "rule", "because")
     for rule in plan["rules"]:
         table.add_row(rule["id"], rule["because"])
     return table
 
 
-def _memory(plan: dict):
+def _memory(plan: Plan) -> Table:
     est = plan["estimates"]
     table = _table("Memory per device", "method", "peak", "fits", "note")
     table.add_row(plan["method"] + " (chosen)", gb(est["peak_memory_bytes"]), "yes", "")
@@ -93,15 +112,26 @@ def _memory(plan: dict):
     return table
 
 
-def _memory_notes(plan: dict) -> list[str]:
+def _memory_notes(plan: Plan) -> list[str]:
     est = plan["estimates"]
     out = ["  breakdown: " + ", ".join(f"{k} {gb(v)}" for k, v in est["memory_breakdown"].items() if v)]
-    if plan.get("distributed"):
-        out.append(f"  sharded: {plan['distributed']['command']}")
+    dist = plan.get("distributed")
+    if dist and dist.get("micro_batch"):
+        how = (
+            f"{dist['strategy']}"
+            + (f" {dist['sharding']}" if dist.get("sharding") else "")
+            + f", {dist['processes']} process(es) = {dist['nodes']} node(s) x {dist['per_node']}"
+            + f", global batch {dist['global_batch']} = {dist['micro_batch']} x {dist['grad_accum']} x {dist['processes']}"
+        )
+        out.append(f"  processes: {how}")
+        if dist.get("command"):
+            out.append(f"  launch: {dist['command']}")
+    if dist and dist.get("teacher"):
+        out.append(f"  teacher: {dist['teacher']['load']} ({dist['teacher']['reason']})")
     return out
 
 
-def _hparams(plan: dict):
+def _hparams(plan: Plan) -> Table | None:
     if plan["method"] == "none":
         return None
     table = _table("Hyper-parameters", "name", "value", "set by", "reason")
@@ -112,12 +142,15 @@ def _hparams(plan: dict):
     return table
 
 
-def _estimates(plan: dict):
+def _estimates(plan: Plan) -> Table:
     est = plan["estimates"]
     tl = est["token_lengths"]
     table = _table("Estimates", "what", "value")
-    table.add_row("token lengths", f"p50 {tl['p50']}, p90 {tl['p90']}, p99 {tl['p99']}, max {tl['max']} "
-                  f"({tl['method']}, {tl['sampled']} rows sampled)")
+    table.add_row(
+        "token lengths",
+        f"p50 {tl['p50']}, p90 {tl['p90']}, p99 {tl['p99']}, max {tl['max']} "
+        f"({tl['method']}, {tl['sampled']} rows sampled)",
+    )
     table.add_row("train tokens", f"{est['train_tokens']:,}")
     table.add_row("train FLOPs", f"{est['train_flops']:.3g}")
     parts = ", ".join(f"{k} {duration(v)}" for k, v in sorted(est["seconds_breakdown"].items()))
@@ -127,14 +160,14 @@ def _estimates(plan: dict):
     return table
 
 
-def _steps(plan: dict):
+def _steps(plan: Plan) -> Table:
     table = _table("Steps", "#", "step", "needs", "guard", "config")
     for i, step in enumerate(plan["steps"], 1):
         table.add_row(str(i), step["id"], ", ".join(step["needs"]) or "-", step["guard"] or "-", _config(step))
     return table
 
 
-def _config(step: dict) -> str:
+def _config(step: dict[str, Any]) -> str:
     cfg = step["config"]
     if step["kind"] == "load":
         return ", ".join(f"{s['name']} ({s['format']}) {s['path']}" for s in cfg["sources"])

@@ -20,6 +20,8 @@ from ftc.compiler.lang.thresholds import (
     NEAR_MEMORY,
     SMALL_DATA,
 )
+from ftc.shared import hparams
+from ftc.shared.hparams import DEFAULTS
 
 
 @dataclass(frozen=True)
@@ -33,101 +35,250 @@ class DecisionRule:
 
 
 DECISION_RULES: tuple[DecisionRule, ...] = (
-    DecisionRule("R-PROMPT-FIRST", "A prompted baseline first",
-         "A prompted baseline (the plan's system prompt + k few-shot examples from the train split) is always planned "
-         "and measured first. Training, DPO and distillation steps carry the guard baseline_misses_bar: they are skipped "
-         "when the baseline already meets every expect.",
-         "the recipe's expects", "a baseline step; the guard on train, dpo, distill and eval",
-         "OpenAI fine-tuning guide (\"first try prompt engineering\"); Anthropic/Google prompting guides"),
-    DecisionRule("R-ONE-PROMPT", "One prompt everywhere",
-         "The system prompt and few-shot count are fixed once in the plan and used identically by the baseline, the "
-         "training rows, the eval and the exported prompt.",
-         "the goal text or the recipe's system prompt", "the plan's prompt section",
-         "ftc design section 5: a tune trained under one system prompt and evaluated under another measures the skew"),
-    DecisionRule("R-KNOWLEDGE-RETRIEVE", "Knowledge goals retrieve",
-         "A knowledge goal is served by retrieval (RAG) over the documents source, not by fine-tuning: fine-tuning "
-         "stores new facts poorly and raises hallucination. A knowledge goal without a documents source is an error.",
-         "goal kind, documents sources", "strategy gains rag; an index step before the baseline; retrieval on",
-         "Ovadia et al. 2023, Fine-Tuning or Retrieval?; Gekhman et al. 2024, Does Fine-Tuning LLMs on New Knowledge "
-         "Encourage Hallucinations?"),
-    DecisionRule("R-BEHAVIOR-FINETUNE", "Behaviour goals fine-tune when the data allows",
-         f"A behaviour goal fine-tunes when there are at least {MIN_EXAMPLES} training examples; under {SMALL_DATA} "
-         "it warns 'small data'.",
-         "rows in the train sources", "strategy gains finetune; a guarded train step",
-         f"OpenAI fine-tuning guide ({MIN_EXAMPLES} examples minimum, clear gains from {SMALL_DATA}-{GAINS_CLEAR}); "
-         "Google Vertex AI tuning guide (100-500)"),
-    DecisionRule("R-TOO-FEW-EXAMPLES", "Too few examples: prompt only",
-         f"With fewer than {MIN_EXAMPLES} training examples a fine-tune cannot be trusted: the plan prompts only and says so.",
-         "rows in the train sources", "strategy prompt (and rag) only; method none",
-         f"OpenAI fine-tuning guide (minimum of {MIN_EXAMPLES} examples)"),
-    DecisionRule("R-RAFT", "Behaviour plus knowledge: tune on retrieved context",
-         "A goal with both behaviour and knowledge retrieves and fine-tunes on examples with retrieved context in "
-         "the prompt (RAFT-style), so the tune learns to use, and to ignore, retrieved passages.",
-         "goal kind both, documents and training sources", "strategy prompt, rag, finetune; train.retrieval_context",
-         "Zhang et al. 2024, RAFT; Balaguer et al. 2024, RAG vs Fine-tuning (gains stack)"),
-    DecisionRule("R-DPO-AFTER-SFT", "Preference pairs: DPO after SFT",
-         "Chosen/rejected pairs add a DPO stage after supervised fine-tuning (beta 0.1, lr 5e-6). Without other "
-         "training data the SFT stage learns the chosen responses.",
-         "preference sources", "strategy gains dpo; a guarded dpo step after train",
-         "Rafailov et al. 2023, Direct Preference Optimization; Tunstall et al. 2023, Zephyr (SFT then DPO)"),
-    DecisionRule("R-DISTILL", "Distil when a bound excludes the teacher",
-         "A teacher model plus a latency, size or cost bound that the teacher breaks: the teacher generates responses "
-         "for the training prompts and the student (the base) learns them. A teacher no bound excludes is not used.",
-         "teacher, constraints.latency, constraints.max_params, budget", "strategy gains distill; a guarded distill step",
-         "Hinton et al. 2015, Distilling the Knowledge in a Neural Network; Kim and Rush 2016, Sequence-Level "
-         "Knowledge Distillation"),
-    DecisionRule("R-METHOD-BY-MEMORY", "Method by the memory model",
-         "The method is the least lossy one that fits on one device: LoRA (16-bit base), then QLoRA (4-bit base, CUDA "
-         "only). Full ~8 B/param on CUDA in bf16 (16-18 B/param with an fp32 master copy, 16 on CPU in fp32); LoRA "
-         "~2 B/param frozen + ~16 B per adapter parameter; QLoRA ~0.52 B/param + adapters; plus activations. "
-         "The plan lists what each alternative needs. Nothing fits: FSDP across gpus when there is more than one, "
-         "else an error naming the options (a smaller base, QLoRA on CUDA, a shorter max_length).",
-         "model parameters, layers, hidden, vocab; max_length; batch; device memory",
-         "method, estimates.peak_memory_bytes, estimates.alternatives",
-         "Hu et al. 2021, LoRA; Dettmers et al. 2023, QLoRA; Hugging Face transformers docs, Model training anatomy"),
-    DecisionRule("R-FULL-NEEDS-REASON", "Full fine-tuning needs a reason",
-         f"Parameter-efficient tuning is the default. A full tune is planned only when the recipe asks for it or "
-         f"there are at least {FULL_MIN_EXAMPLES} training examples, and it fits.",
-         "rows in the train sources, train.method", "method full",
-         "Hu et al. 2021 (LoRA matches full tuning on most tasks); Biderman et al. 2024, LoRA Learns Less and Forgets Less"),
-    DecisionRule("R-FSDP", "Shard across GPUs when one cannot hold the job",
-         "When no method fits on one device and the recipe grants more than one GPU, the plan shards weights, "
-         "gradients and optimizer states with FSDP, launched by `accelerate launch` (never a home-made engine).",
-         "constraints.gpus, the memory model", "plan.distributed",
-         "Zhao et al. 2023, PyTorch FSDP; Hugging Face accelerate FSDP guide"),
-    DecisionRule("R-HPARAM-DEFAULTS", "Hyper-parameter defaults",
-         "LoRA r=16, alpha=32, dropout 0.05 on all linear layers; lr 2e-4 (LoRA/QLoRA) or 2e-5 (full); cosine "
-         "schedule, 3% warmup; effective batch 16 (8 for under 160 examples); a train { } override wins.",
-         "method, rows", "hyperparameters",
-         "Hu et al. 2021; Dettmers et al. 2023; Raschka 2023, Practical Tips for Finetuning LLMs Using LoRA"),
-    DecisionRule("R-EPOCHS-BY-SIZE", "Epochs by dataset size",
-         "3 epochs under 1,000 examples, 2 under 10,000, else 1: small sets need repeats, large ones overfit on repeats.",
-         "rows in the train sources", "hyperparameters.epochs",
-         "OpenAI fine-tuning guide (default 3 epochs, fewer for large sets); Zhou et al. 2023, LIMA"),
-    DecisionRule("R-MAX-LENGTH-FROM-DATA", "max_length from the data",
-         "max_length covers the longest sampled row (or the p99 when the longest is over twice the p99: an "
-         "outlier), +10% when counted as chars/4, plus the system prompt and chat template, rounded up to a "
-         "multiple of 64 (at least 128, at most the model's context); rows above it are handled by the source's "
-         "`overlong` setting. Packing (padding-free) is on when the median row is under half of max_length.",
-         "token-length sample (tokenizer or chars/4)", "hyperparameters.max_length, hyperparameters.packing",
-         "torchtune #2830 (long unfiltered rows OOM mid-run); ftc design section 6 (padding-free packing 1.27x)"),
-    DecisionRule("R-DATA-HYGIENE", "Clean, deduplicate, split without leaks",
-         "Every plan cleans, removes exact and near-duplicates (MinHash LSH, Jaccard 0.85) and splits by seed so that "
-         "no near-duplicate crosses train and holdout, with a 13-gram overlap report.",
-         "data sources, eval block", "clean, dedup and split steps",
-         "Lee et al. 2022, Deduplicating Training Data Makes Language Models Better; Brown et al. 2020 (13-gram "
-         "decontamination)"),
-    DecisionRule("R-TIME-COST", "Time and cost against the budget",
-         f"Training FLOPs ~ 6 N tokens (full) or 4 N tokens (LoRA/QLoRA), inference 2 N per token, over the device's "
-         f"peak at a stated utilisation. Over the budget is an error; from {NEAR_BUDGET:.0%} a warning. Peak memory "
-         f"over the device's memory is an error; from {NEAR_MEMORY:.0%} a warning.",
-         "train tokens, model parameters, device", "estimates.train_flops, seconds, cost",
-         "Kaplan et al. 2020 (6N FLOPs per token); Chowdhery et al. 2022 (model FLOPs utilisation)"),
-    DecisionRule("R-GATE", "Promote only what beats the baseline",
-         "A tuned model is promoted only if it meets every expect and beats the prompted baseline by the recipe's "
-         "margin, on the leak-free holdout.",
-         "eval expects, beat baseline by", "the gate step",
-         "ftc design section 1: a tune that never proved it beats the prompted baseline is not shipped"),
+    DecisionRule(
+        "R-PROMPT-FIRST",
+        "A prompted baseline first",
+        "A prompted baseline (the plan's system prompt + k few-shot examples from the train split) is always planned "
+        "and measured first. Training, DPO and distillation steps carry the guard baseline_misses_bar: they are skipped "
+        "when the baseline already meets every expect.",
+        "the recipe's expects",
+        "a baseline step; the guard on train, dpo, distill and eval",
+        'OpenAI fine-tuning guide ("first try prompt engineering"); Anthropic/Google prompting guides',
+    ),
+    DecisionRule(
+        "R-ONE-PROMPT",
+        "One prompt everywhere",
+        "The system prompt and few-shot count are fixed once in the plan and used identically by the baseline, the "
+        "training rows, the eval and the exported prompt.",
+        "the goal text or the recipe's system prompt",
+        "the plan's prompt section",
+        "ftc design section 5: a tune trained under one system prompt and evaluated under another measures the skew",
+    ),
+    DecisionRule(
+        "R-KNOWLEDGE-RETRIEVE",
+        "Knowledge goals retrieve",
+        "A knowledge goal is served by retrieval (RAG) over the documents source, not by fine-tuning: fine-tuning "
+        "stores new facts poorly and raises hallucination. A knowledge goal without a documents source is an error.",
+        "goal kind, documents sources",
+        "strategy gains rag; an index step before the baseline; retrieval on",
+        "Ovadia et al. 2023, Fine-Tuning or Retrieval?; Gekhman et al. 2024, Does Fine-Tuning LLMs on New Knowledge "
+        "Encourage Hallucinations?",
+    ),
+    DecisionRule(
+        "R-BEHAVIOR-FINETUNE",
+        "Behaviour goals fine-tune when the data allows",
+        f"A behaviour goal fine-tunes when there are at least {MIN_EXAMPLES} training examples; under {SMALL_DATA} "
+        "it warns 'small data'.",
+        "rows in the train sources",
+        "strategy gains finetune; a guarded train step",
+        f"OpenAI fine-tuning guide ({MIN_EXAMPLES} examples minimum, clear gains from {SMALL_DATA}-{GAINS_CLEAR}); "
+        "Google Vertex AI tuning guide (100-500)",
+    ),
+    DecisionRule(
+        "R-TOO-FEW-EXAMPLES",
+        "Too few examples: prompt only",
+        f"With fewer than {MIN_EXAMPLES} training examples a fine-tune cannot be trusted: the plan prompts only and says so.",
+        "rows in the train sources",
+        "strategy prompt (and rag) only; method none",
+        f"OpenAI fine-tuning guide (minimum of {MIN_EXAMPLES} examples)",
+    ),
+    DecisionRule(
+        "R-RAFT",
+        "Behaviour plus knowledge: tune on retrieved context",
+        "A goal with both behaviour and knowledge retrieves and fine-tunes on examples with retrieved context in "
+        "the prompt (RAFT-style), so the tune learns to use, and to ignore, retrieved passages.",
+        "goal kind both, documents and training sources",
+        "strategy prompt, rag, finetune; train.retrieval_context",
+        "Zhang et al. 2024, RAFT; Balaguer et al. 2024, RAG vs Fine-tuning (gains stack)",
+    ),
+    DecisionRule(
+        "R-DPO-AFTER-SFT",
+        "Preference pairs: DPO after SFT",
+        "Chosen/rejected pairs add a DPO stage after supervised fine-tuning (beta 0.1, lr 5e-6). Without other "
+        "training data the SFT stage learns the chosen responses.",
+        "preference sources",
+        "strategy gains dpo; a guarded dpo step after train",
+        "Rafailov et al. 2023, Direct Preference Optimization; Tunstall et al. 2023, Zephyr (SFT then DPO)",
+    ),
+    DecisionRule(
+        "R-DISTILL",
+        "Distil when a bound excludes the teacher",
+        "A teacher model plus a latency, size or cost bound that the teacher breaks: the teacher generates responses "
+        "for the training prompts and the student (the base) learns them. A teacher no bound excludes is not used.",
+        "teacher, constraints.latency, constraints.max_params, budget",
+        "strategy gains distill; a guarded distill step",
+        "Hinton et al. 2015, Distilling the Knowledge in a Neural Network; Kim and Rush 2016, Sequence-Level "
+        "Knowledge Distillation",
+    ),
+    DecisionRule(
+        "R-METHOD-BY-MEMORY",
+        "Method by the memory model",
+        "The method is the least lossy one that fits on one device: LoRA (16-bit base), then QLoRA (4-bit base, CUDA "
+        "only). Full ~8 B/param on CUDA in bf16 (16-18 B/param with an fp32 master copy, 16 on CPU in fp32); LoRA "
+        "~2 B/param frozen + ~16 B per adapter parameter; QLoRA ~0.52 B/param + adapters; plus activations. "
+        "The plan lists what each alternative needs. Nothing fits: FSDP across gpus when there is more than one, "
+        "else an error naming the options (a smaller base, QLoRA on CUDA, a shorter max_length).",
+        "model parameters, layers, hidden, vocab; max_length; batch; device memory",
+        "method, estimates.peak_memory_bytes, estimates.alternatives",
+        "Hu et al. 2021, LoRA; Dettmers et al. 2023, QLoRA; Hugging Face transformers docs, Model training anatomy",
+    ),
+    DecisionRule(
+        "R-FULL-NEEDS-REASON",
+        "Full fine-tuning needs a reason",
+        f"Parameter-efficient tuning is the default. A full tune is planned only when the recipe asks for it or "
+        f"there are at least {FULL_MIN_EXAMPLES} training examples, and it fits.",
+        "rows in the train sources, train.method",
+        "method full",
+        "Hu et al. 2021 (LoRA matches full tuning on most tasks); Biderman et al. 2024, LoRA Learns Less and Forgets Less",
+    ),
+    DecisionRule(
+        "R-FSDP",
+        "Shard across GPUs when one cannot hold the job",
+        "When no method fits on one device and the recipe grants more than one GPU, the plan shards weights, "
+        "gradients and optimizer states with FSDP, launched by `accelerate launch` (never a home-made engine).",
+        "constraints.gpus, the memory model",
+        "plan.distributed",
+        "Zhao et al. 2023, PyTorch FSDP; Hugging Face accelerate FSDP guide",
+    ),
+    DecisionRule(
+        "R-DISTRIBUTED",
+        "Processes, strategy and the global batch",
+        "Every training job states how many processes run and how: one process when one device is granted; "
+        "data parallel (DDP) over every granted device when the job fits one (throughput); FSDP when it does not "
+        "(FULL_SHARD, or SHARD_GRAD_OP when the parameters fit one device unsharded). The global batch the rules "
+        "chose is kept and split as micro-batch x accumulation x processes; the time estimate divides by the "
+        "processes that run, less a communication overhead. Launched by `accelerate launch` (torch.distributed).",
+        "constraints.device, gpus, processes, nodes; the memory model",
+        "plan.distributed",
+        "Li et al. 2020, PyTorch Distributed: Data Parallel; Zhao et al. 2023, PyTorch FSDP; accelerate docs",
+    ),
+    DecisionRule(
+        "R-TEACHER-PLACEMENT",
+        "Load a big teacher so it fits",
+        "A teacher that fits one device in 16 bits (fp32 on cpu) loads whole; one that does not is spread over "
+        'the node\'s GPUs (`device_map="auto"`) when their memory holds it, else loaded 4-bit NF4 (bitsandbytes, '
+        "CUDA) when that fits one device; otherwise the plan fails with FTR317.",
+        "model.teacher_params, constraints.device, gpus, gpu_memory",
+        "plan.distributed.teacher",
+        "Dettmers et al. 2023, QLoRA (NF4); Hugging Face accelerate, big model inference",
+    ),
+    DecisionRule(
+        "R-HPARAM-DEFAULTS",
+        "Hyper-parameter defaults",
+        f"LoRA r={DEFAULTS['lora_r']}, alpha={DEFAULTS['lora_alpha']}, dropout {DEFAULTS['lora_dropout']} on all "
+        f"linear layers; {hparams.LR_SCHEDULER} schedule, {hparams.WARMUP_RATIO:.0%} warmup; micro-batch "
+        f"{hparams.CPU_BATCH} on CPU, {hparams.GPU_BATCH} on GPU (lowered when memory requires), accumulation up to the "
+        "effective batch of R-EPOCHS-BY-SIZE; the lr is R-LR's. A train { } override wins.",
+        "method, rows",
+        "hyperparameters",
+        "Hu et al. 2021; Dettmers et al. 2023; Raschka 2023, Practical Tips for Finetuning LLMs Using LoRA",
+    ),
+    DecisionRule(
+        "R-LR",
+        "Learning rate by model width",
+        f"Full fine-tuning lr = {hparams.short(hparams.FULL_LR_REF)} at hidden width {hparams.REF_WIDTH} (a 7B-class "
+        f"model), scaled as 1/width; LoRA (and QLoRA, DoRA) lr = {hparams.LORA_LR_FACTOR:g}x the full one, whatever the "
+        f"rank; clamped to {hparams.short(hparams.LR_MIN)}..{hparams.short(hparams.LR_MAX)}. So LoRA "
+        f"{hparams.short(hparams.lora_lr(4096))} at width 4096 (7B), {hparams.short(hparams.lora_lr(8192))} at 8192 "
+        f"(70B), {hparams.short(hparams.lora_lr(576))} at 576 (SmolLM2-135M). `lr = auto` (or no lr) also plans "
+        "R-LR-PROBE; a number in the recipe is used as is.",
+        "model.hidden, method, train.lr",
+        "hyperparameters.lr",
+        "Yang et al. 2022, Tensor Programs V (muP: hidden-layer Adam lr ~ 1/width); Biderman et al. 2024, LoRA Learns "
+        "Less and Forgets Less (best LoRA lr ~10x full fine-tuning's); Schulman et al. 2025, LoRA Without Regret "
+        "(optimal LoRA lr ~10x FullFT, nearly independent of rank); Dettmers et al. 2023, QLoRA (2e-4 at 7B-13B, 1e-4 "
+        "at 33B-65B); Touvron et al. 2023, Llama 2 (full SFT 2e-5 at 7B). Measured here (bench/lr_study.py, LoRA r16 "
+        "on SmolLM2-135M, 160 rows, 60 updates): exact match 0.20 at 2e-4, 0.875 at 1e-3, 0.95 at 3e-3",
+    ),
+    DecisionRule(
+        "R-LR-PROBE",
+        "A measured learning-rate probe",
+        f"When the recipe leaves lr to the rules and the budget allows, a guarded lr_probe step trains "
+        f"{len(hparams.PROBE_FACTORS)} short runs ({hparams.PROBE_STEPS} updates each, constant lr) at R-LR's lr x "
+        + ", ".join(f"{x:.3g}" for x in hparams.PROBE_FACTORS)
+        + f" on train rows only, and scores each by the loss on "
+        f"a validation slice of train (its last {hparams.PROBE_VAL_ROWS} rows at most, never the holdout). Another lr "
+        f"replaces the rule's only when its validation loss is at least {hparams.PROBE_MIN_GAIN:.0%} lower. The train "
+        "step uses the chosen lr. Over the budget with the probe: the rule's lr is used and the plan says so.",
+        "train.lr, constraints.budget, the time estimate",
+        "an lr_probe step before train (guarded like train)",
+        "Smith 2017, Cyclical Learning Rates (short range tests pick the lr); Li et al. 2018, Hyperband (short runs "
+        "rank configurations); ftc design section 4",
+    ),
+    DecisionRule(
+        "R-PROMPT-SEARCH",
+        "The strongest reasonable prompt as the baseline",
+        "The prompted baseline is the best of a small search: "
+        + "/".join(str(k) for k in hparams.SEARCH_SHOTS)
+        + " shots x "
+        + " / ".join(hparams.SEARCH_SELECTIONS)
+        + f" selection (nearest: the train rows closest to the input by the embedded all-MiniLM-L6-v2), scored on "
+        f"{hparams.SEARCH_VAL_ROWS} validation rows of train (shots drawn from the rest of train) by the mean of the "
+        "rate expects. Candidates that do not fit the context or the budget are left out. The winner is scored on the "
+        "holdout, is what the gate compares a tune against, and is the prompt exported when nothing is trained. "
+        "A few_shot set in the recipe fixes the prompt (random shots) instead.",
+        "train rows, max_length, model context, budget",
+        "the baseline step's prompt_search config",
+        "Liu et al. 2022, What Makes Good In-Context Examples for GPT-3? (nearest-neighbour shots beat random ones); "
+        "Brown et al. 2020 (0/few-shot); Khattab et al. 2023, DSPy (choose the prompt on a validation set)",
+    ),
+    DecisionRule(
+        "R-EPOCHS-BY-SIZE",
+        "Effective batch and epochs by data size",
+        f"Effective batch {hparams.EFFECTIVE_BATCH_SMALL} under {hparams.LARGE_DATA_ROWS:,} train rows, else "
+        f"{hparams.EFFECTIVE_BATCH}; epochs = enough for {hparams.MIN_UPDATES} optimizer updates, at most 3 under "
+        f"{hparams.LARGE_DATA_ROWS:,} rows, 2 under 10,000, else 1. Early stopping only from "
+        f"{hparams.EARLY_STOPPING_MIN_ROWS:,} train rows: on a short run its validation slice takes rows from training "
+        "and restoring the best checkpoint discards the last updates.",
+        "rows in the train sources",
+        "hyperparameters.epochs, grad_accum, early_stopping",
+        "OpenAI fine-tuning guide (default 3 epochs, fewer for large sets); Zhou et al. 2023, LIMA. Measured here: "
+        "a hand-written TRL script with batch 8 (twice the updates of effective batch 16) beat ftc's old plan on a "
+        "few hundred rows; 60 updates at batch 8 reached 0.95 on labels8 (bench/lr_study.py)",
+    ),
+    DecisionRule(
+        "R-MAX-LENGTH-FROM-DATA",
+        "max_length from the data",
+        "max_length covers the longest sampled row (or the p99 when the longest is over twice the p99: an "
+        "outlier), +10% when counted as chars/4, plus the system prompt and chat template, rounded up to a "
+        "multiple of 64 (at least 128, at most the model's context); rows above it are handled by the source's "
+        "`overlong` setting. Packing (padding-free) is on when the median row is under half of max_length.",
+        "token-length sample (tokenizer or chars/4)",
+        "hyperparameters.max_length, hyperparameters.packing",
+        "torchtune #2830 (long unfiltered rows OOM mid-run); ftc design section 6 (padding-free packing 1.27x)",
+    ),
+    DecisionRule(
+        "R-DATA-HYGIENE",
+        "Clean, deduplicate, split without leaks",
+        "Every plan cleans, removes exact and near-duplicates (MinHash LSH, Jaccard 0.85) and splits by seed so that "
+        "no near-duplicate crosses train and holdout, with a 13-gram overlap report.",
+        "data sources, eval block",
+        "clean, dedup and split steps",
+        "Lee et al. 2022, Deduplicating Training Data Makes Language Models Better; Brown et al. 2020 (13-gram "
+        "decontamination)",
+    ),
+    DecisionRule(
+        "R-TIME-COST",
+        "Time and cost against the budget",
+        f"Training FLOPs ~ 6 N tokens (full) or 4 N tokens (LoRA/QLoRA), inference 2 N per token, over the device's "
+        f"peak at a stated utilisation. Over the budget is an error; from {NEAR_BUDGET:.0%} a warning. Peak memory "
+        f"over the device's memory is an error; from {NEAR_MEMORY:.0%} a warning.",
+        "train tokens, model parameters, device",
+        "estimates.train_flops, seconds, cost",
+        "Kaplan et al. 2020 (6N FLOPs per token); Chowdhery et al. 2022 (model FLOPs utilisation)",
+    ),
+    DecisionRule(
+        "R-GATE",
+        "Promote only what beats the baseline",
+        "A tuned model is promoted only if it meets every expect and beats the prompted baseline by the recipe's "
+        "margin, on the leak-free holdout, beyond the noise: on rates the 95% interval of the paired per-row "
+        "difference (seeded bootstrap; McNemar's test for 0/1 scores) must clear the margin, else the verdict says "
+        "'not significant on N rows'. `ftc plan` warns (FTR318) when the holdout is too small to ever show the margin.",
+        "eval expects, beat baseline by, holdout size",
+        "the gate step",
+        "ftc design section 1: a tune that never proved it beats the prompted baseline is not shipped; "
+        "Dror et al. 2018, The Hitchhiker's Guide to Testing Statistical Significance in NLP (paired bootstrap, McNemar)",
+    ),
 )
 
 BY_ID: dict[str, DecisionRule] = {r.id: r for r in DECISION_RULES}
@@ -144,5 +295,7 @@ def explain(rule_id: str) -> str | None:
     rule = BY_ID.get(rule_id.strip().upper())
     if rule is None:
         return None
-    return (f"{rule.id}: {rule.title}\n\n{rule.statement}\n\n"
-            f"Evidence: {rule.evidence}\nEffect:   {rule.effect}\nSource:   {rule.source}\n")
+    return (
+        f"{rule.id}: {rule.title}\n\n{rule.statement}\n\n"
+        f"Evidence: {rule.evidence}\nEffect:   {rule.effect}\nSource:   {rule.source}\n"
+    )

@@ -21,7 +21,14 @@ from ftc.shared.contract import DATA_FORMATS, STEP_KINDS
 Schema = dict[str, Any]
 
 # JSON types per kind of key (the language's kinds; None is allowed where a rule leaves a value unset).
-_TYPES = {"int": "integer", "float": "number", "bool": "boolean", "string": "string", "choice": "string"}
+_TYPES = {
+    "int": "integer",
+    "float": "number",
+    "float_or_auto": "number",
+    "bool": "boolean",
+    "string": "string",
+    "choice": "string",
+}
 
 # Hyper-parameters a recipe cannot set (yet): the bounds the runtime needs from a plan file.
 _UNIT_INTERVAL: Schema = {"type": "number", "minimum": 0, "exclusiveMaximum": 1}
@@ -30,8 +37,12 @@ EXTRA_HPARAMS: dict[str, Schema] = {
     "warmup_ratio": _UNIT_INTERVAL,
     "weight_decay": {"type": "number", "minimum": 0, "maximum": 10},
     "lr_scheduler": {"enum": ["cosine", "linear", "constant", "constant_with_warmup"]},
-    "target_modules": {"anyOf": [{"const": "all-linear"},
-                                 {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1}]},
+    "target_modules": {
+        "anyOf": [
+            {"const": "all-linear"},
+            {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1},
+        ]
+    },
     "gradient_checkpointing": {"type": "boolean"},
     "dpo_lr": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
     "save_steps": {"type": "integer", "minimum": 1, "maximum": 10**9},
@@ -47,9 +58,50 @@ _SOURCE: Schema = {
     "type": "object",
     "required": ["name", "path", "format"],
     "properties": {
-        "name": _NAME, "path": {"type": "string", "minLength": 1}, "format": {"enum": list(DATA_FORMATS)},
+        "name": _NAME,
+        "path": {"type": "string", "minLength": 1},
+        "format": {"enum": list(DATA_FORMATS)},
         "columns": {"type": "object", "additionalProperties": {"type": "string"}},
-        "on_bad_rows": {"enum": ["fail", "skip"]}, "glob": {"type": "string", "minLength": 1},
+        "on_bad_rows": {"enum": ["fail", "skip"]},
+        "glob": {"type": "string", "minLength": 1},
+    },
+    "additionalProperties": False,
+}
+_LR: Schema = {"type": "number", "exclusiveMinimum": 0, "maximum": 1}
+_PROMPT_SEARCH: Schema = {
+    "type": "object",
+    "required": ["candidates", "validation_rows"],
+    "properties": {
+        "candidates": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 32,
+            "items": {
+                "type": "object",
+                "required": ["shots", "selection"],
+                "additionalProperties": False,
+                "properties": {
+                    "shots": {"type": "integer", "minimum": 0, "maximum": 64},
+                    "selection": {"enum": ["none", "random", "nearest"]},
+                },
+            },
+        },
+        "validation_rows": _POSITIVE(100_000),
+        # What the candidates are scored by: the rate expects' label, metric and args (no bar), so
+        # editing a threshold does not re-run the search.
+        "score_by": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["label", "metric", "args"],
+                "additionalProperties": False,
+                "properties": {
+                    "label": {"type": "string", "minLength": 1},
+                    "metric": {"type": "string", "minLength": 1},
+                    "args": {"type": "object"},
+                },
+            },
+        },
     },
     "additionalProperties": False,
 }
@@ -57,30 +109,77 @@ _PER_SOURCE = lambda value: {"type": "object", "additionalProperties": value}  #
 
 # What each step kind's config may hold; a key the runtime does not read is refused.
 STEP_CONFIGS: dict[str, Schema] = {
-    "load": {"sources": {"type": "array", "items": _SOURCE},
-             "eval_source": {"anyOf": [{"type": "null"}, _NAME]}},
-    "clean": {"redact_pii": _PER_SOURCE({"type": "boolean"}),
-              "max_tokens": _PER_SOURCE({"anyOf": [{"type": "null"}, _POSITIVE(10**7)]}),
-              "overlong": _PER_SOURCE({"enum": ["drop", "truncate"]})},
-    "dedup": {"near_threshold": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
-              "num_perm": _POSITIVE(1024), "shingle_words": _POSITIVE(64)},
-    "split": {"holdout": {"type": "number", "minimum": 0, "exclusiveMaximum": 1},
-              "seed": {"type": "integer", "minimum": 0, "maximum": 2**32 - 1},
-              "stratify": {"anyOf": [{"type": "null"}, _NAME]}, "accept_leaks": {"type": "boolean"},
-              "ngram": _POSITIVE(64)},
-    "index": {"embedding_model": _NAME, "chunk_tokens": _POSITIVE(8192), "chunk_overlap": {"type": "integer", "minimum": 0, "maximum": 8192},
-              "top_k": _POSITIVE(100), "sources": _NAMES},
-    "baseline": {"model": _NAME, "few_shot": {"type": "integer", "minimum": 0, "maximum": 64},
-                 "retrieval": {"type": "boolean"}, "max_new_tokens": _TOKENS, "batch_size": _BATCH},
-    "train": {"model": _NAME, "method": {"enum": ["lora", "qlora", "full", "dora"]}, "objective": {"enum": ["sft"]},
-              "retrieval_context": {"type": "boolean"}, "sources": _NAMES},
-    "distill": {"teacher": {"anyOf": [{"type": "null"}, _NAME]}, "student": _NAME,
-                "method": {"enum": ["lora", "qlora", "full", "dora"]}, "max_new_tokens": _TOKENS,
-                "retrieval_context": {"type": "boolean"}, "sources": _NAMES},
-    "dpo": {"model": _NAME, "beta": {"anyOf": [{"type": "null"}, {"type": "number", "exclusiveMinimum": 0, "maximum": 100}]},
-            "lr": {"anyOf": [{"type": "null"}, {"type": "number", "exclusiveMinimum": 0, "maximum": 1}]},
-            "sources": _NAMES},
-    "eval": {"perplexity_text": _NAME, "max_new_tokens": _TOKENS, "batch_size": _BATCH, "retrieval": {"type": "boolean"}},
+    "load": {"sources": {"type": "array", "items": _SOURCE}, "eval_source": {"anyOf": [{"type": "null"}, _NAME]}},
+    "clean": {
+        "redact_pii": _PER_SOURCE({"type": "boolean"}),
+        "max_tokens": _PER_SOURCE({"anyOf": [{"type": "null"}, _POSITIVE(10**7)]}),
+        "overlong": _PER_SOURCE({"enum": ["drop", "truncate"]}),
+    },
+    "dedup": {
+        "near_threshold": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+        "num_perm": _POSITIVE(1024),
+        "shingle_words": _POSITIVE(64),
+    },
+    "split": {
+        "holdout": {"type": "number", "minimum": 0, "exclusiveMaximum": 1},
+        "seed": {"type": "integer", "minimum": 0, "maximum": 2**32 - 1},
+        "stratify": {"anyOf": [{"type": "null"}, _NAME]},
+        "accept_leaks": {"type": "boolean"},
+        "ngram": _POSITIVE(64),
+    },
+    "index": {
+        "embedding_model": _NAME,
+        "chunk_tokens": _POSITIVE(8192),
+        "chunk_overlap": {"type": "integer", "minimum": 0, "maximum": 8192},
+        "top_k": _POSITIVE(100),
+        "sources": _NAMES,
+    },
+    "baseline": {
+        "model": _NAME,
+        "few_shot": {"type": "integer", "minimum": 0, "maximum": 64},
+        "retrieval": {"type": "boolean"},
+        "max_new_tokens": _TOKENS,
+        "batch_size": _BATCH,
+        "prompt_search": {"anyOf": [{"type": "null"}, _PROMPT_SEARCH]},
+    },
+    "lr_probe": {
+        "model": _NAME,
+        "method": {"enum": ["lora", "qlora", "full", "dora"]},
+        "retrieval_context": {"type": "boolean"},
+        "sources": _NAMES,
+        "rule_lr": _LR,
+        "candidates": {"type": "array", "items": _LR, "minItems": 1, "maxItems": 16},
+        "steps": _POSITIVE(10_000),
+        "validation_rows": _POSITIVE(100_000),
+        "min_gain": {"type": "number", "minimum": 0, "exclusiveMaximum": 1},
+    },
+    "train": {
+        "model": _NAME,
+        "method": {"enum": ["lora", "qlora", "full", "dora"]},
+        "objective": {"enum": ["sft"]},
+        "retrieval_context": {"type": "boolean"},
+        "sources": _NAMES,
+    },
+    "distill": {
+        "teacher": {"anyOf": [{"type": "null"}, _NAME]},
+        "student": _NAME,
+        "method": {"enum": ["lora", "qlora", "full", "dora"]},
+        "max_new_tokens": _TOKENS,
+        "retrieval_context": {"type": "boolean"},
+        "sources": _NAMES,
+    },
+    "dpo": {
+        "model": _NAME,
+        "beta": {"anyOf": [{"type": "null"}, {"type": "number", "exclusiveMinimum": 0, "maximum": 100}]},
+        "lr": {"anyOf": [{"type": "null"}, {"type": "number", "exclusiveMinimum": 0, "maximum": 1}]},
+        "sources": _NAMES,
+    },
+    "eval": {
+        "perplexity_text": _NAME,
+        "max_new_tokens": _TOKENS,
+        "batch_size": _BATCH,
+        "retrieval": {"type": "boolean"},
+    },
     "gate": {},
     "export": {"merged": {"type": "boolean"}},
 }
@@ -133,8 +232,13 @@ def _bound_hyperparameters(schema: Schema) -> None:
 def _bound_step_configs(schema: Schema) -> None:
     step = schema["properties"]["steps"]["items"]
     step["allOf"] = [
-        {"if": {"properties": {"kind": {"const": kind}}, "required": ["kind"]},
-         "then": {"properties": {"config": {"type": "object", "properties": STEP_CONFIGS[kind],
-                                            "additionalProperties": False}}}}
+        {
+            "if": {"properties": {"kind": {"const": kind}}, "required": ["kind"]},
+            "then": {
+                "properties": {
+                    "config": {"type": "object", "properties": STEP_CONFIGS[kind], "additionalProperties": False}
+                }
+            },
+        }
         for kind in STEP_KINDS
     ]

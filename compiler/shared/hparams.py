@@ -33,24 +33,71 @@ DEFAULTS: dict[str, object] = {
     "early_stopping_patience": 2,
     "logging_steps": 1,
     "gradient_checkpointing": False,
+    "lr_scheduler": "linear",  # transformers' own default, for a plan that states none
     "few_shot": 0,
     "dpo_beta": 0.1,
     "dpo_lr": 5e-6,
 }
 
 # Rule 8's fixed choices (the planner's; see the module docstring).
-FULL_LR = 2e-5  # full tuning: 10x lower than LoRA's
 WARMUP_RATIO = 0.03
 LR_SCHEDULER = "cosine"
 FEW_SHOT = 3  # examples in the baseline prompt, at most the train rows
 CPU_BATCH = 4  # micro-batch on a CPU
 GPU_BATCH = 8  # micro-batch on a GPU, lowered if memory requires
-SMALL_DATA_ROWS = 160  # under this many train rows, a smaller effective batch (more updates)
-EFFECTIVE_BATCH_SMALL = 8
+
+# R-LR: the learning rate by width. Full fine-tuning of a 7B-class model (width 4096) uses ~2e-5
+# (Llama-2/Alpaca recipes); muP (Yang et al. 2022, Tensor Programs V) scales the hidden layers'
+# Adam lr as 1/width; LoRA's best lr is ~10x the full one and nearly rank-independent (Biderman
+# et al. 2024; Schulman et al. 2025, LoRA Without Regret). At width 4096 that is QLoRA's 2e-4.
+FULL_LR_REF = 2e-5
+REF_WIDTH = 4096
+LORA_LR_FACTOR = 10.0
+# The rule's clamp: 3e-3 is the highest LoRA lr measured here (bench/lr_study.py, labels8: best
+# at 3e-3, with gradient-norm spikes of 16); the probe, not the rule, goes past what was measured.
+LR_MIN, LR_MAX = 1e-5, 3e-3
+
+# R-EPOCHS-BY-SIZE: enough optimizer updates. Measured on the generated task shapes (160 train rows,
+# batch 8): 60 updates at a width-scaled lr reached 0.95 exact match; 20-36 updates were what
+# the old effective batch of 16 gave a few hundred rows, and lost to a hand-written batch-8 script.
+MIN_UPDATES = 60
+EFFECTIVE_BATCH_SMALL = 8  # under LARGE_DATA_ROWS train rows
 EFFECTIVE_BATCH = 16
+LARGE_DATA_ROWS = 1000
+# Early stopping needs a validation slice (rows taken from training) and an eval every few
+# steps; on short runs it restores a checkpoint from before the last updates. On from this many rows.
+EARLY_STOPPING_MIN_ROWS = 1000
+
+# R-LR-PROBE: short runs at the rule's lr times these factors, scored by validation loss.
+PROBE_FACTORS = (1 / 3, 1.0, 3.0)
+PROBE_STEPS = 12  # optimizer steps per candidate, at the plan's micro-batch, no accumulation
+PROBE_VAL_ROWS = 32  # the validation slice (the last rows of train; never the holdout)
+PROBE_MIN_GAIN = 0.05  # another lr must beat the rule's validation loss by 5% to replace it
+
+# R-PROMPT-SEARCH: candidate prompts scored on a validation slice of train.
+SEARCH_SHOTS = (0, 3, 8)
+SEARCH_SELECTIONS = ("random", "nearest")
+SEARCH_VAL_ROWS = 24
+
+
+def lora_lr(width: int) -> float:
+    """R-LR's LoRA learning rate for a model of hidden size ``width`` (10x the full-tuning lr)."""
+    return min(LR_MAX, max(LR_MIN, LORA_LR_FACTOR * full_lr(width)))
+
+
+def full_lr(width: int) -> float:
+    """R-LR's full fine-tuning learning rate: FULL_LR_REF at REF_WIDTH, scaled as 1/width."""
+    return min(LR_MAX, max(LR_MIN, FULL_LR_REF * REF_WIDTH / max(1, width)))
 
 
 def short(number: float) -> str:
-    """A learning rate as people write it in a reason: 2e-4, not 0.0002 or 2e-04."""
-    mantissa, exponent = f"{number:.0e}".split("e")
+    """A learning rate as people write it in a reason: 2e-4, not 0.0002 or 2e-04 (two
+    significant digits when the second one is not 0: 1.4e-3)."""
+    mantissa, exponent = f"{number:.1e}".split("e")
+    mantissa = mantissa.rstrip("0").rstrip(".")
     return f"{mantissa}e{int(exponent)}"
+
+
+def round_lr(number: float) -> float:
+    """A learning rate to two significant digits, as plans record it (1.4e-3, not 0.00142222)."""
+    return float(f"{number:.1e}")

@@ -1,5 +1,5 @@
 """The peers' data shapes, turned into ftc's canonical fields: one place for the loader
-(``ftc.runtime.data``), the planner's facts and ``ftc init`` (design section 9).
+(``ftc.runtime.data``), the planner's facts and ``ftc init``.
 
 A file is read in the shape of its first row that has one (ShareGPT ``conversations`` of
 ``{from, value}``, OpenAI ``messages``, TRL's conversational prompt/completion, preference pairs

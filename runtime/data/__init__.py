@@ -1,4 +1,4 @@
-"""Data hygiene (design section 5, steps 1-4): load, validate, clean, dedup, leak-free split and
+"""Data hygiene (run steps 1-4): load, validate, clean, dedup, leak-free split and
 the data report. The API the executor calls is documented in docs/data_api.md; nothing here
 imports torch or writes to an input file."""
 
@@ -22,8 +22,30 @@ from .split import SplitResult, split
 from .tokens import default_token_counter, token_stats
 
 __all__ = [
-    "Cleaner", "DataError", "DedupIndex", "LoadResult", "Record", "RecordSpool", "SplitResult", "build_report", "clean",
-    "contamination", "dedup", "iter_records", "iter_source", "query_text",
-    "default_token_counter", "format_schema", "load_sources", "match_text", "read_records", "read_source",
-    "record_text", "render_report", "split", "token_stats", "write_records", "write_report",
+    "Cleaner",
+    "DataError",
+    "DedupIndex",
+    "LoadResult",
+    "Record",
+    "RecordSpool",
+    "SplitResult",
+    "build_report",
+    "clean",
+    "contamination",
+    "dedup",
+    "iter_records",
+    "iter_source",
+    "query_text",
+    "default_token_counter",
+    "format_schema",
+    "load_sources",
+    "match_text",
+    "read_records",
+    "read_source",
+    "record_text",
+    "render_report",
+    "split",
+    "token_stats",
+    "write_records",
+    "write_report",
 ]

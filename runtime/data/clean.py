@@ -33,8 +33,14 @@ _ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 def _needs_work(text: str) -> bool:
     if not text or not text.isascii():
         return bool(text)
-    return (text[0].isspace() or text[-1].isspace() or " \n" in text or "\t\n" in text or "\n\n\n" in text
-            or _ASCII_CONTROL.search(text) is not None)
+    return (
+        text[0].isspace()
+        or text[-1].isspace()
+        or " \n" in text
+        or "\t\n" in text
+        or "\n\n\n" in text
+        or _ASCII_CONTROL.search(text) is not None
+    )
 
 
 def normalize_text(text: str) -> str:
@@ -71,8 +77,9 @@ def _last_text_key(fields: dict, fmt: str) -> tuple | None:
     """Where truncation cuts: the final answer (chat's last turn, output, completion, text)."""
     if fmt == "chat":
         return ("messages", len(fields["messages"]) - 1, "content")
-    return {"instruction": ("output",), "completion": ("completion",), "text": ("text",),
-            "documents": ("text",)}.get(fmt)
+    return {"instruction": ("output",), "completion": ("completion",), "text": ("text",), "documents": ("text",)}.get(
+        fmt
+    )
 
 
 def _with_text(fields: dict, key: tuple, text: str) -> dict:
@@ -113,7 +120,14 @@ class Cleaner:
         self.pii, self.budgets = cfg.get("redact_pii") or {}, cfg.get("max_tokens") or {}
         self.overlong = cfg.get("overlong") or {}
         self.redacted: Counter = Counter()
-        self.stats = {"in": 0, "out": 0, "changed": 0, "empty_dropped": 0, "overlong_dropped": 0, "overlong_truncated": 0}
+        self.stats = {
+            "in": 0,
+            "out": 0,
+            "changed": 0,
+            "empty_dropped": 0,
+            "overlong_dropped": 0,
+            "overlong_truncated": 0,
+        }
 
     def __call__(self, record: Record) -> Record | None:
         """The cleaned row, or None when it is dropped (empty after cleaning, or over budget)."""
@@ -128,7 +142,11 @@ class Cleaner:
         self.stats["changed"] += cleaned is not record
         budget = self.budgets.get(record.source)
         if budget and self.count(record_text(cleaned)) > budget:
-            cut = truncate(cleaned, budget, self.count) if self.overlong.get(record.source, "drop") == "truncate" else None
+            cut = (
+                truncate(cleaned, budget, self.count)
+                if self.overlong.get(record.source, "drop") == "truncate"
+                else None
+            )
             if cut is None:
                 self.stats["overlong_dropped"] += 1
                 return None

@@ -31,13 +31,17 @@ def query_text(record: Record) -> str:
         return "\n".join(p for p in (f.get("instruction", ""), f.get("input", "")) if p)
     if fmt in ("completion", "preference"):
         prompt = f.get("prompt", "")
-        return prompt if isinstance(prompt, str) else "\n".join(m.get("content", "") for m in prompt if m.get("role") != "system")
+        return (
+            prompt
+            if isinstance(prompt, str)
+            else "\n".join(m.get("content", "") for m in prompt if m.get("role") != "system")
+        )
     return match_text(record)
 
 
 def grams(text: str, n: int) -> set[str]:
     w = words(text)
-    return {" ".join(w[i:i + n]) for i in range(len(w) - n + 1)}
+    return {" ".join(w[i : i + n]) for i in range(len(w) - n + 1)}
 
 
 def short_key(text: str, n: int) -> str | None:
@@ -59,8 +63,13 @@ def row_grams(record: Record, n: int) -> set[str]:
     return found | {key} if key else found
 
 
-def contamination(train: Iterable[Record], evals: list[Record], n: int = 13, max_rows: int = MAX_ROWS,
-                  ignore: set[str] | frozenset = frozenset()) -> list[dict]:
+def contamination(
+    train: Iterable[Record],
+    evals: list[Record],
+    n: int = 13,
+    max_rows: int = MAX_ROWS,
+    ignore: set[str] | frozenset = frozenset(),
+) -> list[dict]:
     """Eval rows leaking from train, each with the first train row it shares a gram with. The eval
     side is indexed (it is small) and train rows stream past it, as lm-eval-harness does: ``train``
     may be any iterable (``ftc data check`` reads it back from disk), only the rows that hit are kept."""
@@ -82,11 +91,21 @@ def contamination(train: Iterable[Record], evals: list[Record], n: int = 13, max
         for e in wanted[g]:
             if e not in leaks or rows[0] < leaks[e][0]:
                 leaks[e] = (rows[0], g)
-    return [{"file": evals[e].file, "line": evals[e].line, "train_file": where[t][0],
-             "train_line": where[t][1], "ngram": g.lstrip("\x00")} for e, (t, g) in sorted(leaks.items())]
+    return [
+        {
+            "file": evals[e].file,
+            "line": evals[e].line,
+            "train_file": where[t][0],
+            "train_line": where[t][1],
+            "ngram": g.lstrip("\x00"),
+        }
+        for e, (t, g) in sorted(leaks.items())
+    ]
 
 
-def shared_gram_pairs(records: list[Record], n: int = 13, max_rows: int = MAX_ROWS) -> tuple[list[tuple[int, int]], set[str]]:
+def shared_gram_pairs(
+    records: list[Record], n: int = 13, max_rows: int = MAX_ROWS
+) -> tuple[list[tuple[int, int]], set[str]]:
     """Pairs (i, j) where row i's input shares a non-boilerplate gram with row j: if i went to the
     holdout and j to train, i would leak, so the split keeps them together. Also returns the
     boilerplate grams (held by more than max_rows rows)."""

@@ -2,7 +2,7 @@
 ignored), then near duplicates by MinHash LSH. The first occurrence is kept, deterministically.
 
 Only training rows are deduped, each format on its own; documents and eval rows pass through.
-What is kept per row is compact (issue 9): a 16-byte digest and a MinHash signature in numpy
+What is kept per row is compact: a 16-byte digest and a MinHash signature in numpy
 arrays (``DedupIndex``), so ``ftc data check`` can feed rows in one at a time and keep none.
 """
 
@@ -90,9 +90,22 @@ def dedup(records, cfg: dict) -> tuple[list[Record], dict]:
     records = list(records)
     dropped = find_duplicates(records, cfg)
     kept = [r for i, r in enumerate(records) if i not in dropped]
-    listed = [{"file": records[i].file, "line": records[i].line, "kept_file": records[j].file,
-               "kept_line": records[j].line, "kind": kind} for i, (j, kind) in sorted(dropped.items())[:MAX_LISTED]]
+    listed = [
+        {
+            "file": records[i].file,
+            "line": records[i].line,
+            "kept_file": records[j].file,
+            "kept_line": records[j].line,
+            "kind": kind,
+        }
+        for i, (j, kind) in sorted(dropped.items())[:MAX_LISTED]
+    ]
     kinds = [k for _, k in dropped.values()]
-    stats = {"in": len(records), "out": len(kept), "exact_duplicates": kinds.count("exact"),
-             "near_duplicates": kinds.count("near"), "dropped": listed}
+    stats = {
+        "in": len(records),
+        "out": len(kept),
+        "exact_duplicates": kinds.count("exact"),
+        "near_duplicates": kinds.count("near"),
+        "dropped": listed,
+    }
     return kept, stats

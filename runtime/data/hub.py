@@ -44,7 +44,7 @@ def is_hub_path(path: str | Path) -> bool:
 
 def parse_hub_path(path: str) -> str:
     """``hf://owner/name`` -> ``owner/name``; anything else is a usage error."""
-    dataset = path[len(PREFIX):].strip("/")
+    dataset = path[len(PREFIX) :].strip("/")
     owner, sep, name = dataset.partition("/")
     if not (sep and owner and name and "/" not in name):
         raise DataError(f"error: {path}: a hub dataset is written hf://owner/name", 2)
@@ -58,13 +58,17 @@ def snapshot_folder(source: HubSource, allow_download: bool = False) -> Path:
 
     try:
         # cache_dir from the environment now: huggingface_hub reads HF_HOME once, at import
-        return Path(snapshot_download(source.dataset, repo_type="dataset", local_files_only=True, cache_dir=_hub_cache()))
+        return Path(
+            snapshot_download(source.dataset, repo_type="dataset", local_files_only=True, cache_dir=_hub_cache())
+        )
     except (LocalEntryNotFoundError, OSError, ValueError):
         if not allow_download:
             raise DataError(
                 f"{source.label}: the dataset is not in the Hugging Face cache ({_hub_cache()}) and ftc reads data "
                 f"offline; fetch it once with\n  huggingface-cli download --repo-type dataset {source.dataset}\n"
-                "or allow downloads (ftc run --allow-download)", 2) from None
+                "or allow downloads (ftc run --allow-download)",
+                2,
+            ) from None
     try:
         return Path(snapshot_download(source.dataset, repo_type="dataset", cache_dir=_hub_cache()))
     except Exception as exc:  # noqa: BLE001 - network, auth, unknown repo: all user-facing
@@ -88,7 +92,9 @@ def load_hub(source: HubSource, allow_download: bool = False):
     try:
         ds = load_dataset(str(folder), name=source.config, split=source.split)
     except Exception as exc:  # noqa: BLE001 - a bad split, config or file: one located line
-        raise DataError(f"{source.label}: cannot load the cached dataset ({type(exc).__name__}: {str(exc)[:300]})", 2) from None
+        raise DataError(
+            f"{source.label}: cannot load the cached dataset ({type(exc).__name__}: {str(exc)[:300]})", 2
+        ) from None
     if source.max_rows is not None and len(ds) > source.max_rows:
         ds = ds.select(range(source.max_rows))
     return ds
@@ -98,8 +104,15 @@ def hub_lock(source: HubSource) -> dict:
     """What pins a hub source: the snapshot revision and the loaded split's fingerprint."""
     folder = snapshot_folder(source)
     ds = load_hub(source)
-    return {"dataset": source.dataset, "config": source.config, "split": source.split, "max_rows": source.max_rows,
-            "revision": folder.name, "fingerprint": ds._fingerprint, "rows": len(ds)}
+    return {
+        "dataset": source.dataset,
+        "config": source.config,
+        "split": source.split,
+        "max_rows": source.max_rows,
+        "revision": folder.name,
+        "fingerprint": ds._fingerprint,
+        "rows": len(ds),
+    }
 
 
 def read_hub(source: HubSource, allow_download: bool = False) -> Iterator[RawRow]:

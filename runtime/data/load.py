@@ -50,9 +50,16 @@ class Row(NamedTuple):
     reason: str | None
 
 
-def iter_source(name: str, path: str | Path, fmt: str, columns: Mapping[str, str] | None = None,
-                glob: str | None = None, label: str | None = None, purpose: str = "train",
-                hub: HubSource | None = None) -> Iterator[Row]:
+def iter_source(
+    name: str,
+    path: str | Path,
+    fmt: str,
+    columns: Mapping[str, str] | None = None,
+    glob: str | None = None,
+    label: str | None = None,
+    purpose: str = "train",
+    hub: HubSource | None = None,
+) -> Iterator[Row]:
     """Every row of one source, streamed, validated one at a time (``ftc data check`` keeps none
     of them in memory). ``hub``: a Hugging Face dataset read from the local cache instead of
     ``path``. Raises DataError when the source holds no row at all."""
@@ -74,8 +81,15 @@ def iter_source(name: str, path: str | Path, fmt: str, columns: Mapping[str, str
     yield from _rows(name, items, fmt, columns, path.suffix.lower() in (".csv", ".tsv"), purpose, label)
 
 
-def _rows(name: str, items: Iterator[tuple[str, RawRow]], fmt: str, columns: Mapping[str, str] | None,
-          from_text: bool, purpose: str, label: str) -> Iterator[Row]:
+def _rows(
+    name: str,
+    items: Iterator[tuple[str, RawRow]],
+    fmt: str,
+    columns: Mapping[str, str] | None,
+    from_text: bool,
+    purpose: str,
+    label: str,
+) -> Iterator[Row]:
     normaliser = Normaliser(fmt, FIELDS[fmt], columns)  # one per file: its first row fixes the shape
     rows = 0
     for file_label, raw in items:
@@ -90,9 +104,16 @@ def _rows(name: str, items: Iterator[tuple[str, RawRow]], fmt: str, columns: Map
         raise DataError(f"{label}: {what}")
 
 
-def read_source(name: str, path: str | Path, fmt: str, columns: Mapping[str, str] | None = None,
-                glob: str | None = None, label: str | None = None, purpose: str = "train",
-                hub: HubSource | None = None) -> SourceResult:
+def read_source(
+    name: str,
+    path: str | Path,
+    fmt: str,
+    columns: Mapping[str, str] | None = None,
+    glob: str | None = None,
+    label: str | None = None,
+    purpose: str = "train",
+    hub: HubSource | None = None,
+) -> SourceResult:
     """All rows of one source: good ones as records, bad ones as {source, file, line, reason}."""
     records, bad, rows = [], [], 0
     for row in iter_source(name, path, fmt, columns, glob, label, purpose, hub):
@@ -127,8 +148,16 @@ def load_sources(cfg: dict, project_root: str | Path) -> LoadResult:
     failing: list[dict] = []
     for src in cfg.get("sources", []):
         rel = src["path"]
-        result = read_source(src["name"], root / rel, src["format"], src.get("columns") or {}, src.get("glob"),
-                             label=rel, purpose="eval" if src["name"] == eval_source else "train", hub=_hub(src))
+        result = read_source(
+            src["name"],
+            root / rel,
+            src["format"],
+            src.get("columns") or {},
+            src.get("glob"),
+            label=rel,
+            purpose="eval" if src["name"] == eval_source else "train",
+            hub=_hub(src),
+        )
         records += result.records
         bad_rows += result.bad_rows
         counts[src["name"]] = {"rows": result.rows, "valid": len(result.records), "bad": len(result.bad_rows)}

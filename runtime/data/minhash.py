@@ -7,7 +7,7 @@ processes, unlike ``hash()``), a shingle's hash is a polynomial of its words' ha
 a block of texts at once with numpy, and the signatures are computed in numpy blocks exactly as
 datasketch's ``MinHash.update_batch`` would (its permutations, its affine32 scheme).
 
-Memory (issue 9): the signatures live in one uint32 array per block of rows (``MinHashes``), and
+Memory: the signatures live in one uint32 array per block of rows (``MinHashes``), and
 the LSH search is done on those arrays: each band's values are hashed to one uint64 per row,
 rows are grouped by sorting, and only rows that share a band with an earlier row are looked at
 one by one. That finds exactly the candidates datasketch's ``MinHashLSH`` (same bands: its
@@ -68,10 +68,10 @@ def shingle_hashes(texts: Iterable[str], k: int) -> tuple[np.ndarray, np.ndarray
     with np.errstate(over="ignore"):  # wrap-around mod 2^64 is the point
         window = np.zeros(windows, dtype=np.uint64)
         for j in range(k if windows else 0):
-            window += ids[j:j + windows] * powers[j]
+            window += ids[j : j + windows] * powers[j]
         for s, e in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
             if e - s >= k:
-                part = window[s:e - k + 1]  # the windows wholly inside this text
+                part = window[s : e - k + 1]  # the windows wholly inside this text
             elif e > s:  # shorter than one shingle: the whole text is the shingle
                 part = np.array([sum(int(ids[s + j]) * int(powers[j]) for j in range(e - s)) % 2**64], dtype=np.uint64)
             else:
@@ -98,8 +98,9 @@ def permutations(num_perm: int) -> tuple[np.ndarray, np.ndarray]:
     return a.astype(np.uint32)[:, None], b.astype(np.uint32)[:, None]
 
 
-def signature_matrix(flat: np.ndarray, offsets: np.ndarray, num_perm: int,
-                     perms: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+def signature_matrix(
+    flat: np.ndarray, offsets: np.ndarray, num_perm: int, perms: tuple[np.ndarray, np.ndarray] | None = None
+) -> np.ndarray:
     """Row i: the MinHash of shingles flat[offsets[i]:offsets[i+1]], computed as datasketch's
     ``MinHash.update_batch`` does (affine32 scheme, its permutations for SEED) but for all rows at
     once; ``tests/data/test_split.py`` checks the two agree. Rows without shingles stay at the max."""
@@ -115,13 +116,13 @@ def signature_matrix(flat: np.ndarray, offsets: np.ndarray, num_perm: int,
             lo, hi = int(bounds[r]), int(bounds[r_end])
             if hi - lo > _CHUNK:  # one very long row: a running minimum over blocks
                 for blk in range(lo, hi, _CHUNK):
-                    block = a * mixed[None, blk:min(hi, blk + _CHUNK)] + b
+                    block = a * mixed[None, blk : min(hi, blk + _CHUNK)] + b
                     out[r] = np.minimum(out[r], block.min(axis=1))
             elif hi > lo:
                 phv = a * mixed[None, lo:hi]
                 phv += b
                 starts = bounds[r:r_end] - lo
-                nonempty = bounds[r + 1:r_end + 1] > bounds[r:r_end]
+                nonempty = bounds[r + 1 : r_end + 1] > bounds[r:r_end]
                 out[r:r_end][nonempty] = np.minimum.reduceat(phv, starts[nonempty], axis=1).T
             r = r_end
     return out
@@ -228,7 +229,7 @@ def _band_mates(mh: MinHashes, rows: np.ndarray, positions: np.ndarray, b: int, 
         big = ends - starts > 1
         for s, e in zip(starts[big].tolist(), ends[big].tolist(), strict=True):
             members = positions[order[s:e]].tolist()
-            values = mh.take(rows[members])[:, band * r:(band + 1) * r]
+            values = mh.take(rows[members])[:, band * r : (band + 1) * r]
             exact: dict[bytes, list[int]] = {}
             for p, v in zip(members, values, strict=True):
                 exact.setdefault(v.tobytes(), []).append(p)
@@ -239,8 +240,9 @@ def _band_mates(mh: MinHashes, rows: np.ndarray, positions: np.ndarray, b: int, 
     return mates
 
 
-def near_pairs(mh: MinHashes, threshold: float, only_first: bool,
-               subset: np.ndarray | None = None) -> Iterator[tuple[int, int]]:
+def near_pairs(
+    mh: MinHashes, threshold: float, only_first: bool, subset: np.ndarray | None = None
+) -> Iterator[tuple[int, int]]:
     """(i, j), positions in ``subset`` (default: every row) with j < i, sharing an LSH band and
     with estimated Jaccard >= threshold: the pairs datasketch's MinHashLSH would give when rows
     are queried, then inserted, in order. With only_first, each i is compared with the earlier

@@ -17,7 +17,9 @@ _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A
 _CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
 _IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
 _IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{1,4}:){2,7}[0-9A-Fa-f]{0,4}(?:::?[0-9A-Fa-f]{1,4})*(?![\w:])")
-_PHONE = re.compile(r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}(?:[ .-]\d{2,4}){1,4}(?![\w])|(?<![\w+])\+\d{7,15}(?!\w)")
+_PHONE = re.compile(
+    r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}(?:[ .-]\d{2,4}){1,4}(?![\w])|(?<![\w+])\+\d{7,15}(?!\w)"
+)
 
 
 def luhn_ok(digits: str) -> bool:
@@ -54,12 +56,18 @@ def _phone(m: re.Match) -> str | None:
     return "[PHONE]"
 
 
-_RULES = (("email", _EMAIL, lambda m: "[EMAIL]"), ("card", _CARD, _card), ("ip", _IPV4, _ip),
-          ("ip", _IPV6, _ip), ("phone", _PHONE, _phone))
+_RULES = (
+    ("email", _EMAIL, lambda m: "[EMAIL]"),
+    ("card", _CARD, _card),
+    ("ip", _IPV4, _ip),
+    ("ip", _IPV6, _ip),
+    ("phone", _PHONE, _phone),
+)
 
 
 def redact(text: str, counts: Counter) -> str:
     for kind, pattern, repl in _RULES:
+
         def sub(m: re.Match, kind=kind, repl=repl) -> str:
             out = repl(m)
             if out is None:

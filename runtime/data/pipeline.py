@@ -1,6 +1,6 @@
 """`ftc data check`: the load → clean → dedup (→ contamination) pipeline on one file, no recipe.
 
-One streaming pass (issue 9): each row is read, validated and cleaned, and what the later stages
+One streaming pass: each row is read, validated and cleaned, and what the later stages
 need is kept in compact arrays (its line, its text length, a 16-byte digest and a MinHash
 signature in ``DedupIndex``); no ``Record`` is kept in memory. The records go to a temp file on
 disk only when a second pass needs them (``--against``, or sampling rows for the tokenizer).
@@ -70,8 +70,15 @@ class Scan:
         return sorted(self.bad + self.emptied, key=lambda b: b["line"])
 
 
-def _scan(path: str, fmt: str, columns: Mapping[str, str] | None, glob: str | None, index: DedupIndex | None,
-          spool: RecordSpool | None, hub: HubSource | None = None) -> Scan:
+def _scan(
+    path: str,
+    fmt: str,
+    columns: Mapping[str, str] | None,
+    glob: str | None,
+    index: DedupIndex | None,
+    spool: RecordSpool | None,
+    hub: HubSource | None = None,
+) -> Scan:
     scan, cleaner = Scan(path, spool=spool), Cleaner({})
     for row in iter_source("-", path, fmt, columns, glob, label=path, hub=hub):
         scan.rows += 1
@@ -93,8 +100,16 @@ def _scan(path: str, fmt: str, columns: Mapping[str, str] | None, glob: str | No
 
 def _duplicates(scan: Scan, dup_of: np.ndarray, kind: np.ndarray) -> list[dict]:
     lines = np.frombuffer(scan.lines, dtype=np.int64)
-    return [{"file": scan.label, "line": int(lines[i]), "kept_file": scan.label, "kept_line": int(lines[dup_of[i]]),
-             "kind": KINDS[int(kind[i])]} for i in np.flatnonzero(kind)[:MAX_LISTED].tolist()]
+    return [
+        {
+            "file": scan.label,
+            "line": int(lines[i]),
+            "kept_file": scan.label,
+            "kept_line": int(lines[dup_of[i]]),
+            "kind": KINDS[int(kind[i])],
+        }
+        for i in np.flatnonzero(kind)[:MAX_LISTED].tolist()
+    ]
 
 
 def _texts(spool: RecordSpool, wanted: set[int] | None = None) -> Iterator[str]:
@@ -128,7 +143,9 @@ def token_lengths(scan: Scan, counter, method: str) -> tuple[np.ndarray | list[i
     picked = {int(i * step) for i in range(SAMPLE_ROWS)}
     longest = np.argsort(-chars, kind="stable")[:LONGEST_ROWS].tolist()  # ties: first row first
     extras = {i for i in longest if i not in picked}
-    texts = dict(zip(sorted(picked | extras), _texts(scan.spool, picked | extras), strict=True))  # one pass over the spool
+    texts = dict(
+        zip(sorted(picked | extras), _texts(scan.spool, picked | extras), strict=True)
+    )  # one pass over the spool
     lengths = _count_all(counter, (texts[i] for i in sorted(picked)))
     extra = _count_all(counter, (texts[i] for i in sorted(extras)))
     top = max(extra, default=0)
@@ -159,15 +176,23 @@ def _leaks(against: str, fmt: str, columns, glob, unique: Iterator[Record]) -> t
     return leaks, against_bad
 
 
-def check_file(path: str, fmt: str, against: str | None = None, columns: Mapping[str, str] | None = None,
-               glob: str | None = None, hub: HubSource | None = None) -> CheckResult:
+def check_file(
+    path: str,
+    fmt: str,
+    against: str | None = None,
+    columns: Mapping[str, str] | None = None,
+    glob: str | None = None,
+    hub: HubSource | None = None,
+) -> CheckResult:
     """``hub``: PATH is ``hf://owner/name``, read from the Hugging Face cache (runtime.data.hub)."""
     counter, method = default_token_counter()
     needs_records = against is not None or method != "chars/4"
     index = DedupIndex({}) if fmt != "documents" else None  # documents are never deduped
     with RecordSpool() if needs_records else nullcontext() as spool:
         scan = _scan(path, fmt, columns, glob, index, spool, hub)
-        dup_of, kind = index.duplicates() if index is not None else (np.full(scan.valid, -1), np.zeros(scan.valid, np.int8))
+        dup_of, kind = (
+            index.duplicates() if index is not None else (np.full(scan.valid, -1), np.zeros(scan.valid, np.int8))
+        )
         lengths, method = token_lengths(scan, counter, method)
         leaks: list[dict] = []
         against_bad: list[dict] = []

@@ -36,8 +36,16 @@ read_jsonl = jsonl_rows
 read_json = json_rows
 read_csv = csv_rows
 
-__all__ = ["MAX_ROW_BYTES", "RawRow", "document_files", "read_document", "reader_for", "read_csv", "read_json",
-           "read_jsonl"]
+__all__ = [
+    "MAX_ROW_BYTES",
+    "RawRow",
+    "document_files",
+    "read_document",
+    "reader_for",
+    "read_csv",
+    "read_json",
+    "read_jsonl",
+]
 
 
 def checked_row(n: int, row: object) -> RawRow:
@@ -76,7 +84,9 @@ def read_datasets_folder(path: str) -> Iterator[RawRow]:
     """A folder written by ``datasets``' ``save_to_disk``; a DatasetDict gives its train split."""
     special = _special_files(Path(path))
     if special:
-        raise DataError(f"{special[0]}: not a regular file (a FIFO, a device or a socket) inside a `datasets` folder", 2)
+        raise DataError(
+            f"{special[0]}: not a regular file (a FIFO, a device or a socket) inside a `datasets` folder", 2
+        )
     try:
         from datasets import load_from_disk
 
@@ -101,8 +111,11 @@ def document_files(root: Path, pattern: str | None) -> list[Path]:
     if not root.is_dir():
         require_regular_file(root)
         return [root]
-    files = sorted(p for p in root.glob(pattern or "**/*") if p.is_file() and not any(
-        part.startswith(".") for part in p.relative_to(root).parts))
+    files = sorted(
+        p
+        for p in root.glob(pattern or "**/*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    )
     if not pattern or pattern in ("**/*", "*"):
         files = [p for p in files if p.suffix.lower() in DOC_SUFFIXES]
     return files
@@ -124,8 +137,11 @@ def reader_for(path: str, fmt: str):
     if stat.S_ISDIR(mode):
         if is_datasets_folder(p):
             return read_datasets_folder
-        raise DataError(f"{path}: is a folder; a folder is read as documents (format = documents) "
-                        "or as a `datasets` save_to_disk folder (with state.json)", 2)
+        raise DataError(
+            f"{path}: is a folder; a folder is read as documents (format = documents) "
+            "or as a `datasets` save_to_disk folder (with state.json)",
+            2,
+        )
     require_regular_file(p)
     suffix = p.suffix.lower()
     if suffix in (".jsonl", ".ndjson"):
@@ -137,5 +153,8 @@ def reader_for(path: str, fmt: str):
     if suffix in (".parquet", ".pq"):
         return read_parquet
     hint = " (Markdown and text files are read with format = documents)" if suffix in DOC_SUFFIXES else ""
-    raise DataError(f"{path}: unknown file type '{suffix or '(none)'}'; ftc reads .jsonl, .json, .csv, .tsv, .parquet, "
-                    f"a `datasets` folder, or documents{hint}", 2)
+    raise DataError(
+        f"{path}: unknown file type '{suffix or '(none)'}'; ftc reads .jsonl, .json, .csv, .tsv, .parquet, "
+        f"a `datasets` folder, or documents{hint}",
+        2,
+    )

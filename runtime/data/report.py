@@ -13,25 +13,38 @@ from .tokens import token_stats
 MAX_LISTED = 50
 
 
-def build_report(load=None, clean_stats: dict | None = None, dedup_stats: dict | None = None,
-                 split_result=None, token_lengths: list[int] | None = None, token_method: str = "chars/4") -> dict:
+def build_report(
+    load=None,
+    clean_stats: dict | None = None,
+    dedup_stats: dict | None = None,
+    split_result=None,
+    token_lengths: list[int] | None = None,
+    token_method: str = "chars/4",
+) -> dict:
     stages: list[dict] = []
     if load is not None:
         # from the per-source counts: the executor rebuilds a LoadResult from load.json without records
         read = sum(c["rows"] for c in load.counts.values())
         valid = sum(c["valid"] for c in load.counts.values())
-        stages += [{"name": "read", "rows": read}, {"name": "bad", "rows": read - valid},
-                   {"name": "valid", "rows": valid}]
+        stages += [
+            {"name": "read", "rows": read},
+            {"name": "bad", "rows": read - valid},
+            {"name": "valid", "rows": valid},
+        ]
     if clean_stats:
         stages.append({"name": "cleaned", "rows": clean_stats.get("out", 0)})
         stages.append({"name": "redacted", "rows": sum((clean_stats.get("redacted") or {}).values())})
     if dedup_stats:
-        stages += [{"name": "exact_duplicates", "rows": dedup_stats.get("exact_duplicates", 0)},
-                   {"name": "near_duplicates", "rows": dedup_stats.get("near_duplicates", 0)},
-                   {"name": "unique", "rows": dedup_stats.get("out", 0)}]
+        stages += [
+            {"name": "exact_duplicates", "rows": dedup_stats.get("exact_duplicates", 0)},
+            {"name": "near_duplicates", "rows": dedup_stats.get("near_duplicates", 0)},
+            {"name": "unique", "rows": dedup_stats.get("out", 0)},
+        ]
     if split_result is not None:
-        stages += [{"name": "train", "rows": len(split_result.train)},
-                   {"name": "holdout", "rows": len(split_result.holdout)}]
+        stages += [
+            {"name": "train", "rows": len(split_result.train)},
+            {"name": "holdout", "rows": len(split_result.holdout)},
+        ]
     return {
         "stages": stages,
         "sources": load.counts if load is not None else {},
@@ -50,15 +63,19 @@ def render_report(report: dict) -> str:
     lines += [f"  {s['name'].replace('_', ' '):<{width}}  {s['rows']:>8}" for s in report["stages"]]
     clean = report.get("clean") or {}
     if clean:
-        lines.append(f"  clean: {clean.get('empty_dropped', 0)} empty dropped, {clean.get('overlong_dropped', 0)} overlong "
-                     f"dropped, {clean.get('overlong_truncated', 0)} truncated")
+        lines.append(
+            f"  clean: {clean.get('empty_dropped', 0)} empty dropped, {clean.get('overlong_dropped', 0)} overlong "
+            f"dropped, {clean.get('overlong_truncated', 0)} truncated"
+        )
         red = {k: v for k, v in (clean.get("redacted") or {}).items() if v}
         if red:
             lines.append("  redacted: " + ", ".join(f"{v} {k}" for k, v in red.items()))
     split = report.get("split") or {}
     if split:
-        lines.append(f"  split ({split.get('mode')}): {split.get('train', 0)} train, {split.get('holdout', 0)} holdout, "
-                     f"{split.get('clusters', 0)} clusters, {split.get('leaks', 0)} leaks")
+        lines.append(
+            f"  split ({split.get('mode')}): {split.get('train', 0)} train, {split.get('holdout', 0)} holdout, "
+            f"{split.get('clusters', 0)} clusters, {split.get('leaks', 0)} leaks"
+        )
         if split.get("warning"):
             lines.append(f"  warning: {split['warning']}")
     t = report["tokens"]

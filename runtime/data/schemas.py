@@ -90,49 +90,83 @@ _ANSWER = {"anyOf": [_NONBLANK, _PEER_MESSAGE, _PEER_MESSAGES]}
 _SHAREGPT_ANSWER = {"anyOf": [_SHAREGPT_TURN, _SHAREGPT]}
 
 SHAPES: dict[str, tuple[str, dict]] = {
-    "sharegpt": ("chat", {
-        "title": "ShareGPT conversation (format = chat)",
-        "description": "conversations of {from, value}: from human/user, gpt/assistant/model or system (optional); "
-        "the last turn the assistant's.",
-        "type": "object", "required": ["conversations"], "properties": {"conversations": _SHAREGPT},
-    }),
-    "conversational-prompt-completion": ("chat", {
-        "title": "TRL conversational prompt/completion (format = chat)",
-        "description": "prompt: the messages before the answer; completion: the assistant turn(s). Trained as one "
-        "conversation, the loss on the final assistant turn.",
-        "type": "object", "required": ["prompt", "completion"],
-        "properties": {"prompt": _PEER_MESSAGES, "completion": _PEER_MESSAGES},
-    }),
-    "preference-messages": ("preference", {
-        "title": "Preference pair with message sides (TRL conversational, format = preference)",
-        "description": "prompt a string or messages; chosen and rejected each a string, one message or a message list.",
-        "type": "object", "required": ["prompt", "chosen", "rejected"],
-        "properties": {"prompt": {"anyOf": [_NONBLANK, _PEER_MESSAGES]}, "chosen": _ANSWER, "rejected": _ANSWER},
-    }),
-    "preference-implicit-prompt": ("preference", {
-        "title": "TRL implicit-prompt preference pair (format = preference)",
-        "description": "chosen and rejected are whole conversations; the opening turns they share are the prompt.",
-        "type": "object", "required": ["chosen", "rejected"],
-        "properties": {"chosen": _PEER_MESSAGES, "rejected": _PEER_MESSAGES},
-    }),
-    "preference-sharegpt": ("preference", {
-        "title": "LLaMA-Factory ShareGPT DPO pair (format = preference)",
-        "description": "conversations (the prompt turns) of {from, value}; chosen and rejected one {from, value} turn.",
-        "type": "object", "required": ["conversations", "chosen", "rejected"],
-        "properties": {"conversations": _SHAREGPT, "chosen": _SHAREGPT_ANSWER, "rejected": _SHAREGPT_ANSWER},
-    }),
-    "preference-axolotl": ("preference", {
-        "title": "axolotl chat-template DPO pair (format = preference)",
-        "description": "messages (the prompt turns); chosen and rejected one message each (or a list).",
-        "type": "object", "required": ["messages", "chosen", "rejected"],
-        "properties": {"messages": _PEER_MESSAGES, "chosen": _ANSWER, "rejected": _ANSWER},
-    }),
-    "preference-alpaca": ("preference", {
-        "title": "LLaMA-Factory alpaca DPO pair (format = preference)",
-        "description": "instruction (+ optional input) is the prompt; chosen and rejected strings.",
-        "type": "object", "required": ["instruction", "chosen", "rejected"],
-        "properties": {"instruction": _NONBLANK, "input": {"type": "string"}, "chosen": _NONBLANK, "rejected": _NONBLANK},
-    }),
+    "sharegpt": (
+        "chat",
+        {
+            "title": "ShareGPT conversation (format = chat)",
+            "description": "conversations of {from, value}: from human/user, gpt/assistant/model or system (optional); "
+            "the last turn the assistant's.",
+            "type": "object",
+            "required": ["conversations"],
+            "properties": {"conversations": _SHAREGPT},
+        },
+    ),
+    "conversational-prompt-completion": (
+        "chat",
+        {
+            "title": "TRL conversational prompt/completion (format = chat)",
+            "description": "prompt: the messages before the answer; completion: the assistant turn(s). Trained as one "
+            "conversation, the loss on the final assistant turn.",
+            "type": "object",
+            "required": ["prompt", "completion"],
+            "properties": {"prompt": _PEER_MESSAGES, "completion": _PEER_MESSAGES},
+        },
+    ),
+    "preference-messages": (
+        "preference",
+        {
+            "title": "Preference pair with message sides (TRL conversational, format = preference)",
+            "description": "prompt a string or messages; chosen and rejected each a string, one message or a message list.",
+            "type": "object",
+            "required": ["prompt", "chosen", "rejected"],
+            "properties": {"prompt": {"anyOf": [_NONBLANK, _PEER_MESSAGES]}, "chosen": _ANSWER, "rejected": _ANSWER},
+        },
+    ),
+    "preference-implicit-prompt": (
+        "preference",
+        {
+            "title": "TRL implicit-prompt preference pair (format = preference)",
+            "description": "chosen and rejected are whole conversations; the opening turns they share are the prompt.",
+            "type": "object",
+            "required": ["chosen", "rejected"],
+            "properties": {"chosen": _PEER_MESSAGES, "rejected": _PEER_MESSAGES},
+        },
+    ),
+    "preference-sharegpt": (
+        "preference",
+        {
+            "title": "LLaMA-Factory ShareGPT DPO pair (format = preference)",
+            "description": "conversations (the prompt turns) of {from, value}; chosen and rejected one {from, value} turn.",
+            "type": "object",
+            "required": ["conversations", "chosen", "rejected"],
+            "properties": {"conversations": _SHAREGPT, "chosen": _SHAREGPT_ANSWER, "rejected": _SHAREGPT_ANSWER},
+        },
+    ),
+    "preference-axolotl": (
+        "preference",
+        {
+            "title": "axolotl chat-template DPO pair (format = preference)",
+            "description": "messages (the prompt turns); chosen and rejected one message each (or a list).",
+            "type": "object",
+            "required": ["messages", "chosen", "rejected"],
+            "properties": {"messages": _PEER_MESSAGES, "chosen": _ANSWER, "rejected": _ANSWER},
+        },
+    ),
+    "preference-alpaca": (
+        "preference",
+        {
+            "title": "LLaMA-Factory alpaca DPO pair (format = preference)",
+            "description": "instruction (+ optional input) is the prompt; chosen and rejected strings.",
+            "type": "object",
+            "required": ["instruction", "chosen", "rejected"],
+            "properties": {
+                "instruction": _NONBLANK,
+                "input": {"type": "string"},
+                "chosen": _NONBLANK,
+                "rejected": _NONBLANK,
+            },
+        },
+    ),
 }
 
 

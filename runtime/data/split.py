@@ -97,10 +97,14 @@ def assign(records: list[Record], cluster_of: list[int], cfg: dict) -> tuple[set
 
 
 def format_leaks(leaks: list[dict]) -> str:
-    lines = [f"error: {len(leaks)} holdout row{'s' if len(leaks) != 1 else ''} share a 13-gram with a train row "
-             "(a leak makes the eval measure memory); fix the data or set accept_leaks = true:"]
-    lines += [f"  {x['file']}:{x['line']}: shares \"{x['ngram']}\" with {x['train_file']}:{x['train_line']}"
-              for x in leaks[:MAX_LISTED]]
+    lines = [
+        f"error: {len(leaks)} holdout row{'s' if len(leaks) != 1 else ''} share a 13-gram with a train row "
+        "(a leak makes the eval measure memory); fix the data or set accept_leaks = true:"
+    ]
+    lines += [
+        f'  {x["file"]}:{x["line"]}: shares "{x["ngram"]}" with {x["train_file"]}:{x["train_line"]}'
+        for x in leaks[:MAX_LISTED]
+    ]
     if len(leaks) > MAX_LISTED:
         lines.append(f"  ... and {len(leaks) - MAX_LISTED} more")
     return "\n".join(lines)
@@ -126,12 +130,15 @@ def split(records, cfg: dict, eval_records: list[Record] | None = None) -> Split
         sizes: dict[int, int] = {}
         for c in cluster_of:
             sizes[c] = sizes.get(c, 0) + 1
-        stats.update(mode="random", clusters=len(sizes), largest_cluster=max(sizes.values(), default=0),
-                     target_holdout=target)
+        stats.update(
+            mode="random", clusters=len(sizes), largest_cluster=max(sizes.values(), default=0), target_holdout=target
+        )
         if len(holdout) < target:
             # whole clusters cannot always fill the share exactly; say so rather than leak
-            stats["warning"] = (f"holdout has {len(holdout)} rows, {target} asked: near-duplicate / shared 13-gram "
-                                f"clusters stay whole (largest {stats['largest_cluster']} rows)")
+            stats["warning"] = (
+                f"holdout has {len(holdout)} rows, {target} asked: near-duplicate / shared 13-gram "
+                f"clusters stay whole (largest {stats['largest_cluster']} rows)"
+            )
     leaks = contamination(train, holdout, n, int(cfg.get("ngram_max_rows", MAX_ROWS)), boilerplate)
     stats.update(train=len(train), holdout=len(holdout), leaks=len(leaks))
     if leaks and not cfg.get("accept_leaks", False):

@@ -27,6 +27,7 @@ def default_token_counter() -> tuple[Callable[[list[str]], list[int]], str]:
         except Exception:  # noqa: BLE001 - a broken cache falls back to the estimate, said in the output
             tok = None
         if tok is not None:
+
             def count(texts: list[str]) -> list[int]:
                 return [len(e.ids) for e in tok.encode_batch(list(texts), add_special_tokens=False)]
 

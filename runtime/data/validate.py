@@ -73,8 +73,9 @@ def _parse_cells(row: dict, fmt: str) -> dict:
     return {k: _maybe_json(v) for k, v in row.items()}
 
 
-def map_columns(row: dict, fmt: str, columns: Mapping[str, str] | None, from_text: bool,
-                normaliser: Normaliser | None = None) -> dict | str:
+def map_columns(
+    row: dict, fmt: str, columns: Mapping[str, str] | None, from_text: bool, normaliser: Normaliser | None = None
+) -> dict | str:
     """The column map, then the file's shape (ShareGPT, preference message dicts...) to canonical
     fields: ``ftc.shared.shapes``, the one place the planner and ``ftc init`` share."""
     if from_text:
@@ -96,7 +97,9 @@ def _where(path: list) -> str:
     for i, part in enumerate(path):
         if isinstance(part, int):
             owner = path[i - 1] if i else ""
-            bits.append(f"message {part + 1}" if owner in ("messages", "chosen", "rejected", "prompt") else f"item {part + 1}")
+            bits.append(
+                f"message {part + 1}" if owner in ("messages", "chosen", "rejected", "prompt") else f"item {part + 1}"
+            )
         elif part not in ("messages",) and i < len(path) - 1:
             bits.append(str(part))
     return f" ({', '.join(bits)})" if bits else ""
@@ -108,8 +111,15 @@ def _short(value: object) -> str:
 
 
 def _type_name(value: object) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number",
-            float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
+    return {
+        dict: "an object",
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        type(None): "null",
+    }.get(type(value), type(value).__name__)
 
 
 def humanize(err, row: dict, fmt: str) -> str:
@@ -163,8 +173,14 @@ def _text(v: object) -> bool:
 
 
 def _messages(v: object) -> bool:
-    return type(v) is list and len(v) > 0 and all(
-        type(m) is dict and m.get("role") in ROLES and type(m.get("role")) is str and _text(m.get("content")) for m in v)
+    return (
+        type(v) is list
+        and len(v) > 0
+        and all(
+            type(m) is dict and m.get("role") in ROLES and type(m.get("role")) is str and _text(m.get("content"))
+            for m in v
+        )
+    )
 
 
 def _fast_valid(fields: dict, fmt: str) -> bool:
@@ -188,8 +204,13 @@ def is_valid(fields: dict, fmt: str) -> bool:
     return _fast_valid(fields, fmt) or validator(fmt).is_valid(fields)
 
 
-def validate_row(row: object, fmt: str, columns: Mapping[str, str] | None = None, from_text: bool = False,
-                 normaliser: Normaliser | None = None) -> dict | str:
+def validate_row(
+    row: object,
+    fmt: str,
+    columns: Mapping[str, str] | None = None,
+    from_text: bool = False,
+    normaliser: Normaliser | None = None,
+) -> dict | str:
     """Canonical fields for a good row, else the reason (a string) it is bad. Pass one
     ``Normaliser`` per file so every row is held to the shape of the file's first row."""
     if not isinstance(row, dict):
@@ -202,7 +223,9 @@ def validate_row(row: object, fmt: str, columns: Mapping[str, str] | None = None
         return fields
     v = validator(fmt)
     if not is_valid(fields, fmt):
-        errors = sorted(v.iter_errors(fields), key=lambda e: (len(list(e.absolute_path)), list(map(str, e.absolute_path))))
+        errors = sorted(
+            v.iter_errors(fields), key=lambda e: (len(list(e.absolute_path)), list(map(str, e.absolute_path)))
+        )
         deepest = max(errors, key=lambda e: len(list(e.absolute_path)))
         return humanize(deepest if deepest.validator != "anyOf" else errors[0], row, fmt)
     return _extra_checks(fields, fmt) or fields

@@ -39,11 +39,16 @@ def examples(ctx, part: str, sources: list[str] | None = None, required: bool = 
 
     records = data.read_records(ctx.need_dir("split") / f"{part}.jsonl")
     system = system_prompt(ctx.plan)
-    out = [to_example(r.fields, r.format, system) for r in records
-           if r.format in PROMPT_FORMATS and (not sources or r.source in sources)]
+    out = [
+        to_example(r.fields, r.format, system)
+        for r in records
+        if r.format in PROMPT_FORMATS and (not sources or r.source in sources)
+    ]
     if not out and required:
-        raise FtcError(f"error: the {part} split has no chat, instruction or completion rows to "
-                       f"{'train on' if part == 'train' else 'score'}")
+        raise FtcError(
+            f"error: the {part} split has no chat, instruction or completion rows to "
+            f"{'train on' if part == 'train' else 'score'}"
+        )
     return out
 
 
@@ -66,7 +71,10 @@ def generation_progress(ctx, label: str) -> Iterator[Callable[[int, int], None] 
 
 def generation_settings(ctx) -> dict:  # noqa: ANN001
     """The step's generation budget: ``max_new_tokens`` and ``batch_size`` from its config."""
-    return {"max_new_tokens": int(ctx.config.get("max_new_tokens", 128)), "batch_size": int(ctx.config.get("batch_size", 8))}
+    return {
+        "max_new_tokens": int(ctx.config.get("max_new_tokens", 128)),
+        "batch_size": int(ctx.config.get("batch_size", 8)),
+    }
 
 
 def generate_all(ctx, loaded, prompts: list[list[dict]], label: str) -> list[str]:  # noqa: ANN001
@@ -123,6 +131,10 @@ def score_all(plan: Any, root: Path, preds: list[str], refs: list[str], ppl: dic
     for expect in plan.get("expects", []):
         if expect["metric"] == "perplexity":
             values[expect["label"]] = ppl.get("holdout")
+        elif expect["metric"] == "forgetting":
+            # A comparison of two models' general-text perplexity: the gate derives it from the
+            # baseline's and the eval's (ftc.runtime.steps.final_steps.forgetting_rise).
+            values[expect["label"]] = None
         else:
             values[expect["label"]] = float(score(expect, preds, refs, root=root).value)
     return values

@@ -10,8 +10,13 @@ from ftc.shared import atomic
 from ftc.shared.errors import FtcError
 
 
-@step("distill", reads=("prompt", "hyperparameters", "method", "model.base", "model.teacher"),
-      needs_outputs_of=("split", "index"), guarded=True, scratch=("checkpoints",))
+@step(
+    "distill",
+    reads=("prompt", "hyperparameters", "method", "model.base", "model.teacher", "distributed"),
+    needs_outputs_of=("split", "index"),
+    guarded=True,
+    scratch=("checkpoints", "launch"),
+)
 def distill_step(ctx) -> dict:  # noqa: ANN001 - the executor's Context
     from ftc.runtime.train.distill import TEACHER, student_examples, teacher_answers
 
@@ -19,9 +24,16 @@ def distill_step(ctx) -> dict:  # noqa: ANN001 - the executor's Context
     if not teacher:
         raise FtcError(f"error: step '{ctx.step['id']}' distils, but the plan names no teacher model")
     train = common.examples(ctx, "train", ctx.config.get("sources"))
+    placement = ((ctx.plan.get("distributed") or {}).get("teacher") or {}).get("load", "whole")
     with common.generation_progress(ctx, "teacher") as update:
-        answers = teacher_answers(common.model_dir(ctx, str(teacher)), train, ctx.dir / TEACHER, progress=update,
-                                  **common.generation_settings(ctx))
+        answers = teacher_answers(
+            common.model_dir(ctx, str(teacher)),
+            train,
+            ctx.dir / TEACHER,
+            progress=update,
+            placement=placement,
+            **common.generation_settings(ctx),
+        )
     kept = student_examples(train, answers)
     if not kept:
         raise FtcError(f"error: step '{ctx.step['id']}': the teacher gave no usable answer to learn from")

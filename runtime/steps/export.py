@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ftc.runtime.gate import FORGETTING_WARN
 from ftc.runtime.report import write_reports
 from ftc.runtime.steps import common
 from ftc.runtime.steps.final_steps import baseline_scores, tuned_scores
@@ -27,14 +28,25 @@ def _read(path: Path, default: object = None) -> object:
 
 def metrics_doc(ctx, gate: dict) -> dict:  # noqa: ANN001 - the executor's Context
     """metrics.json: ``baseline`` and ``tuned`` share their keys (the expect labels); ``tuned``
-    values are null when no tune ran. Other tools read these keys: keep them stable."""
+    values are null when no tune ran. ``checks``: per expect, the gate's paired statistics (diff =
+    tuned - baseline, its 95% interval, the p-value and its test, the rows); ``stages``: the ladder,
+    each stage against the one before on the same rows; ``forgetting``: the relative rise of
+    general-text perplexity. Other tools read these keys: keep them stable."""
     base = baseline_scores(ctx)
     tuned = tuned_scores(ctx)
+    by_label = {c["label"]: c for c in gate.get("checks", [])}
     labels = list(base["values"])
-    tuned_values = {label: (tuned["values"].get(label) if tuned else None) for label in labels}
+    # The gate's values where it derived them (forgetting is a comparison of two models' perplexity).
+    base_values = {
+        label: by_label[label]["baseline"] if label in by_label else base["values"][label] for label in labels
+    }
+    tuned_values = {
+        label: (by_label[label]["tuned"] if label in by_label else tuned["values"].get(label)) if tuned else None
+        for label in labels
+    }
     ppl_after = (tuned or {}).get("perplexity", {})
     return {
-        "baseline": base["values"],
+        "baseline": base_values,
         "tuned": tuned_values,
         "perplexity": {
             "text": "general",
@@ -43,18 +55,49 @@ def metrics_doc(ctx, gate: dict) -> dict:  # noqa: ANN001 - the executor's Conte
             "holdout_before": base["perplexity"].get("holdout"),
             "holdout_after": ppl_after.get("holdout"),
         },
+        "forgetting": {
+            "rise": gate.get("forgetting"),
+            "warn_over": FORGETTING_WARN,
+            "expected": any(e["metric"] == "forgetting" for e in ctx.plan.get("expects", [])),
+        },
         "gate": {"passed": gate["passed"], "verdict": gate["verdict"], "reasons": gate["reasons"]},
-        "expects": [{k: e[k] for k in ("label", "metric", "args", "op", "threshold")} for e in ctx.plan.get("expects", [])],
+        "expects": [
+            {k: e[k] for k in ("label", "metric", "args", "op", "threshold")} for e in ctx.plan.get("expects", [])
+        ],
+        "checks": [{k: c.get(k) for k in CHECK_STATS} for c in gate.get("checks", [])],
+        "stages": gate.get("stages", []),
         "rows": {"baseline": base["rows"], "tuned": tuned["rows"] if tuned else None},
     }
+
+
+CHECK_STATS = (
+    "expect",
+    "label",
+    "baseline",
+    "tuned",
+    "n",
+    "diff",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "test",
+    "margin_required",
+    "point_ok",
+    "margin_ok",
+    "bar_ok",
+)
 
 
 def _trained(ctx) -> bool:  # noqa: ANN001
     return trained_kind(ctx) is not None
 
 
-@step("export", reads=("prompt", "expects", "gate", "recipe.name", "strategy", "method", "model.base"),
-      needs_outputs_of=("split", "baseline", *TUNING_KINDS, "eval", "gate"))
+@step(
+    "export",
+    reads=("prompt", "expects", "gate", "recipe.name", "strategy", "method", "model.base"),
+    needs_outputs_of=("split", "baseline", "lr_probe", *TUNING_KINDS, "eval", "gate"),
+    version=2,
+)
 def export_step(ctx) -> dict:  # noqa: ANN001
     """The deliverables (see the module docstring)."""
     gate = _read(ctx.need_dir("gate") / "gate.json")
@@ -129,4 +172,14 @@ def _report_input(ctx, gate: dict, metrics: dict, promoted_tune: bool) -> dict: 
         "data": _read(ctx.need_dir("split") / "data_report.json", {}),
         "steps": [o.to_json() | {"id": o.id} for o in ctx.outcomes.values() if o.kind != "export"],
         "prompt": _winning_prompt(ctx, promoted_tune),
+        "prompt_search": _read(ctx.need_dir("baseline") / "prompt_search.json"),
+        "lr_probe": _lr_probe(ctx),
     }
+
+
+def _lr_probe(ctx) -> dict | None:  # noqa: ANN001
+    """lr_probe.json of the learning-rate probe, when the plan had one and it ran."""
+    probe = ctx.by_kind("lr_probe")
+    if probe is None or probe.dir is None or probe.status == "skipped":
+        return None
+    return _read(probe.dir / "lr_probe.json")  # type: ignore[return-value]

@@ -31,10 +31,10 @@ def chunk_words(text: str, size: int, overlap: int) -> list[str]:
     if not words:
         return []
     step = max(1, size - overlap)
-    return [" ".join(words[i:i + size]) for i in range(0, max(1, len(words) - overlap), step)]
+    return [" ".join(words[i : i + size]) for i in range(0, max(1, len(words) - overlap), step)]
 
 
-def _embedder(ctx, name: str | None):  # noqa: ANN001 - the executor's Context
+def embedder(ctx, name: str | None):  # noqa: ANN001 - the executor's Context
     from ftc.runtime.models import resolve_model
 
     return _load_embedder(str(resolve_model(name or "all-minilm-l6-v2", allow_download=ctx.options.allow_download)))
@@ -48,7 +48,7 @@ def _load_embedder(path: str):  # noqa: ANN202
     return SentenceTransformer(path, device="cpu")
 
 
-def _embed(model, texts: list[str]):  # noqa: ANN001
+def embed(model, texts: list[str]):  # noqa: ANN001
     import numpy as np
 
     vectors = model.encode(texts, batch_size=32, normalize_embeddings=True, show_progress_bar=False)
@@ -63,23 +63,40 @@ def index_step(ctx) -> dict:  # noqa: ANN001
 
     cfg = ctx.config
     names = set(cfg.get("sources") or [])
-    docs = [r for r in data.read_records(ctx.need_dir("dedup") / "records.jsonl")
-            if r.format == "documents" and (not names or r.source in names)]
+    docs = [
+        r
+        for r in data.read_records(ctx.need_dir("dedup") / "records.jsonl")
+        if r.format == "documents" and (not names or r.source in names)
+    ]
     size = max(8, int(int(cfg.get("chunk_tokens", 256)) * WORDS_PER_TOKEN))
     overlap = min(size - 1, int(int(cfg.get("chunk_overlap", 32)) * WORDS_PER_TOKEN))
-    chunks = [{"text": c, "path": r.fields.get("path", r.file), "source": r.source}
-              for r in docs for c in chunk_words(r.fields["text"], size, overlap)]
+    chunks = [
+        {"text": c, "path": r.fields.get("path", r.file), "source": r.source}
+        for r in docs
+        for c in chunk_words(r.fields["text"], size, overlap)
+    ]
     if not chunks:
-        raise FtcError(f"error: step '{ctx.step['id']}': the documents of {', '.join(sorted(names)) or 'the plan'} "
-                       "have no text to index")
-    vectors = _embed(_embedder(ctx, cfg.get("embedding_model")), [c["text"] for c in chunks])
+        raise FtcError(
+            f"error: step '{ctx.step['id']}': the documents of {', '.join(sorted(names)) or 'the plan'} "
+            "have no text to index"
+        )
+    vectors = embed(embedder(ctx, cfg.get("embedding_model")), [c["text"] for c in chunks])
     index = faiss.IndexFlatIP(vectors.shape[1])  # exact search over normalised vectors = cosine
     index.add(vectors)
     atomic.write_bytes(ctx.dir / INDEX, faiss.serialize_index(index).tobytes())
     atomic.write_jsonl(ctx.dir / CHUNKS, chunks)
-    atomic.write_json(ctx.dir / "index.json", {"documents": len(docs), "chunks": len(chunks), "dim": int(vectors.shape[1]),
-                                               "chunk_words": size, "overlap_words": overlap,
-                                               "embedding_model": cfg.get("embedding_model"), "top_k": cfg.get("top_k", 3)})
+    atomic.write_json(
+        ctx.dir / "index.json",
+        {
+            "documents": len(docs),
+            "chunks": len(chunks),
+            "dim": int(vectors.shape[1]),
+            "chunk_words": size,
+            "overlap_words": overlap,
+            "embedding_model": cfg.get("embedding_model"),
+            "top_k": cfg.get("top_k", 3),
+        },
+    )
     return {"documents": len(docs), "chunks": len(chunks)}
 
 
@@ -98,9 +115,9 @@ def augment(ctx, examples: list) -> list:  # noqa: ANN001
     chunks = atomic.read_jsonl(folder / CHUNKS)
     index = faiss.read_index(str(folder / INDEX))
     k = min(int(meta.get("top_k") or 3), len(chunks))
-    model = _embedder(ctx, meta.get("embedding_model"))
+    model = embedder(ctx, meta.get("embedding_model"))
     questions = [_last_user(e.prompt) for e in examples]
-    _, ids = index.search(_embed(model, questions), k)
+    _, ids = index.search(embed(model, questions), k)
     return [_with_context(e, [chunks[i] for i in row if i >= 0]) for e, row in zip(examples, ids)]
 
 
@@ -119,5 +136,7 @@ def _with_context(example, chunks: list[dict]):  # noqa: ANN001 - a prompting.Ex
     return replace(example, prompt=messages)
 
 
-NOTE = ("[retrieval]\nBefore each question, the top-k chunks retrieved from the indexed documents are inserted as\n"
-        "Context:\n[1] (file) chunk ...\n\nQuestion:\n<the question>\n")
+NOTE = (
+    "[retrieval]\nBefore each question, the top-k chunks retrieved from the indexed documents are inserted as\n"
+    "Context:\n[1] (file) chunk ...\n\nQuestion:\n<the question>\n"
+)

@@ -54,15 +54,24 @@ class StepSpec:
 REGISTRY: dict[str, StepSpec] = {}
 
 
-def step(kind: str, *, reads: tuple[str, ...] = (), needs_outputs_of: tuple[str, ...] = (), guarded: bool = False,
-         content_keyed: bool = False, scratch: tuple[str, ...] = (), version: int = 1) -> Callable[[StepFn], StepFn]:
+def step(
+    kind: str,
+    *,
+    reads: tuple[str, ...] = (),
+    needs_outputs_of: tuple[str, ...] = (),
+    guarded: bool = False,
+    content_keyed: bool = False,
+    scratch: tuple[str, ...] = (),
+    version: int = 1,
+) -> Callable[[StepFn], StepFn]:
     """Register the decorated function as the step kind ``kind`` (see ``StepSpec``)."""
 
     def register(fn: StepFn) -> StepFn:
         if kind in REGISTRY and REGISTRY[kind].fn is not fn:
             raise ValueError(f"step kind '{kind}' is registered twice")
-        REGISTRY[kind] = StepSpec(kind, fn, tuple(reads), tuple(needs_outputs_of), guarded, content_keyed,
-                                  tuple(scratch), version)
+        REGISTRY[kind] = StepSpec(
+            kind, fn, tuple(reads), tuple(needs_outputs_of), guarded, content_keyed, tuple(scratch), version
+        )
         return fn
 
     return register

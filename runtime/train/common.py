@@ -80,6 +80,9 @@ def trainer_arguments(p: dict, ckpt_dir: Path) -> dict:
         num_train_epochs=float(p["epochs"]),
         max_steps=int(p["max_steps"]) if p["max_steps"] else -1,
         seed=int(p["seed"]),
+        # The plan's schedule (R-HPARAM-DEFAULTS: cosine); without it transformers decays linearly
+        # whatever the plan says.
+        lr_scheduler_type=str(p.get("lr_scheduler") or DEFAULTS["lr_scheduler"]),
         # TRL turns gradient checkpointing on by default; recomputing activations costs ~30% a
         # step, so it follows the plan, which enables it only when memory requires.
         gradient_checkpointing=bool(p.get("gradient_checkpointing") or False),
@@ -89,6 +92,9 @@ def trainer_arguments(p: dict, ckpt_dir: Path) -> dict:
         save_total_limit=2,
         use_cpu=not torch.cuda.is_available(),
         dataloader_num_workers=0,
+        # A launched run's process-group timeout (plan distributed.timeout_s, set by the worker):
+        # a rank stuck in a collective fails instead of hanging.
+        ddp_timeout=int(p.get("ddp_timeout") or 1800),
         report_to="none",
         disable_tqdm=True,
     )

@@ -19,17 +19,51 @@ from ftc.shared import atomic
 TEACHER = "teacher.jsonl"
 
 
-def teacher_answers(teacher_dir: Path, train: list[Example], saved: Path, *, max_new_tokens: int,
-                    batch_size: int, progress: Callable[[int, int], None] | None = None) -> list[str]:
+def load_teacher(teacher_dir: Path, placement: str = "whole"):  # noqa: ANN201 - a generate.Loaded
+    """The teacher as the plan places it (R-TEACHER-PLACEMENT): whole on one device, its layers
+    spread over the GPUs (``device_map="auto"``, bf16), or 4-bit NF4 (bitsandbytes, CUDA)."""
+    from ftc.runtime.generate import Loaded, load_model, load_tokenizer
+
+    if placement == "whole":
+        return load_model(teacher_dir)
+    import torch
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+
+    from ftc.shared.errors import FtcError
+
+    if not torch.cuda.is_available():
+        raise FtcError(f"error: the plan loads the teacher {placement} (CUDA only) and this machine has no CUDA device")
+    kwargs: dict = {"dtype": torch.bfloat16, "device_map": "auto"}
+    if placement == "nf4":
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=torch.bfloat16,
+        )
+    model = AutoModelForCausalLM.from_pretrained(teacher_dir, **kwargs).eval()
+    return Loaded(model, load_tokenizer(Path(teacher_dir)), Path(teacher_dir), None)
+
+
+def teacher_answers(
+    teacher_dir: Path,
+    train: list[Example],
+    saved: Path,
+    *,
+    max_new_tokens: int,
+    batch_size: int,
+    progress: Callable[[int, int], None] | None = None,
+    placement: str = "whole",
+) -> list[str]:
     """The teacher's greedy answer to each train prompt; read back from ``saved`` when a killed
     run already wrote them for these rows, else generated and written there."""
     if saved.exists():
         rows = atomic.read_jsonl(saved)
         if len(rows) == len(train):
             return [r["answer"] for r in rows]
-    from ftc.runtime.generate import generate, load_model
+    from ftc.runtime.generate import generate
 
-    loaded = load_model(teacher_dir)
+    loaded = load_teacher(teacher_dir, placement)
     prompts = [tuned_prompt(e) for e in train]
     answers = generate(loaded, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size, progress=progress)
     del loaded  # the teacher may be large: free it before the student trains

@@ -45,8 +45,13 @@ def preference_rows(pairs: Sequence[dict], system: str) -> list[dict]:
         prompt = _messages(fields["prompt"], "user")
         if prompt[0]["role"] != "system":
             prompt.insert(0, {"role": "system", "content": system})
-        rows.append({"prompt": prompt, "chosen": _messages(fields["chosen"], "assistant"),
-                     "rejected": _messages(fields["rejected"], "assistant")})
+        rows.append(
+            {
+                "prompt": prompt,
+                "chosen": _messages(fields["chosen"], "assistant"),
+                "rejected": _messages(fields["rejected"], "assistant"),
+            }
+        )
     return rows
 
 
@@ -60,11 +65,17 @@ def load_models(base: Path, sft_output: Path | None, p: dict) -> tuple[Any, Any,
     if sft_output is None:
         return AutoModelForCausalLM.from_pretrained(base, dtype=dtype), None, lora_config(p)
     if not (sft_output / "adapter_config.json").exists():  # a full fine-tune
-        return (AutoModelForCausalLM.from_pretrained(sft_output, dtype=dtype),
-                AutoModelForCausalLM.from_pretrained(sft_output, dtype=dtype), lora_config(p))
-    policy = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base, dtype=dtype), sft_output,
-                                       is_trainable=True)
-    ref = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base, dtype=dtype), sft_output).merge_and_unload()
+        return (
+            AutoModelForCausalLM.from_pretrained(sft_output, dtype=dtype),
+            AutoModelForCausalLM.from_pretrained(sft_output, dtype=dtype),
+            lora_config(p),
+        )
+    policy = PeftModel.from_pretrained(
+        AutoModelForCausalLM.from_pretrained(base, dtype=dtype), sft_output, is_trainable=True
+    )
+    ref = PeftModel.from_pretrained(
+        AutoModelForCausalLM.from_pretrained(base, dtype=dtype), sft_output
+    ).merge_and_unload()
     return policy, ref.eval(), None
 
 
@@ -83,8 +94,17 @@ def dpo_config(p: dict, ckpt_dir: Path, beta: float, lr: float) -> Any:
     )
 
 
-def train_dpo(base: Path, rows: list[dict], hp: dict, out_dir: Path, *, sft_output: Path | None = None,
-              beta: float | None = None, lr: float | None = None, callbacks: Sequence = ()) -> TrainResult:
+def train_dpo(
+    base: Path,
+    rows: list[dict],
+    hp: dict,
+    out_dir: Path,
+    *,
+    sft_output: Path | None = None,
+    beta: float | None = None,
+    lr: float | None = None,
+    callbacks: Sequence = (),
+) -> TrainResult:
     """DPO on ``rows`` (``preference_rows``); resumes from the newest complete checkpoint under
     ``out_dir``. Writes ``out_dir/adapter`` and returns its ``TrainResult`` (tokens are not counted)."""
     from datasets import Dataset
@@ -101,15 +121,27 @@ def train_dpo(base: Path, rows: list[dict], hp: dict, out_dir: Path, *, sft_outp
     tokenizer = load_tokenizer(base)
     ckpt_dir = Path(out_dir) / CHECKPOINTS
     drop_incomplete_checkpoints(ckpt_dir)
-    trainer = DPOTrainer(model=policy, ref_model=ref, args=dpo_config(p, ckpt_dir, beta, lr),
-                         train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
-                         peft_config=peft_config, callbacks=list(callbacks))
+    trainer = DPOTrainer(
+        model=policy,
+        ref_model=ref,
+        args=dpo_config(p, ckpt_dir, beta, lr),
+        train_dataset=Dataset.from_list(rows),
+        processing_class=tokenizer,
+        peft_config=peft_config,
+        callbacks=list(callbacks),
+    )
     trainer.remove_callback(PrinterCallback)  # the executor shows its own progress
     start = time.monotonic()
     trainer.train(resume_from_checkpoint=last_checkpoint(ckpt_dir))
     seconds = time.monotonic() - start
-    final = save_atomically(trainer.model, tokenizer, Path(out_dir) / ADAPTER)
-    return TrainResult(output_dir=final, history=list(trainer.state.log_history),
-                       global_step=int(trainer.state.global_step), train_seconds=seconds, train_tokens=0,
-                       method="lora")
-
+    final = Path(out_dir) / ADAPTER
+    if trainer.is_world_process_zero():  # one writer in a launched run (ftc.runtime.train.worker)
+        save_atomically(trainer.model, tokenizer, final)
+    return TrainResult(
+        output_dir=final,
+        history=list(trainer.state.log_history),
+        global_step=int(trainer.state.global_step),
+        train_seconds=seconds,
+        train_tokens=0,
+        method="lora",
+    )

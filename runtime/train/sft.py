@@ -50,7 +50,9 @@ def split_validation(train: list[Example], early_stopping: bool) -> tuple[list[E
 
 def to_rows(examples: Sequence[Example]) -> list[dict]:
     """TRL's conversational prompt/completion rows."""
-    return [{"prompt": list(e.prompt), "completion": [{"role": "assistant", "content": e.completion}]} for e in examples]
+    return [
+        {"prompt": list(e.prompt), "completion": [{"role": "assistant", "content": e.completion}]} for e in examples
+    ]
 
 
 def _length(tokenizer, example: Example) -> int:
@@ -173,9 +175,8 @@ def train_sft(
     seconds = time.perf_counter() - start
 
     final = out_dir / ("adapter" if method in ADAPTER_METHODS else "model")
-    save_atomically(trainer.model, trainer.processing_class, final)
     history = list(trainer.state.log_history)
-    atomic.write_json(out_dir / "history.json", history)
+    _save_outputs(trainer, final, out_dir, history)
     return TrainResult(
         output_dir=final,
         history=history,
@@ -186,6 +187,15 @@ def train_sft(
         dropped_overlong=dropped,
         batching=trainer.ftc_batching,
     )
+
+
+def _save_outputs(trainer, final: Path, out_dir: Path, history: list[dict]) -> None:
+    """The adapter (or model) and history, written by one process: rank 0 of a launched run
+    (``ftc.runtime.train.worker``), the only process otherwise."""
+    if not trainer.is_world_process_zero():
+        return
+    save_atomically(trainer.model, trainer.processing_class, final)
+    atomic.write_json(out_dir / "history.json", history)
 
 
 def _model_shape(model_dir: Path) -> tuple[int, int, int]:

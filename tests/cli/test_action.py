@@ -146,8 +146,7 @@ def project(tmp_path: Path) -> tuple[Path, str, str]:
     shutil.copy(REPO / "recipes" / "support-rag.ftr", repo / "recipes" / "support-rag.ftr")
     (repo / "recipes" / "polite-replies.ftr").unlink()
     quickstart = repo / "recipes" / "quickstart.ftr"
-    edit(quickstart, "lr     = 1e-3", "lr     = 5e-4")
-    edit(quickstart, "epochs = 2", "epochs = 3")
+    edit(quickstart, "  eval {", "  train {\n    lr     = 5e-4\n    epochs = 3\n  }\n\n  eval {")
     edit(quickstart, 'expect exact_match(field = "priority") >= 0.55', 'expect exact_match(field = "priority") >= 0.60')
     # handbook-qa.ftr stays as it is, but one of its evaluation questions goes: its plan changes.
     questions = repo / "recipes" / "data" / "handbook-qa" / "questions.jsonl"
@@ -426,7 +425,7 @@ def test_pull_request_comment_is_posted_then_updated(tmp_path, project):
     ]
     comments = runner.comments()
     assert [c["id"] for c in comments] == [11, 12, 1001] and comments[:2] == HUMAN_COMMENTS
-    assert "`epochs` | 2 (recipe) | 1 (recipe)" in comments[2]["body"] and head2[:12] in comments[2]["body"]
+    assert "`epochs` | 2 (rule) | 1 (recipe)" in comments[2]["body"] and head2[:12] in comments[2]["body"]
 
 
 def test_lint_results_are_sarif_with_repository_paths(tmp_path, project):

@@ -38,11 +38,26 @@ def run(capsys, *args: str) -> tuple[int, str, str]:
 
 
 def test_json_output_keys_and_values(data, capsys):
-    code, out, _ = run(capsys, "data", "check", str(data / "chat_dups.jsonl"), "--format", "chat", "--json",
-                       "--against", str(data / "chat_eval.jsonl"))
+    code, out, _ = run(
+        capsys,
+        "data",
+        "check",
+        str(data / "chat_dups.jsonl"),
+        "--format",
+        "chat",
+        "--json",
+        "--against",
+        str(data / "chat_eval.jsonl"),
+    )
     doc = json.loads(out)
     assert KEYS <= set(doc) and set(doc) - KEYS <= {"token_method", "against_bad_rows"}
-    assert (doc["rows"], doc["valid_rows"], doc["exact_duplicates"], doc["near_duplicates"], doc["unique_rows"]) == (8, 8, 2, 1, 5)
+    assert (doc["rows"], doc["valid_rows"], doc["exact_duplicates"], doc["near_duplicates"], doc["unique_rows"]) == (
+        8,
+        8,
+        2,
+        1,
+        5,
+    )
     assert doc["bad_rows"] == [] and doc["leaks"] == [{"line": 2, "train_line": 4}]
     assert set(doc["tokens"]) == {"p50", "p90", "p99", "max"} and doc["token_method"] == "chars/4"
     assert code == 1  # a leak
@@ -68,17 +83,31 @@ def test_text_view_lists_first_problems(data, capsys):
 def test_columns_option(data, capsys, tmp_path):
     p = tmp_path / "qa.jsonl"
     p.write_text(json.dumps({"q": "What is the capital of France?", "a": "Paris"}) + "\n")
-    code, out, _ = run(capsys, "data", "check", str(p), "--format", "instruction", "--columns", "instruction=q",
-                       "--columns", "output=a", "--json")
+    code, out, _ = run(
+        capsys,
+        "data",
+        "check",
+        str(p),
+        "--format",
+        "instruction",
+        "--columns",
+        "instruction=q",
+        "--columns",
+        "output=a",
+        "--json",
+    )
     assert code == 0 and json.loads(out)["valid_rows"] == 1
 
 
-@pytest.mark.parametrize("args, code, message", [
-    (["--format", "chat", "--columns", "nonsense"], 2, "--columns takes FIELD=COLUMN"),
-    (["--format", "chat", "--columns", "mesages=x"], 2, "'mesages' is not a field of the chat format"),
-    (["--format", "klingon"], 2, "Invalid value for '--format'"),
-    ([], 2, "Missing option '--format'"),
-])
+@pytest.mark.parametrize(
+    "args, code, message",
+    [
+        (["--format", "chat", "--columns", "nonsense"], 2, "--columns takes FIELD=COLUMN"),
+        (["--format", "chat", "--columns", "mesages=x"], 2, "'mesages' is not a field of the chat format"),
+        (["--format", "klingon"], 2, "Invalid value for '--format'"),
+        ([], 2, "Missing option '--format'"),
+    ],
+)
 def test_usage_errors(data, capsys, args, code, message):
     got, _, err = run(capsys, "data", "check", str(data / "chat_eval.jsonl"), *args)
     assert got == code and message in err and "Traceback" not in err
@@ -88,9 +117,13 @@ def test_bad_paths_give_one_line_errors(data, capsys, tmp_path):
     (tmp_path / "arr.jsonl").write_text("[\n" + json.dumps({"text": "x"}) + "\n]\n")
     (tmp_path / "empty.jsonl").write_text("")
     (tmp_path / "notes.md").write_text("# notes")
-    cases = [(tmp_path / "missing.jsonl", 2, "no such file or folder"), (tmp_path, 2, "is a folder"),
-             (tmp_path / "notes.md", 2, "read with format = documents"),
-             (tmp_path / "empty.jsonl", 1, "the file is empty"), (tmp_path / "arr.jsonl", 1, "not JSON Lines")]
+    cases = [
+        (tmp_path / "missing.jsonl", 2, "no such file or folder"),
+        (tmp_path, 2, "is a folder"),
+        (tmp_path / "notes.md", 2, "read with format = documents"),
+        (tmp_path / "empty.jsonl", 1, "the file is empty"),
+        (tmp_path / "arr.jsonl", 1, "not JSON Lines"),
+    ]
     for path, want, message in cases:
         code, _, err = run(capsys, "data", "check", str(path), "--format", "text")
         assert code == want and message in err and "Traceback" not in err, path
@@ -99,7 +132,11 @@ def test_bad_paths_give_one_line_errors(data, capsys, tmp_path):
 def test_schema_command(capsys):
     code, out, _ = run(capsys, "schema", "data", "chat")
     schema = json.loads(out)
-    assert code == 0 and schema["properties"]["messages"]["items"]["properties"]["role"]["enum"] == ["system", "user", "assistant"]
+    assert code == 0 and schema["properties"]["messages"]["items"]["properties"]["role"]["enum"] == [
+        "system",
+        "user",
+        "assistant",
+    ]
     for fmt in ("instruction", "completion", "preference", "text", "documents"):
         assert run(capsys, "schema", "data", fmt)[0] == 0
 
@@ -122,15 +159,17 @@ def test_tokenizer_used_when_the_embedded_one_is_cached(data, capsys, monkeypatc
 
 
 def test_data_check_does_not_import_torch(data):
-    code = ("import sys\nfrom ftc.compiler.cli.main import main\n"
-            f"rc = main(['data', 'check', {str(data / 'chat_dups.jsonl')!r}, '--format', 'chat', '--json'])\n"
-            "assert 'torch' not in sys.modules, 'torch imported'\nprint(rc)")
+    code = (
+        "import sys\nfrom ftc.compiler.cli.main import main\n"
+        f"rc = main(['data', 'check', {str(data / 'chat_dups.jsonl')!r}, '--format', 'chat', '--json'])\n"
+        "assert 'torch' not in sys.modules, 'torch imported'\nprint(rc)"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "0"
 
 
-# --- issue 9: inputs that hung or crashed ----------------------------------------------------------
+# --- inputs that used to hang or crash ftc ----------------------------------------------------------
 FTC = str(Path(sys.executable).parent / "ftc")
 RECIPE = """recipe "rows" {
   goal = behavior("Reply politely")
@@ -164,8 +203,12 @@ def _special(kind: str, path: Path) -> None:
         path.symlink_to("/dev/zero")
 
 
-SPECIAL = [pytest.param("fifo", "a FIFO (named pipe)", marks=pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs")),
-           pytest.param("zero", "a character device", marks=pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero"))]
+SPECIAL = [
+    pytest.param("fifo", "a FIFO (named pipe)", marks=pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs")),
+    pytest.param(
+        "zero", "a character device", marks=pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero")
+    ),
+]
 
 
 @pytest.mark.parametrize("kind, what", SPECIAL)
@@ -173,7 +216,10 @@ def test_data_check_refuses_a_fifo_or_a_device_at_once(tmp_path, kind, what):
     _special(kind, tmp_path / "rows.jsonl")
     proc = _ftc(tmp_path, "data", "check", "rows.jsonl", "--format", "chat")
     assert proc.returncode == 2 and proc.stdout == ""
-    assert proc.stderr.strip() == f"rows.jsonl: is {what}, not a regular file; ftc reads data only from regular files (copy the data into a file)"
+    assert (
+        proc.stderr.strip()
+        == f"rows.jsonl: is {what}, not a regular file; ftc reads data only from regular files (copy the data into a file)"
+    )
     (tmp_path / "ok.jsonl").write_text(json.dumps({"text": "fine"}) + "\n")
     proc = _ftc(tmp_path, "data", "check", "ok.jsonl", "--format", "text", "--against", "rows.jsonl")
     assert proc.returncode == 2 and "rows.jsonl: is " + what in proc.stderr
@@ -196,15 +242,28 @@ def test_data_check_names_a_utf16_file_once(data, capsys, tmp_path):
     p.write_text((json.dumps({"text": "hello"}) + "\n") * 30, encoding="utf-16")
     code, out, err = run(capsys, "data", "check", str(p), "--format", "text")
     assert code == 1 and out == ""
-    assert err.strip() == (f"{p}:1: this file is UTF-16 (it starts with a UTF-16LE byte-order mark); ftc reads UTF-8: "
-                           "convert it to UTF-8 (e.g. `iconv -f UTF-16LE -t UTF-8`)")
+    assert err.strip() == (
+        f"{p}:1: this file is UTF-16 (it starts with a UTF-16LE byte-order mark); ftc reads UTF-8: "
+        "convert it to UTF-8 (e.g. `iconv -f UTF-16LE -t UTF-8`)"
+    )
 
 
 def test_data_check_reports_deep_nesting_nan_and_duplicate_keys_as_bad_rows(data, capsys, tmp_path):
     good = json.dumps({"text": "fine"})
     p = tmp_path / "odd.jsonl"
-    p.write_text("\n".join([good, '{"text": ' + "[" * 100_000 + "]" * 100_000 + "}", '{"text": NaN}',
-                            '{"text": "a", "score": 1e999}', '{"text": "a", "text": "b"}', good]) + "\n")
+    p.write_text(
+        "\n".join(
+            [
+                good,
+                '{"text": ' + "[" * 100_000 + "]" * 100_000 + "}",
+                '{"text": NaN}',
+                '{"text": "a", "score": 1e999}',
+                '{"text": "a", "text": "b"}',
+                good,
+            ]
+        )
+        + "\n"
+    )
     code, out, err = run(capsys, "data", "check", str(p), "--format", "text", "--json")
     doc = json.loads(out)
     assert code == 1 and err == "" and (doc["rows"], doc["valid_rows"]) == (6, 2)
@@ -213,7 +272,7 @@ def test_data_check_reports_deep_nesting_nan_and_duplicate_keys_as_bad_rows(data
     assert [b["reason"].split(" ")[0] for b in doc["bad_rows"][1:]] == ["NaN", "the", "duplicate"]
 
 
-# --- issue 12: the peers' shapes -----------------------------------------------------------------
+# --- the peers' shapes -----------------------------------------------------------------
 SHAPES = Path(__file__).resolve().parents[1] / "golden" / "data-shapes"
 
 

@@ -20,11 +20,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ftc.compiler.importers.build import GOAL_PLACEHOLDER
-
 from ftc.compiler.cli import cmd_import
 from ftc.compiler.cli.main import main
 from ftc.compiler.importers import TOOLS, core, detect, read_config
+from ftc.compiler.importers.build import GOAL_PLACEHOLDER
 from ftc.compiler.importers.docs import docs_page
 from ftc.compiler.lang.formatter import format_text
 
@@ -48,7 +47,9 @@ def check_golden(name: str, text: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     assert path.exists(), f"missing golden file {path}; generate it with FTC_UPDATE_GOLDEN=1"
-    assert text == path.read_text(encoding="utf-8"), f"{name} differs from its golden file (FTC_UPDATE_GOLDEN=1 to accept)"
+    assert text == path.read_text(encoding="utf-8"), (
+        f"{name} differs from its golden file (FTC_UPDATE_GOLDEN=1 to accept)"
+    )
 
 
 @pytest.fixture
@@ -63,8 +64,28 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, empty_caches) -> Pa
 
 
 # --- data the imported recipes point at --------------------------------------------------------
-WORDS = ("refund", "invoice", "router", "password", "shipping", "warranty", "login", "battery", "screen", "delay",
-         "upgrade", "cancel", "address", "coupon", "driver", "export", "backup", "printer", "license", "payment")
+WORDS = (
+    "refund",
+    "invoice",
+    "router",
+    "password",
+    "shipping",
+    "warranty",
+    "login",
+    "battery",
+    "screen",
+    "delay",
+    "upgrade",
+    "cancel",
+    "address",
+    "coupon",
+    "driver",
+    "export",
+    "backup",
+    "printer",
+    "license",
+    "payment",
+)
 
 
 def _text(rng: random.Random, n: int) -> str:
@@ -124,7 +145,9 @@ def test_import_then_plan(capsys, project, name):
     assert format_text(recipe)[0] == recipe  # already canonical: `ftc fmt --check` passes
     code, _, err = run_cli(capsys, "plan", "recipe.ftr", "--json")
     assert code == 1 and "error[FTR212]" in err
-    (project / "recipe.ftr").write_text(recipe.replace(GOAL_PLACEHOLDER, "Answer support questions politely"), encoding="utf-8")
+    (project / "recipe.ftr").write_text(
+        recipe.replace(GOAL_PLACEHOLDER, "Answer support questions politely"), encoding="utf-8"
+    )
     code, plan, err = run_cli(capsys, "plan", "recipe.ftr", "--json")
     assert code == 0, err
     assert json.loads(plan)["recipe"]["name"] == first["recipe"].split('recipe "', 1)[1].split('"', 1)[0]
@@ -156,7 +179,9 @@ def test_carries_what_the_language_has(project):
     assert rows["learning_rate"].status == "carried" and rows["learning_rate"].target == "train.lr = 0.0002"
     assert rows["val_set_size"].target == "eval.holdout = 5%"
     assert rows["optimizer"].status == "decided" and rows["optimizer"].target == "R-METHOD-BY-MEMORY"
-    assert rows["datasets[1].path"].status == "dropped" and rows["datasets[1].path"].attention  # a hub id: a placeholder
+    assert (
+        rows["datasets[1].path"].status == "dropped" and rows["datasets[1].path"].attention
+    )  # a hub id: a placeholder
     unknown = {r.key: r for r in import_config("axolotl-mixture-fsdp.yaml").rows}["future_axolotl_option"]
     assert (unknown.status, unknown.note) == ("dropped", "not a key ftc knows from axolotl")
 
@@ -178,7 +203,10 @@ def test_goal_placeholder_is_announced(project):
     from ftc.compiler.importers import import_config
 
     result = import_config("torchtune-lora-single-device.yaml")
-    assert re.search(r'goal += behavior\("TODO:', result.recipe) and "# EDIT: the import cannot know the goal" in result.recipe
+    assert (
+        re.search(r'goal += behavior\("TODO:', result.recipe)
+        and "# EDIT: the import cannot know the goal" in result.recipe
+    )
     assert any(n.startswith("goal:") for n in result.notes)
     # the source's own system prompt is carried: ftc derives one from the goal only when there is none
     assert 'system_prompt = "You triage support tickets into one of five queues."' in result.recipe
@@ -242,8 +270,11 @@ def test_paths_are_relative_to_the_written_recipe(capsys, project):
 def test_value_out_of_range_falls_back(project):
     from ftc.compiler.importers import import_config
 
-    Path("wild.yaml").write_text("base_model: Qwen/Qwen2.5-0.5B-Instruct\ndatasets: []\nadapter: lora\n"
-                                 "learning_rate: 3\nnum_epochs: lots\nval_set_size: 200\n", encoding="utf-8")
+    Path("wild.yaml").write_text(
+        "base_model: Qwen/Qwen2.5-0.5B-Instruct\ndatasets: []\nadapter: lora\n"
+        "learning_rate: 3\nnum_epochs: lots\nval_set_size: 200\n",
+        encoding="utf-8",
+    )
     rows = {r.key: r for r in import_config("wild.yaml").rows}
     assert rows["learning_rate"].status == "decided" and "outside the range" in rows["learning_rate"].note
     assert rows["num_epochs"].status == "decided" and "not a number" in rows["num_epochs"].note
@@ -272,4 +303,6 @@ def test_docs_in_sync():
     path = REPO / "docs" / "import.md"
     if UPDATE:
         path.write_text(docs_page(), encoding="utf-8")
-    assert path.read_text(encoding="utf-8") == docs_page(), "docs/import.md is stale: FTC_UPDATE_GOLDEN=1 regenerates it"
+    assert path.read_text(encoding="utf-8") == docs_page(), (
+        "docs/import.md is stale: FTC_UPDATE_GOLDEN=1 regenerates it"
+    )

@@ -33,7 +33,10 @@ def _at_root(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_lint_clean_recipes_exit_0() -> None:
     result = run(["lint", "recipes"])
     assert result.exit_code == 0, result.output
-    assert "5 files checked: 0 errors, 0 warnings" in result.output or "files checked: 0 errors, 0 warnings" in result.output
+    assert (
+        "5 files checked: 0 errors, 0 warnings" in result.output
+        or "files checked: 0 errors, 0 warnings" in result.output
+    )
 
 
 def test_lint_errors_exit_1_and_warnings_only_with_strict() -> None:
@@ -109,9 +112,12 @@ def test_fmt_check_diff_stdout_and_write(tmp_path: Path) -> None:
     result = run(["fmt", "--check", str(messy)])
     assert result.exit_code == 1 and "would reformat" in result.output
     diff = run(["fmt", "--diff", str(messy)]).output
-    assert "-  goal=behavior(\"a\")" in diff and "+  goal = behavior(\"a\")" in diff
+    assert '-  goal=behavior("a")' in diff and '+  goal = behavior("a")' in diff
     printed = run(["fmt", "--stdout", str(messy)]).output
-    assert printed == 'recipe "x" {  # keep me\n  goal = behavior("a")\n  train {\n    lr     = 2e-4\n    epochs = 3\n  }\n}\n'
+    assert (
+        printed
+        == 'recipe "x" {  # keep me\n  goal = behavior("a")\n  train {\n    lr     = 2e-4\n    epochs = 3\n  }\n}\n'
+    )
     assert messy.read_text() != printed  # --stdout, --check, --diff never write
     assert run(["fmt", str(messy)]).exit_code == 0
     assert messy.read_text() == printed
@@ -142,10 +148,15 @@ def test_explain_a_merged_code_points_at_the_one_that_stayed() -> None:
 
 def test_explain_blocks_and_keys() -> None:
     block = run(["explain", "train"])
-    assert block.exit_code == 0 and block.output.startswith("train: ") and "lr" in block.output and "R-HPARAM-DEFAULTS" in block.output
+    assert (
+        block.exit_code == 0
+        and block.output.startswith("train: ")
+        and "lr" in block.output
+        and "R-HPARAM-DEFAULTS" in block.output
+    )
     key = run(["explain", "train.lr"])
     assert key.exit_code == 0 and key.output.startswith("train.lr: learning rate")
-    assert "Range:   1e-09 to 1" in key.output and "decided by R-HPARAM-DEFAULTS" in key.output
+    assert "Range:   1e-09 to 1" in key.output and "decided by R-LR" in key.output
     assert run(["explain", "lr"]).output == key.output  # one block has lr: the short name is enough
     holdout = run(["explain", "eval.holdout"]).output
     assert "default 20%" in holdout and "Unit:    % (or a fraction)" in holdout

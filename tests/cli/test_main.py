@@ -8,8 +8,9 @@ import pytest
 from ftc.compiler.cli import main as cli_main
 
 
-def test_an_internal_error_is_one_line_without_an_invented_url(monkeypatch: pytest.MonkeyPatch,
-                                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_internal_error_is_one_line_without_an_invented_url(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     def broken() -> None:
         raise RuntimeError("boom")
 
@@ -33,13 +34,16 @@ def test_the_installed_package_declares_no_invented_tracker() -> None:
 
 
 def test_ftc_run_without_the_runtime_extra_names_the_install_command(
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path) -> None:
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path
+) -> None:
     import importlib.util
 
     real = importlib.util.find_spec
     # Stands in for an install without `ftc[run]`: torch and trl are absent.
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in ("torch", "trl") else real(name, *a))
-    (tmp_path / "r.ftr").write_text("recipe \"x\" {}\n")
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name in ("torch", "trl") else real(name, *a)
+    )
+    (tmp_path / "r.ftr").write_text('recipe "x" {}\n')
     assert cli_main.main(["run", str(tmp_path / "r.ftr")]) == 2
     err = capsys.readouterr().err
     assert "missing: torch, trl" in err and "pip install 'ftc[run]'" in err

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -32,33 +32,44 @@ def step(plan: dict, kind: str) -> dict:
 def hp(name: str, value: object) -> Callable[[dict], None]:
     def edit(plan: dict) -> None:
         plan["hyperparameters"][name]["value"] = value
+
     return edit
 
 
 def config(kind: str, name: str, value: object) -> Callable[[dict], None]:
     def edit(plan: dict) -> None:
         step(plan, kind)["config"][name] = value
+
     return edit
 
 
 CASES = [
     (hp("max_steps", -5), "$.hyperparameters.max_steps.value: -5 is less than the minimum of 1"),
-    (hp("max_steps", 10**12), "$.hyperparameters.max_steps.value: 1000000000000 is greater than the maximum of 1000000000"),
+    (
+        hp("max_steps", 10**12),
+        "$.hyperparameters.max_steps.value: 1000000000000 is greater than the maximum of 1000000000",
+    ),
     (hp("lr", -1), "$.hyperparameters.lr.value: -1 is less than the minimum of 1e-09"),
     (hp("batch", "eight"), "$.hyperparameters.batch.value: 'eight' is not of type 'integer', 'null'"),
     (hp("warmup_ratio", 3), "$.hyperparameters.warmup_ratio.value"),
     (config("baseline", "max_new_tokens", -1), "$.steps[4].config.max_new_tokens: -1 is less than the minimum of 1"),
-    (config("eval", "batch_size", 0), "$.steps[6].config.batch_size: 0 is less than the minimum of 1"),
+    (config("eval", "batch_size", 0), "$.steps[7].config.batch_size: 0 is less than the minimum of 1"),
     (config("split", "holdout", 1.5), "$.steps[3].config.holdout: 1.5 is greater than or equal to the maximum of 1"),
-    (config("train", "rm_rf", True), "$.steps[5].config: Additional properties are not allowed ('rm_rf' was unexpected)"),
-    (lambda p: p["hyperparameters"].update(mystery={"value": 1, "set_by": "rule", "reason": ""}),
-     "$.hyperparameters: Additional properties are not allowed ('mystery' was unexpected)"),
+    (
+        config("train", "rm_rf", True),
+        "$.steps[6].config: Additional properties are not allowed ('rm_rf' was unexpected)",
+    ),
+    (
+        lambda p: p["hyperparameters"].update(mystery={"value": 1, "set_by": "rule", "reason": ""}),
+        "$.hyperparameters: Additional properties are not allowed ('mystery' was unexpected)",
+    ),
 ]
 
 
 @pytest.mark.parametrize("edit, message", CASES, ids=[m.split(":")[0] + str(i) for i, (_, m) in enumerate(CASES)])
-def test_a_tampered_value_is_refused_with_its_path(plan: dict, edit: Callable[[dict], None], message: str,
-                                                   tmp_path: Path) -> None:
+def test_a_tampered_value_is_refused_with_its_path(
+    plan: dict, edit: Callable[[dict], None], message: str, tmp_path: Path
+) -> None:
     bad = json.loads(json.dumps(plan))
     edit(bad)
     path = tmp_path / "plan.json"
@@ -90,8 +101,9 @@ def test_a_fifo_is_not_read_as_a_plan(tmp_path: Path) -> None:
         read_plan(fifo)
 
 
-def test_ftc_run_refuses_a_tampered_plan_before_any_step(plan: dict, tmp_path: Path,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_ftc_run_refuses_a_tampered_plan_before_any_step(
+    plan: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = json.loads(json.dumps(plan))
     bad["hyperparameters"]["max_steps"]["value"] = -5
     path = REPO / "recipes" / ".tampered-plan.json"  # inside the project, as a real plan file is

@@ -11,6 +11,7 @@ import pytest
 from ftc.compiler.cli.main import main
 from ftc.compiler.plan.compile import compile_recipe
 from ftc.compiler.plan.io import write_plan
+from ftc.shared.contract import expect_label
 
 REPO = Path(__file__).resolve().parents[2]
 RECIPE = """recipe "boundary" {
@@ -89,6 +90,7 @@ def test_an_absolute_schema_path_is_refused(project: Path, capsys: pytest.Captur
     plan = plan_of(project)
     expect = next(e for e in plan["expects"] if e["metric"] == "json_schema")
     expect["args"]["schema"] = "/etc/passwd"
+    expect["label"] = expect_label(expect["metric"], expect["args"])  # a consistent forgery
     code, err = run(project, plan, capsys)
     assert code == 2 and "(/etc/passwd) lies outside the project" in err
 

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-
 from ftc.compiler.cli.cmd_run import compile_recipe
 from ftc.compiler.plan.lock import check_paths, refresh_lock, stale_inputs
 from ftc.shared.errors import FtcError
@@ -23,10 +22,17 @@ def test_a_fresh_plan_matches_its_data_lock(recipe: Path) -> None:
 
 def test_an_edited_or_missing_file_is_named_and_refresh_accepts_it(tmp_path: Path) -> None:
     (tmp_path / "a.jsonl").write_text('{"text": "x"}\n')
-    plan = {"inputs": [{"name": "a", "path": "a.jsonl", "format": "text", "sha256": "0" * 64},
-                       {"name": "b", "path": "b.jsonl", "format": "text", "sha256": "0" * 64}], "steps": []}
-    assert stale_inputs(plan, tmp_path) == ["a.jsonl: changed since the plan was written (data source 'a')",
-                                            "b.jsonl: the file is gone (data source 'b')"]
+    plan = {
+        "inputs": [
+            {"name": "a", "path": "a.jsonl", "format": "text", "sha256": "0" * 64},
+            {"name": "b", "path": "b.jsonl", "format": "text", "sha256": "0" * 64},
+        ],
+        "steps": [],
+    }
+    assert stale_inputs(plan, tmp_path) == [
+        "a.jsonl: changed since the plan was written (data source 'a')",
+        "b.jsonl: the file is gone (data source 'b')",
+    ]
     plan["inputs"] = plan["inputs"][:1]
     assert stale_inputs(refresh_lock(plan, tmp_path), tmp_path) == []
 

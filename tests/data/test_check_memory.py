@@ -1,5 +1,5 @@
-"""`ftc data check` memory grows with the data only through compact arrays (issue 9, design
-section 8: 1M rows under 1.5 GB). Measured as the growth of the traced peak between two file
+"""`ftc data check` memory grows with the data only through compact arrays (the target: 1M
+rows under 1.5 GB). Measured as the growth of the traced peak between two file
 sizes, so the interpreter and the imports cancel out: a Record, a MinHash object or a Python
 string kept per row would cost kilobytes a row (the old pipeline: ~5 KB); the MinHash signature
 (128 x uint32) and a few numbers are ~0.55 KB."""

@@ -11,8 +11,19 @@ from ftc.runtime.data.pii import luhn_ok
 
 
 def chat(user: str, reply: str, source: str = "s", line: int = 1) -> Record:
-    return Record(source, "f.jsonl", line, "chat", {"messages": [
-        {"role": "system", "content": "Be brief."}, {"role": "user", "content": user}, {"role": "assistant", "content": reply}]})
+    return Record(
+        source,
+        "f.jsonl",
+        line,
+        "chat",
+        {
+            "messages": [
+                {"role": "system", "content": "Be brief."},
+                {"role": "user", "content": user},
+                {"role": "assistant", "content": reply},
+            ]
+        },
+    )
 
 
 def test_normalize_text():
@@ -47,11 +58,14 @@ def test_token_budget_drop_and_truncate():
 
 
 def test_pii_redaction_counted_by_kind():
-    text = ("Mail jane.doe@example.com or +44 20 7946 0958; card 4111 1111 1111 1111 (not 4111 1111 1111 1112); "
-            "server 10.0.0.12; order 123456789 on 2024-02-14")
+    text = (
+        "Mail jane.doe@example.com or +44 20 7946 0958; card 4111 1111 1111 1111 (not 4111 1111 1111 1112); "
+        "server 10.0.0.12; order 123456789 on 2024-02-14"
+    )
     out, stats = clean([Record("p", "f", 1, "text", {"text": text})], {"redact_pii": {"p": True}})
-    assert out[0].fields["text"] == ("Mail [EMAIL] or [PHONE]; card [CARD] (not 4111 1111 1111 1112); "
-                                     "server [IP]; order 123456789 on 2024-02-14")
+    assert out[0].fields["text"] == (
+        "Mail [EMAIL] or [PHONE]; card [CARD] (not 4111 1111 1111 1112); server [IP]; order 123456789 on 2024-02-14"
+    )
     assert stats["redacted"] == {"email": 1, "card": 1, "ip": 1, "phone": 1}
     untouched, stats = clean([Record("q", "f", 1, "text", {"text": text})], {"redact_pii": {"p": True}})
     assert untouched[0].fields["text"] == text and sum(stats["redacted"].values()) == 0

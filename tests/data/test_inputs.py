@@ -1,4 +1,4 @@
-"""Hostile data files (issue 9) and the one row counter (issue 8): FIFOs and devices are refused
+"""Hostile data files and the one row counter: FIFOs and devices are refused
 before anything opens them, odd encodings are one located message per file, NaN / Infinity /
 1e999 / duplicate keys and deep nesting are located bad rows, and lint, plan and the load step
 count the same rows because they share ``ftc.shared.files.count_rows``."""
@@ -58,9 +58,13 @@ def _within(seconds: float, fn, fifo: Path | None = None):
 def test_a_fifo_is_refused_before_it_is_opened(tmp_path, reader):
     fifo = tmp_path / "rows.jsonl"
     os.mkfifo(fifo)
-    calls = {"load": lambda: read_source("t", fifo, "chat"), "count": lambda: files.count_rows(fifo),
-             "lint": lambda: lint_count(str(fifo), "chat"), "facts": lambda: source_facts(_src(fifo), str(tmp_path)),
-             "digest": lambda: sha256_file(fifo)}
+    calls = {
+        "load": lambda: read_source("t", fifo, "chat"),
+        "count": lambda: files.count_rows(fifo),
+        "lint": lambda: lint_count(str(fifo), "chat"),
+        "facts": lambda: source_facts(_src(fifo), str(tmp_path)),
+        "digest": lambda: sha256_file(fifo),
+    }
     box = _within(10, calls[reader], fifo)
     if reader == "lint":
         assert box == {"value": None}  # lint cannot count it; plan and run say why
@@ -132,9 +136,11 @@ def test_nul_bytes_are_one_located_message(tmp_path):
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "a.md").write_bytes("# notes\n".encode("utf-16"))
-    assert _reasons(read_source("kb", docs, "documents")) == {1: "this file is UTF-16 (it starts with a UTF-16LE "
-                                                                  "byte-order mark); ftc reads UTF-8: convert it to UTF-8 "
-                                                                  "(e.g. `iconv -f UTF-16LE -t UTF-8`)"}
+    assert _reasons(read_source("kb", docs, "documents")) == {
+        1: "this file is UTF-16 (it starts with a UTF-16LE "
+        "byte-order mark); ftc reads UTF-8: convert it to UTF-8 "
+        "(e.g. `iconv -f UTF-16LE -t UTF-8`)"
+    }
 
 
 def test_invalid_utf8_in_jsonl_stays_a_row_problem(tmp_path):
@@ -153,7 +159,10 @@ BAD_VALUES = [
     ('{"text": -Infinity}', "-Infinity is not valid JSON (JSON has no NaN or Infinity; write null or a string)"),
     ('{"text": "a", "n": 1e999}', "the number 1e999 is out of range (it would be infinity)"),
     ('{"text": "a", "text": "b"}', "duplicate key 'text' in one object (JSON readers disagree on which value wins)"),
-    ('{"text": "a", "meta": {"k": 1, "k": 2}}', "duplicate key 'k' in one object (JSON readers disagree on which value wins)"),
+    (
+        '{"text": "a", "meta": {"k": 1, "k": 2}}',
+        "duplicate key 'k' in one object (JSON readers disagree on which value wins)",
+    ),
 ]
 
 
@@ -173,7 +182,9 @@ def test_a_json_cell_in_csv_is_parsed_strictly(tmp_path):
     p = tmp_path / "rows.csv"
     dup = '[{""role"": ""user"", ""role"": ""assistant"", ""content"": ""x""}]'
     p.write_text(f'messages\n"{dup}"\n')
-    assert _reasons(read_source("t", p, "chat")) == {2: "duplicate key 'role' in one object (JSON readers disagree on which value wins)"}
+    assert _reasons(read_source("t", p, "chat")) == {
+        2: "duplicate key 'role' in one object (JSON readers disagree on which value wins)"
+    }
 
 
 @pytest.mark.parametrize("depth", [101, 5000, 100_000])
@@ -183,8 +194,11 @@ def test_deep_nesting_is_a_located_row_problem(tmp_path, depth):
     p = tmp_path / "rows.jsonl"
     p.write_text(LINE + "\n" + '{"messages": ' + deep + "}\n" + LINE + "\n")
     result = read_source("t", p, "chat")
-    assert (result.rows, len(result.records), _reasons(result)) == (3, 2, {2: f"JSON nested {depth + 1} levels deep, "
-                                                                             f"over the limit of {files.MAX_DEPTH}"})
+    assert (result.rows, len(result.records), _reasons(result)) == (
+        3,
+        2,
+        {2: f"JSON nested {depth + 1} levels deep, over the limit of {files.MAX_DEPTH}"},
+    )
     arr = tmp_path / "rows.json"
     arr.write_text("[\n" + LINE + ",\n" + deep + ",\n" + LINE + "\n]")
     result = read_source("t", arr, "chat")
@@ -214,7 +228,11 @@ def test_rows_that_were_not_json_text_get_the_same_depth_bound():
     value: object = "x"
     for _ in range(files.MAX_DEPTH):
         value = {"k": value}
-    assert checked_row(7, {"text": "t", "meta": value}) == (7, None, "JSON nested 101 levels deep, over the limit of 100")
+    assert checked_row(7, {"text": "t", "meta": value}) == (
+        7,
+        None,
+        "JSON nested 101 levels deep, over the limit of 100",
+    )
     assert checked_row(8, {"text": "t"}).row == {"text": "t"}
 
 
@@ -263,8 +281,9 @@ def test_lint_plan_and_the_load_step_count_the_same_rows(tmp_path, kind):
 def test_plan_counts_a_datasetdict_by_its_train_split_as_the_load_step_reads_it(tmp_path):
     from datasets import Dataset, DatasetDict
 
-    DatasetDict({"train": Dataset.from_dict({"text": ["a", "b", "c"]}),
-                 "test": Dataset.from_dict({"text": ["held", "out"]})}).save_to_disk(str(tmp_path / "dd"))
+    DatasetDict(
+        {"train": Dataset.from_dict({"text": ["a", "b", "c"]}), "test": Dataset.from_dict({"text": ["held", "out"]})}
+    ).save_to_disk(str(tmp_path / "dd"))
     assert read_source("t", tmp_path / "dd", "text").rows == 3
     assert source_facts(_src(tmp_path / "dd", "text"), str(tmp_path)).rows == 3
 

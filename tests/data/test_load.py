@@ -50,8 +50,13 @@ def test_on_bad_rows_fail_lists_rows_and_skip_counts_them():
 def test_eval_source_rows_are_marked(tmp_path):
     (tmp_path / "a.jsonl").write_text(json.dumps(CHAT) + "\n")
     (tmp_path / "b.jsonl").write_text(json.dumps(CHAT) + "\n")
-    cfg = {"sources": [{"name": "a", "path": "a.jsonl", "format": "chat"}, {"name": "b", "path": "b.jsonl", "format": "chat"}],
-           "eval_source": "b"}
+    cfg = {
+        "sources": [
+            {"name": "a", "path": "a.jsonl", "format": "chat"},
+            {"name": "b", "path": "b.jsonl", "format": "chat"},
+        ],
+        "eval_source": "b",
+    }
     result = load_sources(cfg, tmp_path)
     assert [(r.source, r.purpose) for r in result.records] == [("a", "train"), ("b", "eval")]
     assert result.records[0].file == "a.jsonl"
@@ -60,24 +65,29 @@ def test_eval_source_rows_are_marked(tmp_path):
 def test_invalid_utf8_is_located(tmp_path):
     p = tmp_path / "x.jsonl"
     p.write_bytes(json.dumps(CHAT).encode() + b"\n" + b'{"messages": "\xff\xfe"}\n')
-    assert _reasons(read_source("t", p, "chat")) == {2: f"invalid UTF-8 at byte 15 of the line (file offset {len(json.dumps(CHAT)) + 15})"}
+    assert _reasons(read_source("t", p, "chat")) == {
+        2: f"invalid UTF-8 at byte 15 of the line (file offset {len(json.dumps(CHAT)) + 15})"
+    }
     c = tmp_path / "x.csv"
     c.write_bytes(b"text\nfine\nbad \xc3\x28 byte\n")
-    (tmp_path / "cells.csv").write_text("text\nok\n\"a\",\"b\"\n")
+    (tmp_path / "cells.csv").write_text('text\nok\n"a","b"\n')
     assert _reasons(read_source("t", tmp_path / "cells.csv", "text")) == {3: "has 2 cells, the header has 1"}
     with pytest.raises(DataError, match=r"x.csv:3: invalid UTF-8 at byte 5 of the line"):
         read_source("t", c, "text")
 
 
-@pytest.mark.parametrize("setup, pattern", [
-    (lambda p: None, "no such file or folder"),
-    (lambda p: p.mkdir(), "is a folder"),
-    (lambda p: p.write_text(""), "the file is empty"),
-    (lambda p: p.write_text("\n  \n"), "the file is empty"),
-    (lambda p: p.write_text(json.dumps([CHAT, CHAT], indent=2)), "one JSON document, not JSON Lines"),
-    (lambda p: p.write_text(json.dumps([CHAT, CHAT])), "one JSON document, not JSON Lines"),
-    (lambda p: p.write_text("\n\n" + json.dumps([CHAT], indent=1)), "d.jsonl:3: this file holds one JSON document"),
-])
+@pytest.mark.parametrize(
+    "setup, pattern",
+    [
+        (lambda p: None, "no such file or folder"),
+        (lambda p: p.mkdir(), "is a folder"),
+        (lambda p: p.write_text(""), "the file is empty"),
+        (lambda p: p.write_text("\n  \n"), "the file is empty"),
+        (lambda p: p.write_text(json.dumps([CHAT, CHAT], indent=2)), "one JSON document, not JSON Lines"),
+        (lambda p: p.write_text(json.dumps([CHAT, CHAT])), "one JSON document, not JSON Lines"),
+        (lambda p: p.write_text("\n\n" + json.dumps([CHAT], indent=1)), "d.jsonl:3: this file holds one JSON document"),
+    ],
+)
 def test_file_level_errors_are_clear(tmp_path, setup, pattern):
     p = tmp_path / "d.jsonl"
     setup(p)
@@ -110,11 +120,19 @@ def test_json_array_keeps_each_elements_line(tmp_path):
 def test_csv_physical_lines_column_map_and_json_cells(tmp_path):
     p = tmp_path / "rows.csv"
     conv = json.dumps([{"from": "user", "value": "hi"}, {"from": "assistant", "value": "hello"}])
-    p.write_text('id,conv\r\n1,"' + conv.replace('"', '""') + '"\r\n2,"[{""from"": ""user"",\r\n ""value"": ""x""}]"\r\n\r\n3,"' + conv.replace('"', '""') + '"\r\n',
-                 newline="")
+    p.write_text(
+        'id,conv\r\n1,"'
+        + conv.replace('"', '""')
+        + '"\r\n2,"[{""from"": ""user"",\r\n ""value"": ""x""}]"\r\n\r\n3,"'
+        + conv.replace('"', '""')
+        + '"\r\n',
+        newline="",
+    )
     result = read_source("t", p, "chat", {"messages": "conv", "role": "from", "content": "value"})
     assert [r.line for r in result.records] == [2, 6]
-    assert result.records[0].fields == {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}
+    assert result.records[0].fields == {
+        "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]
+    }
     assert _reasons(result) == {3: "the last message is from the user, not the assistant (message 1)"}
 
 
@@ -122,7 +140,11 @@ def test_column_map_partial_and_unknown(tmp_path):
     p = tmp_path / "a.jsonl"
     p.write_text(json.dumps({"question": "What is 2+2?", "input": "", "answer": "4"}) + "\n")
     result = read_source("t", p, "instruction", {"instruction": "question", "output": "answer"})
-    assert result.records[0].fields == {"instruction": "What is 2+2?", "input": "", "output": "4"}  # input kept by default
+    assert result.records[0].fields == {
+        "instruction": "What is 2+2?",
+        "input": "",
+        "output": "4",
+    }  # input kept by default
     missing = read_source("t", p, "instruction", {"instruction": "prompt_text", "output": "answer"})
     assert _reasons(missing) == {1: "missing column 'prompt_text' (mapped to instruction)"}
     with pytest.raises(DataError, match="'questoin' is not a field of the instruction format"):
@@ -132,9 +154,16 @@ def test_column_map_partial_and_unknown(tmp_path):
 def test_every_format_validates(tmp_path):
     rows = {
         "instruction": ({"instruction": "Add", "output": "2"}, {"instruction": "Add"}, "missing field 'output'"),
-        "completion": ({"prompt": "The sky is", "completion": " blue"}, {"prompt": "x", "completion": ""}, "completion is empty"),
-        "preference": ({"prompt": "Say hi", "chosen": [{"role": "assistant", "content": "Hi!"}], "rejected": "Go away."},
-                       {"prompt": "p", "chosen": "same", "rejected": "same"}, "chosen and rejected are the same"),
+        "completion": (
+            {"prompt": "The sky is", "completion": " blue"},
+            {"prompt": "x", "completion": ""},
+            "completion is empty",
+        ),
+        "preference": (
+            {"prompt": "Say hi", "chosen": [{"role": "assistant", "content": "Hi!"}], "rejected": "Go away."},
+            {"prompt": "p", "chosen": "same", "rejected": "same"},
+            "chosen and rejected are the same",
+        ),
         "text": ({"text": "plain text"}, {"text": 5}, "text must be a string, not a number"),
     }
     for fmt, (good, bad, reason) in rows.items():
@@ -158,7 +187,9 @@ def test_parquet_and_datasets_folder(tmp_path):
 
     Dataset.from_dict({"text": ["one", "two"]}).save_to_disk(str(tmp_path / "ds"))
     assert [r.fields["text"] for r in read_source("t", tmp_path / "ds", "text").records] == ["one", "two"]
-    DatasetDict({"train": Dataset.from_dict({"text": ["t"]}), "test": Dataset.from_dict({"text": ["e"]})}).save_to_disk(str(tmp_path / "dd"))
+    DatasetDict({"train": Dataset.from_dict({"text": ["t"]}), "test": Dataset.from_dict({"text": ["e"]})}).save_to_disk(
+        str(tmp_path / "dd")
+    )
     assert [r.fields["text"] for r in read_source("t", tmp_path / "dd", "text").records] == ["t"]
 
 
@@ -171,7 +202,10 @@ def test_documents_by_glob(tmp_path):
     (docs / "empty.md").write_text("  \n")
     (docs / ".hidden.md").write_text("secret")
     result = read_source("kb", docs, "documents", label="docs")
-    assert [(r.file, r.fields["path"]) for r in result.records] == [("docs/a.md", "a.md"), ("docs/sub/b.txt", "sub/b.txt")]
+    assert [(r.file, r.fields["path"]) for r in result.records] == [
+        ("docs/a.md", "a.md"),
+        ("docs/sub/b.txt", "sub/b.txt"),
+    ]
     assert result.bad_rows == [{"source": "kb", "file": "docs/empty.md", "line": 1, "reason": "text is empty"}]
     only_md = read_source("kb", docs, "documents", glob="**/*.md", label="docs")
     assert [r.fields["path"] for r in only_md.records] == ["a.md"]
@@ -187,13 +221,16 @@ def _fixtures_unchanged():
     assert {p: p.read_bytes() for p in FIX.iterdir()} == before
 
 
-@pytest.mark.parametrize("row, reason", [
-    ({"messages": ["hi"]}, "message 1 must be an object, not a string"),
-    ({"messages": "hi"}, "messages must be an array, not a string"),
-    ({"messages": []}, "messages is empty"),
-    ({"messages": [{"role": "user"}]}, "missing 'content' (message 1)"),
-    ({"messages": [{"role": "system", "content": "s"}, {"role": "assistant", "content": "a"}]}, "no user message"),
-])
+@pytest.mark.parametrize(
+    "row, reason",
+    [
+        ({"messages": ["hi"]}, "message 1 must be an object, not a string"),
+        ({"messages": "hi"}, "messages must be an array, not a string"),
+        ({"messages": []}, "messages is empty"),
+        ({"messages": [{"role": "user"}]}, "missing 'content' (message 1)"),
+        ({"messages": [{"role": "system", "content": "s"}, {"role": "assistant", "content": "a"}]}, "no user message"),
+    ],
+)
 def test_chat_reasons_read_like_sentences(row, reason):
     from ftc.runtime.data.validate import validate_row
 
@@ -201,10 +238,21 @@ def test_chat_reasons_read_like_sentences(row, reason):
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=8) | st.sampled_from(["user", "assistant", "system", ""]),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
-        st.sampled_from(["messages", "role", "content", "prompt", "chosen", "rejected", "text", "x"]), inner, max_size=4),
-    max_leaves=12)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text(max_size=8)
+    | st.sampled_from(["user", "assistant", "system", ""]),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(["messages", "role", "content", "prompt", "chosen", "rejected", "text", "x"]),
+            inner,
+            max_size=4,
+        )
+    ),
+    max_leaves=12,
+)
 
 
 @settings(max_examples=150, deadline=None)

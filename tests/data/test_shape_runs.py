@@ -1,4 +1,4 @@
-"""`ftc run` end to end on the peers' shapes (issue 12): SFT on a ShareGPT file, and SFT then DPO on
+"""`ftc run` end to end on the peers' shapes: SFT on a ShareGPT file, and SFT then DPO on
 a LLaMA-Factory DPO file whose chosen/rejected are {from, value} message dicts. Two optimiser steps
 each on the embedded model: the point is that these files train, not how well."""
 

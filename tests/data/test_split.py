@@ -18,8 +18,14 @@ VOCAB = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lim
 
 
 def chat(user: str, reply: str, line: int, purpose: str = "train") -> Record:
-    return Record("s", "f.jsonl", line, "chat", {"messages": [
-        {"role": "user", "content": user}, {"role": "assistant", "content": reply}]}, purpose)
+    return Record(
+        "s",
+        "f.jsonl",
+        line,
+        "chat",
+        {"messages": [{"role": "user", "content": user}, {"role": "assistant", "content": reply}]},
+        purpose,
+    )
 
 
 def test_dedup_fixture_keeps_first_occurrence():
@@ -27,7 +33,11 @@ def test_dedup_fixture_keeps_first_occurrence():
     kept, stats = dedup(records, {})
     assert [r.line for r in kept] == [1, 2, 3, 4, 8]
     assert stats["exact_duplicates"] == 2 and stats["near_duplicates"] == 1
-    assert [(d["line"], d["kept_line"], d["kind"]) for d in stats["dropped"]] == [(5, 1, "exact"), (6, 2, "exact"), (7, 3, "near")]
+    assert [(d["line"], d["kept_line"], d["kind"]) for d in stats["dropped"]] == [
+        (5, 1, "exact"),
+        (6, 2, "exact"),
+        (7, 3, "near"),
+    ]
 
 
 def test_dedup_leaves_documents_and_eval_rows_alone():
@@ -38,23 +48,35 @@ def test_dedup_leaves_documents_and_eval_rows_alone():
 
 
 def test_contamination_13_grams_and_short_rows():
-    train = [chat("the quick brown fox jumps over the lazy dog near the quiet river bank today", "ok", 1),
-             chat("what is two plus two", "4", 2)]
-    evals = [chat("Yesterday THE quick brown fox, jumps over the lazy dog near the quiet river bank!", "x", 1),
-             chat("What is two plus two?", "5", 2), chat("what is two plus three", "5", 3),
-             chat("the quick brown fox jumps over the lazy dog near the quiet", "x", 4)]
+    train = [
+        chat("the quick brown fox jumps over the lazy dog near the quiet river bank today", "ok", 1),
+        chat("what is two plus two", "4", 2),
+    ]
+    evals = [
+        chat("Yesterday THE quick brown fox, jumps over the lazy dog near the quiet river bank!", "x", 1),
+        chat("What is two plus two?", "5", 2),
+        chat("what is two plus three", "5", 3),
+        chat("the quick brown fox jumps over the lazy dog near the quiet", "x", 4),
+    ]
     leaks = contamination(train, evals)
     assert [(x["line"], x["train_line"]) for x in leaks] == [(1, 1), (2, 2)]  # line 4 has only 12 shared words
-    boiler = [chat(f"ticket {i}: " + "please note that our team will review the charges on your account soon", "ok", i)
-              for i in range(12)]
+    boiler = [
+        chat(f"ticket {i}: " + "please note that our team will review the charges on your account soon", "ok", i)
+        for i in range(12)
+    ]
     probe = [chat("please note that our team will review the charges on your account soon thanks", "x", 1)]
     assert contamination(boiler, probe) == []  # in more than 10 train rows: template, not a leak
     assert len(contamination(boiler[:5], probe)) == 1
 
 
 def test_eval_source_is_the_holdout_and_leaks_fail(tmp_path):
-    cfg = {"sources": [{"name": "train", "path": "chat_dups.jsonl", "format": "chat"},
-                       {"name": "ev", "path": "chat_eval.jsonl", "format": "chat"}], "eval_source": "ev"}
+    cfg = {
+        "sources": [
+            {"name": "train", "path": "chat_dups.jsonl", "format": "chat"},
+            {"name": "ev", "path": "chat_eval.jsonl", "format": "chat"},
+        ],
+        "eval_source": "ev",
+    }
     loaded = load_sources(cfg, FIX)
     with pytest.raises(DataError, match=r"chat_eval.jsonl:2: shares .* with chat_dups.jsonl:4"):
         split(loaded.records, {"holdout": 0.2, "seed": 1})
@@ -64,8 +86,14 @@ def test_eval_source_is_the_holdout_and_leaks_fail(tmp_path):
 
 
 def test_random_split_is_leak_free_stratified_and_passes_documents():
-    rows = [chat(" ".join(VOCAB[(i * 7 + j) % 16] for j in range(3)) + f" case {i}",
-                 json.dumps({"category": "a" if i % 4 else "b"}), i + 1) for i in range(40)]
+    rows = [
+        chat(
+            " ".join(VOCAB[(i * 7 + j) % 16] for j in range(3)) + f" case {i}",
+            json.dumps({"category": "a" if i % 4 else "b"}),
+            i + 1,
+        )
+        for i in range(40)
+    ]
     shared = "this long sentence is shared word for word by two rows so they must stay together"
     rows += [chat(shared + " one", "{}", 41), chat("prefix " + shared, "{}", 42)]
     doc = Record("kb", "a.md", 1, "documents", {"text": "doc", "path": "a.md"})
@@ -109,9 +137,25 @@ def test_report_counts_every_stage(tmp_path):
     result = split(unique, {"holdout": 0.4, "seed": 2})
     report = build_report(loaded, cstats, dstats, result, [3, 1, 2, 10], "chars/4")
     stages = {s["name"]: s["rows"] for s in report["stages"]}
-    assert stages == {"read": 8, "bad": 0, "valid": 8, "cleaned": 8, "redacted": 0, "exact_duplicates": 2,
-                      "near_duplicates": 1, "unique": 5, "train": len(result.train), "holdout": len(result.holdout)}
-    assert stages["train"] + stages["holdout"] == 5 and report["tokens"] == {"p50": 2, "p90": 10, "p99": 10, "max": 10, "method": "chars/4"}
+    assert stages == {
+        "read": 8,
+        "bad": 0,
+        "valid": 8,
+        "cleaned": 8,
+        "redacted": 0,
+        "exact_duplicates": 2,
+        "near_duplicates": 1,
+        "unique": 5,
+        "train": len(result.train),
+        "holdout": len(result.holdout),
+    }
+    assert stages["train"] + stages["holdout"] == 5 and report["tokens"] == {
+        "p50": 2,
+        "p90": 10,
+        "p99": 10,
+        "max": 10,
+        "method": "chars/4",
+    }
     write_report(report, tmp_path)
     assert json.loads((tmp_path / "data_report.json").read_text()) == report
     text = (tmp_path / "data_report.txt").read_text()
@@ -121,8 +165,12 @@ def test_report_counts_every_stage(tmp_path):
 
 def test_preference_pairs_stay_in_train():
     rows = [chat(f"question number {i} about {VOCAB[i % 16]}", "answer", i + 1) for i in range(20)]
-    pairs = [Record("p", "p.jsonl", i + 1, "preference", {"prompt": f"prompt {i} {VOCAB[i]}", "chosen": "a", "rejected": "b"})
-             for i in range(10)]
+    pairs = [
+        Record(
+            "p", "p.jsonl", i + 1, "preference", {"prompt": f"prompt {i} {VOCAB[i]}", "chosen": "a", "rejected": "b"}
+        )
+        for i in range(10)
+    ]
     result = split(rows + pairs, {"holdout": 0.5, "seed": 4})
     assert all(r.format == "chat" for r in result.holdout) and len(result.holdout) == 10
     assert sum(r.format == "preference" for r in result.train) == 10
@@ -140,7 +188,7 @@ def test_vectorised_signatures_match_datasketch():
     minhashes.extend(texts[2:])  # ...and later rows still land at their own index
     shingled = minhashes.shingled()
     for i in range(len(texts)):
-        hashes = flat[offsets[i]:offsets[i + 1]].tolist()
+        hashes = flat[offsets[i] : offsets[i + 1]].tolist()
         assert shingled[i] == bool(hashes)
         if not hashes:
             continue
@@ -157,8 +205,10 @@ def _datasketch_pairs(texts: list[str], threshold: float, num_perm: int, only_fi
 
     minhashes = MinHashes(num_perm, 5).extend(texts)
     shingled = minhashes.shingled()
-    sigs = [LeanMinHash(seed=SEED, hashvalues=minhashes.row(i), scheme="affine32") if shingled[i] else None
-            for i in range(len(texts))]
+    sigs = [
+        LeanMinHash(seed=SEED, hashvalues=minhashes.row(i), scheme="affine32") if shingled[i] else None
+        for i in range(len(texts))
+    ]
     lsh, pairs = MinHashLSH(threshold=threshold, num_perm=num_perm), []
     for i, sig in enumerate(sigs):
         if sig is None:

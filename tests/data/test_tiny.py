@@ -1,4 +1,4 @@
-"""Zero, one and two rows through every data step (issue 9: a single row left after cleaning made
+"""Zero, one and two rows through every data step (a single row left after cleaning made
 dedup fail with a numpy broadcast error). Short rows (under one 5-word shingle) and rows with
 no words at all are the edge cases of the MinHash code."""
 
@@ -26,8 +26,13 @@ TEXTS = ["a b", "one two three four five six", "x", "!!! ???"]  # with the reply
 
 
 def chat(user: str, line: int) -> Record:
-    return Record("s", "f.jsonl", line, "chat", {"messages": [
-        {"role": "user", "content": user}, {"role": "assistant", "content": "ok"}]})
+    return Record(
+        "s",
+        "f.jsonl",
+        line,
+        "chat",
+        {"messages": [{"role": "user", "content": user}, {"role": "assistant", "content": "ok"}]},
+    )
 
 
 def _sets() -> list[list[Record]]:
@@ -38,7 +43,9 @@ def _sets() -> list[list[Record]]:
     return out
 
 
-@pytest.mark.parametrize("rows", _sets(), ids=lambda rows: f"{len(rows)}:" + "|".join(r.fields["messages"][0]["content"] for r in rows))
+@pytest.mark.parametrize(
+    "rows", _sets(), ids=lambda rows: f"{len(rows)}:" + "|".join(r.fields["messages"][0]["content"] for r in rows)
+)
 def test_clean_dedup_split_and_contamination_take_0_1_2_rows(rows):
     cleaned, stats = clean(rows, {})
     assert stats["in"] == stats["out"] == len(rows) == len(cleaned)
@@ -83,4 +90,6 @@ def test_data_check_on_a_file_left_with_one_or_two_rows(tmp_path, monkeypatch, t
     emptied = sum(t == "\u200b" for t in texts)
     assert summary["rows"] == len(texts) and summary["valid_rows"] == len(texts) - emptied
     assert summary["unique_rows"] == len(set(texts)) - emptied
-    assert [b["reason"] for b in summary["bad_rows"]] == ["empty after cleaning (only whitespace or control characters)"] * emptied
+    assert [b["reason"] for b in summary["bad_rows"]] == [
+        "empty after cleaning (only whitespace or control characters)"
+    ] * emptied

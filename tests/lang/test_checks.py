@@ -11,7 +11,9 @@ from ftc.compiler.lang.frontend import load_recipe
 from ftc.compiler.lang.suggest import did_you_mean, edit_distance
 
 ROOT = Path(__file__).resolve().parents[2]
-ROWS = [{"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"a{i}"}]} for i in range(30)]
+ROWS = [
+    {"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"a{i}"}]} for i in range(30)
+]
 
 
 @pytest.fixture()
@@ -21,13 +23,17 @@ def project(tmp_path: Path) -> Path:
     rec = tmp_path / "recipes"
     (rec / "data" / "docs").mkdir(parents=True)
     (rec / "data" / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in ROWS))
-    (rec / "data" / "pairs.jsonl").write_text("".join(json.dumps({"prompt": "p", "chosen": f"c{i}", "rejected": "r"}) + "\n" for i in range(30)))
+    (rec / "data" / "pairs.jsonl").write_text(
+        "".join(json.dumps({"prompt": "p", "chosen": f"c{i}", "rejected": "r"}) + "\n" for i in range(30))
+    )
     (rec / "data" / "docs" / "a.md").write_text("# A\n\nfacts\n")
     (rec / "data" / "schema.json").write_text('{"type": "object"}')
     return rec
 
 
-def recipe_text(extra: str = "", goal: str = 'behavior("Reply as JSON")', evals: str = "expect json_valid >= 0.9") -> str:
+def recipe_text(
+    extra: str = "", goal: str = 'behavior("Reply as JSON")', evals: str = "expect json_valid >= 0.9"
+) -> str:
     return f"""recipe "t" {{
   goal = {goal}
   base = model("smollm2-135m-instruct")
@@ -82,7 +88,10 @@ def test_a_full_recipe_resolves_every_unit(project: Path) -> None:
   export { merged = true }
 """
     text = recipe_text(extra, goal='both(behavior = "Reply", knowledge = "Our docs")')
-    text = text.replace('base = model("smollm2-135m-instruct")', 'base = model("smollm2-135m-instruct")\n  teacher = model("Qwen/Qwen2.5-7B-Instruct")\n  system_prompt = "Be brief."')
+    text = text.replace(
+        'base = model("smollm2-135m-instruct")',
+        'base = model("smollm2-135m-instruct")\n  teacher = model("Qwen/Qwen2.5-7B-Instruct")\n  system_prompt = "Be brief."',
+    )
     recipe, diags = load(project, text)
     assert recipe is not None, diags
     assert recipe.name == "t" and recipe.project_root == str(project.parent)
@@ -90,21 +99,42 @@ def test_a_full_recipe_resolves_every_unit(project: Path) -> None:
     assert recipe.teacher.name == "Qwen/Qwen2.5-7B-Instruct" and recipe.system_prompt == "Be brief."
     c = recipe.constraints
     assert (c.device, c.gpus, c.gpu_memory_bytes, c.budget_seconds, c.budget_usd, c.latency_ms, c.max_params) == (
-        "cuda", 2, 24 * 2**30, 5400.0, None, 300.0, 10**9,
+        "cuda",
+        2,
+        24 * 2**30,
+        5400.0,
+        None,
+        300.0,
+        10**9,
     )
     pairs = recipe.data[2]
     assert pairs.path == str(project / "data" / "pairs.jsonl") and pairs.rel_path == "data/pairs.jsonl"
     assert (pairs.on_bad_rows, pairs.redact_pii, pairs.max_tokens, pairs.overlong) == ("skip", True, 256, "truncate")
     assert dict(pairs.columns) == {"prompt": "prompt"}
     assert recipe.documents[0].glob == "**/*.md" and recipe.documents[0].format == "documents"
-    assert dict(recipe.train.values) == {"method": "lora", "lora_r": 8, "lr": 2e-4, "epochs": 2.0, "max_length": 512, "batch": 8, "packing": False}
+    assert dict(recipe.train.values) == {
+        "method": "lora",
+        "lora_r": 8,
+        "lr": 2e-4,
+        "epochs": 2.0,
+        "max_length": 512,
+        "batch": 8,
+        "packing": False,
+    }
     assert recipe.export.merged is True
     assert recipe.eval.holdout_fraction == 0.2 and recipe.eval.beat_baseline_pct == 10.0
 
 
 @pytest.mark.parametrize(
     ("budget", "seconds", "usd"),
-    [("30m", 1800.0, None), ("2h", 7200.0, None), ("1d", 86400.0, None), ("90s", 90.0, None), ("$20", None, 20.0), ("$1.50", None, 1.5)],
+    [
+        ("30m", 1800.0, None),
+        ("2h", 7200.0, None),
+        ("1d", 86400.0, None),
+        ("90s", 90.0, None),
+        ("$20", None, 20.0),
+        ("$1.50", None, 1.5),
+    ],
 )
 def test_budget_is_time_or_money(project: Path, budget: str, seconds, usd) -> None:
     recipe, diags = load(project, recipe_text(f"  constraints {{ budget = {budget} }}"))
@@ -113,7 +143,8 @@ def test_budget_is_time_or_money(project: Path, budget: str, seconds, usd) -> No
 
 
 @pytest.mark.parametrize(
-    ("size", "expected"), [("24GB", 24 * 10**9), ("512MiB", 512 * 2**20), ("1TB", 10**12), ("80GiB", 80 * 2**30), ("1.5KB", 1500)]
+    ("size", "expected"),
+    [("24GB", 24 * 10**9), ("512MiB", 512 * 2**20), ("1TB", 10**12), ("80GiB", 80 * 2**30), ("1.5KB", 1500)],
 )
 def test_sizes(project: Path, size: str, expected: int) -> None:
     recipe, diags = load(project, recipe_text(f"  constraints {{ gpu_memory = {size} }}"))
@@ -121,7 +152,10 @@ def test_sizes(project: Path, size: str, expected: int) -> None:
     assert recipe.constraints.gpu_memory_bytes == expected
 
 
-@pytest.mark.parametrize(("params", "expected"), [("135M", 135 * 10**6), ("7B", 7 * 10**9), ("500K", 500_000), ("1T", 10**12), ("360000000", 360_000_000)])
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [("135M", 135 * 10**6), ("7B", 7 * 10**9), ("500K", 500_000), ("1T", 10**12), ("360000000", 360_000_000)],
+)
 def test_param_counts(project: Path, params: str, expected: int) -> None:
     recipe, diags = load(project, recipe_text(f"  constraints {{ max_params = {params} }}"))
     assert recipe is not None, diags
@@ -244,8 +278,18 @@ def test_eval_errors(project: Path, evals: str, code: str) -> None:
         (lambda t: t.replace("format = chat", "format = chat\n    eval {}"), "FTR101"),
         (lambda t: t.replace("recipe", "recpie", 1), "FTR101"),
         (lambda t: t.replace("  eval {", "  train = {}\n  eval {"), "FTR102"),
-        (lambda t: t.replace("  eval {", '  documents "d" {\n    path = "data/docs"\n    glob = "*.txt"\n  }\n  eval {'), "FTR108"),
-        (lambda t: t.replace("  eval {", '  documents "d" {\n    path = "data/docs"\n    format = documents\n  }\n  eval {'), "FTR102"),
+        (
+            lambda t: t.replace(
+                "  eval {", '  documents "d" {\n    path = "data/docs"\n    glob = "*.txt"\n  }\n  eval {'
+            ),
+            "FTR108",
+        ),
+        (
+            lambda t: t.replace(
+                "  eval {", '  documents "d" {\n    path = "data/docs"\n    format = documents\n  }\n  eval {'
+            ),
+            "FTR102",
+        ),
     ],
 )
 def test_semantic_errors(project: Path, text_change, code: str) -> None:
@@ -265,7 +309,9 @@ def test_allow_outside_lets_a_path_leave_the_project(project: Path, tmp_path_fac
 
 
 def test_every_error_is_reported_not_only_the_first(project: Path) -> None:
-    text = recipe_text("  constraints { device = gpu  gpus = 0  gpu_memory = 24  latency = 1GB }\n  train { lr = 5  batch = 0.5  epocs = 2 }")
+    text = recipe_text(
+        "  constraints { device = gpu  gpus = 0  gpu_memory = 24  latency = 1GB }\n  train { lr = 5  batch = 0.5  epocs = 2 }"
+    )
     _recipe, diags = load(project, text)
     assert sorted(error_codes(diags)) == ["FTR102", "FTR103", "FTR104", "FTR104", "FTR105", "FTR105", "FTR110"]
 

@@ -42,7 +42,11 @@ def test_values_are_canonical() -> None:
 
 
 def test_numbers_keep_their_spelling() -> None:
-    assert "lr = 2e-4" in fmt("b { lr = 2e-4 }") and "n = 1_000" in fmt("b { n = 1_000 }") and "$1.50" in fmt("b { m = $1.50 }")
+    assert (
+        "lr = 2e-4" in fmt("b { lr = 2e-4 }")
+        and "n = 1_000" in fmt("b { n = 1_000 }")
+        and "$1.50" in fmt("b { m = $1.50 }")
+    )
 
 
 def test_long_calls_break_one_argument_per_line() -> None:
@@ -57,7 +61,7 @@ def test_statements() -> None:
 
 
 def test_crlf_and_bom_become_lf() -> None:
-    assert fmt('\ufeffb {\r\n  x = 1\r\n}\r\n') == "b {\n  x = 1\n}\n"
+    assert fmt("\ufeffb {\r\n  x = 1\r\n}\r\n") == "b {\n  x = 1\n}\n"
 
 
 def test_empty_file_stays_empty() -> None:

@@ -46,7 +46,9 @@ def _diagnostics(code: str, path: str) -> list:
 
 
 @pytest.mark.parametrize("code", ALL_CODES)
-def test_golden_rendering(code: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
+def test_golden_rendering(
+    code: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
     monkeypatch.chdir(ROOT)
     if CODES[code].phase == "plan":
         request.getfixturevalue("empty_caches")

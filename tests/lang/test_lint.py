@@ -12,7 +12,9 @@ from ftc.compiler.lang.frontend import load_recipe
 from ftc.compiler.lang.lint_rules import count_rows
 from ftc.compiler.lang.recipe import DataSource
 
-ROWS = [{"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"a{i}"}]} for i in range(20)]
+ROWS = [
+    {"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"a{i}"}]} for i in range(20)
+]
 
 
 @pytest.fixture()
@@ -110,7 +112,10 @@ CREDENTIALS = [
     ("a private key", "-----BEGIN RSA " + "PRIVATE KEY-----"),
     ("a private key", "-----BEGIN OPENSSH " + "PRIVATE KEY-----"),
     ("a private key", "-----BEGIN PGP " + "PRIVATE KEY BLOCK-----"),
-    ("a JSON Web Token", "eyJhbGciOiJIUzI1NiJ9" + ".eyJzdWIiOiIxMjM0NTY3ODkwIn0" + ".dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"),
+    (
+        "a JSON Web Token",
+        "eyJhbGciOiJIUzI1NiJ9" + ".eyJzdWIiOiIxMjM0NTY3ODkwIn0" + ".dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+    ),
     ("a bearer token", "Authorization: Bearer " + "4f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c"),
     ("a password or API key", "password=" + "hunter2hunter2X"),
     ("a password or API key", "api_key: " + "a8f5f167f44f4964e6c998dee827110c"),
@@ -153,12 +158,16 @@ def test_the_example_recipes_and_docs_have_no_secrets() -> None:
 def test_a_credential_assigned_in_the_recipe_syntax_is_found(project: Path) -> None:
     key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCY" + "EXAMPLEKEY"
     body = with_expects("expect rouge_l >= 0.3")
-    text = f'recipe "t" {{\n  goal = behavior("b")\n  base = model("m")\n  aws_secret_access_key = "{key}"\n' \
-           f'  data "rows" {{\n    path = "rows.jsonl"\n    format = chat\n    columns = {{ api_token = "{"Zq9" * 6}" }}\n  }}\n{body}\n}}\n'
+    text = (
+        f'recipe "t" {{\n  goal = behavior("b")\n  base = model("m")\n  aws_secret_access_key = "{key}"\n'
+        f'  data "rows" {{\n    path = "rows.jsonl"\n    format = chat\n    columns = {{ api_token = "{"Zq9" * 6}" }}\n  }}\n{body}\n}}\n'
+    )
     (project / "t.ftr").write_text(text)
     secrets = [d for d in load_recipe(project / "t.ftr")[1] if d.code == "FTR208"]
-    assert [d.message for d in secrets] == ["this looks like an AWS secret access key",
-                                            "this looks like a credential assigned to `api_token`"]
+    assert [d.message for d in secrets] == [
+        "this looks like an AWS secret access key",
+        "this looks like a credential assigned to `api_token`",
+    ]
     assert secrets[0].span.line == 4 and secrets[1].span.line == 8
 
 
@@ -188,11 +197,15 @@ def _lint_text(project: Path, text: str) -> list:
     return [d for d in load_recipe(project / "t.ftr")[1] if d.code == "FTR210"]
 
 
-BIDI_RECIPE = 'recipe "t" {\n  goal = behavior("b")\n  base = model("m")\n  PROMPT\n  data "rows" {\n    path = "rows.jsonl"\n' \
-              '    format = chat\n  }\n  eval {\n    holdout = 20%\n    expect rouge_l >= 0.3\n    beat baseline by 10%\n  }\n}\n'
+BIDI_RECIPE = (
+    'recipe "t" {\n  goal = behavior("b")\n  base = model("m")\n  PROMPT\n  data "rows" {\n    path = "rows.jsonl"\n'
+    "    format = chat\n  }\n  eval {\n    holdout = 20%\n    expect rouge_l >= 0.3\n    beat baseline by 10%\n  }\n}\n"
+)
 
 
-@pytest.mark.parametrize("char", ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069"])
+@pytest.mark.parametrize(
+    "char", ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069"]
+)
 def test_bidi_controls_in_strings_are_errors(project: Path, char: str) -> None:
     [d] = _lint_text(project, BIDI_RECIPE.replace("PROMPT", f'system_prompt = "ab{char}cd"'))
     assert d.severity == "error" and f"U+{ord(char):04X}" in d.message
@@ -205,7 +218,9 @@ def test_bidi_controls_in_comments_are_warnings(project: Path) -> None:
 
 
 def test_bidi_controls_in_a_quoted_map_key_are_errors(project: Path) -> None:
-    recipe = BIDI_RECIPE.replace('    format = chat\n', '    format = chat\n    columns = { "msg\u202egs" = "messages" }\n')
+    recipe = BIDI_RECIPE.replace(
+        "    format = chat\n", '    format = chat\n    columns = { "msg\u202egs" = "messages" }\n'
+    )
     [d] = _lint_text(project, recipe.replace("PROMPT", ""))
     assert d.severity == "error" and (d.span.line, d.span.col) == (8, 21)
 
@@ -254,8 +269,13 @@ def test_the_shared_predicates_work_on_a_recipe_built_without_text() -> None:
     from ftc.compiler.lang.recipe import Goal, ModelRef, Recipe, TrainOverrides
 
     rows = DataSource("rows", "/p/rows.jsonl", "rows.jsonl", "chat")
-    recipe = Recipe("r", "/p/r.ftr", "/p", Goal("knowledge", "k"), ModelRef("m"), (rows,), train=TrainOverrides({"method": "qlora"}))
+    recipe = Recipe(
+        "r", "/p/r.ftr", "/p", Goal("knowledge", "k"), ModelRef("m"), (rows,), train=TrainOverrides({"method": "qlora"})
+    )
     assert knowledge_without_documents(recipe).code == "FTR201"  # type: ignore[union-attr]
     assert qlora_on_cpu(recipe).code == "FTR207"  # type: ignore[union-attr]
     docs = DataSource("d", "/p/docs", "docs", "documents")
-    assert knowledge_without_documents(Recipe("r", "/p/r.ftr", "/p", Goal("knowledge", "k"), ModelRef("m"), (docs,))) is None
+    assert (
+        knowledge_without_documents(Recipe("r", "/p/r.ftr", "/p", Goal("knowledge", "k"), ModelRef("m"), (docs,)))
+        is None
+    )

@@ -105,8 +105,8 @@ def test_blocks_labels_and_separators() -> None:
 
 def test_expect_and_beat_statements() -> None:
     tree = parse_ok(
-        "eval {\n expect json_valid >= 0.95\n expect json_schema(\"s.json\") > 90%\n"
-        " expect perplexity <= 40\n expect rouge_l < 1\n expect regex(\"^Hi\") == 1\n beat baseline by 10%\n}"
+        'eval {\n expect json_valid >= 0.95\n expect json_schema("s.json") > 90%\n'
+        ' expect perplexity <= 40\n expect rouge_l < 1\n expect regex("^Hi") == 1\n beat baseline by 10%\n}'
     )
     items = tree.items[0].items
     assert [i.op for i in items[:5]] == [">=", ">", "<=", "<", "=="]
@@ -146,7 +146,7 @@ def test_spans_do_not_take_part_in_equality() -> None:
 @pytest.mark.parametrize(
     ("text", "code"),
     [
-        ('b { x: 1 }', "FTR003"),
+        ("b { x: 1 }", "FTR003"),
         ("b { x = 'single' }", "FTR003"),
         ("b { x = 1 * 2 }", "FTR003"),
         ("b { x = = 1 }", "FTR004"),

@@ -31,7 +31,23 @@ def _settings(n: int) -> settings:
 
 # --- generated syntax trees, printed with random layout ---------------------------------------
 # Plain sampled/built strategies rather than from_regex: they generate several times faster.
-_WORDS = ["recipe", "data", "eval", "goal", "base", "format", "chat", "cpu", "true", "x", "_a1", "lr", "json_valid", "baseline", "by"]
+_WORDS = [
+    "recipe",
+    "data",
+    "eval",
+    "goal",
+    "base",
+    "format",
+    "chat",
+    "cpu",
+    "true",
+    "x",
+    "_a1",
+    "lr",
+    "json_valid",
+    "baseline",
+    "by",
+]
 names = st.one_of(
     st.sampled_from(_WORDS),
     st.tuples(st.sampled_from("abcXYZ_"), st.text(alphabet="abz_09Q", max_size=6)).map("".join),
@@ -44,7 +60,9 @@ numbers = st.builds(
     st.sampled_from(["", "", "e-4", "E3", "e+2"]),
     st.sampled_from(["", "", "GB", "MiB", "ms", "s", "m", "h", "%", "B", "M", "K", "T", "TiB", "x"]),
 )
-moneys = st.builds(lambda a, c: f"${a}{c}", st.sampled_from(["0", "20", "1_000", "5"]), st.sampled_from(["", ".50", ".5"]))
+moneys = st.builds(
+    lambda a, c: f"${a}{c}", st.sampled_from(["0", "20", "1_000", "5"]), st.sampled_from(["", ".50", ".5"])
+)
 # A fixed alphabet (quotes, backslashes, control and non-ASCII characters) draws far faster than st.text().
 _CHARS = 'aZ0 "\\\t\n\r\x01\x7fé✓\u2028{}#=$%\ud800'
 strings = st.text(alphabet=_CHARS, max_size=12).map(quote)
@@ -78,7 +96,9 @@ statements = st.one_of(
 
 
 def _items(stmt: st.SearchStrategy) -> st.SearchStrategy:
-    one = st.tuples(stmt, seps, st.one_of(st.just(""), comments)).map(lambda t: t[0] + t[1] + (t[2] + "\n" if t[2] else ""))
+    one = st.tuples(stmt, seps, st.one_of(st.just(""), comments)).map(
+        lambda t: t[0] + t[1] + (t[2] + "\n" if t[2] else "")
+    )
     return st.lists(one, max_size=4).map("".join)
 
 
@@ -111,11 +131,22 @@ PARAMS = st.tuples(st.integers(1, 900), st.sampled_from(["K", "M", "B", "T"]))
 
 @_settings(300)
 @given(
-    size=SIZE, duration=DURATION, params=PARAMS, holdout=st.integers(1, 60), seed=st.integers(0, 10**6),
-    device=st.sampled_from(["cpu", "cuda"]), margin=st.integers(0, 50), rate=st.integers(0, 100), ppl=st.integers(1, 500),
-    lr=st.sampled_from(["2e-4", "1e-5", "0.001", "5e-6"]), r=st.integers(1, 64), merged=st.booleans(),
+    size=SIZE,
+    duration=DURATION,
+    params=PARAMS,
+    holdout=st.integers(1, 60),
+    seed=st.integers(0, 10**6),
+    device=st.sampled_from(["cpu", "cuda"]),
+    margin=st.integers(0, 50),
+    rate=st.integers(0, 100),
+    ppl=st.integers(1, 500),
+    lr=st.sampled_from(["2e-4", "1e-5", "0.001", "5e-6"]),
+    r=st.integers(1, 64),
+    merged=st.booleans(),
 )
-def test_generated_valid_recipes_build(size, duration, params, holdout, seed, device, margin, rate, ppl, lr, r, merged) -> None:
+def test_generated_valid_recipes_build(
+    size, duration, params, holdout, seed, device, margin, rate, ppl, lr, r, merged
+) -> None:
     from ftc.compiler.lang.keys import DURATION_UNITS, PARAM_UNITS, SIZE_UNITS
 
     text = f"""recipe "gen" {{
@@ -161,7 +192,35 @@ def _only_diagnostics(text: str) -> None:
         assert parse_text(formatted, "fmt.ftr")[0] == tree
 
 
-_SYNTAX_BYTES = st.lists(st.sampled_from([b"{", b"}", b"[", b"]", b"(", b")", b'"', b"=", b"#", b",", b"\n", b"$", b"%", b"\\", b" ", b"a", b"7", b"e", b"recipe", b"expect", b"\xc3\xa9", b"\xff"]), max_size=200).map(b"".join)
+_SYNTAX_BYTES = st.lists(
+    st.sampled_from(
+        [
+            b"{",
+            b"}",
+            b"[",
+            b"]",
+            b"(",
+            b")",
+            b'"',
+            b"=",
+            b"#",
+            b",",
+            b"\n",
+            b"$",
+            b"%",
+            b"\\",
+            b" ",
+            b"a",
+            b"7",
+            b"e",
+            b"recipe",
+            b"expect",
+            b"\xc3\xa9",
+            b"\xff",
+        ]
+    ),
+    max_size=200,
+).map(b"".join)
 
 
 @_settings(500)
@@ -174,7 +233,10 @@ def test_random_bytes_yield_only_diagnostics(data: bytes) -> None:
     _only_diagnostics(text)
 
 
-SYNTAX = st.sampled_from(list('{}[]()"=#,\n$%.:\\ \t') + ["expect ", "beat ", "recipe ", "data ", '"x"', "20%", "\r\n", "\ufeff", "é", "\u2028"])
+SYNTAX = st.sampled_from(
+    list('{}[]()"=#,\n$%.:\\ \t')
+    + ["expect ", "beat ", "recipe ", "data ", '"x"', "20%", "\r\n", "\ufeff", "é", "\u2028"]
+)
 mutation = st.tuples(st.integers(0, 10**6), st.integers(0, 6), st.one_of(SYNTAX, st.text(max_size=4)))
 
 

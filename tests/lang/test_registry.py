@@ -108,8 +108,11 @@ def test_the_key_table_defaults_are_the_recipe_models_defaults() -> None:
         (EvalSpec(), {"holdout": "holdout_fraction", "seed": "seed", "accept_leaks": "accept_leaks"}, "eval"),
         (Constraints(), {"device": "device", "gpus": "gpus"}, "constraints"),
         (ExportSpec(), {"merged": "merged"}, "export"),
-        (DataSource("d", "/p", "p", "chat"), {"on_bad_rows": "on_bad_rows", "glob": "glob", "redact_pii": "redact_pii",
-                                               "overlong": "overlong"}, "data"),
+        (
+            DataSource("d", "/p", "p", "chat"),
+            {"on_bad_rows": "on_bad_rows", "glob": "glob", "redact_pii": "redact_pii", "overlong": "overlong"},
+            "data",
+        ),
     ]
     for model, fields, block in pairs:
         for key, attr in fields.items():

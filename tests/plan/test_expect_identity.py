@@ -49,8 +49,12 @@ def plan(tmp_path: Path) -> dict:
 
 def test_expects_that_measure_different_things_have_different_labels(plan: dict) -> None:
     labels = [e["label"] for e in plan["expects"]]
-    assert labels == ['json_schema(schema="schemas/strict/ticket.json")', 'json_schema(schema="schemas/loose/ticket.json")',
-                      'regex(pattern="^a.*z$")', 'regex(pattern="^b.*z$")']
+    assert labels == [
+        'json_schema(schema="schemas/strict/ticket.json")',
+        'json_schema(schema="schemas/loose/ticket.json")',
+        'regex(pattern="^a.*z$")',
+        'regex(pattern="^b.*z$")',
+    ]
 
 
 def test_the_gate_judges_each_expect_on_its_own_score(plan: dict) -> None:

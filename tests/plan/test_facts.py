@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-
+from ftc.compiler.lang.recipe import DataSource, ModelRef, Span
 from ftc.compiler.plan import facts
 from ftc.compiler.plan.facts import FactError, model_facts, source_facts, token_stats
-from ftc.compiler.lang.recipe import DataSource, ModelRef, Span
 
 
 def _src(path: Path, fmt: str = "chat", **kw) -> DataSource:
@@ -104,9 +103,20 @@ def test_tokenizer_from_the_ftc_cache(tmp_path, monkeypatch):
 def test_model_from_a_local_folder(tmp_path):
     folder = tmp_path / "my-model"
     folder.mkdir()
-    (folder / "config.json").write_text(json.dumps({
-        "model_type": "llama", "hidden_size": 576, "intermediate_size": 1536, "num_attention_heads": 9,
-        "num_key_value_heads": 3, "num_hidden_layers": 30, "vocab_size": 49152, "tie_word_embeddings": True}))
+    (folder / "config.json").write_text(
+        json.dumps(
+            {
+                "model_type": "llama",
+                "hidden_size": 576,
+                "intermediate_size": 1536,
+                "num_attention_heads": 9,
+                "num_key_value_heads": 3,
+                "num_hidden_layers": 30,
+                "vocab_size": 49152,
+                "tie_word_embeddings": True,
+            }
+        )
+    )
     _tiny_tokenizer(folder / "tokenizer.json")
     m = model_facts(ModelRef("./my-model"), [tmp_path])
     assert m.source == "config.json" and m.params == 134_515_008
@@ -117,9 +127,20 @@ def test_model_from_the_hf_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     snap = tmp_path / "hf" / "hub" / "models--Qwen--Qwen2.5-0.5B-Instruct" / "snapshots" / "abc"
     snap.mkdir(parents=True)
-    (snap / "config.json").write_text(json.dumps({
-        "model_type": "qwen2", "hidden_size": 896, "intermediate_size": 4864, "num_attention_heads": 14,
-        "num_key_value_heads": 2, "num_hidden_layers": 24, "vocab_size": 151936, "tie_word_embeddings": True}))
+    (snap / "config.json").write_text(
+        json.dumps(
+            {
+                "model_type": "qwen2",
+                "hidden_size": 896,
+                "intermediate_size": 4864,
+                "num_attention_heads": 14,
+                "num_key_value_heads": 2,
+                "num_hidden_layers": 24,
+                "vocab_size": 151936,
+                "tie_word_embeddings": True,
+            }
+        )
+    )
     m = model_facts(ModelRef("Qwen/Qwen2.5-0.5B-Instruct"))
     assert m.source == "config.json" and m.params == 494_032_768
 

@@ -11,7 +11,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 REPO = Path(__file__).resolve().parents[2]
 
 TICKETS = REPO / "recipes" / "data" / "tickets.jsonl"
@@ -49,16 +48,27 @@ EXPECTS
 """
 
 
-def make_plan(root: Path, expects: list[str], *, max_steps: int = 4, save_steps: int = 2,
-              max_new_tokens: int = 16, merged: bool = False, train_extra: str = "") -> dict:
+def make_plan(
+    root: Path,
+    expects: list[str],
+    *,
+    max_steps: int = 4,
+    save_steps: int = 2,
+    max_new_tokens: int = 16,
+    merged: bool = False,
+    train_extra: str = "",
+) -> dict:
     """Compile a small recipe with the real front end and planner, then shrink the run for a test
     (tiny generation budget, a checkpoint every ``save_steps``). ``train_extra``: more lines for
     the recipe's train block, e.g. ``"seed = 3"``."""
     from ftc.compiler.lang.frontend import load_recipe
     from ftc.compiler.plan.planner import build_plan
 
-    text = (RECIPE.replace("MAX_STEPS", str(max_steps)).replace("EXPECTS", "\n".join(f"    expect {e}" for e in expects))
-            .replace("TRAIN_EXTRA\n", f"    {train_extra}\n" if train_extra else ""))
+    text = (
+        RECIPE.replace("MAX_STEPS", str(max_steps))
+        .replace("EXPECTS", "\n".join(f"    expect {e}" for e in expects))
+        .replace("TRAIN_EXTRA\n", f"    {train_extra}\n" if train_extra else "")
+    )
     recipe_path = root / "tickets.ftr"
     recipe_path.write_text(text, encoding="utf-8")
     recipe, diags = load_recipe(recipe_path)
@@ -66,8 +76,16 @@ def make_plan(root: Path, expects: list[str], *, max_steps: int = 4, save_steps:
     plan = build_plan(recipe, out_dir=root).plan
     assert plan is not None
     hp = plan["hyperparameters"]
-    test_values = {"save_steps": save_steps, "logging_steps": 1, "batch": 2, "grad_accum": 1, "max_length": 192,
-                   "early_stopping": False, "lora_r": 8, "lora_alpha": 16}
+    test_values = {
+        "save_steps": save_steps,
+        "logging_steps": 1,
+        "batch": 2,
+        "grad_accum": 1,
+        "max_length": 192,
+        "early_stopping": False,
+        "lora_r": 8,
+        "lora_alpha": 16,
+    }
     for name, value in test_values.items():
         hp[name] = {"value": value, "set_by": "recipe", "reason": "kept small for a test"}
     for step in plan["steps"]:
@@ -94,11 +112,16 @@ def run_env() -> dict:
     return env
 
 
-
 def ftc_run(*args: str, cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess:
     """`ftc run ...` as a user runs it: a separate process, its real exit code and output."""
-    return subprocess.run([sys.executable, "-m", "ftc.compiler.cli.main", "run", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=timeout, env=run_env())
+    return subprocess.run(
+        [sys.executable, "-m", "ftc.compiler.cli.main", "run", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=run_env(),
+    )
 
 
 def state(run_dir: Path) -> dict:
@@ -109,4 +132,3 @@ def only_run_dir(runs: Path) -> Path:
     dirs = [p for p in (runs / "tickets-test").iterdir() if p.is_dir() and p.name != "cache"]
     assert len(dirs) == 1, dirs
     return dirs[0]
-

@@ -27,8 +27,14 @@ def _plan() -> dict:
         {"id": "baseline", "kind": "baseline", "needs": ["split"], "guard": None, "config": {}},
         {"id": "train", "kind": "train", "needs": ["split"], "guard": None, "config": {}},
     ]
-    return {"recipe": {"name": "damage"}, "inputs": [], "prompt": {"system": "s"}, "model": {"base": "m"},
-            "hyperparameters": {"seed": {"value": 1}}, "steps": steps}
+    return {
+        "recipe": {"name": "damage"},
+        "inputs": [],
+        "prompt": {"system": "s"},
+        "model": {"base": "m"},
+        "hyperparameters": {"seed": {"value": 1}},
+        "steps": steps,
+    }
 
 
 class Notes:
@@ -63,7 +69,9 @@ class Steps:
                 else:
                     atomic.write_json(ctx.dir / "out.json", {"kind": kind})
                 return {}
+
             return fn
+
         return {k: replace(STEPS[k], fn=make(k)) for k in ("load", "split", "baseline", "train")}
 
 
@@ -134,8 +142,10 @@ EXPECT = {"label": "contains(text=ok)", "metric": "contains", "args": {"text": "
 
 
 def _scored(folder: Path, n: int, *, offset: int = 0) -> Path:
-    rows = [Example([{"role": "system", "content": "s"}, {"role": "user", "content": f"q{i + offset}"}], "ok")
-            for i in range(n)]
+    rows = [
+        Example([{"role": "system", "content": "s"}, {"role": "user", "content": f"q{i + offset}"}], "ok")
+        for i in range(n)
+    ]
     common.write_predictions(folder, [e.prompt for e in rows], [e.completion for e in rows], ["ok"] * n)
     common.write_scores(folder, common.row_set(rows), {"general": 10.0, "holdout": 5.0})
     return folder
@@ -144,12 +154,23 @@ def _scored(folder: Path, n: int, *, offset: int = 0) -> Path:
 def _gate(tmp_path: Path, baseline: Path, tuned: Path) -> dict:
     spec = STEPS["gate"]
     plan = {"expects": [EXPECT], "gate": {"beat_baseline_pct": 0}}
-    outcomes = {"baseline": Outcome("baseline", "baseline", "cached", "b", baseline),
-                "eval": Outcome("eval", "eval", "ran", "e", tuned)}
+    outcomes = {
+        "baseline": Outcome("baseline", "baseline", "cached", "b", baseline),
+        "eval": Outcome("eval", "eval", "ran", "e", tuned),
+    }
     out = tmp_path / "gate"
     out.mkdir()
-    ctx = Context(PlanView(plan, spec.reads, "gate"), {"id": "gate", "kind": "gate"}, out, tmp_path, outcomes,
-                  RunOptions(), tmp_path, None, spec)
+    ctx = Context(
+        PlanView(plan, spec.reads, "gate"),
+        {"id": "gate", "kind": "gate"},
+        out,
+        tmp_path,
+        outcomes,
+        RunOptions(),
+        tmp_path,
+        None,
+        spec,
+    )
     spec.fn(ctx)
     return json.loads((out / "gate.json").read_text())
 

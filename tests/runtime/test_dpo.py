@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-
 from ftc.runtime.executor import Executor, RunOptions
 from ftc.runtime.steps import STEPS
 
@@ -22,19 +21,35 @@ def _hp(**values: object) -> dict:
 
 def test_dpo_trains_an_adapter_on_preference_pairs(tmp_path: Path) -> None:
     (tmp_path / "pairs.jsonl").write_text("".join(PAIRS.read_text().splitlines(keepends=True)[:6]))
-    src = {"name": "pairs", "path": "pairs.jsonl", "format": "preference", "columns": {}, "on_bad_rows": "fail", "glob": "**/*"}
+    src = {
+        "name": "pairs",
+        "path": "pairs.jsonl",
+        "format": "preference",
+        "columns": {},
+        "on_bad_rows": "fail",
+        "glob": "**/*",
+    }
     steps = [
         ("load", [], {"sources": [src], "eval_source": None}),
-        ("clean", ["load"], {"redact_pii": {"pairs": False}, "max_tokens": {"pairs": None}, "overlong": {"pairs": "drop"}}),
+        (
+            "clean",
+            ["load"],
+            {"redact_pii": {"pairs": False}, "max_tokens": {"pairs": None}, "overlong": {"pairs": "drop"}},
+        ),
         ("dedup", ["clean"], {"near_threshold": 0.85, "num_perm": 64, "shingle_words": 5}),
         ("split", ["dedup"], {"holdout": 0.2, "seed": 1, "stratify": None, "accept_leaks": True, "ngram": 13}),
         ("dpo", ["split"], {"model": "smollm2-135m-instruct", "beta": 0.1, "lr": 5e-5, "sources": ["pairs"]}),
     ]
-    plan = {"recipe": {"name": "dpo"}, "inputs": [], "model": {"base": "smollm2-135m-instruct"},
-            "prompt": {"system": "Reply to the customer politely.", "few_shot": 0},
-            "hyperparameters": _hp(max_steps=2, batch=2, grad_accum=1, max_length=128, lora_r=4, lora_alpha=8,
-                                   save_steps=1, epochs=1, seed=3),
-            "steps": [{"id": i, "kind": i, "needs": n, "guard": None, "config": c} for i, n, c in steps]}
+    plan = {
+        "recipe": {"name": "dpo"},
+        "inputs": [],
+        "model": {"base": "smollm2-135m-instruct"},
+        "prompt": {"system": "Reply to the customer politely.", "few_shot": 0},
+        "hyperparameters": _hp(
+            max_steps=2, batch=2, grad_accum=1, max_length=128, lora_r=4, lora_alpha=8, save_steps=1, epochs=1, seed=3
+        ),
+        "steps": [{"id": i, "kind": i, "needs": n, "guard": None, "config": c} for i, n, c in steps],
+    }
     result = Executor(plan, tmp_path, RunOptions(runs_dir=tmp_path / "runs"), STEPS).run()
     folder = result.outcomes["dpo"].dir
     info = json.loads((folder / "train.json").read_text())

@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from run_support import ftc_run, make_plan, make_project, only_run_dir, run_env, state, write_plan
 
 pytestmark = pytest.mark.e2e
@@ -36,8 +35,13 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> dict:
     write_plan(root / "plan.json", make_plan(root, [EXPECT], **SHAPE))
     runs = root / "runs"
     log = (root / "killed.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "ftc.compiler.cli.main", "run", "plan.json"], cwd=root,
-                            stdout=log, stderr=subprocess.STDOUT, env=run_env())
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ftc.compiler.cli.main", "run", "plan.json"],
+        cwd=root,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=run_env(),
+    )
     deadline = time.monotonic() + 900
     while _complete_checkpoint(runs) is None and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -49,15 +53,23 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> dict:
     killed_state = state(only_run_dir(runs))
     start = time.monotonic()
     done = ftc_run("plan.json", cwd=root, timeout=900)
-    return {"root": root, "runs": runs, "killed_state": killed_state, "done": done,
-            "seconds": time.monotonic() - start, "run_dir": only_run_dir(runs)}
+    return {
+        "root": root,
+        "runs": runs,
+        "killed_state": killed_state,
+        "done": done,
+        "seconds": time.monotonic() - start,
+        "run_dir": only_run_dir(runs),
+    }
 
 
 def test_a_sigkilled_run_resumes_from_its_last_step_and_checkpoint(pipeline: dict) -> None:
     assert pipeline["killed_state"]["steps"]["train"]["status"] == "running"
     assert pipeline["done"].returncode == 0, pipeline["done"].stderr[-3000:]
     steps = state(pipeline["run_dir"])["steps"]
-    assert {s: steps[s]["status"] for s in ("load", "split", "baseline")} == dict.fromkeys(("load", "split", "baseline"), "cached")
+    assert {s: steps[s]["status"] for s in ("load", "split", "baseline")} == dict.fromkeys(
+        ("load", "split", "baseline"), "cached"
+    )
     assert steps["train"]["status"] == "ran"
     train = json.loads((pipeline["run_dir"] / "train" / "train.json").read_text())
     assert train["resumed_from_step"] > 0 and train["global_step"] == 4
@@ -99,8 +111,11 @@ def test_changing_only_the_bar_reruns_only_the_gate_and_an_impossible_bar_exits_
     write_plan(root / "strict.json", make_plan(root, [EXPECT, "exact_match >= 0.9"], **SHAPE))
     result = ftc_run("strict.json", cwd=root)
     assert result.returncode == 3, result.stderr[-3000:]
-    run_dir = next(p for p in (pipeline["runs"] / "tickets-test").iterdir()
-                   if p.is_dir() and p not in (pipeline["run_dir"], pipeline["runs"] / "tickets-test" / "cache"))
+    run_dir = next(
+        p
+        for p in (pipeline["runs"] / "tickets-test").iterdir()
+        if p.is_dir() and p not in (pipeline["run_dir"], pipeline["runs"] / "tickets-test" / "cache")
+    )
     steps = state(run_dir)["steps"]
     ran = sorted(s for s, v in steps.items() if v["status"] == "ran")
     assert ran == ["export", "gate"]  # baseline, train and eval generations are reused

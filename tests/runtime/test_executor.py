@@ -23,10 +23,15 @@ def _plan(expects_threshold: float = 0.5, lr: float = 1e-3) -> dict:
         {"id": "eval", "kind": "eval", "needs": ["train"], "guard": "baseline_misses_bar", "config": {}},
         {"id": "gate", "kind": "gate", "needs": ["baseline", "eval"], "guard": None, "config": {}},
     ]
-    return {"recipe": {"name": "toy"}, "inputs": [], "prompt": {"system": "s"},
-            "hyperparameters": {"lr": {"value": lr}},
-            "expects": [{"label": "m", "metric": "m", "op": ">=", "threshold": expects_threshold}],
-            "gate": {"beat_baseline_pct": 0}, "steps": list(reversed(steps))}
+    return {
+        "recipe": {"name": "toy"},
+        "inputs": [],
+        "prompt": {"system": "s"},
+        "hyperparameters": {"lr": {"value": lr}},
+        "expects": [{"label": "m", "metric": "m", "op": ">=", "threshold": expects_threshold}],
+        "gate": {"beat_baseline_pct": 0},
+        "steps": list(reversed(steps)),
+    }
 
 
 class Toy:
@@ -45,7 +50,9 @@ class Toy:
                     raise RuntimeError("boom")
                 atomic.write_json(ctx.dir / "out.json", {"kind": kind, "seen_partial": (ctx.dir / "partial").exists()})
                 return {"kind": kind}
+
             return fn
+
         # The real specs (reads, guards, content keys), with these functions in place of the steps.
         return {k: replace(STEPS[k], fn=make(k)) for k in ("load", "baseline", "train", "eval", "gate")}
 
@@ -54,6 +61,7 @@ def _guard(score: float):
     def guard(ctx) -> tuple[bool, str]:
         met = score >= ctx.plan["expects"][0]["threshold"]
         return met, "baseline meets the bar" if met else ""
+
     return replace(GUARD, fn=guard)
 
 

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from ftc.shared.errors import FtcError
 from ftc.runtime.metrics import NOT_JSON, parse_json_answer, passes, score
+from ftc.shared.errors import FtcError
 
 
 def ex(metric, **args):
@@ -37,13 +37,12 @@ def test_exact_match_field_missing_from_reference_does_not_count():
 def test_contains_regex_json_valid():
     assert score(ex("contains", text="refund"), ["a refund is due", "no"], ["", ""]).per_row == [1.0, 0.0]
     assert score(ex("regex", pattern=r"^\d{3}-\d{4}$"), ["555-1234", "call 555-1234"], ["", ""]).per_row == [1.0, 0.0]
-    preds = ['{"a": 1}', "```\n[1, 2]\n```", "{'a': 1}", "null", "text {\"a\": 1}"]
+    preds = ['{"a": 1}', "```\n[1, 2]\n```", "{'a': 1}", "null", 'text {"a": 1}']
     assert score(ex("json_valid"), preds, [""] * 5).per_row == [1.0, 1.0, 0.0, 1.0, 0.0]
 
 
 def test_json_schema_with_a_relative_path_and_invalid_json_fails(tmp_path):
-    schema = {"type": "object", "required": ["category"],
-              "properties": {"category": {"enum": ["billing", "shipping"]}}}
+    schema = {"type": "object", "required": ["category"], "properties": {"category": {"enum": ["billing", "shipping"]}}}
     (tmp_path / "s.json").write_text(json.dumps(schema))
     preds = ['{"category": "billing"}', '{"category": "other"}', "not json", '{"reply": 1}']
     r = score(ex("json_schema", schema="s.json"), preds, [""] * 4, root=tmp_path)
@@ -78,3 +77,20 @@ def test_passes_and_parse_json_answer():
     with pytest.raises(FtcError):
         passes(1, "=>", 1)
     assert parse_json_answer(" null ") is None and parse_json_answer("nope") is NOT_JSON
+
+
+def test_every_per_row_metric_has_a_scorer_and_nothing_else_does() -> None:
+    """The one metric table (ftc.shared.contract) and the runtime's scorers name the same metrics."""
+    from ftc.runtime.metrics import SCORERS
+    from ftc.shared.contract import METRIC_SPECS, PER_ROW_METRICS
+
+    assert set(SCORERS) == set(PER_ROW_METRICS)
+    assert {n for n, m in METRIC_SPECS.items() if not m.per_row} == {"perplexity", "forgetting"}
+
+
+def test_the_language_reads_its_metric_arguments_from_the_table() -> None:
+    from ftc.compiler.lang.keys import METRIC_ARGS, REQUIRED_ARGS
+    from ftc.shared.contract import METRIC_SPECS
+
+    assert METRIC_ARGS == {n: m.args for n, m in METRIC_SPECS.items()}
+    assert REQUIRED_ARGS == {"contains": "text", "regex": "pattern", "json_schema": "schema"}

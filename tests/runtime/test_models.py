@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-
 from ftc.shared.errors import FtcError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,7 +27,13 @@ def loaded(base_dir):
 
 
 def test_conversion_gives_a_plain_loadable_folder_and_a_second_resolve_is_a_no_op(base_dir):
-    for name in ("config.json", "model.safetensors", "generation_config.json", "tokenizer.json", "tokenizer_config.json"):
+    for name in (
+        "config.json",
+        "model.safetensors",
+        "generation_config.json",
+        "tokenizer.json",
+        "tokenizer_config.json",
+    ):
         assert (base_dir / name).is_file(), name
     config = json.loads((base_dir / "config.json").read_text())
     assert "quantization_config" not in config

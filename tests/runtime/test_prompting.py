@@ -2,19 +2,21 @@
 
 import pytest
 
-from ftc.shared.errors import FtcError
 from ftc.runtime.prompting import Example, baseline_prompt, pick_shots, prompt_text, to_example, tuned_prompt
+from ftc.shared.errors import FtcError
 
 SYS = "You triage support tickets."
 
 
 def test_chat_row_gets_the_plans_system_prompt_and_last_assistant_turn_is_the_completion():
-    fields = {"messages": [
-        {"role": "user", "content": "hi"},
-        {"role": "assistant", "content": "hello"},
-        {"role": "user", "content": "my order is late"},
-        {"role": "assistant", "content": '{"category": "shipping"}'},
-    ]}
+    fields = {
+        "messages": [
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": "hello"},
+            {"role": "user", "content": "my order is late"},
+            {"role": "assistant", "content": '{"category": "shipping"}'},
+        ]
+    }
     ex = to_example(fields, "chat", SYS)
     assert ex.prompt[0] == {"role": "system", "content": SYS}
     assert [m["role"] for m in ex.prompt] == ["system", "user", "assistant", "user"]
@@ -22,11 +24,13 @@ def test_chat_row_gets_the_plans_system_prompt_and_last_assistant_turn_is_the_co
 
 
 def test_a_rows_own_system_message_wins():
-    fields = {"messages": [
-        {"role": "system", "content": "row system"},
-        {"role": "user", "content": "q"},
-        {"role": "assistant", "content": "a"},
-    ]}
+    fields = {
+        "messages": [
+            {"role": "system", "content": "row system"},
+            {"role": "user", "content": "q"},
+            {"role": "assistant", "content": "a"},
+        ]
+    }
     assert to_example(fields, "chat", SYS).prompt[0]["content"] == "row system"
 
 
@@ -52,7 +56,12 @@ def test_baseline_prompt_is_system_then_shots_then_question_and_tuned_prompt_mat
     ex = to_example({"prompt": "q", "completion": "a"}, "completion", SYS)
     msgs = baseline_prompt(ex, shots)
     assert [(m["role"], m["content"]) for m in msgs] == [
-        ("system", SYS), ("user", "q0"), ("assistant", "a0"), ("user", "q1"), ("assistant", "a1"), ("user", "q"),
+        ("system", SYS),
+        ("user", "q0"),
+        ("assistant", "a0"),
+        ("user", "q1"),
+        ("assistant", "a1"),
+        ("user", "q"),
     ]
     assert tuned_prompt(ex) == ex.prompt
     assert baseline_prompt(ex, []) == ex.prompt

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
 from ftc.runtime.executor import Context, Executor, RunOptions
 from ftc.runtime.prompting import Example
 from ftc.runtime.steps import STEPS
@@ -18,16 +17,39 @@ DOCS = {
 
 
 def _plan() -> dict:
-    src = {"name": "handbook", "path": "docs", "format": "documents", "columns": {}, "on_bad_rows": "fail", "glob": "**/*.md"}
+    src = {
+        "name": "handbook",
+        "path": "docs",
+        "format": "documents",
+        "columns": {},
+        "on_bad_rows": "fail",
+        "glob": "**/*.md",
+    }
     steps = [
         ("load", [], {"sources": [src], "eval_source": None}),
-        ("clean", ["load"], {"redact_pii": {"handbook": False}, "max_tokens": {"handbook": None}, "overlong": {"handbook": "drop"}}),
+        (
+            "clean",
+            ["load"],
+            {"redact_pii": {"handbook": False}, "max_tokens": {"handbook": None}, "overlong": {"handbook": "drop"}},
+        ),
         ("dedup", ["clean"], {"near_threshold": 0.85, "num_perm": 64, "shingle_words": 5}),
-        ("index", ["dedup"], {"embedding_model": "all-minilm-l6-v2", "chunk_tokens": 256, "chunk_overlap": 32,
-                              "top_k": 1, "sources": ["handbook"]}),
+        (
+            "index",
+            ["dedup"],
+            {
+                "embedding_model": "all-minilm-l6-v2",
+                "chunk_tokens": 256,
+                "chunk_overlap": 32,
+                "top_k": 1,
+                "sources": ["handbook"],
+            },
+        ),
     ]
-    return {"recipe": {"name": "kb"}, "inputs": [], "steps": [{"id": i, "kind": i, "needs": n, "guard": None, "config": c}
-                                                              for i, n, c in steps]}
+    return {
+        "recipe": {"name": "kb"},
+        "inputs": [],
+        "steps": [{"id": i, "kind": i, "needs": n, "guard": None, "config": c} for i, n, c in steps],
+    }
 
 
 def test_chunks_overlap_and_cover_every_word() -> None:
@@ -43,9 +65,12 @@ def test_index_then_retrieve_puts_the_right_document_before_the_question(tmp_pat
     ex = Executor(_plan(), tmp_path, RunOptions(runs_dir=tmp_path / "runs"), STEPS)
     result = ex.run()
     assert result.outcomes["index"].summary == {"documents": 3, "chunks": 3}
-    ctx = Context(ex.plan, {"id": "baseline", "kind": "baseline"}, tmp_path, tmp_path, result.outcomes,
-                  ex.options, ex.run_dir)
-    question = Example([{"role": "system", "content": "s"}, {"role": "user", "content": "How do I reset my password?"}], "x")
+    ctx = Context(
+        ex.plan, {"id": "baseline", "kind": "baseline"}, tmp_path, tmp_path, result.outcomes, ex.options, ex.run_dir
+    )
+    question = Example(
+        [{"role": "system", "content": "s"}, {"role": "user", "content": "How do I reset my password?"}], "x"
+    )
     (augmented,) = augment(ctx, [question])
     user = augmented.prompt[-1]["content"]
     assert user.startswith("Context:\n[1] (passwords.md) To reset a password")

@@ -6,25 +6,32 @@ from pathlib import Path
 
 import pytest
 
-
 REPO = Path(__file__).resolve().parents[2]
 os.environ.setdefault("FTC_HOME", str(REPO / ".ftc-test-home"))
 
 from transformers import TrainerCallback  # noqa: E402
 
 from ftc.runtime.generate import generate, load_model  # noqa: E402
-from ftc.runtime.models import EMBEDDED_BASE, resolve_model  # noqa: E402
 from ftc.runtime.prompting import to_example  # noqa: E402
-from ftc.shared.errors import FtcError  # noqa: E402
 from ftc.runtime.train.sft import build_trainer, hp_values, merge_adapter, train_sft  # noqa: E402
+from ftc.shared.errors import FtcError  # noqa: E402
 
 SYS = "You triage tickets. Reply with JSON."
 # Tiny rows so a step is cheap; one constant-ish answer so a few steps visibly lower the loss.
 ROWS = [
-    to_example({"messages": [
-        {"role": "user", "content": f"Order {i} is late."},
-        {"role": "assistant", "content": json.dumps({"category": "shipping", "priority": "high" if i % 2 else "low"})},
-    ]}, "chat", SYS)
+    to_example(
+        {
+            "messages": [
+                {"role": "user", "content": f"Order {i} is late."},
+                {
+                    "role": "assistant",
+                    "content": json.dumps({"category": "shipping", "priority": "high" if i % 2 else "low"}),
+                },
+            ]
+        },
+        "chat",
+        SYS,
+    )
     for i in range(8)
 ]
 HP = {"batch": 2, "lr": 2e-3, "lora_r": 8, "lora_alpha": 16, "lora_dropout": 0.0, "save_steps": 1, "seed": 3}
@@ -41,10 +48,16 @@ class FirstStep(TrainerCallback):
             self.first = state.global_step
 
 
-LONG = to_example({"messages": [
-    {"role": "user", "content": "My parcel is late. " * 60},
-    {"role": "assistant", "content": json.dumps({"category": "shipping", "priority": "high"})},
-]}, "chat", SYS)
+LONG = to_example(
+    {
+        "messages": [
+            {"role": "user", "content": "My parcel is late. " * 60},
+            {"role": "assistant", "content": json.dumps({"category": "shipping", "priority": "high"})},
+        ]
+    },
+    "chat",
+    SYS,
+)
 
 
 @pytest.mark.parametrize("rows,batching", [(ROWS[:2], "padded"), ([ROWS[0], LONG], "padding-free")])
@@ -96,8 +109,9 @@ def test_lora_lowers_loss_resumes_from_a_checkpoint_and_saves_a_loadable_adapter
 
 
 def test_full_fine_tune_runs_a_step_and_saves_plain_weights(base_dir, tmp_path):
-    result = train_sft(base_dir, ROWS[:2], None, {**HP, "lr": 1e-5, "max_steps": 1, "save_steps": 100}, tmp_path,
-                       method="full")
+    result = train_sft(
+        base_dir, ROWS[:2], None, {**HP, "lr": 1e-5, "max_steps": 1, "save_steps": 100}, tmp_path, method="full"
+    )
     assert result.global_step == 1 and result.method == "full"
     assert (result.output_dir / "model.safetensors").is_file()
     assert not (result.output_dir / "adapter_config.json").exists()

@@ -35,7 +35,7 @@ def test_every_step_kind_of_the_contract_is_registered_with_a_consistent_spec() 
         assert spec.kind == kind and callable(spec.fn)
         assert set(spec.needs_outputs_of) <= set(STEP_KINDS) - {kind}, kind
         assert all(r and not r.startswith(("steps", "project_root")) for r in spec.reads), kind
-    assert {k for k, s in STEPS.items() if s.guarded} == {"train", "dpo", "distill", "eval"}
+    assert {k for k, s in STEPS.items() if s.guarded} == {"lr_probe", "train", "dpo", "distill", "eval"}
     assert {k for k, s in STEPS.items() if s.content_keyed} == {"load", "clean", "dedup", "split"}
     assert step_package.GUARD.reads == ("expects",) and GUARD.needs_outputs_of == ("baseline",)
 
@@ -58,9 +58,21 @@ def test_the_plan_view_refuses_undeclared_reads_and_shows_what_the_key_hashes() 
 
 def test_a_step_reading_an_earlier_step_it_does_not_declare_fails(tmp_path: Path) -> None:
     spec = STEPS["gate"]
-    outcomes = {"split": Outcome("split", "split", "ran", "k", tmp_path), "baseline": Outcome("baseline", "baseline", "ran", "k", tmp_path)}
-    ctx = Context(PlanView({}, spec.reads, "gate"), {"id": "gate", "kind": "gate"}, tmp_path, tmp_path, outcomes,
-                  RunOptions(), tmp_path, None, spec)
+    outcomes = {
+        "split": Outcome("split", "split", "ran", "k", tmp_path),
+        "baseline": Outcome("baseline", "baseline", "ran", "k", tmp_path),
+    }
+    ctx = Context(
+        PlanView({}, spec.reads, "gate"),
+        {"id": "gate", "kind": "gate"},
+        tmp_path,
+        tmp_path,
+        outcomes,
+        RunOptions(),
+        tmp_path,
+        None,
+        spec,
+    )
     assert ctx.need_dir("baseline") == tmp_path
     with pytest.raises(UndeclaredRead, match="outputs of 'split'"):
         ctx.need_dir("split")
@@ -154,6 +166,7 @@ class Recorder:
             self.ran.append(kind)
             atomic.write_json(ctx.dir / "out.json", {"kind": kind})
             return {}
+
         return run
 
     def steps(self) -> dict:

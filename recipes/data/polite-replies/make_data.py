@@ -10,14 +10,46 @@ import random
 from pathlib import Path
 
 COMPLAINTS = [
-    ("My order #{n} arrived with a cracked mug.", "arrange a free replacement that ships today", "Breakage happens in transit."),
-    ("I was charged twice for order #{n}.", "refund the duplicate charge within 3 working days", "Check your bank, it's probably a pending hold."),
-    ("Order #{n} is a week late and nobody answers.", "check with the courier and send you tracking by tonight", "Deliveries take as long as they take."),
-    ("The size M jacket from order #{n} is far too small.", "email you a free return label so you can swap it for an L", "You should have checked the size chart."),
-    ("I cancelled order #{n} but it still shipped.", "send a prepaid return label and refund you once it's back", "It was already packed, nothing we can do."),
-    ("The discount code didn't apply to order #{n}.", "refund the 10% difference to your card", "Codes can't be applied after checkout."),
-    ("Your chat agent hung up on me about order #{n}.", "have a team lead call you tomorrow morning", "Maybe your connection dropped."),
-    ("Order #{n} came without the charger.", "post the missing charger by first-class mail", "Are you sure it wasn't in the box?"),
+    (
+        "My order #{n} arrived with a cracked mug.",
+        "arrange a free replacement that ships today",
+        "Breakage happens in transit.",
+    ),
+    (
+        "I was charged twice for order #{n}.",
+        "refund the duplicate charge within 3 working days",
+        "Check your bank, it's probably a pending hold.",
+    ),
+    (
+        "Order #{n} is a week late and nobody answers.",
+        "check with the courier and send you tracking by tonight",
+        "Deliveries take as long as they take.",
+    ),
+    (
+        "The size M jacket from order #{n} is far too small.",
+        "email you a free return label so you can swap it for an L",
+        "You should have checked the size chart.",
+    ),
+    (
+        "I cancelled order #{n} but it still shipped.",
+        "send a prepaid return label and refund you once it's back",
+        "It was already packed, nothing we can do.",
+    ),
+    (
+        "The discount code didn't apply to order #{n}.",
+        "refund the 10% difference to your card",
+        "Codes can't be applied after checkout.",
+    ),
+    (
+        "Your chat agent hung up on me about order #{n}.",
+        "have a team lead call you tomorrow morning",
+        "Maybe your connection dropped.",
+    ),
+    (
+        "Order #{n} came without the charger.",
+        "post the missing charger by first-class mail",
+        "Are you sure it wasn't in the box?",
+    ),
 ]
 NAMES = ["Priya", "Tom", "Amara", "Jonas", "Lucía", "Wei", "Fatima", "Oliver", "Sofia", "Kenji"]
 APOLOGIES = ["I'm sorry about this", "I'm really sorry for the trouble", "Sorry for the hassle"]

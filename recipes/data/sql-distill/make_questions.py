@@ -21,10 +21,22 @@ TEMPLATES = [
     ("List the names of products in the {cat} category.", "SELECT name FROM products WHERE category = '{cat}';"),
     ("What is the average price of {cat} products?", "SELECT AVG(price) FROM products WHERE category = '{cat}';"),
     ("How many orders are {status}?", "SELECT COUNT(*) FROM orders WHERE status = '{status}';"),
-    ("Which customers from {city} joined after {year}-01-01?", "SELECT name FROM customers WHERE city = '{city}' AND joined_on > '{year}-01-01';"),
-    ("What is the most expensive product in {cat}?", "SELECT name FROM products WHERE category = '{cat}' ORDER BY price DESC LIMIT 1;"),
-    ("How many items were sold in total for product {pid}?", "SELECT SUM(quantity) FROM order_items WHERE product_id = {pid};"),
-    ("List the ids of {status} orders placed by customer {cid}.", "SELECT id FROM orders WHERE customer_id = {cid} AND status = '{status}';"),
+    (
+        "Which customers from {city} joined after {year}-01-01?",
+        "SELECT name FROM customers WHERE city = '{city}' AND joined_on > '{year}-01-01';",
+    ),
+    (
+        "What is the most expensive product in {cat}?",
+        "SELECT name FROM products WHERE category = '{cat}' ORDER BY price DESC LIMIT 1;",
+    ),
+    (
+        "How many items were sold in total for product {pid}?",
+        "SELECT SUM(quantity) FROM order_items WHERE product_id = {pid};",
+    ),
+    (
+        "List the ids of {status} orders placed by customer {cid}.",
+        "SELECT id FROM orders WHERE customer_id = {cid} AND status = '{status}';",
+    ),
 ]
 
 
@@ -34,8 +46,12 @@ def main() -> None:
     while len(rows) < 48:
         question, query = rng.choice(TEMPLATES)
         values = {
-            "city": rng.choice(CITIES), "cat": rng.choice(CATEGORIES), "status": rng.choice(STATUSES),
-            "year": rng.randint(2019, 2024), "pid": rng.randint(1, 250), "cid": rng.randint(1, 900),
+            "city": rng.choice(CITIES),
+            "cat": rng.choice(CATEGORIES),
+            "status": rng.choice(STATUSES),
+            "year": rng.randint(2019, 2024),
+            "pid": rng.randint(1, 250),
+            "cid": rng.randint(1, 900),
         }
         q = question.format(**values)
         if q in seen:
