@@ -17,6 +17,7 @@ from ftc.compiler.lang.check_values import describe
 from ftc.compiler.lang.keys import METRIC_ARGS, REQUIRED_ARGS
 from ftc.compiler.lang.recipe import EvalSpec, Expect, Span
 from ftc.compiler.lang.suggest import did_you_mean, suggest
+from ftc.shared import files
 from ftc.shared.contract import METRICS, RATE_METRICS
 
 
@@ -112,9 +113,11 @@ def _metric_arg_value(ctx: Context, arg_name: str, value: ast.Str) -> object | N
 
 def _valid_json_file(ctx: Context, path: str, span: Span) -> bool:
     try:
-        with open(path, "rb") as fh:
-            json.loads(fh.read(5_000_000))
+        json.loads(files.read_whole(path, limit=5_000_000, what="a JSON Schema"))
         return True
+    except files.DataError as exc:  # a FIFO, a device or an oversized file, refused before reading
+        ctx.err("FTR111", f"the JSON Schema file cannot be read: {exc.reason}", span)
+        return False
     except (OSError, ValueError, RecursionError) as exc:
         ctx.err("FTR111", f"the JSON Schema file cannot be read as JSON: {exc}", span)
         return False

@@ -9,6 +9,7 @@ for bad input: every problem is a located ``Diagnostic`` (``file:1:1`` when noth
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from ftc.compiler.lang import ast
@@ -77,6 +78,9 @@ def read_source(path: str | Path) -> tuple[str | None, list[Diagnostic]]:
             return None, [
                 error("FTR001", "this is a directory, not a recipe file", where, "lint a folder with `ftc lint DIR`")
             ]
+        if os.path.exists(file) and not stat.S_ISREG(os.stat(file).st_mode):
+            # Opening a FIFO blocks until a writer comes, and a device never ends: refuse before open.
+            return None, [error("FTR001", "not a regular file (a FIFO, device or socket cannot be a recipe)", where)]
         with open(file, "rb") as fh:
             data = fh.read(parser.MAX_BYTES + 1)
     except FileNotFoundError:

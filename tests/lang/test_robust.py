@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -81,3 +82,32 @@ def test_surrogate_escapes_print_safely(tmp_path: Path, capsys: pytest.CaptureFi
     assert main(["fmt", "--stdout", str(path)]) == 0
     out = capsys.readouterr().out
     assert "FTR114" in out and "\\ud800" in out
+
+
+def test_a_fifo_or_device_recipe_is_refused_without_blocking(tmp_path: Path) -> None:
+    """Opening a FIFO blocks until a writer comes; /dev/zero never ends: both refused before open."""
+    fifo = tmp_path / "pipe.ftr"
+    os.mkfifo(fifo)
+    link = tmp_path / "zero.ftr"
+    link.symlink_to("/dev/zero")
+    for path in (fifo, link):
+        recipe, diags = load_recipe(path)
+        assert recipe is None and [d.code for d in diags] == ["FTR001"]
+        assert "not a regular file" in diags[0].message
+
+
+def test_a_fifo_as_a_json_schema_is_an_error_not_a_hang(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "rows.jsonl").write_text(
+        '{"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]}\n'
+    )
+    os.mkfifo(tmp_path / "schema.json")
+    recipe_path = tmp_path / "r.ftr"
+    recipe_path.write_text(
+        'recipe "x" {\n  goal = behavior("Reply as JSON")\n  base = model("smollm2-135m-instruct")\n'
+        '  data "rows" {\n    path   = "data/rows.jsonl"\n    format = chat\n  }\n'
+        '  eval {\n    holdout = 20%\n    expect json_schema("schema.json") >= 0.9\n  }\n}\n'
+    )
+    recipe, diags = load_recipe(recipe_path)
+    assert recipe is None
+    assert any(d.code == "FTR111" and "not a regular file" in d.message for d in diags), diags
