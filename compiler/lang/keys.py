@@ -108,7 +108,7 @@ def show_value(kind: str, value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if kind == "fraction":
-        return f"{value:.0%}"  # type: ignore[str-format]
+        return f"{value:.0%}"
     if kind in ("string", "path", "source"):
         return f'"{value}"'
     return str(value)

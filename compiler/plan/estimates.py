@@ -19,7 +19,7 @@ SEARCH_MIN_ROWS = 8  # the smallest validation slice a prompt search or lr probe
 BATCH = 8  # generation batch of the baseline and eval steps
 
 
-def estimate(f: Facts, d: Decisions, new_tokens: int) -> dict:
+def estimate(f: Facts, d: Decisions, new_tokens: int) -> dict[str, Any]:
     hp = d.hp
     p = f.base.params
     max_len = int(hp["max_length"]["value"])
@@ -165,6 +165,7 @@ def plan_searches(f: Facts, d: Decisions, new_tokens: int) -> None:
             break
         trimmed.append(step)
     if trimmed:
+        assert budget is not None, "steps are trimmed only against a budget"
         cut = f"left out to fit the budget of {duration(budget)}: " + ", ".join(trimmed)
         search_why = f"{search_why}; {cut}" if d.prompt_search else cut
         if "the probe" in trimmed:
@@ -254,7 +255,7 @@ def _lr_probe(f: Facts, d: Decisions) -> tuple[dict[str, Any] | None, str]:
     return probe, why
 
 
-def check_budget(f: Facts, d: Decisions, est: dict) -> None:
+def check_budget(f: Facts, d: Decisions, est: dict[str, Any]) -> None:
     c = f.recipe.constraints
     secs = est["seconds"]
     work = f"{est['train_flops']:.3g} training FLOPs" if d.trains else "no training"

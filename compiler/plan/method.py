@@ -8,6 +8,8 @@ names the options. Every hyper-parameter records who set it (rule or recipe) and
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
+from typing import Any
 
 from ftc.compiler.lang.lint_rules import qlora_on_cpu
 from ftc.compiler.lang.thresholds import FULL_MIN_EXAMPLES, NEAR_MEMORY
@@ -19,20 +21,32 @@ from ftc.shared.hparams import DEFAULTS
 
 
 # --- hyper-parameters (rule 8) ---------------------------------------------------------------
-def _hp(value, set_by: str, reason: str) -> dict:
+def _hp(value: object, set_by: str, reason: str) -> dict[str, Any]:
     return {"value": value, "set_by": set_by, "reason": reason}
 
 
-def decide_hparams(f: Facts, d: Decisions, method: str) -> dict:
+def _default_int(key: str) -> int:
+    value = DEFAULTS[key]
+    assert isinstance(value, int), f"DEFAULTS[{key!r}] is an int"
+    return value
+
+
+def _default_float(key: str) -> float:
+    value = DEFAULTS[key]
+    assert isinstance(value, float), f"DEFAULTS[{key!r}] is a float"
+    return value
+
+
+def decide_hparams(f: Facts, d: Decisions, method: str) -> dict[str, Any]:
     r = f.recipe
     o = {k: v for k, v in r.train.values.items() if not (k == "lr" and v == "auto")}  # auto = the rule + probe
     n = f.rows(d.train_names)
     n_train = train_rows(f, n)
     lora = method in ("lora", "qlora", "dora")
     max_len = _max_length(f, "rag" in d.strategy)
-    r_, alpha = DEFAULTS["lora_r"], DEFAULTS["lora_alpha"]
+    r_, alpha = _default_int("lora_r"), _default_int("lora_alpha")
     eff = hparams.EFFECTIVE_BATCH_SMALL if n_train < hparams.LARGE_DATA_ROWS else hparams.EFFECTIVE_BATCH
-    hp = {
+    hp: dict[str, Any] = {
         "lora_r": _hp(
             r_ if lora else None,
             "rule",
@@ -81,7 +95,7 @@ def decide_hparams(f: Facts, d: Decisions, method: str) -> dict:
     if "dpo" in d.strategy:
         hp["dpo_beta"] = _hp(DEFAULTS["dpo_beta"], "rule", f"beta {DEFAULTS['dpo_beta']}, the DPO paper's default")
         hp["dpo_lr"] = _hp(
-            DEFAULTS["dpo_lr"], "rule", f"{hparams.short(DEFAULTS['dpo_lr'])}: DPO after SFT needs a small step"
+            DEFAULTS["dpo_lr"], "rule", f"{hparams.short(_default_float('dpo_lr'))}: DPO after SFT needs a small step"
         )
     hp["_effective"] = eff  # removed before the plan is written
     for key, value in o.items():  # a train { } override wins (method is decided by decide_method)
@@ -172,7 +186,7 @@ def _max_length(f: Facts, retrieval: bool) -> tuple[int, str]:
     )
 
 
-def _packing(f: Facts, hp: dict, n_train: int) -> None:
+def _packing(f: Facts, hp: dict[str, Any], n_train: int) -> None:
     if hp["packing"]["set_by"] == "recipe":
         return
     max_len = int(hp["max_length"]["value"])
@@ -246,19 +260,18 @@ def _first_fit(f: Facts, d: Decisions, candidates: list[str], gpus: int) -> memo
     ckpts = (
         [hp["gradient_checkpointing"]["value"]] if hp["gradient_checkpointing"]["set_by"] == "recipe" else [False, True]
     )
-    r = int(hp["lora_r"]["value"] or DEFAULTS["lora_r"])
+    r = int(hp["lora_r"]["value"] or _default_int("lora_r"))
     # First look for a fit with 10% headroom (activations vary with the longest rows), then without.
     for room in (NEAR_MEMORY, 1.0) if limit else (1.0,):
         found = _fit(f, candidates, ckpts, batches, max_len, r, gpus, None if limit is None else limit * room)
         if found is not None:
             est, b, ckpt = found
-            hp["batch"] = _hp(
-                b,
-                hp["batch"]["set_by"],
-                hp["batch"]["reason"]
-                if b == start
-                else f"micro-batch {b}: the largest that fits in {limit / GB:.1f} GB",
-            )
+            if b == start:
+                reason = hp["batch"]["reason"]
+            else:
+                assert limit is not None, "without a limit the first (starting) micro-batch fits"
+                reason = f"micro-batch {b}: the largest that fits in {limit / GB:.1f} GB"
+            hp["batch"] = _hp(b, hp["batch"]["set_by"], reason)
             if ckpt and hp["gradient_checkpointing"]["set_by"] == "rule":
                 hp["gradient_checkpointing"] = _hp(
                     True, "rule", "on: activations would not fit otherwise (~30% slower)"
@@ -267,7 +280,16 @@ def _first_fit(f: Facts, d: Decisions, candidates: list[str], gpus: int) -> memo
     return None
 
 
-def _fit(f: Facts, candidates, ckpts, batches, max_len: int, r: int, gpus: int, limit: float | None):
+def _fit(
+    f: Facts,
+    candidates: list[str],
+    ckpts: list[bool],
+    batches: list[int],
+    max_len: int,
+    r: int,
+    gpus: int,
+    limit: float | None,
+) -> tuple[memory.MemoryEstimate, int, bool] | None:
     for method in candidates:
         for ckpt in ckpts:
             for b in batches:
@@ -279,8 +301,10 @@ def _fit(f: Facts, candidates, ckpts, batches, max_len: int, r: int, gpus: int, 
     return None
 
 
-def _method_rule(f: Facts, d: Decisions, asked, n: int) -> None:
-    peak = d.mem.peak / GB
+def _method_rule(f: Facts, d: Decisions, asked: object, n: int) -> None:
+    mem = d.mem
+    assert mem is not None, "decide_method sets the estimate first"
+    peak = mem.peak / GB
     where = f"{f.device.memory_bytes / GB:.0f} GB" if f.device.memory_bytes else "unchecked memory"
     if asked:
         d.fire("R-METHOD-BY-MEMORY", f"{d.method} set by recipe; needs {peak:.1f} GB per device ({where})")
@@ -296,10 +320,10 @@ def _method_rule(f: Facts, d: Decisions, asked, n: int) -> None:
             "set by recipe" if asked else f"{n:,} training examples (at least {FULL_MIN_EXAMPLES:,})",
         )
     limit = f.device.memory_bytes
-    if limit and d.mem.peak >= NEAR_MEMORY * limit:
+    if limit and mem.peak >= NEAR_MEMORY * limit:
         d.warn(
             "FTR314",
-            f"peak memory {peak:.1f} GB is {d.mem.peak / limit:.0%} of the device's {limit / GB:.1f} GB",
+            f"peak memory {peak:.1f} GB is {mem.peak / limit:.0%} of the device's {limit / GB:.1f} GB",
             f.recipe.constraints.span,
             "long rows or a larger batch at run time may not fit; lower max_length or batch",
         )
@@ -307,6 +331,8 @@ def _method_rule(f: Facts, d: Decisions, asked, n: int) -> None:
 
 def _alternatives(f: Facts, d: Decisions) -> None:
     hp = d.hp
+    mem = d.mem
+    assert mem is not None, "decide_method sets the estimate first"
     args = dict(seq_len=int(hp["max_length"]["value"]), micro_batch=int(hp["batch"]["value"]))
     limit = f.device.memory_bytes
     for method in ("full", "lora", "qlora"):
@@ -317,9 +343,9 @@ def _alternatives(f: Facts, d: Decisions) -> None:
             f.base.spec,
             method,
             f.device.kind,
-            lora_r=DEFAULTS["lora_r"],
+            lora_r=_default_int("lora_r"),
             checkpointing=bool(hp["gradient_checkpointing"]["value"]),
-            gpus=d.mem.gpus,
+            gpus=mem.gpus,
             **args,
         )
         d.alternatives[method] = {
@@ -335,12 +361,12 @@ def _fsdp(f: Facts, d: Decisions, est: memory.MemoryEstimate) -> None:
     distributed.record_fsdp(f, d, est)
 
 
-def _nothing_fits(f: Facts, d: Decisions, candidates: list[str], asked) -> None:
+def _nothing_fits(f: Facts, d: Decisions, candidates: list[str], asked: object) -> None:
     r = f.recipe
     limit = f.device.memory_bytes or 0
     max_len = int(d.hp["max_length"]["value"])
     need = {m: memory.estimate(f.base.spec, m, f.device.kind, max_len, 1, checkpointing=True).peak for m in candidates}
-    cheapest = min(need, key=need.get)
+    cheapest = min(need, key=need.__getitem__)
     options = []
     if f.device.kind == "cpu":
         options.append("QLoRA on cuda (`device = cuda`)")
@@ -397,7 +423,7 @@ def _set_accum(d: Decisions) -> None:
         )
 
 
-def _modules(value: object) -> str:
+def _modules(value: Iterable[object] | None) -> str:
     return "all linear layers" if value == "all-linear" else ", ".join(map(str, value or []))
 
 

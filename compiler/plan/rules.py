@@ -11,6 +11,7 @@ The diagnostics the planner reports (FTR3xx) are registered with every other cod
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from ftc.compiler.lang.thresholds import (
     FULL_MIN_EXAMPLES,
@@ -284,7 +285,7 @@ DECISION_RULES: tuple[DecisionRule, ...] = (
 BY_ID: dict[str, DecisionRule] = {r.id: r for r in DECISION_RULES}
 
 
-def fired(rule_id: str, because: str) -> dict:
+def fired(rule_id: str, because: str) -> dict[str, Any]:
     """The record of one applied rule, as it appears in the plan."""
     rule = BY_ID[rule_id]
     return {"id": rule.id, "because": because, "source": rule.source}

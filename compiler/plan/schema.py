@@ -51,7 +51,12 @@ EXTRA_HPARAMS: dict[str, Schema] = {
 
 _NAME: Schema = {"type": "string", "minLength": 1, "maxLength": 200}
 _NAMES: Schema = {"type": "array", "items": _NAME}
-_POSITIVE = lambda hi: {"type": "integer", "minimum": 1, "maximum": hi}  # noqa: E731
+
+
+def _POSITIVE(hi: int) -> Schema:
+    return {"type": "integer", "minimum": 1, "maximum": hi}
+
+
 _TOKENS = _POSITIVE(1_000_000)
 _BATCH = _POSITIVE(65_536)
 _SOURCE: Schema = {
@@ -105,7 +110,11 @@ _PROMPT_SEARCH: Schema = {
     },
     "additionalProperties": False,
 }
-_PER_SOURCE = lambda value: {"type": "object", "additionalProperties": value}  # noqa: E731
+
+
+def _PER_SOURCE(value: Schema) -> Schema:
+    return {"type": "object", "additionalProperties": value}
+
 
 # What each step kind's config may hold; a key the runtime does not read is refused.
 STEP_CONFIGS: dict[str, Schema] = {

@@ -11,6 +11,7 @@ learning-rate probe before train (R-LR-PROBE); the baseline's config carries its
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from ftc.compiler.lang.recipe import Recipe
 from ftc.shared.contract import GUARD, RATE_METRICS
@@ -21,7 +22,7 @@ TOP_K = 3
 CONTEXT_TOKENS = CHUNK_TOKENS * TOP_K  # retrieved context added to every prompt when retrieving
 
 
-def _step(kind: str, needs: list[str], config: dict, guard: str | None = None) -> dict:
+def _step(kind: str, needs: list[str], config: dict[str, Any], guard: str | None = None) -> dict[str, Any]:
     return {"id": kind, "kind": kind, "needs": needs, "guard": guard, "config": config}
 
 
@@ -34,7 +35,7 @@ def max_new_tokens(answer_p99: int) -> int:
     return min(1024, max(32, 16 * math.ceil(answer_p99 * 1.5 / 16)))
 
 
-def score_by(expects: list[dict]) -> list[dict]:
+def score_by(expects: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """What the baseline's prompt search scores candidates by: every rate expect, without its bar."""
     return [
         {"label": e["label"], "metric": e["metric"], "args": e["args"]} for e in expects if e["metric"] in RATE_METRICS
@@ -51,9 +52,9 @@ def build_steps(
     few_shot: int,
     export_merged: bool,
     *,
-    prompt_search: dict | None = None,
-    lr_probe: dict | None = None,
-) -> list[dict]:
+    prompt_search: dict[str, Any] | None = None,
+    lr_probe: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
     retrieval = "rag" in strategy
     ev = recipe.eval
     steps = [
