@@ -276,22 +276,10 @@ def _entry_rows(draft: Draft, prefix: str, entry: dict[str, Any], done: dict[str
 def _datasets(draft: Draft, path: str, value: Any, doc: dict[str, Any], eval_only: bool = False) -> list[Row]:
     if not isinstance(value, list) or not value:
         return [row(path, value, Drop("not a list of datasets"), attention=True)]
-    rows: list[Row] = []
-    for i, entry in enumerate(value):
-        prefix = f"{path}[{i}]"
-        if isinstance(entry, str):
-            entry = {"path": entry}
-        if not isinstance(entry, dict):
-            rows.append(row(prefix, entry, Drop("not a dataset entry"), attention=True))
-        elif eval_only and i > 0:
-            rows.append(
-                row(prefix, entry, Drop("ftc evaluates on one eval source; merge them into the first"), attention=True)
-            )
-        else:
-            rows += _one_dataset(draft, prefix, entry, draft.context["rl"], eval_only)
-    if len(value) > 1 and not eval_only:
-        draft.note(f"{len(value)} datasets: ftc concatenates them (mixture weights are not in the language yet)")
-    return rows
+    entries = [{"path": entry} if isinstance(entry, str) else entry for entry in value]
+    return c.dataset_list(
+        draft, path, entries, eval_only, lambda d, k, v, ev: _one_dataset(d, k, v, d.context["rl"], ev)
+    )
 
 
 def _test_datasets(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from typing import Any
 
 from ftc.compiler.importers.core import Carry, Decide, Draft, Drop, Handle, Refuse, Row, carried, carry, row
@@ -187,3 +188,36 @@ def distributed(draft: Draft, path: str, value: Any, how: str = "") -> list[Row]
     )
     draft.note("constraints: the source trained on several GPUs; set `gpus` to how many (the config does not say)")
     return [row(path, value, DISTRIBUTED)]
+
+
+DatasetEntry = Callable[[Draft, str, dict[str, Any], bool], list[Row]]
+
+
+def dataset_list(
+    draft: Draft,
+    path: str,
+    entries: list[Any],
+    eval_only: bool,
+    one: DatasetEntry,
+    *,
+    keyed: bool = True,
+    what: str = "a dataset entry",
+) -> list[Row]:
+    """Every tool's list of datasets, walked the same way: each entry is carried by ``one``, a
+    non-mapping is dropped, extra eval sources are dropped (ftc scores one), and several training
+    sources are noted as concatenated. ``keyed``: rows are named ``path[i]`` (False: one entry
+    given without a list, named ``path``)."""
+    rows: list[Row] = []
+    for i, entry in enumerate(entries):
+        prefix = f"{path}[{i}]" if keyed else path
+        if not isinstance(entry, dict):
+            rows.append(row(prefix, entry, Drop(f"not {what}"), attention=True))
+        elif eval_only and i > 0:
+            rows.append(
+                row(prefix, entry, Drop("ftc evaluates on one eval source; merge them into the first"), attention=True)
+            )
+        else:
+            rows += one(draft, prefix, entry, eval_only)
+    if len(entries) > 1 and not eval_only:
+        draft.note(f"{len(entries)} datasets: ftc concatenates them (mixture weights are not in the language yet)")
+    return rows

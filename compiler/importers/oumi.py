@@ -167,20 +167,7 @@ def _entry_rows(prefix: str, entry: dict[str, Any], done: dict[str, Row]) -> lis
 def _datasets(draft: Draft, path: str, value: Any, doc: dict[str, Any], eval_only: bool = False) -> list[Row]:
     if not isinstance(value, list) or not value:
         return [row(path, value, Drop("not a list of datasets"), attention=True)]
-    rows: list[Row] = []
-    for i, entry in enumerate(value):
-        prefix = f"{path}[{i}]"
-        if not isinstance(entry, dict):
-            rows.append(row(prefix, entry, Drop("not a dataset entry"), attention=True))
-        elif eval_only and i > 0:
-            rows.append(
-                row(prefix, entry, Drop("ftc evaluates on one eval source; merge them into the first"), attention=True)
-            )
-        else:
-            rows += _entry(draft, prefix, entry, eval_only)
-    if len(value) > 1 and not eval_only:
-        draft.note(f"{len(value)} datasets: ftc concatenates them (mixture weights are not in the language yet)")
-    return rows
+    return c.dataset_list(draft, path, value, eval_only, _entry)
 
 
 def _validation(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]:

@@ -244,20 +244,8 @@ def _entry_rows(draft: Draft, prefix: str, entry: dict[str, Any], done: dict[str
 
 def _dataset(draft: Draft, path: str, value: Any, doc: dict[str, Any], eval_only: bool = False) -> list[Row]:
     entries = value if isinstance(value, list) else [value]
-    rows: list[Row] = []
-    for i, entry in enumerate(entries):
-        prefix = f"{path}[{i}]" if isinstance(value, list) else path
-        if not isinstance(entry, dict):
-            rows.append(row(prefix, entry, Drop("not a dataset component"), attention=True))
-        elif eval_only and i > 0:
-            rows.append(
-                row(prefix, entry, Drop("ftc evaluates on one eval source; merge them into the first"), attention=True)
-            )
-        else:
-            rows += _dataset_entry(draft, prefix, entry, eval_only)
-    if len(entries) > 1 and not eval_only:
-        draft.note(f"{len(entries)} datasets: ftc concatenates them (mixture weights are not in the language yet)")
-    return rows
+    keyed = isinstance(value, list)
+    return c.dataset_list(draft, path, entries, eval_only, _dataset_entry, keyed=keyed, what="a dataset component")
 
 
 def _dataset_val(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]:
