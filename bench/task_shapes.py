@@ -148,8 +148,11 @@ SHAPES: dict[str, tuple[Callable[[random.Random], Row], str, str]] = {
 def rows(shape: str, n: int, seed: int) -> list[dict]:
     gen = SHAPES[shape][0]
     rng = random.Random(f"{shape}:{seed}")
-    out, seen = [], set()
+    out, seen, tries = [], set(), 0
     while len(out) < n:
+        tries += 1
+        if tries > 50 * n:  # a small shape has only so many distinct rows (short_answer: ~160)
+            raise SystemExit(f"{shape}: only {len(out)} distinct rows after {tries - 1} draws; ask for fewer")
         user, answer = gen(rng)
         if user in seen:  # exact duplicates would be dropped by dedup anyway; keep the count honest
             continue
