@@ -142,13 +142,16 @@ def read_checked_plan(target: Path, refresh: bool, allow_outside: bool) -> tuple
 
 def _sigterm_is_an_interrupt() -> None:
     """`kill PID` (and CI cancelling a job) ends the run like Ctrl-C: the running step is marked
-    interrupted in state.json and the next `ftc run` resumes it."""
+    interrupted in state.json and the next `ftc run` resumes it. SIGINT gets Python's own handler
+    back too: a process started in the background by a shell inherits SIGINT ignored, and then
+    `kill -INT` (or a CI runner's Ctrl-C) would be lost."""
     import signal
 
     def interrupt(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _execute(plan: Plan, root: Path, runs_dir: Path, force: tuple[str, ...], allow_download: bool, quiet: bool) -> int:

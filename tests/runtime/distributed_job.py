@@ -6,6 +6,7 @@ FTC_NODE_RANK / FTC_MAIN_PORT select the node of a simulated multi-node run."""
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -14,6 +15,10 @@ from ftc.runtime import launch
 from ftc.runtime.models import EMBEDDED_BASE, resolve_model
 from ftc.runtime.prompting import to_example
 from ftc.shared.errors import FtcError
+
+# Started from a shell in the background (as CI may be), a process inherits SIGINT ignored and the
+# Ctrl-C test's signal would be lost: take Python's own handler back, as `ftc run` does.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 SYS = "You triage tickets. Reply with JSON."
 ROWS = [
