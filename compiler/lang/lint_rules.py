@@ -143,7 +143,25 @@ def _knowledge_without_documents(src: LintInput) -> Iterator[Diagnostic]:
 # --- FTR202 ----------------------------------------------------------------------------------
 def count_rows(path: str, fmt: str) -> int | None:
     """Rows of a data file as the load step counts them (None when it cannot be told cheaply or the
-    file cannot be read): the one shared counter, so lint, plan and run agree."""
+    file cannot be read): the one shared counter, so lint, plan and run agree. Remembered per file
+    version (device, inode, size, mtime): the language server lints on every keystroke, and a data
+    file of tens of megabytes must not be re-read each time."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    version = (path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    if version not in _ROW_COUNTS:
+        if len(_ROW_COUNTS) >= 256:
+            _ROW_COUNTS.pop(next(iter(_ROW_COUNTS)))
+        _ROW_COUNTS[version] = _count(path)
+    return _ROW_COUNTS[version]
+
+
+_ROW_COUNTS: dict[tuple[str, int, int, int, int], int | None] = {}
+
+
+def _count(path: str) -> int | None:
     from ftc.shared import files
 
     try:

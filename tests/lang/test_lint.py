@@ -279,3 +279,25 @@ def test_the_shared_predicates_work_on_a_recipe_built_without_text() -> None:
         knowledge_without_documents(Recipe("r", "/p/r.ftr", "/p", Goal("knowledge", "k"), ModelRef("m"), (docs,)))
         is None
     )
+
+
+def test_row_counts_are_remembered_per_file_version(tmp_path) -> None:
+    """The language server lints on every keystroke: an unchanged data file is counted once, an
+    edited one again."""
+    import os
+
+    from ftc.compiler.lang import lint_rules
+
+    data = tmp_path / "rows.jsonl"
+    data.write_text('{"text": "a"}\n' * 3, encoding="utf-8")
+    assert lint_rules.count_rows(str(data), "text") == 3
+    calls = []
+    real = lint_rules._count
+    lint_rules._count = lambda path: calls.append(path) or real(path)
+    try:
+        assert lint_rules.count_rows(str(data), "text") == 3 and calls == []
+        data.write_text('{"text": "a"}\n' * 5, encoding="utf-8")
+        os.utime(data, ns=(1, 10**9 * 2_000_000_000))
+        assert lint_rules.count_rows(str(data), "text") == 5 and calls == [str(data)]
+    finally:
+        lint_rules._count = real
