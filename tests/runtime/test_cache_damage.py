@@ -9,9 +9,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from gate_support import run_gate
 
-from ftc.runtime.executor import Context, Executor, Outcome, RunOptions
-from ftc.runtime.plan_view import PlanView
+from ftc.runtime.executor import Executor, Outcome, RunOptions
 from ftc.runtime.prompting import Example
 from ftc.runtime.steps import STEPS, common
 from ftc.shared import atomic
@@ -152,27 +152,7 @@ def _scored(folder: Path, n: int, *, offset: int = 0) -> Path:
 
 
 def _gate(tmp_path: Path, baseline: Path, tuned: Path) -> dict:
-    spec = STEPS["gate"]
-    plan = {"expects": [EXPECT], "gate": {"beat_baseline_pct": 0}}
-    outcomes = {
-        "baseline": Outcome("baseline", "baseline", "cached", "b", baseline),
-        "eval": Outcome("eval", "eval", "ran", "e", tuned),
-    }
-    out = tmp_path / "gate"
-    out.mkdir()
-    ctx = Context(
-        PlanView(plan, spec.reads, "gate"),
-        {"id": "gate", "kind": "gate"},
-        out,
-        tmp_path,
-        outcomes,
-        RunOptions(),
-        tmp_path,
-        None,
-        spec,
-    )
-    spec.fn(ctx)
-    return json.loads((out / "gate.json").read_text())
+    return run_gate(tmp_path, {"expects": [EXPECT], "gate": {"beat_baseline_pct": 0}}, baseline, tuned)
 
 
 def test_the_gate_refuses_scores_over_different_row_counts(tmp_path: Path) -> None:

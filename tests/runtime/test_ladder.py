@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from gate_support import run_gate
 
 from ftc.runtime.executor import Context, Outcome, RunOptions
 from ftc.runtime.plan_view import PlanView
@@ -39,26 +40,8 @@ def _write(folder: Path, right: int, *, ppl: float = 10.0, **extra: object) -> P
 
 
 def _gate(tmp_path: Path, expects: list[dict], eval_dir: Path | None) -> dict:
-    spec = STEPS["gate"]
     plan = {"expects": expects, "gate": {"beat_baseline_pct": 10.0, "require_all_expects": True}}
-    outcomes = {"baseline": Outcome("baseline", "baseline", "cached", "b", tmp_path / "baseline")}
-    if eval_dir is not None:
-        outcomes["eval"] = Outcome("eval", "eval", "ran", "e", eval_dir)
-    out = tmp_path / "gate"
-    out.mkdir(exist_ok=True)
-    ctx = Context(
-        PlanView(plan, spec.reads, "gate"),
-        {"id": "gate", "kind": "gate"},
-        out,
-        tmp_path,
-        outcomes,
-        RunOptions(),
-        tmp_path,
-        None,
-        spec,
-    )
-    spec.fn(ctx)
-    return json.loads((out / "gate.json").read_text())
+    return run_gate(tmp_path, plan, tmp_path / "baseline", eval_dir)
 
 
 def test_a_dpo_stage_that_does_not_help_its_sft_start_is_named_but_does_not_block(tmp_path: Path) -> None:
