@@ -170,7 +170,7 @@ def _search_line(info: dict) -> str:
     return f"Scored on {search.get('validation_rows')} validation rows of train (never the holdout), {search.get('seconds')} s."
 
 
-_PROBE_HEAD = ["lr", "validation loss", "steps", "chosen"]
+_PROBE_HEAD = ["lr", "validation loss", "steps", "stable", "chosen"]
 
 
 def _probe_rows(info: dict) -> list[list[str]]:
@@ -180,6 +180,7 @@ def _probe_rows(info: dict) -> list[list[str]]:
             f"{t.get('lr'):g}" if isinstance(t.get("lr"), (int, float)) else str(t.get("lr")),
             _fmt(t.get("val_loss")),
             str(t.get("steps")),
+            {True: "yes", False: "no"}.get(t.get("stable"), ""),
             "yes" if t.get("lr") == probe.get("chosen") else "",
         ]
         for t in probe.get("tried") or []
@@ -188,9 +189,12 @@ def _probe_rows(info: dict) -> list[list[str]]:
 
 def _probe_line(info: dict) -> str:
     probe = info.get("lr_probe") or {}
+    untrained = probe.get("untrained_val_loss")
+    before = f" (untrained validation loss {_fmt(untrained)})" if untrained is not None else ""
+    why = f" ({probe['why']})" if probe.get("why") else ""
     return (
-        f"The rule's lr {probe.get('rule_lr')}, chosen {probe.get('chosen')}; {probe.get('validation_rows')} "
-        f"validation rows, {probe.get('seconds')} s."
+        f"The rule's lr {probe.get('rule_lr')}, chosen {probe.get('chosen')}{why}{before}; "
+        f"{probe.get('validation_rows')} validation rows of train, {probe.get('seconds')} s."
     )
 
 

@@ -145,9 +145,9 @@ def _probe_flops(f: Facts, d: Decisions, per_row: int) -> int:
     probe = d.lr_probe
     if not probe:
         return 0
-    runs = len(probe["candidates"])
+    runs = 1  # the rule's lr, stable in the common case; a step down adds a run each (the plan says so)
     trained = runs * int(probe["steps"]) * int(d.hp["batch"]["value"]) * per_row
-    scored = runs * int(probe["validation_rows"]) * per_row
+    scored = (runs + 1) * int(probe["validation_rows"]) * per_row  # + the untrained model's loss
     return costs.train_flops(f.base.params, trained, d.method) + costs.inference_flops(f.base.params, scored)
 
 
@@ -248,9 +248,10 @@ def _lr_probe(f: Facts, d: Decisions) -> tuple[dict[str, Any] | None, str]:
         "min_gain": hparams.PROBE_MIN_GAIN,
     }
     why = (
-        f"{len(lrs)} runs of {hparams.PROBE_STEPS} updates at lr "
-        + ", ".join(hparams.short(x) for x in lrs)
-        + f" on {n_train - val} train rows, validation loss on the last {val} train rows"
+        f"a run of {hparams.PROBE_STEPS} updates at the rule's lr {hparams.short(lrs[0])} on {n_train - val} train "
+        f"rows, validation loss on the last {val} train rows; if it is not stable, down to "
+        + ", ".join(hparams.short(x) for x in lrs[1:])
+        + " (the estimate counts one run)"
     )
     return probe, why
 

@@ -194,17 +194,21 @@ DECISION_RULES: tuple[DecisionRule, ...] = (
     DecisionRule(
         "R-LR-PROBE",
         "A measured learning-rate probe",
-        f"When the recipe leaves lr to the rules and the budget allows, a guarded lr_probe step trains "
-        f"{len(hparams.PROBE_FACTORS)} short runs ({hparams.PROBE_STEPS} updates each, constant lr) at R-LR's lr x "
-        + ", ".join(f"{x:.3g}" for x in hparams.PROBE_FACTORS)
-        + f" on train rows only, and scores each by the loss on "
-        f"a validation slice of train (its last {hparams.PROBE_VAL_ROWS} rows at most, never the holdout). Another lr "
-        f"replaces the rule's only when its validation loss is at least {hparams.PROBE_MIN_GAIN:.0%} lower. The train "
-        "step uses the chosen lr. Over the budget with the probe: the rule's lr is used and the plan says so.",
+        f"When the recipe leaves lr to the rules and the budget allows, a guarded lr_probe step checks that R-LR's lr "
+        f"is stable on this data: a short run ({hparams.PROBE_STEPS} updates, constant lr) at the rule's lr, scored by "
+        f"the loss on a validation slice of train (its last {hparams.PROBE_VAL_ROWS} rows at most, never the holdout). "
+        f"The run is stable when it lowers the untrained model's validation loss by at least "
+        f"{hparams.PROBE_MIN_GAIN:.0%}; if not (or its loss is not finite), the probe steps down to the rule's lr x "
+        + ", ".join(f"{x:.3g}" for x in hparams.PROBE_FACTORS[1:])
+        + " and keeps the first stable one. It never steps up: a short run's loss favours lower learning rates "
+        "(measured here on the labels2 shape: 4.7e-4 had the lower loss after 12 updates, 0.17 against 0.25, yet the "
+        "full run reached exact match 0.898 against 1.000 at the rule's 1.4e-3). The train step uses the chosen lr. "
+        "Over the budget with the probe: the rule's lr is used and the plan says so.",
         "train.lr, constraints.budget, the time estimate",
         "an lr_probe step before train (guarded like train)",
-        "Smith 2017, Cyclical Learning Rates (short range tests pick the lr); Li et al. 2018, Hyperband (short runs "
-        "rank configurations); ftc design section 4",
+        "Smith 2017, Cyclical Learning Rates (a short range test finds where training becomes unstable); Wu et al. "
+        "2018, Understanding Short-Horizon Bias in Stochastic Meta-Optimization (short runs prefer too-small lrs); "
+        "ftc design section 4",
     ),
     DecisionRule(
         "R-PROMPT-SEARCH",

@@ -70,7 +70,7 @@ def test_lr_left_to_the_rules_plans_a_guarded_probe_before_train(tmp_path: Path)
     assert probe["config"]["rule_lr"] == rule
     assert probe["config"]["candidates"] == [hparams.round_lr(rule * x) for x in hparams.PROBE_FACTORS]
     assert plan["estimates"]["seconds_breakdown"]["lr_probe"] > 0
-    assert "updates at lr" in _because(plan, "R-LR-PROBE")
+    assert "updates at the rule's lr" in _because(plan, "R-LR-PROBE")
 
 
 def test_an_lr_set_by_the_recipe_skips_the_probe_and_says_so(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 """The lr_probe step (R-LR-PROBE): it trains and scores on train rows only, never the holdout; it
-keeps the rule's lr unless another is clearly better; the train step uses what it chose.
+keeps the rule's lr when a short run at it is stable and otherwise steps down to the first stable
+lower lr, never up; the train step uses what it chose.
 
 The short runs are replaced by a recorder here (what they are given is what is asserted); one
 real two-step run checks that a probe run trains and reports a finite validation loss."""
@@ -36,7 +37,7 @@ def _plan_with_probe(root: Path) -> dict:
             "retrieval_context": False,
             "sources": ["tickets"],
             "rule_lr": 1e-3,
-            "candidates": [3e-4, 1e-3, 3e-3],
+            "candidates": [1e-3, 3e-4, 1e-4],
             "steps": 2,
             "validation_rows": 4,
             "min_gain": 0.05,
@@ -52,11 +53,13 @@ def test_the_probe_trains_on_train_minus_its_slice_never_reads_the_holdout_and_t
 ) -> None:
     root = make_project(tmp_path, rows=40)
     seen: dict = {"runs": [], "files": []}
-    losses = {3e-4: 2.0, 1e-3: 1.5, 3e-3: 1.0}  # 3e-3 clearly best (1.0 < 0.95 * 1.5)
+    # untrained loss 2.0: the rule's 1e-3 blows up (2.5), the first step down learns (1.2)
+    losses = {1e-3: 2.5, 3e-4: 1.2, 1e-4: 1.9}
 
-    def fake_run(model_dir, fit, val, hp, lr, steps, out_dir, method):  # noqa: ANN001, ANN202
-        seen["runs"].append({"fit": fit, "val": val, "lr": lr, "steps": steps})
-        return {"lr": lr, "val_loss": losses[lr], "train_loss": 1.0, "steps": steps, "seconds": 0.0}
+    def fake_run(model_dir, fit, val, hp, lr, steps, out_dir, method, untrained=False):  # noqa: ANN001, ANN202
+        seen["runs"].append({"fit": fit, "val": val, "lr": lr, "steps": steps, "untrained": untrained})
+        out = {"lr": lr, "val_loss": losses[lr], "train_loss": 1.0, "steps": steps, "seconds": 0.0}
+        return out | ({"untrained_val_loss": 2.0} if untrained else {})
 
     real_read = data.read_records
 
@@ -93,7 +96,8 @@ def test_the_probe_trains_on_train_minus_its_slice_never_reads_the_holdout_and_t
     train_rows = [r.fields for r in data.read_records(split / "train.jsonl")]
     key = lambda messages: json.dumps([m for m in messages if m["role"] != "system"], sort_keys=True)  # noqa: E731
     holdout_users = {key(r.fields["messages"][:-1]) for r in data.read_records(split / "holdout.jsonl")}
-    assert [r["lr"] for r in seen["runs"]] == [3e-4, 1e-3, 3e-3]
+    assert [r["lr"] for r in seen["runs"]] == [1e-3, 3e-4]  # stopped at the first stable lr
+    assert [r["untrained"] for r in seen["runs"]] == [True, False]  # the untrained loss is measured once
     for run in seen["runs"]:
         fit, val = run["fit"], run["val"]
         assert len(val) == 4 and len(fit) + len(val) == len(train_rows)
@@ -101,17 +105,34 @@ def test_the_probe_trains_on_train_minus_its_slice_never_reads_the_holdout_and_t
         assert asked == [key(r["messages"][:-1]) for r in train_rows]  # exactly train, in order: fit then val
         assert holdout_users and not set(asked) & holdout_users
     record = json.loads((result.outcomes["lr_probe"].dir / lr_probe.PROBE_FILE).read_text())
-    assert record["chosen"] == 3e-3 and record["rule_lr"] == 1e-3 and record["validation_rows"] == 4
-    assert [t["lr"] for t in record["tried"]] == [3e-4, 1e-3, 3e-3] and record["seconds"] >= 0
-    assert trained_with == [3e-3]
+    assert record["chosen"] == 3e-4 and record["rule_lr"] == 1e-3 and record["validation_rows"] == 4
+    assert [(t["lr"], t["stable"]) for t in record["tried"]] == [(1e-3, False), (3e-4, True)]
+    assert record["untrained_val_loss"] == 2.0 and record["seconds"] >= 0
+    assert record["why"] == "the first stable lr below the rule's"
+    assert trained_with == [3e-4]
 
 
-def test_the_rule_lr_stays_unless_another_is_clearly_better_and_a_diverged_run_never_wins() -> None:
+def test_the_rule_lr_stays_when_stable_and_the_probe_only_steps_down() -> None:
     tried = lambda *pairs: [{"lr": lr, "val_loss": loss} for lr, loss in pairs]  # noqa: E731
-    assert lr_probe.choose(tried((3e-4, 1.50), (1e-3, 1.00), (3e-3, 0.97)), 1e-3, 0.05) == 1e-3  # 3% better: noise
-    assert lr_probe.choose(tried((3e-4, 1.50), (1e-3, 1.00), (3e-3, 0.90)), 1e-3, 0.05) == 3e-3
-    assert lr_probe.choose(tried((3e-4, 0.80), (1e-3, 1.00), (3e-3, math.nan)), 1e-3, 0.05) == 3e-4
-    assert lr_probe.choose(tried((1e-3, math.inf), (3e-3, math.nan)), 1e-3, 0.05) == 1e-3
+    # untrained loss 2.0, min gain 5%: stable means a loss of 1.9 or less
+    assert lr_probe.choose(tried((1e-3, 1.90)), 2.0, 0.05) == (1e-3, "stable: the rule's lr")
+    # a lower lr that would score better is never tried once the rule's lr is stable: see the
+    # step test; here, one not stable (1.95 > 1.9) steps down to the first stable one
+    assert lr_probe.choose(tried((1e-3, 1.95), (3e-4, 1.0), (1e-4, 0.5)), 2.0, 0.05)[0] == 3e-4
+    assert lr_probe.choose(tried((1e-3, math.nan), (3e-4, 1.5)), 2.0, 0.05)[0] == 3e-4  # diverged: step down
+    # none stable: the lowest finite loss; none finite: the lowest lr tried
+    assert lr_probe.choose(tried((1e-3, 2.5), (3e-4, 1.99), (1e-4, 2.2)), 2.0, 0.05) == (
+        3e-4,
+        "no lr was stable; the lowest validation loss",
+    )
+    assert lr_probe.choose(tried((1e-3, math.inf), (3e-4, math.nan)), 2.0, 0.05)[0] == 3e-4
+
+
+def test_a_stable_run_lowers_the_untrained_loss_by_the_minimum_gain() -> None:
+    assert lr_probe.stable({"val_loss": 0.95}, 1.0, 0.05)
+    assert not lr_probe.stable({"val_loss": 0.96}, 1.0, 0.05)
+    assert not lr_probe.stable({"val_loss": math.nan}, 1.0, 0.05)
+    assert not lr_probe.stable({"val_loss": 0.5}, math.nan, 0.05)  # no untrained loss: nothing is proven
 
 
 def test_probe_rows_split_train_into_disjoint_training_and_validation_parts() -> None:
@@ -143,6 +164,7 @@ def test_one_real_probe_run_trains_and_reports_a_finite_validation_loss(
     examples = [to_example(r, "chat", "Triage the ticket as JSON.") for r in rows]
     fit, val = lr_probe.probe_rows(examples, 4)
     hp = {"batch": 2, "max_length": 192, "lora_r": 4, "lora_alpha": 8, "seed": 1}
-    out = lr_probe.run_one(base_dir, fit, val, hp, 1e-3, 2, tmp_path / "run", "lora")
+    out = lr_probe.run_one(base_dir, fit, val, hp, 1e-3, 2, tmp_path / "run", "lora", untrained=True)
     assert out["steps"] == 2 and math.isfinite(out["val_loss"]) and out["val_loss"] > 0
+    assert math.isfinite(out["untrained_val_loss"]) and out["untrained_val_loss"] > 0
     assert not (tmp_path / "run").exists()  # a probe run keeps only its numbers
