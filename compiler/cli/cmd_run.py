@@ -115,8 +115,10 @@ def run(
     else:
         raise FtcError(f"error: {target}: expected a recipe (.ftr) or a plan (.json)", 2)
     from ftc.runtime.launch import check_machine
+    from ftc.runtime.preflight import check_runnable
 
     check_machine(plan, node_rank or 0)
+    check_runnable(plan, allow_download)
     code = _execute(plan, root, runs_dir, force, allow_download, quiet)
     if code:
         raise click.exceptions.Exit(code)
