@@ -1,14 +1,19 @@
 """Generate recipes/data/tickets.jsonl: the quickstart's support-ticket triage data.
 
-The task is built so that a few-shot prompt cannot solve it and the data can teach it:
-the labels follow this company's *house rules*, which three examples do not reveal.
+The task is built so that the strongest prompt cannot solve it and the data can teach it: the
+labels follow this company's *house rules*, and the priority rule reads the customer's plan, which
+the tickets most similar to an input do not share.
 
 - category: billing, account, technical, shipping or other, by topic, with house twists:
   a damaged or lost parcel is `shipping` even when the customer asks for a refund; anything
   about an invoice document (VAT number, PDF, company address) is `billing` even when it
-  reports an error; a question about data export or deletion is `account`.
-- priority: `high` for every enterprise customer and for an outage or a locked-out user;
-  `low` for a feature request or a how-to question from a free or pro customer; else `normal`.
+  reports an error; a question about data export or deletion is `account`. The nearest
+  tickets (by the embedded MiniLM) share the topic, so nearest-neighbour shots get it right.
+- priority, the service levels: every enterprise ticket is `high`; a pro customer's outage or
+  lock-out is `high`, the rest `normal`; a free customer's outage or lock-out is `normal`, the
+  rest `low`. The plan is one word in the header: the nearest tickets are about the same topic
+  from customers on other plans, so their priorities mislead (3 nearest shots: 0.42 on the
+  validation slice); a tune reads the rule off all 288 train tickets.
 - reply: "Hi <first name>, <one fixed sentence per category> <'Marked urgent.' when high> — Ada"
 
 Run it again to regenerate the same file (seeded): python recipes/data/tickets_gen.py
@@ -255,11 +260,12 @@ CATEGORY_SENTENCE = {
 
 
 def priority_for(tier: str, kind: str) -> str:
-    if tier == "enterprise" or kind in ("outage", "locked"):
+    urgent = kind in ("outage", "locked")
+    if tier == "enterprise":
         return "high"
-    if kind in ("request", "question"):
-        return "low"
-    return "normal"
+    if tier == "pro":
+        return "high" if urgent else "normal"
+    return "normal" if urgent else "low"
 
 
 def reply_for(first: str, category: str, priority: str) -> str:
@@ -281,7 +287,7 @@ def ticket(rng: random.Random) -> dict:
     topic = rng.choice(sorted(TOPICS))
     category, kind, sentences = TOPICS[topic]
     first, last = rng.choice(FIRST), rng.choice(LAST)
-    tier = rng.choices(TIERS, weights=[4, 4, 2])[0]
+    tier = rng.choice(TIERS)
     body = " ".join(
         part
         for part in (
