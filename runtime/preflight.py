@@ -57,7 +57,7 @@ def _model_problems(plan: dict[str, Any], allow_download: bool) -> list[str]:
     missing = [(name, steps) for name, steps in plan_models(plan).items() if not _available_offline(name)]
     return [
         f"  - model '{name}' (used by {', '.join(steps)}) is not embedded, not a local folder and not in the Hugging "
-        f"Face cache\n    hint: download it once with `huggingface-cli download {name}`, or run with "
+        f"Face cache\n    hint: download it once with `hf download {name}`, or run with "
         "`ftc run RECIPE --allow-download`"
         for name, steps in missing
     ]

@@ -42,7 +42,7 @@ def test_a_cuda_plan_and_an_uncached_teacher_are_refused_with_how_to_fix(empty_c
     assert "nothing was started" in text
     assert "device = cuda" in text and "set `device = cpu`" in text
     assert "'Qwen/Qwen2.5-7B-Instruct' (used by distill (teacher))" in text
-    assert "huggingface-cli download Qwen/Qwen2.5-7B-Instruct" in text and "--allow-download" in text
+    assert "hf download Qwen/Qwen2.5-7B-Instruct" in text and "--allow-download" in text
     with pytest.raises(FtcError) as err:  # downloads allowed: only the device is missing
         preflight.check_runnable(_plan("sql-distill"), allow_download=True)
     assert "Qwen" not in err.value.message
