@@ -26,7 +26,7 @@ def estimate(f: Facts, d: Decisions, new_tokens: int) -> dict[str, Any]:
     overhead = f.system_tokens + TEMPLATE_TOKENS + (CONTEXT_TOKENS if "rag" in d.strategy else 0)
     per_row = min(max_len, int((f.tokens.mean if hp["packing"]["value"] else f.tokens.p90) + overhead))
     n = f.rows(d.train_names)
-    n_train = train_rows(f, n)
+    n_train = train_rows(f, n) + d.synthetic_rows
     epochs = float(hp["epochs"]["value"] or 1)  # a recipe may ask for a fraction of an epoch
     rows_seen = math.ceil(n_train * epochs)
     if hp["max_steps"]["value"]:
@@ -42,6 +42,8 @@ def estimate(f: Facts, d: Decisions, new_tokens: int) -> dict[str, Any]:
         train_tokens += dpo_tokens
     if "distill" in d.strategy and f.teacher is not None:
         flops["teacher"] = costs.inference_flops(f.teacher.params, n_train * (per_row + response_tokens(f)))
+    if d.synthesize:
+        flops["synthesize"] = costs.inference_flops(int(d.synthesize["teacher_params"]), _synth_tokens(f, d, per_row))
     flops["inference"] = _inference_flops(f, d, per_row, new_tokens)
     flops["prompt_search"] = _search_flops(f, d, per_row, new_tokens)
     flops["lr_probe"] = _probe_flops(f, d, per_row)
@@ -64,6 +66,9 @@ def estimate(f: Facts, d: Decisions, new_tokens: int) -> dict[str, Any]:
         secs["teacher"] = max(
             secs["teacher"], n_train * costs.decode_ms(f.teacher.params, response_tokens(f), f.device) / 1000 / BATCH
         )
+    if d.synthesize:  # two generations per row (the input, then its answer), bound by decoding
+        decode = costs.decode_ms(int(d.synthesize["teacher_params"]), response_tokens(f), f.device)
+        secs["synthesize"] = max(secs["synthesize"], 2 * d.synthetic_rows * decode / 1000 / BATCH)
     secs = {k: round(v, 1) for k, v in secs.items()}
     total = round(sum(secs.values()), 1)
     mem = d.mem
@@ -104,6 +109,15 @@ def estimate(f: Facts, d: Decisions, new_tokens: int) -> dict[str, Any]:
             else "; generation only"
         ),
     }
+
+
+def _synth_tokens(f: Facts, d: Decisions, per_row: int) -> int:
+    """Tokens the teacher reads and writes for the synthesize step: per row, one request for a new
+    input (the goal and the seed examples' inputs) and one for its answer (the seed examples as
+    shots), each with a response."""
+    shots = int(d.synthesize["shots"]) if d.synthesize else 0
+    per_synthetic = 2 * (1 + shots) * per_row + 2 * response_tokens(f)
+    return d.synthetic_rows * per_synthetic
 
 
 def _train_speedup(d: Decisions) -> float:

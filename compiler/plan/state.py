@@ -33,6 +33,7 @@ class Facts:
     answers: TokenStats  # the responses those rows teach
     system_tokens: int
     device: costs.DeviceFacts
+    synth_teacher: ModelFacts | None = None  # the synthesize block's own teacher, when it names one
 
     def rows(self, names: Iterable[str]) -> int:
         return sum(self.sources[n].rows for n in names)
@@ -51,6 +52,7 @@ class Decisions:
     distributed: dict[str, Any] | None = None
     lr_probe: dict[str, Any] | None = None  # the lr_probe step's config when planned (R-LR-PROBE)
     prompt_search: dict[str, Any] | None = None  # the baseline's prompt candidates (R-PROMPT-SEARCH)
+    synthesize: dict[str, Any] | None = None  # the synthesize step's config when planned (R-SYNTHESIZE)
 
     def fire(self, rule_id: str, because: str) -> None:
         self.rules.append(fired(rule_id, because))
@@ -60,6 +62,11 @@ class Decisions:
 
     def warn(self, code: str, message: str, span: Span, hint: str | None = None) -> None:
         self.diagnostics.append(warning(code, message, span, hint))
+
+    @property
+    def synthetic_rows(self) -> int:
+        """Rows the synthesize step is asked for: they all go to train, never to the holdout."""
+        return int(self.synthesize["rows"]) if self.synthesize else 0
 
     @property
     def trains(self) -> bool:
@@ -78,6 +85,12 @@ def gather(recipe: Recipe) -> tuple[Facts | None, list[Diagnostic]]:
     if recipe.teacher is not None:
         try:
             teacher = facts.model_facts(recipe.teacher, dirs)
+        except FactError as exc:
+            diags.append(exc.diagnostic)
+    synth_teacher = None
+    if recipe.synthesize is not None and recipe.synthesize.teacher is not None:
+        try:
+            synth_teacher = facts.model_facts(recipe.synthesize.teacher, dirs)
         except FactError as exc:
             diags.append(exc.diagnostic)
     sources: dict[str, SourceFacts] = {}
@@ -103,6 +116,7 @@ def gather(recipe: Recipe) -> tuple[Facts | None, list[Diagnostic]]:
         answers=facts.token_stats(answers, tok_file),
         system_tokens=facts.token_stats([system_prompt(recipe)], tok_file).max,
         device=costs.device_facts(c.device, c.gpus, c.gpu_memory_bytes),
+        synth_teacher=synth_teacher,
     ), diags
 
 

@@ -69,6 +69,7 @@ STEP_KINDS: tuple[str, ...] = (
     "split",
     "index",
     "baseline",
+    "synthesize",
     "lr_probe",
     "train",
     "dpo",
