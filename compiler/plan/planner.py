@@ -348,7 +348,9 @@ def _model_json(f: Facts) -> dict[str, Any]:
 
 def _expect_json(e: Expect, root: str) -> dict[str, Any]:
     args = {
-        k: (facts.rel_path(v, root) if k == "schema" and isinstance(v, str) and Path(v).is_absolute() else v)
+        k: (
+            facts.rel_path(v, root) if k in ("schema", "rubric") and isinstance(v, str) and Path(v).is_absolute() else v
+        )
         for k, v in sorted(e.args.items())
     }
     return {

@@ -67,7 +67,9 @@ def synthesize_step(ctx) -> dict:  # noqa: ANN001 - the executor's Context
     stats = outcome.to_json(int(cfg["rows"])) | {"teacher": cfg["teacher"], "format": fmt, "real_rows": len(real)}
     atomic.write_json(ctx.dir / STATS, stats)
     if ctx.progress is not None:
-        ctx.progress.note(f"synthesize: {stats['generated']} generated, {stats['kept']} kept, {stats['dropped']} dropped")
+        ctx.progress.note(
+            f"synthesize: {stats['generated']} generated, {stats['kept']} kept, {stats['dropped']} dropped"
+        )
     return {k: stats[k] for k in ("requested", "generated", "kept", "dropped")}
 
 
