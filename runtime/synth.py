@@ -7,6 +7,8 @@ examples as shots, so the answer follows the form the tune must learn. Then each
 in order, and the first failing check is its drop reason:
 
 * ``no_input`` / ``no_answer``: the teacher wrote nothing usable;
+* ``input_shape``: the new input has more lines than any real input, or is over twice the
+  longest (a list of inputs or a preamble, not one input like the examples);
 * ``schema``: the row does not validate against its format's JSON Schema (the load step's check);
 * ``expect:<label>``: a single-answer expect (json_valid, json_schema, regex, contains) fails;
 * ``duplicate_real`` / ``duplicate_synthetic``: exact or near duplicate (MinHash, the dedup
@@ -126,6 +128,23 @@ def expect_checks(checks: list[dict], root: Path | None) -> list[tuple[str, Chec
     return out
 
 
+@dataclass(frozen=True)
+class Shape:
+    """How big one input may be: the real inputs' most lines, and twice their longest length."""
+
+    lines: int
+    chars: int
+
+    @staticmethod
+    def of(inputs: list[str]) -> Shape:
+        return Shape(
+            max((len(t.strip().splitlines()) for t in inputs), default=1), 2 * max(map(len, inputs), default=0)
+        )
+
+    def fits(self, text: str) -> bool:
+        return len(text.strip().splitlines()) <= max(1, self.lines) and len(text) <= max(80, self.chars)
+
+
 def judge_rows(
     candidates: list[tuple[str | None, str | None]],
     fmt: str,
@@ -134,12 +153,15 @@ def judge_rows(
     checks: list[tuple[str, Check, int]],
     dedup_cfg: dict,
     ngram: int = 13,
+    shape: Shape | None = None,
 ) -> Outcome:
-    """Keep the candidates (input, answer) that pass every check; see the module docstring."""
+    """Keep the candidates (input, answer) that pass every check; see the module docstring.
+    ``shape``: the size a new input may have (by default that of the real rows' inputs)."""
     out = Outcome(generated=len(candidates))
+    shape = shape or Shape.of([query_text(r) for r in real])
     valid: list[tuple[int, Record]] = []
     for i, (new_input, answer) in enumerate(candidates):
-        reason = _first_failure(fmt, new_input, answer, checks)
+        reason = _first_failure(fmt, new_input, answer, checks, shape)
         if reason:
             out.drop(reason, i, new_input, answer)
         else:
@@ -165,9 +187,13 @@ def judge_rows(
     return out
 
 
-def _first_failure(fmt: str, new_input: str | None, answer: str | None, checks: list[tuple[str, Check, int]]) -> str:
+def _first_failure(
+    fmt: str, new_input: str | None, answer: str | None, checks: list[tuple[str, Check, int]], shape: Shape
+) -> str:
     if not new_input:
         return "no_input"
+    if not shape.fits(new_input):
+        return "input_shape"
     if not (answer or "").strip():
         return "no_answer"
     if not validator(fmt).is_valid(make_fields(fmt, new_input, answer or "")):

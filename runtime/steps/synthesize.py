@@ -23,7 +23,7 @@ NGRAM = 13
 def synthesize_step(ctx) -> dict:  # noqa: ANN001 - the executor's Context
     from ftc.runtime import data, synth
     from ftc.runtime.generate import generate, load_model
-    from ftc.runtime.prompting import PROMPT_FORMATS, to_example
+    from ftc.runtime.prompting import PROMPT_FORMATS, to_example, user_text
 
     cfg = ctx.config
     split = ctx.need_dir("split")
@@ -51,7 +51,8 @@ def synthesize_step(ctx) -> dict:  # noqa: ANN001 - the executor's Context
             progress=update,
         )
     inputs = [synth.parse_input(t) for t in replies]
-    asked = [(n, x) for n, x in enumerate(inputs) if x]
+    shape = synth.Shape.of([user_text(e) for e in examples])
+    asked = [(n, x) for n, x in enumerate(inputs) if x and shape.fits(x)]  # only inputs that can be kept
     with common.generation_progress(ctx, "synthesize: answers") as update:
         answers = generate(
             loaded,
@@ -62,7 +63,7 @@ def synthesize_step(ctx) -> dict:  # noqa: ANN001 - the executor's Context
     by_row = dict(zip((n for n, _ in asked), answers, strict=True))
     candidates = [(x, by_row.get(n)) for n, x in enumerate(inputs)]
     checks = synth.expect_checks(list(cfg.get("checks") or []), ctx.project_root)
-    outcome = synth.judge_rows(candidates, fmt, real, holdout, checks, DEDUP, NGRAM)
+    outcome = synth.judge_rows(candidates, fmt, real, holdout, checks, DEDUP, NGRAM, shape)
     data.write_records(ctx.dir / SYNTHETIC, outcome.kept)
     stats = outcome.to_json(int(cfg["rows"])) | {"teacher": cfg["teacher"], "format": fmt, "real_rows": len(real)}
     atomic.write_json(ctx.dir / STATS, stats)

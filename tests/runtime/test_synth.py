@@ -64,13 +64,26 @@ def test_each_candidate_is_kept_or_dropped_with_its_reason() -> None:
     assert all(r.source == "synthetic" for r in out.kept)
 
 
+def test_a_list_of_inputs_or_a_rambling_reply_is_not_one_input() -> None:
+    real = [_row(1, "What is the capital of France?", "Paris")]
+    listed = "Here are some:\n- What is the capital of Chile?\n- What is the capital of Peru?"
+    out = synth.judge_rows([(listed, "Santiago"), ("x" * 200, "Paris")], "instruction", real, [], [], DEDUP)
+    assert not out.kept and out.reasons == {"input_shape": 2}
+
+
 def test_a_row_sharing_a_13_gram_with_the_holdout_is_a_leak() -> None:
     long = "please describe in one short sentence why the sky over the sea looks blue on a clear summer day"
     holdout = [_row(1, long, "Rayleigh scattering.")]
     out = synth.judge_rows(
         [(f"My child asks: {long}, and what should I answer?", "Because of Rayleigh scattering.")],
         "instruction",
-        [_row(2, "Why is grass green?", "Chlorophyll.")],
+        [
+            _row(
+                2,
+                "My neighbour asks why the grass in a meadow looks green all summer; what should I answer?",
+                "Chlorophyll.",
+            )
+        ],
         holdout,
         [],
         DEDUP,
@@ -149,3 +162,27 @@ def test_the_embedded_teacher_writes_rows_and_the_holdout_stays_real(tmp_path: P
     assert all(r.fields["output"][:1].isupper() for r in synthetic)
     again = Executor(plan, tmp_path, RunOptions(runs_dir=tmp_path / "runs"), STEPS).run()
     assert again.outcomes["synthesize"].status == "cached"
+
+
+def test_the_report_shows_generated_kept_and_dropped_with_reasons(tmp_path: Path) -> None:
+    from test_report import EM, GATE, _info  # pytest puts tests/runtime on the path
+
+    from ftc.runtime.gate import decide
+    from ftc.runtime.report import write_reports
+
+    out = synth.judge_rows(
+        [("What is the capital of Chile?", "Santiago"), (None, None), ("What is the capital of Chile?", "Santiago")],
+        "instruction",
+        [],
+        [],
+        [],
+        DEDUP,
+    )
+    stats = out.to_json(requested=3) | {"teacher": "smollm2-135m-instruct", "real_rows": 6}
+    info = _info(decide([EM], GATE, {EM["label"]: 0.5}, {EM["label"]: 0.9}), 0.5, 0.9, trained=True)
+    write_reports(tmp_path, info | {"synthesis": stats})
+    md = (tmp_path / "report.md").read_text()
+    assert "## Synthetic data" in md
+    assert "wrote 3 of 3 requested rows, seeded by 6 real train rows: 1 kept and added to train, 2 dropped" in md
+    assert "| duplicate_synthetic | 1 | What is the capital of Chile? |" in md and "| no_input | 1 | - |" in md
+    assert "Synthetic data" in (tmp_path / "report.html").read_text()
