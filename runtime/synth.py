@@ -33,9 +33,10 @@ from ftc.runtime.data import DedupIndex, Record, contamination, query_text
 from ftc.runtime.data.schemas import validator
 from ftc.runtime.prompting import Example, baseline_prompt, user_text
 
-PROMPT_VERSION = 1  # bump when a request's wording changes: the step's outputs change meaning
+PROMPT_VERSION = 2  # bump when a request's wording changes: the step's outputs change meaning
 SOURCE = "synthetic"  # the ``source`` and ``file`` of every synthetic record
 INPUT_SYSTEM = "You write new, realistic inputs for a task, one at a time."
+INPUT_PREFILL = "New input:"  # the reply starts here, so a small teacher writes the input, not a preamble
 _PREFIX = re.compile(r"^(?:new input|input|question|user)\s*[:\-]\s*", re.IGNORECASE)
 _BULLET = re.compile(r"^(?:[-*\u2022]|\d+[.)])\s+")
 
@@ -61,10 +62,14 @@ def input_request(goal: str, examples: list[Example]) -> list[dict]:
     ]
 
 
-def parse_input(text: str) -> str | None:
-    """The new input from the teacher's reply: one leading bullet, label ("Input:") or pair of
-    quotes is removed; an empty reply is no input."""
+def parse_input(text: str, paragraphs: bool = False) -> str | None:
+    """The new input from the teacher's reply (which continues ``INPUT_PREFILL``): its first
+    paragraph, unless real inputs have several (``paragraphs``), less one leading bullet, label
+    ("Input:") or pair of quotes; an empty reply is no input. What follows the first paragraph is
+    the teacher talking on (an answer, a comment), not the input."""
     body = text.strip()
+    if not paragraphs:
+        body = re.split(r"\n\s*\n", body, maxsplit=1)[0].strip()
     body = _BULLET.sub("", body, count=1)
     body = _PREFIX.sub("", body, count=1).strip()
     if len(body) >= 2 and body[0] == body[-1] and body[0] in "\"'":

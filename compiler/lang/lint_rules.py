@@ -180,6 +180,8 @@ def _too_few_examples(src: LintInput) -> Iterator[Diagnostic]:
             continue
         total = sum(known)
         kept = total if recipe.eval.eval_data else int(total * (1 - recipe.eval.holdout_fraction))
+        if kind == "training" and recipe.synthesize is not None:
+            kept += recipe.synthesize.rows  # teacher-written rows join train (R-SYNTHESIZE)
         if kept < MIN_EXAMPLES:
             yield _d(
                 "FTR202",

@@ -6,6 +6,8 @@ train rows; the holdout is never touched."""
 
 from __future__ import annotations
 
+import re
+
 from ftc.runtime.steps import common
 from ftc.runtime.steps.spec import step
 from ftc.shared import atomic
@@ -19,7 +21,8 @@ DEDUP = {"near_threshold": 0.85, "num_perm": 128, "shingle_words": 5}
 NGRAM = 13
 
 
-@step("synthesize", reads=("prompt", "goal.text"), needs_outputs_of=("split",), guarded=True)
+# version: bump with synth.PROMPT_VERSION (the requests' wording), so cached rows are written again.
+@step("synthesize", reads=("prompt", "goal.text"), needs_outputs_of=("split",), guarded=True, version=2)
 def synthesize_step(ctx) -> dict:  # noqa: ANN001 - the executor's Context
     from ftc.runtime import data, synth
     from ftc.runtime.generate import generate, load_model
@@ -49,8 +52,10 @@ def synthesize_step(ctx) -> dict:  # noqa: ANN001 - the executor's Context
             [synth.input_request(goal, [examples[i] for i in s]) for s in sets],
             max_new_tokens=max(64, tokens),
             progress=update,
+            prefill=synth.INPUT_PREFILL,
         )
-    inputs = [synth.parse_input(t) for t in replies]
+    paragraphs = any(re.search(r"\n\s*\n", user_text(e).strip()) for e in examples)
+    inputs = [synth.parse_input(t, paragraphs) for t in replies]
     shape = synth.Shape.of([user_text(e) for e in examples])
     asked = [(n, x) for n, x in enumerate(inputs) if x and shape.fits(x)]  # only inputs that can be kept
     with common.generation_progress(ctx, "synthesize: answers") as update:

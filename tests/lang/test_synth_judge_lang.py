@@ -73,3 +73,11 @@ def test_bad_judge_arguments_are_located_errors(project: Path) -> None:
         errors = [d for d in diags if d.severity == "error"]
         assert [d.code for d in errors] == [code], evals
         assert errors[0].span.line == 11, evals
+
+
+def test_too_few_examples_is_not_warned_when_synthesis_makes_up_the_minimum(project: Path) -> None:
+    (project / "data" / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in ROWS[:8]))
+    _, plain = load(project, recipe_text())
+    _, synthesised = load(project, recipe_text("  synthesize {\n    rows = 6\n  }"))
+    assert "FTR202" in [d.code for d in plain]
+    assert "FTR202" not in [d.code for d in synthesised]

@@ -101,6 +101,9 @@ def test_the_teachers_input_is_parsed_strictly() -> None:
     assert synth.parse_input('1. "What is the capital of Chile?"') == "What is the capital of Chile?"
     assert synth.parse_input("Input: Where is Lima?") == "Where is Lima?"
     assert synth.parse_input("  \n ") is None
+    talk = ' Write the capital of Egypt backwards.\n\nHere is the output:\n\n"ORIAC"'
+    assert synth.parse_input(talk) == "Write the capital of Egypt backwards."
+    assert synth.parse_input(talk, paragraphs=True).endswith('"ORIAC"')  # real inputs have paragraphs
 
 
 def test_seed_sets_are_seeded_and_never_larger_than_train() -> None:
