@@ -56,3 +56,12 @@ def test_with_enough_real_examples_the_block_is_not_used(tmp_path):
 def test_without_a_block_too_few_examples_still_prompt_only(tmp_path):
     plan, codes = _plan(tmp_path, 8, None)
     assert plan["strategy"] == ["prompt"] and "FTR306" in codes
+
+
+def test_a_judge_expect_is_a_valid_plan_expect_and_not_a_prompt_search_score(tmp_path):
+    judge = Expect("judge", {"rubric": "Be polite.", "teacher": "smollm2-135m-instruct", "scale": 5}, ">=", 4.0)
+    plan, _ = _plan(tmp_path, 120, None, (Expect("json_valid", {}, ">=", 0.9), judge))
+    labels = [e["label"] for e in plan["expects"]]
+    assert 'judge(rubric="Be polite.", scale=5, teacher="smollm2-135m-instruct")' in labels
+    search = next(s for s in plan["steps"] if s["kind"] == "baseline")["config"]["prompt_search"]
+    assert [c["metric"] for c in search["score_by"]] == ["json_valid"]  # a judge is too costly to search by

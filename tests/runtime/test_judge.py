@@ -119,3 +119,36 @@ def test_a_judge_margin_is_relative_and_unparseable_replies_reach_the_verdict(tm
     J.write_summary(tmp_path / "judge", "judge(rubric=...)", j, result)
     notes = J.failure_notes({"baseline": J.summaries(tmp_path)})
     assert notes == ["judge(rubric=...) on the baseline: 1 of 2 judgements unparseable (scored 1, the lowest)"]
+
+
+@pytest.mark.e2e
+@pytest.mark.usefixtures("one_thread")
+def test_the_gate_scores_a_judge_expect_with_the_embedded_model_and_reports_its_failures(tmp_path: Path) -> None:
+    """The real gate step over written baseline predictions: the judge runs on the embedded model,
+    its judgements are cached beside the predictions, and its failures reach gate.json."""
+    from gate_support import run_gate  # pytest puts tests/runtime on the path
+
+    from ftc.runtime.prompting import Example
+    from ftc.runtime.steps import common
+
+    rows = [
+        Example(
+            [{"role": "system", "content": "Answer in one word."}, {"role": "user", "content": f"Capital of {c}?"}], a
+        )
+        for c, a in (("France", "Paris"), ("Japan", "Tokyo"))
+    ]
+    base = tmp_path / "baseline"
+    common.write_predictions(base, [e.prompt for e in rows], [e.completion for e in rows], ["Paris", "Osaka"])
+    common.write_scores(base, common.row_set(rows), {"general": 10.0, "holdout": 5.0})
+    args = {"rubric": "The answer names the capital city.", "scale": 5, "teacher": "smollm2-135m-instruct"}
+    expect = {"label": "judge(...)", "metric": "judge", "args": args, "op": ">=", "threshold": 4.0}
+    plan = {"expects": [expect], "gate": {"beat_baseline_pct": 10.0}}
+    gate = run_gate(tmp_path, plan, base, None)
+    cached = [p for p in (base / "judge").rglob("*.json") if not p.name.startswith("judge-")]
+    assert len(cached) == 2  # one judgement per row, cached beside the predictions
+    summary = gate["judge"]["baseline"][0]  # the gate records every judge summary, failures or not
+    assert summary["rows"] == 2 and summary["label"] == "judge(...)"
+    failing = [r for r in gate["reasons"] if "judgements unparseable" in r]
+    assert len(failing) == (1 if summary["failures"] else 0)
+    again = run_gate(tmp_path, plan, base, None)  # re-scored from the cache: the same verdict
+    assert again["verdict"] == gate["verdict"]
