@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ftc.compiler.lang.diagnostics import Diagnostic, error, warning
-from ftc.compiler.lang.recipe import Recipe, Span
+from ftc.compiler.lang.recipe import ModelRef, Recipe, Span
 from ftc.compiler.plan import costs, facts, memory
 from ftc.compiler.plan.facts import FactError, ModelFacts, SourceFacts, TokenStats
 from ftc.compiler.plan.rules import fired
@@ -34,6 +34,7 @@ class Facts:
     system_tokens: int
     device: costs.DeviceFacts
     synth_teacher: ModelFacts | None = None  # the synthesize block's own teacher, when it names one
+    judges: dict[str, ModelFacts] = field(default_factory=dict)  # judge expects' models, by name
 
     def rows(self, names: Iterable[str]) -> int:
         return sum(self.sources[n].rows for n in names)
@@ -93,6 +94,14 @@ def gather(recipe: Recipe) -> tuple[Facts | None, list[Diagnostic]]:
             synth_teacher = facts.model_facts(recipe.synthesize.teacher, dirs)
         except FactError as exc:
             diags.append(exc.diagnostic)
+    judges: dict[str, ModelFacts] = {}
+    for e in recipe.eval.expects:  # a judge model that cannot be found fails here, located
+        name = str(e.args.get("teacher") or "")
+        if e.metric == "judge" and name and name not in judges:
+            try:
+                judges[name] = facts.model_facts(ModelRef(name, e.span), dirs)
+            except FactError as exc:
+                diags.append(exc.diagnostic)
     sources: dict[str, SourceFacts] = {}
     for src in recipe.data:
         try:
@@ -117,6 +126,7 @@ def gather(recipe: Recipe) -> tuple[Facts | None, list[Diagnostic]]:
         system_tokens=facts.token_stats([system_prompt(recipe)], tok_file).max,
         device=costs.device_facts(c.device, c.gpus, c.gpu_memory_bytes),
         synth_teacher=synth_teacher,
+        judges=judges,
     ), diags
 
 

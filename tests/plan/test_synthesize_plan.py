@@ -65,3 +65,13 @@ def test_a_judge_expect_is_a_valid_plan_expect_and_not_a_prompt_search_score(tmp
     assert 'judge(rubric="Be polite.", scale=5, teacher="smollm2-135m-instruct")' in labels
     search = next(s for s in plan["steps"] if s["kind"] == "baseline")["config"]["prompt_search"]
     assert [c["metric"] for c in search["score_by"]] == ["json_valid"]  # a judge is too costly to search by
+
+
+def test_a_judge_costs_time_in_the_plan_and_an_unknown_judge_is_a_located_error(tmp_path):
+    judge = Expect("judge", {"rubric": "Be polite.", "teacher": "smollm2-135m-instruct", "scale": 5}, ">=", 4.0)
+    plan, _ = _plan(tmp_path, 120, None, (judge,))
+    assert plan["estimates"]["flops"]["judge"] > 0 and plan["estimates"]["seconds_breakdown"]["judge"] > 0
+    unknown = Expect("judge", {"rubric": "x", "teacher": "no-such-judge-9000", "scale": 5}, ">=", 4.0)
+    recipe = make_recipe(tmp_path, rows=120, fmt="instruction")
+    result = build_plan(replace(recipe, eval=replace(recipe.eval, expects=(unknown,))), tmp_path)
+    assert result.plan is None and [d.code for d in result.diagnostics] == ["FTR302"]
