@@ -209,15 +209,24 @@ def _none_if_missing(value: Any) -> Any:
 
 
 def expect_files_digest(plan: dict, root: Path) -> str:
-    """The content of the JSON Schema files the expects name: an edited schema re-scores."""
-    files = sorted(
-        {str(e.get("args", {}).get("schema")) for e in plan.get("expects", []) if e.get("args", {}).get("schema")}
-    )
+    """The content of the files the expects name (JSON Schemas, judge rubrics): an edit re-scores."""
+    args = [e.get("args", {}) for e in plan.get("expects", [])]
+    schemas = {str(a["schema"]) for a in args if a.get("schema")}
+    # A judge's rubric is text or a file; only a file has content to digest.
+    rubrics = {str(a["rubric"]) for a in args if a.get("rubric") and "\n" not in str(a["rubric"])}
+    files = sorted(schemas | {r for r in rubrics if _is_file(root / r)})
     contents = {}
     for name in files:
         path = root / name
         contents[name] = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
     return sha(contents)[:16]
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):  # a rubric text no file system can name
+        return False
 
 
 def dependents(steps: list[dict], roots: set[str]) -> set[str]:

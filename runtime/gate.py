@@ -42,7 +42,7 @@ from dataclasses import asdict, dataclass
 from ftc.runtime import stats
 from ftc.shared.contract import expect_id
 
-UNBOUNDED = {"perplexity"}
+UNBOUNDED = {"perplexity", "judge"}  # margins relative, not in points (judge: a mean score on 1..scale)
 BAR_ONLY = {"forgetting"}  # measured on the tune against the base: no baseline to beat
 FORGETTING_WARN = 0.10  # the rules' threshold: a larger rise without an expect is a note in the verdict
 _EPS = 1e-9

@@ -87,12 +87,14 @@ def generate(
     max_new_tokens: int,
     batch_size: int = 8,
     progress: Callable[[int, int], None] | None = None,
+    prefill: str = "",
 ) -> list[str]:
-    """Greedy completions for each prompt (messages), in input order."""
+    """Greedy completions for each prompt (messages), in input order. ``prefill``: text the
+    assistant turn starts with (the judge's "Score:"); the completions continue it."""
     import torch
 
     tok, model = loaded.tokenizer, loaded.model
-    encoded = [tok(render(tok, p), add_special_tokens=False)["input_ids"] for p in prompts]
+    encoded = [tok(render(tok, p) + prefill, add_special_tokens=False)["input_ids"] for p in prompts]
     # Longest first, so batches hold similar lengths (little padding) and OOM shows up at once.
     order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))
     out: list[str] = [""] * len(encoded)

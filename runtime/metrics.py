@@ -19,8 +19,9 @@ NOT_JSON = object()  # parse_json_answer's "not a JSON document"
 
 @dataclass(frozen=True)
 class MetricResult:
-    value: float  # mean over rows, 0..1
+    value: float  # mean over rows, 0..1 (judge: 1..scale)
     per_row: list[float | None]
+    failures: int = 0  # judge: unparseable judgements, scored as the lowest value and counted here
 
 
 def parse_json_answer(text: str) -> Any:
@@ -54,10 +55,22 @@ def passes(value: float, op: str, threshold: float) -> bool:
     return ops[op](value, threshold)
 
 
-def score(expect: dict, predictions: list[str], references: list[str], *, root: Path | None = None) -> MetricResult:
+def score(
+    expect: dict,
+    predictions: list[str],
+    references: list[str],
+    *,
+    root: Path | None = None,
+    prompts: list[list[dict]] | None = None,
+    cache_dir: Path | None = None,
+) -> MetricResult:
+    """``prompts`` (the messages each prediction answered) and ``cache_dir`` (where judgements are
+    cached and summarised) are read by the judge only: it shows the judge the question."""
     metric, args = expect["metric"], expect.get("args") or {}
     if len(predictions) != len(references):
         raise ValueError(f"{len(predictions)} predictions for {len(references)} references")
+    if metric == "judge":
+        return _judge_all(expect, predictions, references, root, prompts, cache_dir)
     if metric == "perplexity":
         raise ValueError("perplexity is measured on a text with ftc.runtime.perplexity, not scored from predictions")
     if metric == "forgetting":
@@ -97,6 +110,37 @@ def _json_schema(args: dict, root: Path | None) -> RowScorer:
     return lambda p, r: _schema_ok(validator, p)
 
 
+def _judge(args: dict, root: Path | None) -> RowScorer:
+    """One row at a time, without the question (``score`` batches and shows it)."""
+    from ftc.runtime.judge import judge_of
+
+    judge = judge_of(args, root)
+    return lambda p, r: judge.grade([("", p, r)]).scores[0]
+
+
+def _judge_all(
+    expect: dict,
+    preds: list[str],
+    refs: list[str],
+    root: Path | None,
+    prompts: list[list[dict]] | None,
+    cache_dir: Path | None,
+) -> MetricResult:
+    from ftc.runtime.judge import judge_of, write_summary
+
+    judge = judge_of(expect.get("args") or {}, root, cache_dir)
+    questions = [_question(p) for p in prompts] if prompts is not None else [""] * len(preds)
+    result = judge.grade(list(zip(questions, preds, refs, strict=True)))
+    if cache_dir is not None:
+        write_summary(cache_dir, str(expect.get("label") or expect["metric"]), judge, result)
+    return MetricResult(result.mean, list(result.scores), result.failures)
+
+
+def _question(messages: list[dict]) -> str:
+    """The question a prediction answers: the last user turn (few-shot turns come before it)."""
+    return next((str(m.get("content", "")) for m in reversed(messages) if m.get("role") == "user"), "")
+
+
 # Every metric scored per row (ftc.shared.contract.PER_ROW_METRICS) -> a factory of its row scorer,
 # given the expect's arguments and the project root. A test keeps this and the contract in step.
 SCORERS: dict[str, Callable[[dict, Path | None], RowScorer]] = {
@@ -106,6 +150,7 @@ SCORERS: dict[str, Callable[[dict, Path | None], RowScorer]] = {
     "json_valid": _json_valid,
     "json_schema": _json_schema,
     "rouge_l": lambda args, root: _rouge_l(),
+    "judge": _judge,
 }
 
 

@@ -210,8 +210,32 @@ def _html_table(head: list[str], rows: list[list[str]]) -> str:
     return f"<table><tr>{''.join(f'<th>{esc(h)}</th>' for h in head)}</tr>{body}</table>"
 
 
+_SYNTH_HEAD = ["dropped because", "rows", "e.g. input"]
+
+
+def _synth_line(info: dict) -> str:
+    s = info["synthesis"]
+    return (
+        f"Teacher {s.get('teacher')} wrote {s.get('generated')} of {s.get('requested')} requested rows, seeded by "
+        f"{s.get('real_rows')} real train rows: {s.get('kept')} kept and added to train, {s.get('dropped')} dropped. "
+        "The holdout holds real rows only."
+    )
+
+
+def _synth_rows(info: dict) -> list[list[str]]:
+    s = info.get("synthesis") or {}
+    examples = s.get("examples") or {}
+    return [
+        [reason, str(n), " ".join(str((examples.get(reason) or [{}])[0].get("input") or "-").split())[:80]]
+        for reason, n in sorted((s.get("reasons") or {}).items())
+    ]
+
+
 def _extra_sections_md(info: dict) -> list[str]:
     out: list[str] = []
+    if info.get("synthesis"):
+        out += ["## Synthetic data", "", _synth_line(info), ""]
+        out += (_md_table(_SYNTH_HEAD, _synth_rows(info)) + [""]) if _synth_rows(info) else []
     if _ladder_rows(info):
         out += ["## The ladder: each stage against the one before, on the same rows", ""]
         out += _md_table(_LADDER_HEAD, _ladder_rows(info)) + [""]
@@ -225,6 +249,9 @@ def _extra_sections_md(info: dict) -> list[str]:
 def _extra_sections_html(info: dict) -> str:
     esc = html.escape
     out = ""
+    if info.get("synthesis"):
+        out += f"<h2>Synthetic data</h2><p>{esc(_synth_line(info))}</p>"
+        out += _html_table(_SYNTH_HEAD, _synth_rows(info)) if _synth_rows(info) else ""
     if _ladder_rows(info):
         out += "<h2>The ladder: each stage against the one before, on the same rows</h2>" + _html_table(
             _LADDER_HEAD, _ladder_rows(info)

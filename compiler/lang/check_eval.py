@@ -82,6 +82,12 @@ def _metric_args(ctx: Context, metric: ast.Ident | ast.Call) -> tuple[str, dict[
                 "FTR111", f"`{name}` {takes}", arg.span, suggest(arg.name, allowed) if arg.name and allowed else None
             )
             return None
+        if name == "judge" and arg_name in ("teacher", "scale"):
+            judged = _judge_arg(ctx, arg_name, arg.value)
+            if judged is None:
+                return None
+            args[arg_name] = judged
+            continue
         if not isinstance(arg.value, ast.Str) or not arg.value.value:
             ctx.err("FTR103", f"`{arg_name}` of `{name}` takes a non-empty string", arg.value.span)
             return None
@@ -93,7 +99,33 @@ def _metric_args(ctx: Context, metric: ast.Ident | ast.Call) -> tuple[str, dict[
     if need and need not in args:
         ctx.err("FTR111", f'`{name}` needs its {need}: {name}("...")', metric.span)
         return None
+    if name == "judge":  # every argument in full, so the label says which judge and scale
+        args = {"teacher": JUDGE_DEFAULT_MODEL, "scale": JUDGE_DEFAULT_SCALE} | args
     return name, args
+
+
+JUDGE_DEFAULT_MODEL = "smollm2-135m-instruct"  # the embedded model: a judge that exists offline
+JUDGE_DEFAULT_SCALE = 5
+
+
+def _judge_arg(ctx: Context, arg_name: str, value: ast.Value) -> object | None:
+    """``teacher = model("...")`` and ``scale = N`` (scores 1 to N) of a judge."""
+    if arg_name == "teacher":
+        if (
+            isinstance(value, ast.Call)
+            and value.name == "model"
+            and len(value.args) == 1
+            and value.args[0].name is None
+            and isinstance(value.args[0].value, ast.Str)
+            and value.args[0].value.value.strip()
+        ):
+            return value.args[0].value.value
+        ctx.err("FTR103", 'the judge\'s teacher is a model: teacher = model("smollm2-135m-instruct")', value.span)
+        return None
+    if isinstance(value, ast.Number) and not value.unit and isinstance(value.value, int) and 2 <= value.value <= 10:
+        return int(value.value)
+    ctx.err("FTR103", "the judge's scale is a whole number from 2 to 10: scale = 5 scores 1 to 5", value.span)
+    return None
 
 
 def _metric_arg_value(ctx: Context, arg_name: str, value: ast.Str) -> object | None:
@@ -103,12 +135,24 @@ def _metric_arg_value(ctx: Context, arg_name: str, value: ast.Str) -> object | N
         except (re.error, RecursionError, OverflowError) as exc:
             ctx.err("FTR111", f"the pattern is not a valid regular expression: {exc}", value.span)
             return None
+    if arg_name == "rubric" and _names_a_file(ctx, value.value):
+        return resolve_path(ctx, value.value, value.span)  # read at scoring time: an edit re-judges
     if arg_name == "schema":
         path = resolve_path(ctx, value.value, value.span)
         if path is None:
             return None
         return path if _valid_json_file(ctx, path, value.span) else None
     return value.value
+
+
+def _names_a_file(ctx: Context, text: str) -> bool:
+    """A judge's rubric is a file when it is one line ending in .md or .txt that exists."""
+    if "\n" in text or not text.endswith((".md", ".txt")):
+        return False
+    try:
+        return (ctx.recipe_dir / text).is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def _valid_json_file(ctx: Context, path: str, span: Span) -> bool:
@@ -133,6 +177,13 @@ def _check_expect(ctx: Context, item: ast.Expect) -> Expect | None:
         ctx.err(
             "FTR112",
             f"`{name}` is a rate between 0 and 1 (or 0% and 100%); {threshold:g} is outside it",
+            item.threshold.span,
+        )
+        return None
+    if name == "judge" and not 1 <= threshold <= int(args["scale"]):  # type: ignore[call-overload]
+        ctx.err(
+            "FTR112",
+            f"`judge` scores from 1 to its scale ({args['scale']}); {threshold:g} is outside it",
             item.threshold.span,
         )
         return None

@@ -16,7 +16,16 @@ from ftc.compiler.lang.check_eval import build_eval, check_statement
 from ftc.compiler.lang.check_sources import check_sources
 from ftc.compiler.lang.check_values import CONVERTERS
 from ftc.compiler.lang.keys import ALIASES, BLOCKS, CHILDREN, NAME_RE, BlockSpec
-from ftc.compiler.lang.recipe import Constraints, ExportSpec, Goal, ModelRef, Recipe, Span, TrainOverrides
+from ftc.compiler.lang.recipe import (
+    Constraints,
+    ExportSpec,
+    Goal,
+    ModelRef,
+    Recipe,
+    Span,
+    SynthesizeSpec,
+    TrainOverrides,
+)
 from ftc.compiler.lang.suggest import did_you_mean, suggest
 
 __all__ = ["Context", "find_project_root", "check_file", "build_recipe", "check_block"]
@@ -200,6 +209,7 @@ def build_recipe(ctx: Context, recipe: Checked, path: str) -> Recipe | None:
         export=_build_export(_child(recipe, "export")),
         teacher=ModelRef(v["teacher"], recipe.nodes["teacher"].value.span) if "teacher" in v else None,
         system_prompt=v.get("system_prompt"),
+        synthesize=_build_synthesize(_child(recipe, "synthesize")),
     )
 
 
@@ -232,3 +242,11 @@ def _build_export(block: Checked | None) -> ExportSpec:
     if block is None:
         return ExportSpec()
     return ExportSpec(merged=block.get("merged"), span=block.node.span)
+
+
+def _build_synthesize(block: Checked | None) -> SynthesizeSpec | None:
+    if block is None:
+        return None
+    v = block.values
+    teacher = ModelRef(v["teacher"], block.nodes["teacher"].value.span) if "teacher" in v else None
+    return SynthesizeSpec(rows=v["rows"], teacher=teacher, seed=v.get("seed"), span=block.node.span)

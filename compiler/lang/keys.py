@@ -313,13 +313,41 @@ BLOCKS: dict[str, BlockSpec] = {
             ),
         ),
         BlockSpec(
+            "synthesize",
+            "too few examples: a teacher writes more (seeded by real train rows and the goal; the holdout stays real)",
+            (
+                Key(
+                    "teacher",
+                    "model",
+                    'the model that writes the new examples: model("...")',
+                    absent="the recipe's teacher, else the base",
+                ),
+                Key(
+                    "rows",
+                    "int",
+                    "synthetic examples to generate (each validated, deduplicated and leak-checked before use)",
+                    required=True,
+                    lo=1,
+                    hi=100_000,
+                ),
+                Key(
+                    "seed",
+                    "int",
+                    "which real train examples seed each request",
+                    lo=0,
+                    hi=2**32 - 1,
+                    absent="the eval block's seed",
+                ),
+            ),
+        ),
+        BlockSpec(
             "export",
             "what the run writes out",
             (Key("merged", "bool", "also write weights with the adapter merged", default=False),),
         ),
     )
 }
-CHILDREN = ("data", "documents", "constraints", "eval", "train", "export")
+CHILDREN = ("data", "documents", "constraints", "eval", "train", "synthesize", "export")
 
 # --- eval statements -------------------------------------------------------------------------
 # Allowed argument names per metric (the first may be positional) and the required one: from the

@@ -97,8 +97,13 @@ def _metric(metric: str) -> str:
     if not args:
         return metric
     need = REQUIRED_ARGS.get(metric)
-    shown = ", ".join(f'{a} = "..."' if a == need else f'[{a} = "..."]' for a in args)
+    forms = {a: _ARG_FORMS.get(a, '"..."') for a in args}
+    shown = ", ".join(f"{a} = {forms[a]}" if a == need else f"[{a} = {forms[a]}]" for a in args)
     return f"{metric}({shown})"
+
+
+# Metric arguments that are not strings: how each is written (the judge's model and scale).
+_ARG_FORMS = {"teacher": 'model("...")', "scale": "5"}
 
 
 # --- docs/language.md ------------------------------------------------------------------------

@@ -180,6 +180,8 @@ def _too_few_examples(src: LintInput) -> Iterator[Diagnostic]:
             continue
         total = sum(known)
         kept = total if recipe.eval.eval_data else int(total * (1 - recipe.eval.holdout_fraction))
+        if kind == "training" and recipe.synthesize is not None:
+            kept += recipe.synthesize.rows  # teacher-written rows join train (R-SYNTHESIZE)
         if kept < MIN_EXAMPLES:
             yield _d(
                 "FTR202",
@@ -253,6 +255,8 @@ def _unreachable(src: LintInput) -> Iterator[Diagnostic]:
     for e in src.checked.eval.expects:
         lo, lo_s, hi, hi_s = _bounds(e.op, e.threshold)
         floor, ceil = {"perplexity": (1.0, float("inf")), "forgetting": (0.0, float("inf"))}.get(e.metric, (0.0, 1.0))
+        if e.metric == "judge":  # a score from 1 to the judge's scale
+            floor, ceil = 1.0, float(e.args.get("scale") or 5)  # type: ignore[arg-type]
         if (
             lo > ceil
             or hi < floor
@@ -279,6 +283,8 @@ def _unreachable(src: LintInput) -> Iterator[Diagnostic]:
 def _range_hint(metric: str) -> str:
     if metric == "forgetting":
         return "forgetting (the rise of general-text perplexity after tuning) is 0% or more"
+    if metric == "judge":
+        return "a judge scores from 1 to its scale"
     return "perplexity is at least 1" if metric == "perplexity" else f"{metric} is a rate between 0 and 1"
 
 

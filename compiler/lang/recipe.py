@@ -129,6 +129,16 @@ class ExportSpec:
 
 
 @dataclass(frozen=True)
+class SynthesizeSpec:
+    """``synthesize { teacher = model("...")  rows = 500  seed = 1 }``: a teacher writes training rows."""
+
+    rows: int
+    teacher: ModelRef | None = None  # None: the recipe's teacher, else the base
+    seed: int | None = None  # None: the eval block's seed
+    span: Span = field(default_factory=Span.unknown, compare=False)
+
+
+@dataclass(frozen=True)
 class Recipe:
     name: str
     path: str  # absolute path of the .ftr file
@@ -142,6 +152,7 @@ class Recipe:
     export: ExportSpec = ExportSpec()
     teacher: ModelRef | None = None
     system_prompt: str | None = None  # an explicit system prompt; else derived from the goal
+    synthesize: SynthesizeSpec | None = None  # a synthesize block: the plan may add synthetic rows
 
     def sources(self, fmt: str) -> tuple[DataSource, ...]:
         return tuple(s for s in self.data if s.format == fmt)

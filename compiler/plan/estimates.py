@@ -17,6 +17,8 @@ from ftc.shared import hparams
 EMBEDDER_PARAMS = 22_700_000  # all-MiniLM-L6-v2
 SEARCH_MIN_ROWS = 8  # the smallest validation slice a prompt search or lr probe is scored on
 BATCH = 8  # generation batch of the baseline and eval steps
+JUDGE_PROMPT = 80  # tokens of the judge's fixed prompt around the rubric and the row (ftc.runtime.judge)
+JUDGE_REPLY = 8  # ftc.runtime.judge.REPLY_TOKENS
 
 
 def estimate(f: Facts, d: Decisions, new_tokens: int) -> dict[str, Any]:
@@ -26,7 +28,7 @@ def estimate(f: Facts, d: Decisions, new_tokens: int) -> dict[str, Any]:
     overhead = f.system_tokens + TEMPLATE_TOKENS + (CONTEXT_TOKENS if "rag" in d.strategy else 0)
     per_row = min(max_len, int((f.tokens.mean if hp["packing"]["value"] else f.tokens.p90) + overhead))
     n = f.rows(d.train_names)
-    n_train = train_rows(f, n)
+    n_train = train_rows(f, n) + d.synthetic_rows
     epochs = float(hp["epochs"]["value"] or 1)  # a recipe may ask for a fraction of an epoch
     rows_seen = math.ceil(n_train * epochs)
     if hp["max_steps"]["value"]:
@@ -42,7 +44,11 @@ def estimate(f: Facts, d: Decisions, new_tokens: int) -> dict[str, Any]:
         train_tokens += dpo_tokens
     if "distill" in d.strategy and f.teacher is not None:
         flops["teacher"] = costs.inference_flops(f.teacher.params, n_train * (per_row + response_tokens(f)))
+    if d.synthesize:
+        flops["synthesize"] = costs.inference_flops(int(d.synthesize["teacher_params"]), _synth_tokens(f, d, per_row))
     flops["inference"] = _inference_flops(f, d, per_row, new_tokens)
+    if f.judges:
+        flops["judge"] = _judge_flops(f, d, per_row, new_tokens)
     flops["prompt_search"] = _search_flops(f, d, per_row, new_tokens)
     flops["lr_probe"] = _probe_flops(f, d, per_row)
     if "rag" in d.strategy:
@@ -64,6 +70,13 @@ def estimate(f: Facts, d: Decisions, new_tokens: int) -> dict[str, Any]:
         secs["teacher"] = max(
             secs["teacher"], n_train * costs.decode_ms(f.teacher.params, response_tokens(f), f.device) / 1000 / BATCH
         )
+    if f.judges:  # a short reply per row and judge expect, for the baseline and the tune
+        judged = _eval_rows(f) * (2 if d.trains else 1) * _judge_count(f)
+        params = max(m.params for m in f.judges.values())
+        secs["judge"] = max(secs["judge"], judged * costs.decode_ms(params, JUDGE_REPLY, f.device) / 1000 / BATCH)
+    if d.synthesize:  # two generations per row (the input, then its answer), bound by decoding
+        decode = costs.decode_ms(int(d.synthesize["teacher_params"]), response_tokens(f), f.device)
+        secs["synthesize"] = max(secs["synthesize"], 2 * d.synthetic_rows * decode / 1000 / BATCH)
     secs = {k: round(v, 1) for k, v in secs.items()}
     total = round(sum(secs.values()), 1)
     mem = d.mem
@@ -104,6 +117,32 @@ def estimate(f: Facts, d: Decisions, new_tokens: int) -> dict[str, Any]:
             else "; generation only"
         ),
     }
+
+
+def _judge_count(f: Facts) -> int:
+    return sum(1 for e in f.recipe.eval.expects if e.metric == "judge")
+
+
+def _judge_flops(f: Facts, d: Decisions, per_row: int, new_tokens: int) -> int:
+    """Each judge expect reads the question, reference and answer plus the rubric for every holdout
+    row of the baseline and the tune, and writes a score."""
+    runs = 2 if d.trains else 1
+    total = 0
+    for e in f.recipe.eval.expects:
+        model = f.judges.get(str(e.args.get("teacher") or ""))
+        if e.metric == "judge" and model is not None:
+            tokens = per_row + new_tokens + JUDGE_PROMPT + len(str(e.args.get("rubric", ""))) // 4 + JUDGE_REPLY
+            total += costs.inference_flops(model.params, runs * _eval_rows(f) * tokens)
+    return total
+
+
+def _synth_tokens(f: Facts, d: Decisions, per_row: int) -> int:
+    """Tokens the teacher reads and writes for the synthesize step: per row, one request for a new
+    input (the goal and the seed examples' inputs) and one for its answer (the seed examples as
+    shots), each with a response."""
+    shots = int(d.synthesize["shots"]) if d.synthesize else 0
+    per_synthetic = 2 * (1 + shots) * per_row + 2 * response_tokens(f)
+    return d.synthetic_rows * per_synthetic
 
 
 def _train_speedup(d: Decisions) -> float:

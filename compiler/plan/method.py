@@ -41,7 +41,7 @@ def decide_hparams(f: Facts, d: Decisions, method: str) -> dict[str, Any]:
     r = f.recipe
     o = {k: v for k, v in r.train.values.items() if not (k == "lr" and v == "auto")}  # auto = the rule + probe
     n = f.rows(d.train_names)
-    n_train = train_rows(f, n)
+    n_train = train_rows(f, n) + d.synthetic_rows
     lora = method in ("lora", "qlora", "dora")
     max_len = _max_length(f, "rag" in d.strategy)
     r_, alpha = _default_int("lora_r"), _default_int("lora_alpha")

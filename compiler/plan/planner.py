@@ -22,8 +22,17 @@ from ftc.compiler.plan.estimates import check_budget, estimate, plan_searches
 from ftc.compiler.plan.facts import ModelFacts
 from ftc.compiler.plan.method import decide_method
 from ftc.compiler.plan.power import check_power
-from ftc.compiler.plan.state import GB, Decisions, Facts, gather, human_count, response_tokens, system_prompt
-from ftc.compiler.plan.steps import build_steps, max_new_tokens, score_by
+from ftc.compiler.plan.state import (
+    GB,
+    Decisions,
+    Facts,
+    gather,
+    human_count,
+    response_tokens,
+    system_prompt,
+    train_rows,
+)
+from ftc.compiler.plan.steps import SYNTH_SHOTS, build_steps, max_new_tokens, score_by, synth_checks
 from ftc.shared.contract import expect_label
 
 if TYPE_CHECKING:
@@ -75,8 +84,8 @@ def _tuning(f: Facts, d: Decisions) -> None:
     prefs = tuple(s.name for s in r.preference_sources)
     # Without instruction data the SFT stage learns the chosen side of the preference pairs.
     d.train_names = train or prefs
-    n = f.rows(d.train_names)
     what = "training examples" if train else "preference pairs (SFT on the chosen responses)"
+    n = f.rows(d.train_names) + _synthesis(f, d, f.rows(d.train_names), what)
     if n < MIN_EXAMPLES:
         d.fire("R-TOO-FEW-EXAMPLES", f"{n} {what}, fewer than {MIN_EXAMPLES}: prompt only")
         d.warn(
@@ -109,6 +118,35 @@ def _tuning(f: Facts, d: Decisions) -> None:
     if prefs:
         d.strategy.append("dpo")
         d.fire("R-DPO-AFTER-SFT", f"{f.rows(prefs)} preference pairs in " + ", ".join(repr(p) for p in prefs))
+
+
+def _synthesis(f: Facts, d: Decisions, n: int, what: str) -> int:
+    """R-SYNTHESIZE: with a synthesize block and fewer than SMALL_DATA real examples, a teacher
+    writes the block's rows before training. Returns the rows asked for (0: none planned)."""
+    r = f.recipe
+    spec = r.synthesize
+    if spec is None or not r.train_sources:
+        return 0
+    if n >= SMALL_DATA:
+        d.fire("R-SYNTHESIZE", f"{n} {what}, at least {SMALL_DATA}: no synthesis needed, the block is not used")
+        return 0
+    teacher = f.synth_teacher or f.teacher or f.base
+    name = spec.teacher.name if spec.teacher else (r.teacher.name if r.teacher else r.base.name)
+    seed = spec.seed if spec.seed is not None else r.eval.seed
+    d.synthesize = {
+        "teacher": name,
+        "teacher_params": teacher.params,
+        "rows": spec.rows,
+        "seed": seed,
+        "shots": min(SYNTH_SHOTS, max(1, train_rows(f, n))),
+    }
+    d.fire(
+        "R-SYNTHESIZE",
+        f"{n} {what}, fewer than {SMALL_DATA}: teacher '{name}' writes {spec.rows} rows seeded by "
+        f"{d.synthesize['shots']} real train examples each (seed {seed}); validated, deduplicated and leak-checked, "
+        "train only",
+    )
+    return spec.rows
 
 
 def _distills(f: Facts, d: Decisions, n: int) -> bool:
@@ -239,11 +277,14 @@ def assemble(f: Facts, d: Decisions, est: dict[str, Any], new_tokens: int, out_d
         r.export.merged,
         prompt_search=d.prompt_search,
         lr_probe=d.lr_probe,
+        synthesize=_synth_config(d, new_tokens),
     )
     expects = [_expect_json(e, root) for e in r.eval.expects]
     for step in steps:
         if step["kind"] == "baseline" and step["config"].get("prompt_search"):
             step["config"]["prompt_search"]["score_by"] = score_by(expects)
+        if step["kind"] == "synthesize":
+            step["config"]["checks"] = synth_checks(expects)
         if step["kind"] == "dpo":
             step["config"]["beta"] = hp["dpo_beta"]["value"]
             step["config"]["lr"] = hp["dpo_lr"]["value"]
@@ -276,6 +317,14 @@ def assemble(f: Facts, d: Decisions, est: dict[str, Any], new_tokens: int, out_d
     }
 
 
+def _synth_config(d: Decisions, new_tokens: int) -> dict[str, Any] | None:
+    """The synthesize step's config: only when something trains on its rows."""
+    if not d.synthesize or not d.trains:
+        return None
+    cfg = {k: v for k, v in d.synthesize.items() if k != "teacher_params"}
+    return cfg | {"max_new_tokens": new_tokens, "sources": list(d.train_names)}
+
+
 def _model_json(f: Facts) -> dict[str, Any]:
     s = f.base.spec
     t = f.teacher
@@ -299,7 +348,9 @@ def _model_json(f: Facts) -> dict[str, Any]:
 
 def _expect_json(e: Expect, root: str) -> dict[str, Any]:
     args = {
-        k: (facts.rel_path(v, root) if k == "schema" and isinstance(v, str) and Path(v).is_absolute() else v)
+        k: (
+            facts.rel_path(v, root) if k in ("schema", "rubric") and isinstance(v, str) and Path(v).is_absolute() else v
+        )
         for k, v in sorted(e.args.items())
     }
     return {

@@ -84,6 +84,21 @@ DECISION_RULES: tuple[DecisionRule, ...] = (
         f"OpenAI fine-tuning guide (minimum of {MIN_EXAMPLES} examples)",
     ),
     DecisionRule(
+        "R-SYNTHESIZE",
+        "Too few examples and a synthesize block: the teacher writes more",
+        f"With fewer than {SMALL_DATA} training examples and a `synthesize` block, a guarded synthesize step runs "
+        "before training: the teacher writes a new input seeded by the goal and a few real train examples (never "
+        "holdout rows), then answers it prompted with those examples. A row is kept only if it passes its format's "
+        "schema and every single-answer expect (json_valid, json_schema, regex, contains), is no exact or "
+        "near-duplicate (MinHash, Jaccard 0.85) of a real or earlier synthetic row, and shares no near-duplicate or "
+        "13-gram with the holdout. The holdout stays real rows only. The synthetic rows count towards "
+        f"R-TOO-FEW-EXAMPLES' minimum of {MIN_EXAMPLES}.",
+        "rows in the train sources, the synthesize block",
+        "a guarded synthesize step after the baseline; train (or distill) learns real + kept synthetic rows",
+        "Wang et al. 2023, Self-Instruct; Taori et al. 2023, Alpaca; Lee et al. 2022 (near-duplicate removal); "
+        "Brown et al. 2020 (13-gram decontamination)",
+    ),
+    DecisionRule(
         "R-RAFT",
         "Behaviour plus knowledge: tune on retrieved context",
         "A goal with both behaviour and knowledge retrieves and fine-tunes on examples with retrieved context in "

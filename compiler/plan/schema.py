@@ -162,6 +162,28 @@ STEP_CONFIGS: dict[str, Schema] = {
         "validation_rows": _POSITIVE(100_000),
         "min_gain": {"type": "number", "minimum": 0, "exclusiveMaximum": 1},
     },
+    "synthesize": {
+        "teacher": _NAME,
+        "rows": _POSITIVE(100_000),
+        "seed": {"type": "integer", "minimum": 0, "maximum": 2**32 - 1},
+        "shots": _POSITIVE(64),
+        "max_new_tokens": _TOKENS,
+        "sources": _NAMES,
+        "checks": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["label", "metric", "args", "want"],
+                "additionalProperties": False,
+                "properties": {
+                    "label": {"type": "string", "minLength": 1},
+                    "metric": {"enum": ["json_valid", "json_schema", "regex", "contains"]},
+                    "args": {"type": "object"},
+                    "want": {"enum": [0, 1]},
+                },
+            },
+        },
+    },
     "train": {
         "model": _NAME,
         "method": {"enum": ["lora", "qlora", "full", "dora"]},

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ftc.compiler.lang.diagnostics import Diagnostic, error, warning
-from ftc.compiler.lang.recipe import Recipe, Span
+from ftc.compiler.lang.recipe import ModelRef, Recipe, Span
 from ftc.compiler.plan import costs, facts, memory
 from ftc.compiler.plan.facts import FactError, ModelFacts, SourceFacts, TokenStats
 from ftc.compiler.plan.rules import fired
@@ -33,6 +33,8 @@ class Facts:
     answers: TokenStats  # the responses those rows teach
     system_tokens: int
     device: costs.DeviceFacts
+    synth_teacher: ModelFacts | None = None  # the synthesize block's own teacher, when it names one
+    judges: dict[str, ModelFacts] = field(default_factory=dict)  # judge expects' models, by name
 
     def rows(self, names: Iterable[str]) -> int:
         return sum(self.sources[n].rows for n in names)
@@ -51,6 +53,7 @@ class Decisions:
     distributed: dict[str, Any] | None = None
     lr_probe: dict[str, Any] | None = None  # the lr_probe step's config when planned (R-LR-PROBE)
     prompt_search: dict[str, Any] | None = None  # the baseline's prompt candidates (R-PROMPT-SEARCH)
+    synthesize: dict[str, Any] | None = None  # the synthesize step's config when planned (R-SYNTHESIZE)
 
     def fire(self, rule_id: str, because: str) -> None:
         self.rules.append(fired(rule_id, because))
@@ -60,6 +63,11 @@ class Decisions:
 
     def warn(self, code: str, message: str, span: Span, hint: str | None = None) -> None:
         self.diagnostics.append(warning(code, message, span, hint))
+
+    @property
+    def synthetic_rows(self) -> int:
+        """Rows the synthesize step is asked for: they all go to train, never to the holdout."""
+        return int(self.synthesize["rows"]) if self.synthesize else 0
 
     @property
     def trains(self) -> bool:
@@ -80,6 +88,20 @@ def gather(recipe: Recipe) -> tuple[Facts | None, list[Diagnostic]]:
             teacher = facts.model_facts(recipe.teacher, dirs)
         except FactError as exc:
             diags.append(exc.diagnostic)
+    synth_teacher = None
+    if recipe.synthesize is not None and recipe.synthesize.teacher is not None:
+        try:
+            synth_teacher = facts.model_facts(recipe.synthesize.teacher, dirs)
+        except FactError as exc:
+            diags.append(exc.diagnostic)
+    judges: dict[str, ModelFacts] = {}
+    for e in recipe.eval.expects:  # a judge model that cannot be found fails here, located
+        name = str(e.args.get("teacher") or "")
+        if e.metric == "judge" and name and name not in judges:
+            try:
+                judges[name] = facts.model_facts(ModelRef(name, e.span), dirs)
+            except FactError as exc:
+                diags.append(exc.diagnostic)
     sources: dict[str, SourceFacts] = {}
     for src in recipe.data:
         try:
@@ -103,6 +125,8 @@ def gather(recipe: Recipe) -> tuple[Facts | None, list[Diagnostic]]:
         answers=facts.token_stats(answers, tok_file),
         system_tokens=facts.token_stats([system_prompt(recipe)], tok_file).max,
         device=costs.device_facts(c.device, c.gpus, c.gpu_memory_bytes),
+        synth_teacher=synth_teacher,
+        judges=judges,
     ), diags
 
 

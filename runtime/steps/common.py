@@ -18,6 +18,7 @@ from ftc.shared.errors import FtcError
 
 PREDICTIONS = "predictions.jsonl"
 SCORES = "scores.json"
+JUDGE = "judge"  # a judge expect's cached judgements and summaries, beside the predictions it judged
 
 
 def system_prompt(plan: Any) -> str:
@@ -122,9 +123,19 @@ def read_predictions(folder: Path) -> tuple[list[str], list[str]]:
     return [r["prediction"] for r in rows], [r["reference"] for r in rows]
 
 
-def score_all(plan: Any, root: Path, preds: list[str], refs: list[str], ppl: dict) -> dict[str, float | None]:
+def score_all(
+    plan: Any,
+    root: Path,
+    preds: list[str],
+    refs: list[str],
+    ppl: dict,
+    *,
+    prompts: list[list[dict]] | None = None,
+    judge_dir: Path | None = None,
+) -> dict[str, float | None]:
     """Every expect's value, keyed by its label (the same keys for baseline and tuned). ``root``
-    (the absolute project root) resolves a relative ``json_schema`` path."""
+    (the absolute project root) resolves a relative ``json_schema`` path; ``prompts`` and
+    ``judge_dir`` (the judge's cache) serve a ``judge`` expect."""
     from ftc.runtime.metrics import score
 
     values: dict[str, float | None] = {}
@@ -136,13 +147,16 @@ def score_all(plan: Any, root: Path, preds: list[str], refs: list[str], ppl: dic
             # baseline's and the eval's (ftc.runtime.steps.final_steps.forgetting_rise).
             values[expect["label"]] = None
         else:
-            values[expect["label"]] = float(score(expect, preds, refs, root=root).value)
+            result = score(expect, preds, refs, root=root, prompts=prompts, cache_dir=judge_dir)
+            values[expect["label"]] = float(result.value)
     return values
 
 
 def scores_of(plan: Any, root: Path, folder: Path) -> dict[str, float | None]:
     """Re-score a generation step's cached predictions against the plan's current expects: cheap,
     and it is why editing an expect never re-runs the baseline's generation."""
-    preds, refs = read_predictions(folder)
+    rows = atomic.read_jsonl(folder / PREDICTIONS)
+    preds, refs = [r["prediction"] for r in rows], [r["reference"] for r in rows]
     ppl = read_scores(folder).get("perplexity", {})
-    return score_all(plan, root, preds, refs, ppl)
+    prompts = [r.get("prompt") or [] for r in rows]
+    return score_all(plan, root, preds, refs, ppl, prompts=prompts, judge_dir=folder / JUDGE)

@@ -13,7 +13,7 @@ from ftc.shared.errors import FtcError
 @step(
     "distill",
     reads=("prompt", "hyperparameters", "method", "model.base", "model.teacher", "distributed"),
-    needs_outputs_of=("split", "index"),
+    needs_outputs_of=("split", "index", "synthesize"),
     guarded=True,
     scratch=("checkpoints", "launch"),
 )
@@ -23,7 +23,10 @@ def distill_step(ctx) -> dict:  # noqa: ANN001 - the executor's Context
     teacher = ctx.config.get("teacher") or ctx.plan.get("model.teacher")
     if not teacher:
         raise FtcError(f"error: step '{ctx.step['id']}' distils, but the plan names no teacher model")
-    train = common.examples(ctx, "train", ctx.config.get("sources"))
+    from ftc.runtime.steps.synthesize import synthetic_examples
+
+    # Synthetic inputs too (R-SYNTHESIZE): the teacher answers them again, as it answers real ones.
+    train = common.examples(ctx, "train", ctx.config.get("sources")) + synthetic_examples(ctx)
     placement = ((ctx.plan.get("distributed") or {}).get("teacher") or {}).get("load", "whole")
     with common.generation_progress(ctx, "teacher") as update:
         answers = teacher_answers(

@@ -95,7 +95,7 @@ def _trained(ctx) -> bool:  # noqa: ANN001
 @step(
     "export",
     reads=("prompt", "expects", "gate", "recipe.name", "strategy", "method", "model.base"),
-    needs_outputs_of=("split", "baseline", "lr_probe", *TUNING_KINDS, "eval", "gate"),
+    needs_outputs_of=("split", "baseline", "lr_probe", "synthesize", *TUNING_KINDS, "eval", "gate"),
     version=2,
 )
 def export_step(ctx) -> dict:  # noqa: ANN001
@@ -174,7 +174,16 @@ def _report_input(ctx, gate: dict, metrics: dict, promoted_tune: bool) -> dict: 
         "prompt": _winning_prompt(ctx, promoted_tune),
         "prompt_search": _read(ctx.need_dir("baseline") / "prompt_search.json"),
         "lr_probe": _lr_probe(ctx),
+        "synthesis": _synthesis(ctx),
     }
+
+
+def _synthesis(ctx) -> dict | None:  # noqa: ANN001
+    """synth.json of the synthesize step (requested, generated, kept, dropped by reason), when it ran."""
+    synth = ctx.by_kind("synthesize")
+    if synth is None or synth.dir is None or synth.status == "skipped":
+        return None
+    return _read(synth.dir / "synth.json")  # type: ignore[return-value]
 
 
 def _lr_probe(ctx) -> dict | None:  # noqa: ANN001

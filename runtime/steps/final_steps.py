@@ -27,6 +27,7 @@ from typing import Any
 
 from ftc.runtime import stats
 from ftc.runtime.gate import decide, forgetting_note
+from ftc.runtime.judge import failure_notes
 from ftc.runtime.steps import common
 from ftc.runtime.steps.spec import step
 from ftc.shared import atomic
@@ -363,6 +364,18 @@ def _used_retrieval(baseline_dir: Path) -> bool:
     return (baseline_dir / NO_RETRIEVAL).exists() or (prompt.exists() and NOTE in prompt.read_text(encoding="utf-8"))
 
 
+def _judge_summaries(ctx) -> dict[str, list[dict]]:  # noqa: ANN001
+    """The judge summaries scoring wrote beside the baseline's and the tune's predictions."""
+    from ftc.runtime.judge import summaries
+
+    ev = ctx.by_kind("eval")
+    folders = {"baseline": ctx.need_dir("baseline"), "tuned model": None if ev is None else ev.dir}
+    if ev is not None and ev.status == "skipped":
+        folders["tuned model"] = None
+    found = {who: summaries(d) for who, d in folders.items() if d is not None}
+    return {who: s for who, s in found.items() if s}
+
+
 @step("gate", reads=("expects", "gate"), needs_outputs_of=("dedup", "baseline", "eval"), version=2)
 def gate_step(ctx) -> dict:  # noqa: ANN001
     g = gate_inputs(ctx)
@@ -371,5 +384,8 @@ def gate_step(ctx) -> dict:  # noqa: ANN001
         g["expects"], ctx.plan.get("gate") or {}, g["base"], g["tuned"], rows=g["rows"], seed=g["seed"], notes=notes
     )
     result.update(stages=g["stages"], forgetting=g["forgetting"], rows=g["n"], seed=g["seed"])
+    judged = _judge_summaries(ctx)
+    if judged:  # a judge's unparseable replies are counted in the verdict, never hidden
+        result.update(judge=judged, reasons=result["reasons"] + failure_notes(judged))
     atomic.write_json(ctx.dir / "gate.json", result)
     return {"passed": result["passed"], "verdict": result["verdict"]}

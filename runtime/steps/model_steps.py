@@ -179,16 +179,19 @@ def training_progress(ctx):  # noqa: ANN001, ANN202 - the executor's Context; a 
 @step(
     "train",
     reads=("prompt", "hyperparameters", "method", "model.base", "distributed"),
-    needs_outputs_of=("split", "index", "lr_probe"),
+    needs_outputs_of=("split", "index", "lr_probe", "synthesize"),
     guarded=True,
     scratch=("checkpoints", "launch"),
 )
 def train_step(ctx) -> dict:  # noqa: ANN001
-    """SFT on the split's train rows (the named sources), with the plan's hyper-parameters and
-    the lr the lr_probe step chose when the plan has one."""
+    """SFT on the split's train rows (the named sources) plus the kept synthetic rows when the plan
+    synthesised, with the plan's hyper-parameters and the lr the lr_probe step chose when the plan
+    has one."""
     from ftc.runtime.steps.lr_probe import chosen_lr
+    from ftc.runtime.steps.synthesize import synthetic_examples
 
-    return fine_tune(ctx, common.examples(ctx, "train", ctx.config.get("sources")), lr=chosen_lr(ctx))
+    train = common.examples(ctx, "train", ctx.config.get("sources")) + synthetic_examples(ctx)
+    return fine_tune(ctx, train, lr=chosen_lr(ctx))
 
 
 def _inside(path: Path | str, folder: Path) -> bool:

@@ -93,4 +93,4 @@ def test_the_language_reads_its_metric_arguments_from_the_table() -> None:
     from ftc.shared.contract import METRIC_SPECS
 
     assert METRIC_ARGS == {n: m.args for n, m in METRIC_SPECS.items()}
-    assert REQUIRED_ARGS == {"contains": "text", "regex": "pattern", "json_schema": "schema"}
+    assert REQUIRED_ARGS == {"contains": "text", "regex": "pattern", "json_schema": "schema", "judge": "rubric"}
