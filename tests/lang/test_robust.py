@@ -37,9 +37,9 @@ def test_hostile_files_give_located_diagnostics(name: str, tmp_path: Path) -> No
     data, code = CASES[name]
     path = tmp_path / f"{name}.ftr"
     path.write_bytes(data)
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: a busy machine slows the wall clock, not this bound
     recipe, diags = load_recipe(path)
-    assert time.perf_counter() - start < 5
+    assert time.process_time() - start < 5  # a hostile file is refused in bounded work, not after a hang
     assert recipe is None
     assert code in [d.code for d in diags]
     for d in diags:
