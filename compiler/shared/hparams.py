@@ -22,8 +22,13 @@ DEFAULTS: dict[str, object] = {
     "batch": 8,
     "grad_accum": 1,
     "max_length": 512,
-    "warmup_ratio": 0.0,
+    "warmup": 0.0,
     "weight_decay": 0.0,
+    "max_grad_norm": 1.0,  # transformers' own default
+    "optimizer": "adamw_fused",  # transformers' own default with torch >= 2.8
+    "precision": "auto",
+    "tf32": None,  # None: leave torch's setting alone
+    "use_rslora": False,
     "max_steps": None,
     "early_stopping": False,
     "packing": False,
@@ -39,9 +44,24 @@ DEFAULTS: dict[str, object] = {
     "dpo_lr": 5e-6,
 }
 
+# The choices a recipe may write for the trainer's knobs (the key table's choices, the plan
+# schema's enums and the runtime's mapping read these).
+PRECISIONS: tuple[str, ...] = ("auto", "bf16", "fp16", "fp32")
+# ftc's optimizer name -> transformers' ``optim``; the 8-bit ones are bitsandbytes' (CUDA only).
+OPTIMIZERS: dict[str, str] = {
+    "adamw": "adamw_torch",
+    "adamw_fused": "adamw_torch_fused",
+    "adamw_8bit": "adamw_bnb_8bit",
+    "paged_adamw_8bit": "paged_adamw_8bit",
+}
+CUDA_ONLY_OPTIMIZERS: tuple[str, ...] = ("adamw_8bit", "paged_adamw_8bit")
+LR_SCHEDULERS: tuple[str, ...] = ("cosine", "linear", "constant", "constant_with_warmup")
+
 # Rule 8's fixed choices (the planner's; see the module docstring).
 WARMUP_RATIO = 0.03
 LR_SCHEDULER = "cosine"
+MAX_GRAD_NORM = 1.0
+SAVE_STEPS = 50  # a checkpoint every this many optimizer steps (resume after a kill loses at most these)
 FEW_SHOT = 3  # examples in the baseline prompt, at most the train rows
 CPU_BATCH = 4  # micro-batch on a CPU
 GPU_BATCH = 8  # micro-batch on a GPU, lowered if memory requires
