@@ -18,8 +18,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ftc.shared.contract import DATA_FORMATS, FORMAT_FIELDS, METRIC_SPECS, METRICS, RATE_METRICS  # noqa: F401 - RATE_METRICS re-exported
 from ftc.shared import hparams
+from ftc.shared.contract import DATA_FORMATS, FORMAT_FIELDS, METRIC_SPECS, METRICS, RATE_METRICS  # noqa: F401 - RATE_METRICS re-exported
 from ftc.shared.hparams import DEFAULTS, LR_SCHEDULERS, OPTIMIZERS, PRECISIONS
 from ftc.shared.templates import CHAT_TEMPLATES
 

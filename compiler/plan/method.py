@@ -177,7 +177,7 @@ def _eval_steps(hp: dict[str, Any]) -> dict[str, Any]:
 def _effective(o: dict[str, Any], eff: int) -> int:
     """The effective batch a cadence in epochs is counted with: the recipe's, when it sets both parts."""
     if "batch" in o and "grad_accum" in o:
-        return int(o["batch"]) * int(o["grad_accum"])  # type: ignore[call-overload]
+        return int(o["batch"]) * int(o["grad_accum"])
     return eff
 
 

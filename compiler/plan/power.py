@@ -71,7 +71,7 @@ def check_scored_rows(f: Facts, d: Decisions) -> None:
         hint = "point `data` at a file with rows, or leave it out to hold out a share of the training data"
     else:
         why = f"holdout {r.eval.holdout_fraction:.0%} of {f.rows(scored_sources(r))} rows holds out none"
-        hint = "hold out a share (`holdout = 20%`) or add eval data (`eval { data = \"...\" }`)"
+        hint = 'hold out a share (`holdout = 20%`) or add eval data (`eval { data = "..." }`)'
     d.error("FTR323", f"the eval would score no rows: {why}", r.eval.span, hint)
 
 

@@ -82,7 +82,8 @@ def dpo_config(p: dict, ckpt_dir: Path, beta: float, lr: float) -> Any:
     from trl import DPOConfig
 
     return DPOConfig(
-        **trainer_arguments(p, ckpt_dir, cpu_autocast=False),  # DPO on a CPU stays fp32 (bf16 autocast was measured for SFT)
+        # DPO on a CPU stays fp32 under precision auto: bf16 autocast was measured for SFT only.
+        **trainer_arguments(p, ckpt_dir, cpu_autocast=False),
         beta=beta,
         learning_rate=lr,
         max_length=int(p["max_length"]),

@@ -63,11 +63,16 @@ def _build(root: Path, train: str, device: str = "cpu") -> tuple[dict | None, li
     with (data / "rows.jsonl").open("w", encoding="utf-8") as out:
         for i in range(40):
             reply = json.dumps({"category": "shipping", "n": i})
-            msgs = [{"role": "user", "content": f"Order {i} is late, item {i * 7}."}, {"role": "assistant", "content": reply}]
+            msgs = [
+                {"role": "user", "content": f"Order {i} is late, item {i * 7}."},
+                {"role": "assistant", "content": reply},
+            ]
             out.write(json.dumps({"messages": msgs}) + "\n")
     with (data / "pairs.jsonl").open("w", encoding="utf-8") as out:
         for i in range(40):
-            out.write(json.dumps({"prompt": f"Ask {i} about {i * 11}", "chosen": f"Yes {i}", "rejected": f"No {i * 3}"}))
+            out.write(
+                json.dumps({"prompt": f"Ask {i} about {i * 11}", "chosen": f"Yes {i}", "rejected": f"No {i * 3}"})
+            )
             out.write("\n")
     (root / ".git").mkdir(exist_ok=True)  # the project root
     recipe = root / "knobs.ftr"
@@ -116,7 +121,9 @@ def test_every_knob_reaches_the_sft_trainer(tmp_path: Path, base_dir: Path, one_
 
     plan = _project(tmp_path, KNOBS)
     rows = [
-        to_example({"messages": [{"role": "user", "content": f"Hi {i}"}, {"role": "assistant", "content": "ok"}]}, "chat", "S")
+        to_example(
+            {"messages": [{"role": "user", "content": f"Hi {i}"}, {"role": "assistant", "content": "ok"}]}, "chat", "S"
+        )
         for i in range(6)
     ]
     trainer, _ = build_trainer(base_dir, rows[:4], rows[4:], _train_hp(plan), tmp_path / "out")
@@ -152,7 +159,11 @@ def test_the_dpo_stage_gets_its_own_beta_and_lr(tmp_path: Path) -> None:
 def test_cuda_only_knobs_reach_the_trainer_arguments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     plan = _project(tmp_path, "tf32 = true  precision = fp16  optimizer = paged_adamw_8bit", device="cuda")
     hp = plan["hyperparameters"]
-    assert (hp["tf32"]["value"], hp["precision"]["value"], hp["optimizer"]["value"]) == (True, "fp16", "paged_adamw_8bit")
+    assert (hp["tf32"]["value"], hp["precision"]["value"], hp["optimizer"]["value"]) == (
+        True,
+        "fp16",
+        "paged_adamw_8bit",
+    )
     p = hp_values(_train_hp(plan))
     args = trainer_arguments(p, tmp_path / "ckpt")
     assert (args["tf32"], args["fp16"], args["bf16"], args["optim"]) == (True, True, False, "paged_adamw_8bit")
@@ -185,7 +196,9 @@ def test_a_short_run_keeps_the_knobs_into_the_export(tmp_path: Path, base_dir: P
     hp = _train_hp(plan)
     hp.update(batch=2, grad_accum=1)  # small for a test
     rows = [
-        to_example({"messages": [{"role": "user", "content": f"Hi {i}"}, {"role": "assistant", "content": "ok"}]}, "chat", "S")
+        to_example(
+            {"messages": [{"role": "user", "content": f"Hi {i}"}, {"role": "assistant", "content": "ok"}]}, "chat", "S"
+        )
         for i in range(6)
     ]
     result = train_sft(base_dir, rows, None, hp, tmp_path / "out")
