@@ -279,9 +279,10 @@ def _tokens_seen(trainer) -> int:
     return int(round(per_epoch * float(trainer.state.epoch or 0.0)))
 
 
-def merge_adapter(model_dir: Path, adapter_dir: Path, out_dir: Path) -> Path:
-    """Merged weights for ``export { merged = true }``: base + LoRA folded into one model folder."""
+def merge_adapter(model_dir: Path, adapter_dir: Path, out_dir: Path, chat_template: str | None = None) -> Path:
+    """Merged weights for ``export { merged = true }``: base + LoRA folded into one model folder,
+    its tokenizer with the plan's chat template (``chat_template``; None: the model's own)."""
     from ftc.runtime.generate import load_model
 
-    loaded = load_model(Path(model_dir), Path(adapter_dir), dtype="float32")
+    loaded = load_model(Path(model_dir), Path(adapter_dir), dtype="float32", chat_template=chat_template)
     return save_atomically(loaded.model, loaded.tokenizer, Path(out_dir))

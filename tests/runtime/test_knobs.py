@@ -215,3 +215,7 @@ def test_a_short_run_keeps_the_knobs_into_the_export(tmp_path: Path, base_dir: P
 
     exported = AutoTokenizer.from_pretrained(result.output_dir)
     assert exported.chat_template == CHAT_TEMPLATES["llama3"]
+    from ftc.runtime.train.sft import merge_adapter
+
+    merged = merge_adapter(base_dir, result.output_dir, tmp_path / "merged", chat_template=CHAT_TEMPLATES["llama3"])
+    assert AutoTokenizer.from_pretrained(merged).chat_template == CHAT_TEMPLATES["llama3"]  # export { merged }
