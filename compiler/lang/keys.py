@@ -171,9 +171,6 @@ _SOURCE_KEYS = (
     Key("overlong", "choice", "what happens to rows over max_tokens", choices=("drop", "truncate"), default="drop"),
 )
 
-_DPO_LR = DEFAULTS["dpo_lr"]
-assert isinstance(_DPO_LR, float), "DEFAULTS['dpo_lr'] is a float"
-
 BLOCKS: dict[str, BlockSpec] = {
     b.name: b
     for b in (
@@ -462,7 +459,7 @@ BLOCKS: dict[str, BlockSpec] = {
                     lo=1e-9,
                     hi=1.0,
                     decided_by="R-DPO-AFTER-SFT",
-                    usually=hparams.short(_DPO_LR),
+                    usually=hparams.short(hparams.DPO_LR),
                 ),
                 Key("seed", "int", "training seed", lo=0, hi=2**32 - 1, absent="the eval block's seed"),
             ),

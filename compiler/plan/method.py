@@ -127,8 +127,10 @@ def decide_hparams(f: Facts, d: Decisions, method: str) -> dict[str, Any]:
 def _lora_hparams(o: dict[str, Any], lora: bool) -> dict[str, Any]:
     """The LoRA shape by rule (alpha follows the rank the recipe may set: see ``_alpha_rule``)."""
     if not lora:
-        off = _hp(None, "rule", "not a LoRA method")
-        return {k: off for k in ("lora_r", "lora_alpha", "lora_dropout", "target_modules", "use_rslora")}
+        return {
+            k: _hp(None, "rule", "not a LoRA method")
+            for k in ("lora_r", "lora_alpha", "lora_dropout", "target_modules", "use_rslora")
+        }
     r_ = _default_int("lora_r")
     return {
         "lora_r": _hp(r_, "rule", f"LoRA rank {r_}: enough capacity for a narrow task"),

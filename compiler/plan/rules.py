@@ -24,9 +24,6 @@ from ftc.compiler.lang.thresholds import (
 from ftc.shared import hparams
 from ftc.shared.hparams import DEFAULTS
 
-_DPO_LR = DEFAULTS["dpo_lr"]
-assert isinstance(_DPO_LR, float), "DEFAULTS['dpo_lr'] is a float"
-
 
 @dataclass(frozen=True)
 class DecisionRule:
@@ -99,7 +96,7 @@ DECISION_RULES: tuple[DecisionRule, ...] = (
         "R-DPO-AFTER-SFT",
         "Preference pairs: DPO after SFT",
         f"Chosen/rejected pairs add a DPO stage after supervised fine-tuning (beta {DEFAULTS['dpo_beta']}, lr "
-        f"{hparams.short(_DPO_LR)}; `dpo_beta` and `dpo_lr` in the train block override them). "
+        f"{hparams.short(hparams.DPO_LR)}; `dpo_beta` and `dpo_lr` in the train block override them). "
         "Without other training data the SFT stage learns the chosen responses, and a share of the pairs is held "
         "out so that baseline and tune are scored on their prompts (chosen = the reference).",
         "preference sources",

@@ -12,6 +12,10 @@ falls back to them.
 
 from __future__ import annotations
 
+# DPO's beta (Rafailov et al. 2023) and the small step DPO after SFT takes.
+DPO_BETA = 0.1
+DPO_LR = 5e-6
+
 DEFAULTS: dict[str, object] = {
     "lora_r": 16,
     "lora_alpha": 32,
@@ -40,8 +44,8 @@ DEFAULTS: dict[str, object] = {
     "gradient_checkpointing": False,
     "lr_scheduler": "linear",  # transformers' own default, for a plan that states none
     "few_shot": 0,
-    "dpo_beta": 0.1,
-    "dpo_lr": 5e-6,
+    "dpo_beta": DPO_BETA,
+    "dpo_lr": DPO_LR,
 }
 
 # The choices a recipe may write for the trainer's knobs (the key table's choices, the plan

@@ -36,7 +36,7 @@ class TrainResult:
 
 
 # Earlier plans' names of what is now a recipe knob (warmup was a ratio only).
-_RENAMED = {"warmup_ratio": "warmup"}
+_RENAMED = {"warmup_ratio": "warmup"}  # read as a share, as it always was
 
 
 def hp_values(hp: dict) -> dict:
