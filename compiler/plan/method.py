@@ -444,11 +444,23 @@ def _fit(
         for ckpt in ckpts:
             for b in batches:
                 est = memory.estimate(
-                    f.base.spec, method, f.device.kind, max_len, b, lora_r=r, checkpointing=ckpt, gpus=gpus
+                    f.base.spec,
+                    method,
+                    f.device.kind,
+                    max_len,
+                    b,
+                    lora_r=r,
+                    checkpointing=ckpt,
+                    gpus=gpus,
+                    precision=_precision(f),
                 )
                 if limit is None or est.peak <= limit:
                     return est, b, ckpt
     return None
+
+
+def _precision(f: Facts) -> str:
+    return str(f.recipe.train.values.get("precision", DEFAULTS["precision"]))
 
 
 def _method_rule(f: Facts, d: Decisions, asked: object, n: int) -> None:
@@ -496,6 +508,7 @@ def _alternatives(f: Facts, d: Decisions) -> None:
             lora_r=_default_int("lora_r"),
             checkpointing=bool(hp["gradient_checkpointing"]["value"]),
             gpus=mem.gpus,
+            precision=_precision(f),
             **args,
         )
         d.alternatives[method] = {

@@ -87,3 +87,12 @@ def test_preference_only_data_holds_pairs_out_for_the_gate(tmp_path: Path) -> No
     assert "dpo" in plan["strategy"]
     power = next(w for w in plan["warnings"] if w["code"] == "FTR318")
     assert "holdout of about 60 rows" in power["message"]  # 20% of the 300 pairs, not 0
+
+
+def test_the_memory_model_counts_the_precision_of_a_frozen_base(tmp_path: Path) -> None:
+    gpu = dict(rows=100, device="cuda", memory=80 * 10**9)
+    auto, _ = plan_for(tmp_path, **gpu)
+    fp32, _ = plan_for(tmp_path, **gpu, train={"precision": "fp32"})
+    params = auto["model"]["params"]
+    weights = (auto["estimates"]["memory_breakdown"]["weights"], fp32["estimates"]["memory_breakdown"]["weights"])
+    assert weights == (2 * params, 4 * params)  # bf16 on cuda by default; fp32 when the recipe says so
