@@ -69,7 +69,11 @@ def decide_hparams(f: Facts, d: Decisions, method: str) -> dict[str, Any]:
             "rule",
             f"{hparams.WARMUP_RATIO:.0%} of the steps warm up: steadies the first updates",
         ),
-        "weight_decay": _hp(DEFAULTS["weight_decay"], "rule", "no decay: adapters are small and runs are short"),
+        "weight_decay": _hp(
+            DEFAULTS["weight_decay"],
+            "rule",
+            f"weight decay {DEFAULTS['weight_decay']:g}: adapters are small and runs are short",
+        ),
         "max_grad_norm": _hp(
             hparams.MAX_GRAD_NORM,
             "rule",

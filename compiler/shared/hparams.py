@@ -15,6 +15,8 @@ from __future__ import annotations
 # DPO's beta (Rafailov et al. 2023) and the small step DPO after SFT takes.
 DPO_BETA = 0.1
 DPO_LR = 5e-6
+MAX_GRAD_NORM = 1.0  # transformers' own default
+SAVE_STEPS = 50  # a checkpoint every this many optimizer steps (resume after a kill loses at most these)
 
 DEFAULTS: dict[str, object] = {
     "lora_r": 16,
@@ -28,7 +30,7 @@ DEFAULTS: dict[str, object] = {
     "max_length": 512,
     "warmup": 0.0,
     "weight_decay": 0.0,
-    "max_grad_norm": 1.0,  # transformers' own default
+    "max_grad_norm": MAX_GRAD_NORM,
     "optimizer": "adamw_fused",  # transformers' own default with torch >= 2.8
     "precision": "auto",
     "tf32": None,  # None: leave torch's setting alone
@@ -37,7 +39,7 @@ DEFAULTS: dict[str, object] = {
     "early_stopping": False,
     "packing": False,
     "seed": 42,
-    "save_steps": 50,
+    "save_steps": SAVE_STEPS,
     "eval_steps": None,
     "early_stopping_patience": 2,
     "logging_steps": 1,
@@ -64,8 +66,6 @@ LR_SCHEDULERS: tuple[str, ...] = ("cosine", "linear", "constant", "constant_with
 # Rule 8's fixed choices (the planner's; see the module docstring).
 WARMUP_RATIO = 0.03
 LR_SCHEDULER = "cosine"
-MAX_GRAD_NORM = 1.0
-SAVE_STEPS = 50  # a checkpoint every this many optimizer steps (resume after a kill loses at most these)
 FEW_SHOT = 3  # examples in the baseline prompt, at most the train rows
 CPU_BATCH = 4  # micro-batch on a CPU
 GPU_BATCH = 8  # micro-batch on a GPU, lowered if memory requires
