@@ -33,18 +33,26 @@ def apply_thread_setting() -> None:
         torch.set_num_threads(int(wanted))
 
 
-def load_tokenizer(model_dir: Path):
+def load_tokenizer(model_dir: Path, chat_template: str | None = None):
+    """The model's tokenizer; ``chat_template``: the plan's template (Jinja text) replacing the
+    model's own. Every step that renders prompts for the base model loads its tokenizer here, so
+    baseline, training, eval and the exported tokenizer use the same template (R-ONE-PROMPT)."""
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(model_dir)
+    if chat_template:
+        tok.chat_template = chat_template
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     return tok
 
 
-def load_model(model_dir: Path, adapter_dir: Path | None = None, dtype: str = "auto") -> Loaded:
+def load_model(
+    model_dir: Path, adapter_dir: Path | None = None, dtype: str = "auto", chat_template: str | None = None
+) -> Loaded:
     """Load ``model_dir``; with a LoRA ``adapter_dir`` the adapter is merged in memory (faster
-    generation, same function); a full fine-tune folder as ``adapter_dir`` replaces the base."""
+    generation, same function); a full fine-tune folder as ``adapter_dir`` replaces the base.
+    ``chat_template``: the plan's template (see ``load_tokenizer``)."""
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -65,7 +73,7 @@ def load_model(model_dir: Path, adapter_dir: Path | None = None, dtype: str = "a
         model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
     model.eval()
     tok_dir = weights_dir if (weights_dir / "tokenizer_config.json").exists() else model_dir
-    return Loaded(model, load_tokenizer(tok_dir), model_dir, adapter)
+    return Loaded(model, load_tokenizer(tok_dir, chat_template), model_dir, adapter)
 
 
 def render(tokenizer, messages: list[dict], *, add_generation_prompt: bool = True) -> str:
@@ -73,10 +81,15 @@ def render(tokenizer, messages: list[dict], *, add_generation_prompt: bool = Tru
 
 
 def _stop_ids(tokenizer) -> list[int]:
+    """eos and each chat format's end-of-turn token the vocabulary has (a named template may be
+    another format than the model's own)."""
+    from ftc.shared.templates import END_OF_TURN as MARKERS
+
     ids = {tokenizer.eos_token_id}
-    eot = tokenizer.convert_tokens_to_ids(END_OF_TURN)
-    if isinstance(eot, int) and eot != tokenizer.unk_token_id:
-        ids.add(eot)
+    for marker in MARKERS:
+        eot = tokenizer.convert_tokens_to_ids(marker)
+        if isinstance(eot, int) and eot != tokenizer.unk_token_id:
+            ids.add(eot)
     return sorted(i for i in ids if i is not None)
 
 

@@ -33,7 +33,16 @@ def to_example(fields: dict, fmt: str, system: str) -> Example:
         return Example(_msgs(system, user), fields["output"])
     if fmt == "completion":
         return Example(_msgs(system, fields["prompt"]), fields["completion"])
+    if fmt == "preference":  # the chosen answer: what SFT learns and eval scores against
+        return _from_chat(_side(fields["prompt"], "user") + _side(fields["chosen"], "assistant"), system)
     raise FtcError(f"format '{fmt}' cannot be prompted or trained with SFT (use one of {', '.join(PROMPT_FORMATS)})")
+
+
+def _side(value: object, role: str) -> list[dict]:
+    """A preference field (a string, or a list of messages) as messages."""
+    if isinstance(value, str):
+        return [{"role": role, "content": value}]
+    return [{"role": m["role"], "content": m["content"]} for m in value]  # type: ignore[attr-defined]
 
 
 def _msgs(system: str, user: str) -> list[dict]:

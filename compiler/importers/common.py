@@ -13,27 +13,54 @@ from typing import Any
 
 from ftc.compiler.importers.core import Carry, Decide, Draft, Drop, Handle, Refuse, Row, carried, carry, row
 from ftc.compiler.importers.core import number as number  # re-exported: the key tables write c.number
+from ftc.shared import hparams
+from ftc.shared.hparams import DEFAULTS
 
 # --- decided by ftc --------------------------------------------------------------------------
-LR = Decide("R-HPARAM-DEFAULTS", "lr 2e-4 for LoRA/QLoRA, 2e-5 for full")
-EPOCHS = Decide("R-EPOCHS-BY-SIZE", "3 epochs under 1,000 examples, 2 under 10,000, else 1")
-BATCH = Decide("R-METHOD-BY-MEMORY", "the largest micro-batch (8 on cuda, 4 on cpu) that fits the device's memory")
-ACCUM = Decide("R-HPARAM-DEFAULTS", "accumulation for an effective batch of 16 (8 under 160 examples)")
+# The numbers in these texts come from the rules' own constants (ftc.shared.hparams), never restated.
+LR = Decide(
+    "R-LR",
+    f"lr by model width: LoRA {hparams.short(hparams.lora_lr(hparams.REF_WIDTH))} and full "
+    f"{hparams.short(hparams.full_lr(hparams.REF_WIDTH))} at width {hparams.REF_WIDTH}, scaled as 1/width",
+)
+EPOCHS = Decide(
+    "R-EPOCHS-BY-SIZE",
+    f"enough epochs for {hparams.MIN_UPDATES} updates: at most 3 under {hparams.LARGE_DATA_ROWS:,} examples, "
+    "2 under 10,000, else 1",
+)
+BATCH = Decide(
+    "R-METHOD-BY-MEMORY",
+    f"the largest micro-batch ({hparams.GPU_BATCH} on cuda, {hparams.CPU_BATCH} on cpu) that fits the device's memory",
+)
+ACCUM = Decide(
+    "R-HPARAM-DEFAULTS",
+    f"accumulation for an effective batch of {hparams.EFFECTIVE_BATCH} ({hparams.EFFECTIVE_BATCH_SMALL} under "
+    f"{hparams.LARGE_DATA_ROWS:,} examples)",
+)
 MAX_LEN = Decide(
     "R-MAX-LENGTH-FROM-DATA", "the data's longest row (p99 for outliers) + prompt and template, rounded up to 64"
 )
 PACKING = Decide("R-MAX-LENGTH-FROM-DATA", "padding-free packing when the median row is under half of max_length")
-LORA_R = Decide("R-HPARAM-DEFAULTS", "LoRA rank 16")
-LORA_ALPHA = Decide("R-HPARAM-DEFAULTS", "LoRA alpha 32 (2r)")
-LORA_DROPOUT = Decide("R-HPARAM-DEFAULTS", "LoRA dropout 0.05")
+LORA_R = Decide("R-HPARAM-DEFAULTS", f"LoRA rank {DEFAULTS['lora_r']}")
+LORA_ALPHA = Decide("R-HPARAM-DEFAULTS", "LoRA alpha = 2 x the rank")
+LORA_DROPOUT = Decide("R-HPARAM-DEFAULTS", f"LoRA dropout {DEFAULTS['lora_dropout']}")
 TARGETS = Decide("R-HPARAM-DEFAULTS", "LoRA on all linear layers (attention and MLP)")
-SCHEDULER = Decide("R-HPARAM-DEFAULTS", "cosine decay after a 3% warmup")
-WARMUP = Decide("R-HPARAM-DEFAULTS", "3% warmup (warmup_ratio 0.03)")
-WEIGHT_DECAY = Decide("R-HPARAM-DEFAULTS", "weight decay 0 (adapters are small, runs short)")
-PRECISION = Decide(
-    "R-METHOD-BY-MEMORY", "bf16 on cuda where supported (full tuning keeps fp32 master weights), fp32 on cpu"
+SCHEDULER = Decide("R-HPARAM-DEFAULTS", f"{hparams.LR_SCHEDULER} decay after a {hparams.WARMUP_RATIO:.0%} warmup")
+WARMUP = Decide("R-HPARAM-DEFAULTS", f"{hparams.WARMUP_RATIO:.0%} warmup (warmup {hparams.WARMUP_RATIO:g})")
+WEIGHT_DECAY = Decide(
+    "R-HPARAM-DEFAULTS", f"weight decay {DEFAULTS['weight_decay']:g} (adapters are small, runs short)"
 )
-OPTIMIZER = Decide("R-METHOD-BY-MEMORY", "AdamW, the optimizer the memory model counts")
+PRECISION = Decide(
+    "R-HPARAM-DEFAULTS",
+    "precision auto: bf16 on cuda where supported (full tuning keeps fp32 master weights), fp32 on cpu",
+)
+OPTIMIZER = Decide("R-HPARAM-DEFAULTS", "AdamW (fused), the optimizer the memory model counts")
+GRAD_CLIP = Decide("R-HPARAM-DEFAULTS", f"gradient clipping at norm {hparams.MAX_GRAD_NORM:g}")
+RSLORA = Decide("R-HPARAM-DEFAULTS", "plain LoRA scaling alpha/r")
+SAVE_EVERY = Decide(
+    "R-HPARAM-DEFAULTS", f"a checkpoint every {hparams.SAVE_STEPS} steps; `ftc run` also resumes from its step cache"
+)
+EVAL_EVERY = Decide("R-EPOCHS-BY-SIZE", "validation loss only with early stopping; the gate scores the holdout after")
 CHECKPOINTING = Decide("R-METHOD-BY-MEMORY", "gradient checkpointing only when activations would not fit otherwise")
 SEED = Decide("R-HPARAM-DEFAULTS", "the eval seed, so split and training reproduce together")
 MAX_STEPS = Decide("R-EPOCHS-BY-SIZE", "no step cap: the epochs decide the length")
@@ -47,8 +74,8 @@ SFT = Decide(
     "R-BEHAVIOR-FINETUNE", "supervised fine-tuning, when the prompted baseline misses the bar (R-PROMPT-FIRST)"
 )
 KTO_REFUSED = "unpaired KTO rows are refused (never trained on as if all were good)"
-DPO_BETA = Decide("R-DPO-AFTER-SFT", "DPO beta 0.1")
-DPO_LR = Decide("R-DPO-AFTER-SFT", "DPO lr 5e-6")
+DPO_BETA = Decide("R-DPO-AFTER-SFT", f"DPO beta {DEFAULTS['dpo_beta']}")
+DPO_LR = Decide("R-DPO-AFTER-SFT", f"DPO lr {hparams.short(hparams.DPO_LR)}")
 HOLDOUT = Decide("R-DATA-HYGIENE", "a leak-free holdout split by seed (the import writes 10%)")
 SHUFFLE = Decide("R-DATA-HYGIENE", "rows are deduplicated and split by seed; training shuffles them")
 PROMPT_MASK = Decide("R-ONE-PROMPT", "the loss is on the answer turns only, with one prompt for baseline and tune")
@@ -63,16 +90,84 @@ RESUME = Drop("`ftc run` resumes from its own step cache")
 HUB = Drop("ftc exports under runs/.../export/; publishing to a hub is left to you")
 PERF = Drop("a kernel or speed setting; ftc's runtime chooses its own")
 TOKENIZER = Drop("ftc uses the base model's own tokenizer")
-TEMPLATE = Drop("ftc formats rows with the base model's own chat template; another template is not in the language yet")
+TEMPLATE = Decide("R-ONE-PROMPT", "the base model's own chat template, for baseline, training, eval and export")
+TEMPLATE_FORMAT = Drop("a prompt format of the source tool; ftc renders every row with one chat template")
 WORKERS = Drop("ftc's data steps are cached per plan step; worker counts are its own")
 EVAL_SCHEDULE = Drop("ftc evaluates on the holdout after training (the gate), not every N steps")
-GRAD_CLIP = Drop("gradient clipping is the runtime's (transformers' default 1.0); not in the language yet")
 MIXTURE = Drop("ftc concatenates its sources; per-source weights and caps are not in the language yet")
 REMOTE_CODE = Drop("ftc loads models without remote code")
 DEBUG = Drop("a debugging switch of the source tool")
 
 
 # --- converters ------------------------------------------------------------------------------
+# The tools' optimizer names (transformers' `optim`, axolotl, oumi) -> ftc's `train.optimizer`.
+OPTIMIZER_NAMES = {
+    "adamw_torch": "adamw", "adamw_hf": "adamw", "adamw": "adamw", "adamw_torch_fused": "adamw_fused",
+    "adamw_bnb_8bit": "adamw_8bit", "adamw_8bit": "adamw_8bit", "paged_adamw_8bit": "paged_adamw_8bit",
+    "paged_adamw": "paged_adamw_8bit", "torch.optim.adamw": "adamw", "bitsandbytes.optim.adamw8bit": "adamw_8bit",
+    "bitsandbytes.optim.pagedadamw8bit": "paged_adamw_8bit",
+}  # fmt: skip
+# Template names the tools use -> ftc's standard ones (the model's own is ftc's default).
+TEMPLATE_NAMES = {"chatml": "chatml", "llama3": "llama3", "gemma": "gemma", "mistral": "mistral", "zephyr": "zephyr",
+                  "qwen": "chatml", "qwen2": "chatml", "qwen2_5": "chatml", "mistral_v1": "mistral"}  # fmt: skip
+
+
+def optimizer(value: Any) -> str:
+    name = OPTIMIZER_NAMES.get(str(value).lower())
+    if name is None:
+        raise Refuse(f"`{value}` is not an optimizer ftc runs ({', '.join(sorted(set(OPTIMIZER_NAMES.values())))})")
+    return name
+
+
+def scheduler(value: Any) -> str:
+    return str(value).lower()  # the language's choices are transformers' names; literal() refuses the rest
+
+
+def precision_flag(name: str) -> Callable[[Any], str]:
+    """bf16: true -> precision = bf16 (and "auto" as is); false says nothing about what to use instead."""
+
+    def convert(value: Any) -> str:
+        if value == "auto":
+            return "auto"
+        if value is True or str(value).lower() == "true":
+            return name
+        raise Refuse(f"{name}: {value} does not name a precision")
+
+    return convert
+
+
+def modules(value: Any) -> Any:
+    """A list of module names, or axolotl's / LLaMA-Factory's words for every linear layer."""
+    if isinstance(value, str):
+        if value in ("all", "all-linear", "all_linear"):
+            return "all-linear"
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return value
+
+
+def all_linear(value: Any) -> str:
+    if truthy(value):
+        return "all-linear"
+    raise Refuse("false leaves the modules to other keys")
+
+
+def per_epoch(value: Any) -> str:
+    """N evaluations (or saves) an epoch -> ftc's share of an epoch: 4 -> 25%."""
+    n = number(value)
+    if n < 1 or not n.is_integer():
+        raise Refuse(f"{value} is not a whole number of times an epoch")
+    return f"{100 / n:g}%"
+
+
+def template(value: Any) -> str:
+    name = TEMPLATE_NAMES.get(str(value).lower())
+    if name is None:
+        raise Refuse(
+            f"`{value}` is not a standard template ftc knows ({', '.join(sorted(set(TEMPLATE_NAMES.values())))})"
+        )
+    return name
+
+
 def positive_int(value: Any) -> int:
     x = number(value)
     if not x.is_integer() or x < 1:

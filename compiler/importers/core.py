@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 from ftc.compiler.lang import keys as language_keys
 from ftc.compiler.lang.formatter import quote
+from ftc.shared.templates import CHAT_TEMPLATES
 
 Status = Literal["carried", "decided", "dropped"]
 
@@ -276,6 +277,28 @@ def literal(target: str, value: Any) -> str:
         return quote(str(value))
     if kind == "model":
         return f"model({quote(str(value))})"
+    if kind == "warmup":  # a share below 1, or a whole number of steps
+        x = number(value)
+        if x < 0 or (x >= 1 and not x.is_integer()):
+            raise Refuse(f"{value} is neither a share below 1 nor a whole number of steps")
+        return _float(x) if x < 1 else str(int(x))
+    if kind == "cadence":  # the tools' step counts, or a share of an epoch ("25%": four an epoch)
+        if isinstance(value, str) and value.endswith("%") and 0 < number(value[:-1]) <= 100:
+            return f"{number(value[:-1]):g}%"
+        x = number(value)
+        if not x.is_integer() or x < 1:
+            raise Refuse(f"{value} is not a whole number of steps")
+        return str(int(x))
+    if kind == "modules":
+        if value == "all-linear":
+            return quote("all-linear")
+        if isinstance(value, (list, tuple)) and value and all(isinstance(v, str) and v for v in value):
+            return "[" + ", ".join(quote(v) for v in value) + "]"
+        raise Refuse(f"{show('', value)} is not a list of module names")
+    if kind == "template":
+        if value in CHAT_TEMPLATES:
+            return str(value)
+        raise Refuse(f"`{value}` is not a standard template ftc knows ({', '.join(CHAT_TEMPLATES)})")
     raise Refuse(f"`{target}` ({kind}) is not written by ftc import")
 
 

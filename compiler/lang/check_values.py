@@ -277,6 +277,150 @@ def _columns(ctx: Context, key: Key, v: ast.Value) -> dict[str, tuple[str, ast.E
     return out
 
 
+def _warmup(ctx: Context, key: Key, v: ast.Value) -> float | int | None:
+    """A share of the optimiser steps (0.03, 3%) or a whole number of steps (100)."""
+    wanted = "a share like 0.03 or 3%, or a whole number of steps like 100"
+    if not isinstance(v, ast.Number) or v.unit not in ("", "%"):
+        if isinstance(v, ast.Number):
+            ctx.err("FTR104", f"`{key.name}` takes {wanted}, not `{v.text}{v.unit}`", v.span)
+        else:
+            _type_error(ctx, key, v, wanted)
+        return None
+    if v.unit == "%":
+        if not 0 <= v.value < 100:
+            ctx.err("FTR105", f"`{key.name}` is {v.text}%; a share must be at least 0% and below 100%", v.span)
+            return None
+        return v.value / 100
+    if isinstance(v.value, int):
+        if not 0 <= v.value <= 10**9:
+            ctx.err("FTR105", f"`{key.name}` is {v.value}; a step count must be between 0 and 1e9", v.span)
+            return None
+        return v.value
+    if not 0 <= v.value < 1:
+        ctx.err(
+            "FTR105",
+            f"`{key.name}` is {v.text}: a fraction must be below 1, a step count a whole number",
+            v.span,
+            f"write {key.name} = {round(v.value)} for {round(v.value)} steps" if v.value >= 1 else None,
+        )
+        return None
+    return float(v.value)
+
+
+def _cadence(ctx: Context, key: Key, v: ast.Value) -> tuple[str, float] | None:
+    """("steps", N), or ("epoch", share of an epoch): ``50``, ``25%``, ``epoch``."""
+    wanted = "a whole number of steps (50), a share of an epoch (25%) or epoch"
+    if isinstance(v, ast.Ident):
+        if v.name == "epoch":
+            return ("epoch", 1.0)
+        hint, fix = suggest(v.name, ("epoch",)), did_you_mean(v.name, ("epoch",))
+        ctx.err("FTR103", f"`{key.name}` takes {wanted}, not {describe(v)}", v.span, hint, fix)
+        return None
+    if not isinstance(v, ast.Number) or v.unit not in ("", "%"):
+        if isinstance(v, ast.Number):
+            ctx.err("FTR104", f"`{key.name}` takes {wanted}, not `{v.text}{v.unit}`", v.span)
+        else:
+            _type_error(ctx, key, v, wanted)
+        return None
+    if v.unit == "%":
+        if not 0 < v.value <= 100:
+            ctx.err("FTR105", f"`{key.name}` is {v.text}%; a share of an epoch is above 0% and at most 100%", v.span)
+            return None
+        return ("epoch", v.value / 100)
+    if isinstance(v.value, float):
+        ctx.err("FTR103", f"`{key.name}` takes a whole number of steps, not {v.text}", v.span, "or a share: 25%")
+        return None
+    if not 1 <= v.value <= 10**9:
+        ctx.err("FTR105", f"`{key.name}` is {v.value}; it must be between 1 and 1e9 steps", v.span)
+        return None
+    return ("steps", float(v.value))
+
+
+def _modules(ctx: Context, key: Key, v: ast.Value) -> str | tuple[str, ...] | None:
+    """``"all-linear"`` or a non-empty list of module names (checked against the model by the planner)."""
+    if isinstance(v, ast.Str):
+        if v.value == "all-linear":
+            return "all-linear"
+        hint, fix = suggest(v.value, ("all-linear",)), did_you_mean(v.value, ("all-linear",))
+        ctx.err(
+            "FTR110",
+            f'`{v.value}` is not a set of modules; write "all-linear" or a list like ["q_proj", "v_proj"]',
+            v.span,
+            hint or f'a single module is a list: {key.name} = ["{v.value}"]',
+            f'"{fix}"' if fix else None,
+        )
+        return None
+    if isinstance(v, ast.Ident) and v.name in ("all_linear", "all"):
+        _type_error(ctx, key, v, '"all-linear" or a list of module names', f'write {key.name} = "all-linear"')
+        return None
+    if not isinstance(v, ast.List) or not v.items:
+        _type_error(ctx, key, v, '"all-linear" or a non-empty list of module names')
+        return None
+    names: list[str] = []
+    for item in v.items:
+        if not isinstance(item, ast.Str) or not item.value.strip():
+            _type_error(ctx, key, item, "module names as strings", 'e.g. ["q_proj", "v_proj"]')
+            return None
+        if item.value in names:
+            ctx.err("FTR107", f"module `{item.value}` is listed twice", item.span)
+            return None
+        names.append(item.value)
+    return tuple(names)
+
+
+def _template(ctx: Context, key: Key, v: ast.Value) -> tuple[str, str] | None:
+    """("name", standard template) or ("file", resolved path) of a Jinja file in the project."""
+    from ftc.shared.templates import CHAT_TEMPLATES
+
+    names = tuple(CHAT_TEMPLATES)
+    if isinstance(v, ast.Ident):
+        if v.name in names:
+            return ("name", v.name)
+        hint, fix = suggest(v.name, names), did_you_mean(v.name, names)
+        ctx.err(
+            "FTR110",
+            f"`{v.name}` is not a standard chat template; use one of {' | '.join(names)} or a Jinja file (a string)",
+            v.span,
+            hint or "leave chat_template out to use the model's own",
+            fix,
+        )
+        return None
+    if not isinstance(v, ast.Str):
+        _type_error(ctx, key, v, 'a template name (chatml) or a Jinja file ("chat.jinja")')
+        return None
+    if v.value in names:
+        _type_error(ctx, key, v, "a template name without quotes", f"write {key.name} = {v.value}")
+        return None
+    resolved = resolve_path(ctx, v.value, v.span)
+    if resolved is None:
+        return None
+    problem = _jinja_problem(resolved)
+    if problem:
+        ctx.err("FTR103", f"`{v.value}` is not a usable chat template: {problem}", v.span)
+        return None
+    return ("file", resolved)
+
+
+def _jinja_problem(path: str) -> str | None:
+    """Why the file cannot be a chat template (unreadable, not Jinja, no `messages`), or None."""
+    try:
+        text = open(path, encoding="utf-8").read()  # noqa: PTH123 - a resolved path from the recipe
+    except (OSError, UnicodeDecodeError) as exc:
+        return f"cannot read it as UTF-8 text ({type(exc).__name__})"
+    try:
+        import jinja2
+    except ImportError:  # the runtime's dependency; without it the plan still records the text
+        jinja2 = None  # type: ignore[assignment]
+    if jinja2 is not None:
+        try:
+            jinja2.Environment().parse(text)
+        except jinja2.TemplateSyntaxError as exc:
+            return f"Jinja syntax error on line {exc.lineno}: {exc.message}"
+    if "messages" not in text:
+        return "it never reads `messages`"
+    return None
+
+
 CONVERTERS: dict[str, Callable[[Context, Key, ast.Value], Any]] = {
     "string": _string,
     "path": _path,
@@ -294,4 +438,8 @@ CONVERTERS: dict[str, Callable[[Context, Key, ast.Value], Any]] = {
     "model": _model,
     "goal": _goal,
     "columns": _columns,
+    "warmup": _warmup,
+    "cadence": _cadence,
+    "modules": _modules,
+    "template": _template,
 }

@@ -235,7 +235,11 @@ def _build_constraints(block: Checked | None) -> Constraints:
 def _build_train(block: Checked | None) -> TrainOverrides:
     if block is None:
         return TrainOverrides()
-    return TrainOverrides(dict(block.values), block.node.span)
+    spans = {k: node.value.span for k, node in block.nodes.items()}
+    for k, node in block.nodes.items():  # each item of a list too (target_modules[1])
+        if isinstance(node.value, ast.List):
+            spans.update({f"{k}[{i}]": item.span for i, item in enumerate(node.value.items)})
+    return TrainOverrides(dict(block.values), block.node.span, spans)
 
 
 def _build_export(block: Checked | None) -> ExportSpec:

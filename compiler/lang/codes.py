@@ -262,6 +262,13 @@ CODES: dict[str, Code] = {
              'goal = behavior("TODO: the behaviour to teach")',
              'goal = behavior("Reply to a support ticket as JSON with keys category and reply")'),
         # --- plan -----------------------------------------------------------------------------
+        Code("FTR213", "cuda-only-setting", "error", "lint",
+             "A train setting that only works on CUDA, with device = cpu.",
+             "bitsandbytes' 8-bit optimizers (adamw_8bit, paged_adamw_8bit), TF32 matmuls and fp16 mixed "
+             "precision need a CUDA GPU: on a CPU the run would fail when the trainer starts. Like QLoRA "
+             "(FTR207), it is refused when the recipe is read.",
+             "constraints { device = cpu }\ntrain { optimizer = adamw_8bit }",
+             "constraints { device = cpu }\ntrain { optimizer = adamw }"),
         Code("FTR301", "unreadable-source", "error", "plan",
              "A data source cannot be read or counted.",
              "The planner counts the rows of every data source and hashes it (the plan's data lock). The file "
@@ -374,6 +381,20 @@ CODES: dict[str, Code] = {
              "`ftc data check` refuse each such row too.",
              'data "feedback" { path = "data/kto.jsonl"  format = completion }   # {"prompt", "completion", "label": false}',
              'data "feedback" { path = "data/pairs.jsonl"  format = preference }   # {"prompt", "chosen", "rejected"}'),
+        Code("FTR322", "unknown-target-module", "error", "plan",
+             "`target_modules` names a module the base model does not have.",
+             "LoRA adapts the modules named in `target_modules`; PEFT fails at the start of training when a "
+             "name matches nothing, and a name that matches only some layers trains less than intended. When "
+             "ftc knows the base model's architecture it checks each name against the model's linear modules "
+             "(e.g. q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj for the Llama family).",
+             'train { target_modules = ["q_proj", "v_prj"] }', 'train { target_modules = ["q_proj", "v_proj"] }'),
+        Code("FTR323", "nothing-to-score", "error", "plan",
+             "The eval would score no rows: the eval data is empty, or the holdout holds out nothing.",
+             "The gate promotes a tune only when it beats the prompted baseline on held-out rows; with none, "
+             "baseline and tune are never measured and nothing could be promoted on evidence. A recipe with "
+             "nothing but preference pairs holds out a share of the pairs (their prompts are scored against "
+             "the chosen answers), so this is about eval data without rows.",
+             'data "held" { path = "data/empty.jsonl"  format = chat }\neval { data = "held" }', "eval { holdout = 20% }   # or eval data with rows"),
     )
 }  # fmt: skip
 

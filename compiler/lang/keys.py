@@ -18,7 +18,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ftc.shared import hparams
 from ftc.shared.contract import DATA_FORMATS, FORMAT_FIELDS, METRIC_SPECS, METRICS, RATE_METRICS  # noqa: F401 - RATE_METRICS re-exported
+from ftc.shared.hparams import DEFAULTS, LR_SCHEDULERS, OPTIMIZERS, PRECISIONS
+from ftc.shared.templates import CHAT_TEMPLATES
 
 # --- units -----------------------------------------------------------------------------------
 SIZE_UNITS: dict[str, int] = {
@@ -67,6 +70,10 @@ KINDS: dict[str, Kind] = {
     "columns": Kind(
         'map { field = "column" }', range="the format's canonical fields (chat, preference: and role, content)"
     ),
+    "warmup": Kind("share or whole number", "% (or a fraction below 1)", "0 to below 100%, or >= 1 steps"),
+    "cadence": Kind("whole number, share or epoch", "% of an epoch", ">= 1 steps, above 0% to 100%, or epoch"),
+    "modules": Kind('"all-linear" or a list of strings', range="the base model's module names"),
+    "template": Kind("name or path (string)", range=" | ".join(CHAT_TEMPLATES) + ", or a Jinja file in the project"),
 }
 
 
@@ -82,6 +89,7 @@ class Key:
     hi: float | None = None
     default: object = None  # the value used when the key is absent (None: see decided_by / absent)
     decided_by: str = ""  # the decision rule (R-...) that sets it when absent
+    usually: str = ""  # what that rule usually chooses, for the docs (from the rules' own constants)
     absent: str = ""  # what being absent means, when neither a default nor a rule applies
 
     @property
@@ -99,7 +107,7 @@ class Key:
         if self.default is not None:
             return f"default {show_value(self.kind, self.default)}"
         if self.decided_by:
-            return f"decided by {self.decided_by}"
+            return f"decided by {self.decided_by}" + (f" (usually {self.usually})" if self.usually else "")
         return self.absent
 
 
@@ -260,8 +268,24 @@ BLOCKS: dict[str, BlockSpec] = {
                     choices=("lora", "qlora", "full", "dora"),
                     decided_by="R-METHOD-BY-MEMORY",
                 ),
-                Key("lora_r", "int", "LoRA rank", lo=1, hi=4096, decided_by="R-HPARAM-DEFAULTS"),
-                Key("lora_alpha", "int", "LoRA alpha", lo=1, hi=65536, decided_by="R-HPARAM-DEFAULTS"),
+                Key(
+                    "lora_r",
+                    "int",
+                    "LoRA rank",
+                    lo=1,
+                    hi=4096,
+                    decided_by="R-HPARAM-DEFAULTS",
+                    usually=str(DEFAULTS["lora_r"]),
+                ),
+                Key(
+                    "lora_alpha",
+                    "int",
+                    "LoRA alpha",
+                    lo=1,
+                    hi=65536,
+                    decided_by="R-HPARAM-DEFAULTS",
+                    usually="2 x lora_r",
+                ),
                 Key(
                     "lr",
                     "float_or_auto",
@@ -308,7 +332,135 @@ BLOCKS: dict[str, BlockSpec] = {
                 Key(
                     "packing", "bool", "pack short rows into full-length sequences", decided_by="R-MAX-LENGTH-FROM-DATA"
                 ),
-                Key("dpo_beta", "float", "DPO beta", lo=1e-6, hi=100, decided_by="R-DPO-AFTER-SFT"),
+                Key(
+                    "precision",
+                    "choice",
+                    "training precision: bf16 or fp16 mixed precision (fp16 on CUDA only), fp32, or auto "
+                    "(bf16 on a CUDA GPU that has it, else fp32 with bf16 autocast where the CPU has native bf16)",
+                    choices=PRECISIONS,
+                    decided_by="R-HPARAM-DEFAULTS",
+                    usually=f"{DEFAULTS['precision']}",
+                ),
+                Key(
+                    "tf32",
+                    "bool",
+                    "TF32 matmuls on an Ampere or newer GPU (CUDA only)",
+                    decided_by="R-HPARAM-DEFAULTS",
+                    usually="unset: torch's setting, TF32 off",
+                ),
+                Key(
+                    "optimizer",
+                    "choice",
+                    "AdamW, its fused kernel, or bitsandbytes' 8-bit (paged) AdamW (8-bit ones on CUDA only)",
+                    choices=tuple(OPTIMIZERS),
+                    decided_by="R-HPARAM-DEFAULTS",
+                    usually=str(DEFAULTS["optimizer"]),
+                ),
+                Key(
+                    "weight_decay",
+                    "float",
+                    "AdamW weight decay",
+                    lo=0,
+                    hi=10,
+                    decided_by="R-HPARAM-DEFAULTS",
+                    usually=f"{DEFAULTS['weight_decay']:g}",
+                ),
+                Key(
+                    "lr_scheduler",
+                    "choice",
+                    "the learning-rate schedule after warmup",
+                    choices=LR_SCHEDULERS,
+                    decided_by="R-HPARAM-DEFAULTS",
+                    usually=hparams.LR_SCHEDULER,
+                ),
+                Key(
+                    "warmup",
+                    "warmup",
+                    "learning-rate warmup: a share of the optimiser steps (0.03 or 3%) or a whole number of steps (100)",
+                    decided_by="R-HPARAM-DEFAULTS",
+                    usually=f"{hparams.WARMUP_RATIO:g} of the steps",
+                ),
+                Key(
+                    "max_grad_norm",
+                    "float",
+                    "gradient clipping norm (0 turns clipping off)",
+                    lo=0,
+                    hi=1e6,
+                    decided_by="R-HPARAM-DEFAULTS",
+                    usually=f"{hparams.MAX_GRAD_NORM:g}",
+                ),
+                Key(
+                    "target_modules",
+                    "modules",
+                    'the layers LoRA adapts: "all-linear" or a list of module names, e.g. ["q_proj", "v_proj"] '
+                    "(checked against the base model's module names when ftc knows its architecture)",
+                    decided_by="R-HPARAM-DEFAULTS",
+                    usually=f'"{DEFAULTS["target_modules"]}"',
+                ),
+                Key(
+                    "lora_dropout",
+                    "float",
+                    "dropout on the LoRA path",
+                    lo=0,
+                    hi=0.9,
+                    decided_by="R-HPARAM-DEFAULTS",
+                    usually=f"{DEFAULTS['lora_dropout']:g}",
+                ),
+                Key(
+                    "use_rslora",
+                    "bool",
+                    "rank-stabilised LoRA: scale the update by alpha/sqrt(r) instead of alpha/r",
+                    decided_by="R-HPARAM-DEFAULTS",
+                    usually="false",
+                ),
+                Key(
+                    "gradient_checkpointing",
+                    "bool",
+                    "recompute activations in the backward pass (less memory, ~30% slower)",
+                    decided_by="R-METHOD-BY-MEMORY",
+                    usually="false; true when activations would not fit otherwise",
+                ),
+                Key(
+                    "eval_every",
+                    "cadence",
+                    "validation-loss cadence: every N optimiser steps (50), a share of an epoch (25% = four an "
+                    "epoch) or `epoch`; setting it takes a validation slice from train (never the holdout)",
+                    decided_by="R-EPOCHS-BY-SIZE",
+                    usually="none; with early stopping, at every checkpoint",
+                ),
+                Key(
+                    "save_every",
+                    "cadence",
+                    "checkpoint cadence: every N optimiser steps (50), a share of an epoch (50%) or `epoch`",
+                    decided_by="R-HPARAM-DEFAULTS",
+                    usually=f"{hparams.SAVE_STEPS} steps",
+                ),
+                Key(
+                    "chat_template",
+                    "template",
+                    "the chat template of baseline, training, eval and export: a standard one ("
+                    + ", ".join(CHAT_TEMPLATES)
+                    + ') or a Jinja file in the project ("templates/chat.jinja")',
+                    absent="the base model's own template (R-ONE-PROMPT)",
+                ),
+                Key(
+                    "dpo_beta",
+                    "float",
+                    "DPO beta",
+                    lo=1e-6,
+                    hi=100,
+                    decided_by="R-DPO-AFTER-SFT",
+                    usually=f"{DEFAULTS['dpo_beta']:g}",
+                ),
+                Key(
+                    "dpo_lr",
+                    "float",
+                    "the DPO stage's learning rate",
+                    lo=1e-9,
+                    hi=1.0,
+                    decided_by="R-DPO-AFTER-SFT",
+                    usually=hparams.short(hparams.DPO_LR),
+                ),
                 Key("seed", "int", "training seed", lo=0, hi=2**32 - 1, absent="the eval block's seed"),
             ),
         ),
@@ -363,6 +515,11 @@ ALIASES = {
     "micro_batch_size": "batch", "per_device_train_batch_size": "batch", "lora_rank": "lora_r", "r": "lora_r",
     "max_seq_length": "max_length", "sequence_len": "max_length", "cutoff_len": "max_length", "max_seq_len": "max_length",
     "gradient_accumulation_steps": "grad_accum", "model": "base", "base_model": "base", "model_name": "base",
-    "beta": "dpo_beta", "val_set_size": "holdout", "test_size": "holdout", "eval_split": "holdout",
+    "beta": "dpo_beta", "dpo_learning_rate": "dpo_lr", "val_set_size": "holdout", "test_size": "holdout", "eval_split": "holdout",
     "column_map": "columns", "file": "path", "data_path": "path", "type": "format", "finetuning_type": "method",
+    "bf16": "precision", "fp16": "precision", "mixed_precision": "precision", "dtype": "precision",
+    "optim": "optimizer", "lr_scheduler_type": "lr_scheduler", "warmup_ratio": "warmup", "warmup_steps": "warmup",
+    "lora_target_modules": "target_modules", "lora_target": "target_modules", "eval_steps": "eval_every",
+    "evals_per_epoch": "eval_every", "save_steps": "save_every", "saves_per_epoch": "save_every",
+    "rslora": "use_rslora", "gradient_clipping": "max_grad_norm", "clip_grad_norm": "max_grad_norm",
 }  # fmt: skip

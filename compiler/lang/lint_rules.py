@@ -5,7 +5,7 @@ module holds the checks, each registered for its code with ``@lint_rule``. Addin
 registry entry, one decorated function here and its test. Checks read the checked ``Recipe`` (and
 the syntax tree or the source text where they need the text as written). Two predicates are
 shared with the planner, which applies them to recipes built without the linter:
-``knowledge_without_documents`` and ``qlora_on_cpu``.
+``knowledge_without_documents``, ``qlora_on_cpu`` and ``cuda_only_on_cpu``.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from ftc.compiler.lang.credentials import find_assigned, find_secret
 from ftc.compiler.lang.diagnostics import Diagnostic
 from ftc.compiler.lang.recipe import Expect, Recipe, Span
 from ftc.compiler.lang.thresholds import GAINS_CLEAR, MIN_EXAMPLES, SMALL_DATA
+from ftc.shared.hparams import CUDA_ONLY_OPTIMIZERS
 
 
 @dataclass(frozen=True)
@@ -307,6 +308,44 @@ def _qlora_on_cpu(src: LintInput) -> Iterator[Diagnostic]:
     found = qlora_on_cpu(src.checked, node.value.span if node else None)
     if found:
         yield found
+
+
+# --- FTR213 ----------------------------------------------------------------------------------
+def cuda_only_on_cpu(recipe: Recipe) -> list[Diagnostic]:
+    """Train settings that need CUDA, on device cpu (like QLoRA, FTR207)."""
+    if recipe.constraints.device != "cpu":
+        return []
+    train = recipe.train
+    found = []
+    optimizer = train.values.get("optimizer")
+    if optimizer in CUDA_ONLY_OPTIMIZERS:
+        found.append(
+            _d(
+                "FTR213",
+                f"optimizer {optimizer} on device cpu: bitsandbytes' 8-bit optimizers need CUDA",
+                train.at("optimizer"),
+                "use optimizer = adamw (or adamw_fused) on a CPU, or device = cuda",
+            )
+        )
+    if train.values.get("tf32") is True:
+        found.append(
+            _d("FTR213", "tf32 on device cpu: TF32 is a CUDA GPU's matmul mode", train.at("tf32"), "leave tf32 out")
+        )
+    if train.values.get("precision") == "fp16":
+        found.append(
+            _d(
+                "FTR213",
+                "precision fp16 on device cpu: fp16 mixed precision needs CUDA",
+                train.at("precision"),
+                "use precision = bf16 or auto on a CPU (bf16 autocast where the CPU has it)",
+            )
+        )
+    return found
+
+
+@lint_rule("FTR213")
+def _cuda_only_on_cpu(src: LintInput) -> Iterator[Diagnostic]:
+    yield from cuda_only_on_cpu(src.checked)
 
 
 # --- FTR208 ----------------------------------------------------------------------------------

@@ -117,9 +117,13 @@ class TrainOverrides:
     """Only the keys the recipe set; everything else is decided by the rules."""
 
     values: Mapping[str, object] = field(default_factory=dict)
-    # keys: method, lora_r, lora_alpha, lr, epochs, max_length, batch, grad_accum, max_steps,
-    #       few_shot, early_stopping, packing, dpo_beta, seed
+    # keys: those of the train block in compiler.lang.keys
     span: Span = field(default_factory=Span.unknown, compare=False)
+    spans: Mapping[str, Span] = field(default_factory=dict, compare=False)  # where each value is written
+
+    def at(self, key: str) -> Span:
+        """Where the recipe writes ``key``'s value (the block when unknown)."""
+        return self.spans.get(key, self.span)
 
 
 @dataclass(frozen=True)

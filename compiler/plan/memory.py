@@ -61,6 +61,9 @@ class MemoryEstimate:
         }
 
 
+PRECISION_BYTES = {"bf16": 2, "fp16": 2, "fp32": 4}  # train.precision -> bytes per weight
+
+
 def dtype_bytes(device: str) -> int:
     return 2 if device == "cuda" else 4
 
@@ -100,13 +103,16 @@ def estimate(
     lora_r: int = 16,
     checkpointing: bool = False,
     gpus: int = 1,
+    precision: str = "auto",
 ) -> MemoryEstimate:
-    """Peak training memory per device. ``gpus`` > 1 shards the states across devices (FSDP)."""
+    """Peak training memory per device. ``gpus`` > 1 shards the states across devices (FSDP).
+    ``precision`` (train.precision): the dtype a frozen LoRA/DoRA base loads in (auto: the device's)."""
     if method not in METHODS:
         raise ValueError(f"no memory model for method {method!r}")
     w = dtype_bytes(device)
     p = spec.params
-    weights, grads, optim, adapters = p * w, 0, 0, 0
+    frozen = PRECISION_BYTES.get(precision, w) if method in ("lora", "dora") else w
+    weights, grads, optim, adapters = p * frozen, 0, 0, 0
     extra = 0
     if method == "full":
         grads, optim = p * w, 2 * p * w

@@ -8,10 +8,12 @@ names the options. Every hyper-parameter records who set it (rule or recipe) and
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable
 from typing import Any
 
-from ftc.compiler.lang.lint_rules import qlora_on_cpu
+from ftc.compiler.lang.lint_rules import cuda_only_on_cpu, qlora_on_cpu
+from ftc.compiler.lang.suggest import did_you_mean
 from ftc.compiler.lang.thresholds import FULL_MIN_EXAMPLES, NEAR_MEMORY
 from ftc.compiler.plan import distributed, memory, model_table
 from ftc.compiler.plan.state import GB, TEMPLATE_TOKENS, Decisions, Facts, human_count, train_rows
@@ -37,6 +39,11 @@ def _default_float(key: str) -> float:
     return value
 
 
+# Recipe keys whose plan entry has another name (the plan holds the optimiser-step counts the
+# cadences become).
+PLAN_NAME = {"eval_every": "eval_steps", "save_every": "save_steps"}
+
+
 def decide_hparams(f: Facts, d: Decisions, method: str) -> dict[str, Any]:
     r = f.recipe
     o = {k: v for k, v in r.train.values.items() if not (k == "lr" and v == "auto")}  # auto = the rule + probe
@@ -44,27 +51,9 @@ def decide_hparams(f: Facts, d: Decisions, method: str) -> dict[str, Any]:
     n_train = train_rows(f, n) + d.synthetic_rows
     lora = method in ("lora", "qlora", "dora")
     max_len = _max_length(f, "rag" in d.strategy)
-    r_, alpha = _default_int("lora_r"), _default_int("lora_alpha")
     eff = hparams.EFFECTIVE_BATCH_SMALL if n_train < hparams.LARGE_DATA_ROWS else hparams.EFFECTIVE_BATCH
     hp: dict[str, Any] = {
-        "lora_r": _hp(
-            r_ if lora else None,
-            "rule",
-            f"LoRA rank {r_}: enough capacity for a narrow task" if lora else "not a LoRA method",
-        ),
-        "lora_alpha": _hp(alpha if lora else None, "rule", _alpha_reason(r_, alpha) if lora else "not a LoRA method"),
-        "lora_dropout": _hp(
-            DEFAULTS["lora_dropout"] if lora else None,
-            "rule",
-            "light regularisation for small data" if lora else "not a LoRA method",
-        ),
-        "target_modules": _hp(
-            DEFAULTS["target_modules"] if lora else None,
-            "rule",
-            "every linear layer: closer to full tuning than attention-only (QLoRA paper)"
-            if lora
-            else "not a LoRA method",
-        ),
+        **_lora_hparams(o, lora),
         "lr": _hp(*_lr(f, method)),
         "lr_scheduler": _hp(hparams.LR_SCHEDULER, "rule", f"{hparams.LR_SCHEDULER} decay after warmup"),
         "epochs": _hp(*_epochs(n_train, eff)),
@@ -75,12 +64,36 @@ def decide_hparams(f: Facts, d: Decisions, method: str) -> dict[str, Any]:
         ),
         "grad_accum": _hp(None, "rule", "set below from the effective batch"),
         "max_length": _hp(max_len[0], "rule", max_len[1]),
-        "warmup_ratio": _hp(
-            hparams.WARMUP_RATIO, "rule", f"{hparams.WARMUP_RATIO:.0%} warmup steadies the first updates"
+        "warmup": _hp(
+            hparams.WARMUP_RATIO,
+            "rule",
+            f"{hparams.WARMUP_RATIO:.0%} of the steps warm up: steadies the first updates",
         ),
-        "weight_decay": _hp(DEFAULTS["weight_decay"], "rule", "no decay: adapters are small and runs are short"),
+        "weight_decay": _hp(
+            DEFAULTS["weight_decay"],
+            "rule",
+            f"weight decay {DEFAULTS['weight_decay']:g}: adapters are small and runs are short",
+        ),
+        "max_grad_norm": _hp(
+            hparams.MAX_GRAD_NORM,
+            "rule",
+            f"clip gradients at norm {hparams.MAX_GRAD_NORM:g}: one bad batch cannot blow up the weights",
+        ),
+        "optimizer": _hp(DEFAULTS["optimizer"], "rule", "AdamW in one fused kernel: the same update, fewer launches"),
+        "precision": _hp(DEFAULTS["precision"], "rule", _precision_reason(f.device.kind)),
+        "tf32": _hp(
+            None,
+            "rule",
+            "torch's setting (TF32 matmuls off)" if f.device.kind == "cuda" else "not a CUDA device",
+        ),
         "max_steps": _hp(DEFAULTS["max_steps"], "rule", "no cap: epochs decide the length"),
         "early_stopping": _hp(*_early_stopping(n_train)),
+        "save_steps": _hp(
+            hparams.SAVE_STEPS,
+            "rule",
+            f"a checkpoint every {hparams.SAVE_STEPS} steps: a killed run resumes losing at most that many",
+        ),
+        "eval_steps": _hp(None, "rule", ""),
         "packing": _hp(None, "rule", ""),
         "seed": _hp(r.eval.seed, "rule", "the recipe's eval seed, so the run is reproducible"),
         "few_shot": _hp(
@@ -91,22 +104,138 @@ def decide_hparams(f: Facts, d: Decisions, method: str) -> dict[str, Any]:
         "gradient_checkpointing": _hp(
             DEFAULTS["gradient_checkpointing"], "rule", "off: memory allows keeping activations"
         ),
+        "chat_template": _hp(None, "rule", f"{r.base.name}'s own template"),
     }
+    hp["eval_steps"] = _eval_steps(hp)
     if "dpo" in d.strategy:
-        hp["dpo_beta"] = _hp(DEFAULTS["dpo_beta"], "rule", f"beta {DEFAULTS['dpo_beta']}, the DPO paper's default")
-        hp["dpo_lr"] = _hp(
-            DEFAULTS["dpo_lr"], "rule", f"{hparams.short(_default_float('dpo_lr'))}: DPO after SFT needs a small step"
-        )
+        beta, lr = _default_float("dpo_beta"), _default_float("dpo_lr")
+        hp["dpo_beta"] = _hp(beta, "rule", f"beta {beta:g}, the DPO paper's default")
+        hp["dpo_lr"] = _hp(lr, "rule", f"{hparams.short(lr)}: DPO after SFT needs a small step")
     hp["_effective"] = eff  # removed before the plan is written
+    per_epoch = max(1, math.ceil(n_train / _effective(o, eff)))
     for key, value in o.items():  # a train { } override wins (method is decided by decide_method)
-        if key != "method" and key in hp:
-            hp[key] = _hp(value, "recipe", "set by recipe")
+        name = PLAN_NAME.get(key, key)
+        if key != "method" and name in hp:
+            planned = _plan_value(key, value, per_epoch, r.project_root)
+            hp[name] = _recipe_hp(key, value, planned, hp[name], per_epoch)
+    if lora and "lora_alpha" in o:  # the scale the recipe's alpha gives, from the values in the table
+        a = hp["lora_alpha"]
+        scale = _scale(int(hp["lora_r"]["value"]), int(a["value"]), bool(hp["use_rslora"]["value"]))
+        hp["lora_alpha"] = _hp(a["value"], "recipe", f"{a['reason']}; {scale}")
+    if "eval_every" not in o:
+        hp["eval_steps"] = _eval_steps(hp)
     _packing(f, hp, n_train)
     return hp
 
 
-def _alpha_reason(r: int, alpha: int) -> str:
-    return f"alpha {alpha} = {alpha / r:g}r: the LoRA update is scaled by alpha/r = {alpha / r:g}"
+def _lora_hparams(o: dict[str, Any], lora: bool) -> dict[str, Any]:
+    """The LoRA shape by rule (alpha follows the rank the recipe may set: see ``_alpha_rule``)."""
+    if not lora:
+        return {
+            k: _hp(None, "rule", "not a LoRA method")
+            for k in ("lora_r", "lora_alpha", "lora_dropout", "target_modules", "use_rslora")
+        }
+    r_ = _default_int("lora_r")
+    return {
+        "lora_r": _hp(r_, "rule", f"LoRA rank {r_}: enough capacity for a narrow task"),
+        "lora_alpha": _alpha_rule(int(o.get("lora_r", r_)), bool(o.get("use_rslora", False))),
+        "lora_dropout": _hp(
+            DEFAULTS["lora_dropout"],
+            "rule",
+            f"dropout {DEFAULTS['lora_dropout']:g}: light regularisation for small data",
+        ),
+        "target_modules": _hp(
+            DEFAULTS["target_modules"],
+            "rule",
+            "every linear layer: closer to full tuning than attention-only (QLoRA paper)",
+        ),
+        "use_rslora": _hp(False, "rule", "plain LoRA scaling alpha/r: ranks this small do not need rsLoRA"),
+    }
+
+
+def _alpha_rule(r: int, rslora: bool) -> dict[str, Any]:
+    """R-HPARAM-DEFAULTS: alpha = 2 x the rank, so the update's scale stays 2 whatever rank is chosen."""
+    alpha = 2 * r
+    return _hp(alpha, "rule", f"alpha {alpha} = 2 x rank {r}; " + _scale(r, alpha, rslora))
+
+
+def _scale(r: int, alpha: int, rslora: bool) -> str:
+    if rslora:
+        return f"the update is scaled by alpha/sqrt(r) = {alpha}/sqrt({r}) = {alpha / math.sqrt(r):.3g} (rsLoRA)"
+    return f"the update is scaled by alpha/r = {alpha}/{r} = {alpha / r:g}"
+
+
+def _precision_reason(device: str) -> str:
+    if device == "cuda":
+        return "auto: bf16 mixed precision on a GPU that has bf16, else fp32"
+    return "auto: fp32 weights, bf16 autocast where the CPU has native bf16 matmuls"
+
+
+def _eval_steps(hp: dict[str, Any]) -> dict[str, Any]:
+    """Validation runs only for early stopping (R-EPOCHS-BY-SIZE), at the checkpoint cadence, so
+    the best evaluated checkpoint is one that was saved."""
+    if not hp["early_stopping"]["value"]:
+        return _hp(None, "rule", "no validation slice: early stopping is off")
+    every = hp["save_steps"]["value"]
+    return _hp(every, "rule", f"validation loss every {every} steps, at each checkpoint (early stopping)")
+
+
+def _effective(o: dict[str, Any], eff: int) -> int:
+    """The effective batch a cadence in epochs is counted with: the recipe's, when it sets both parts."""
+    if "batch" in o and "grad_accum" in o:
+        return int(o["batch"]) * int(o["grad_accum"])
+    return eff
+
+
+def _plan_value(key: str, value: object, per_epoch: int, root: str) -> object:
+    """A recipe value as the plan holds it: cadences in optimiser steps, module lists as lists,
+    a template by name or by its path in the project."""
+    if key in PLAN_NAME and isinstance(value, tuple):
+        unit, amount = value
+        return int(amount) if unit == "steps" else max(1, round(float(amount) * per_epoch))
+    if key == "target_modules" and isinstance(value, tuple):
+        return list(value)
+    if key == "chat_template" and isinstance(value, tuple):
+        kind, text = value
+        return text if kind == "name" else "file:" + os.path.relpath(text, root)
+    return value
+
+
+def _recipe_hp(key: str, raw: object, value: object, rule: dict[str, Any], per_epoch: int) -> dict[str, Any]:
+    """The recipe's value, and a note when the rule would have chosen differently (not an error:
+    the recipe wins, the plan says what it overrode and why the rule chose as it did)."""
+    shown = _show(value)
+    if key in PLAN_NAME and isinstance(raw, tuple):
+        unit, amount = raw
+        share = f"{float(amount):.0%} of an epoch = every " if unit == "epoch" else ""
+        shown = f"{share}{value} steps (an epoch is {per_epoch} updates)"
+    if _same(value, rule["value"]) or rule["set_by"] != "rule":
+        return _hp(value, "recipe", "set by recipe" + (f": {shown}" if key in PLAN_NAME else ""))
+    why = f" ({rule['reason']})" if rule["reason"] else ""
+    return _hp(value, "recipe", f"recipe sets {key} {shown}; the rule would choose {_show(rule['value'])}{why}")
+
+
+def _same(a: object, b: object) -> bool:
+    if (
+        isinstance(a, (int, float))
+        and isinstance(b, (int, float))
+        and not isinstance(a, bool)
+        and not isinstance(b, bool)
+    ):
+        return math.isclose(float(a), float(b), rel_tol=1e-9)
+    return a == b
+
+
+def _show(value: object) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return hparams.short(value) if value and abs(value) < 1e-2 else f"{value:g}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value))  # no brackets: the plan's table reads them as markup
+    return str(value)
 
 
 def _lr(f: Facts, method: str) -> tuple[float | None, str, str]:
@@ -220,9 +349,13 @@ def decide_method(f: Facts, d: Decisions) -> None:
         return
     n = f.rows(d.train_names)
     asked = r.train.values.get("method")
-    cpu_qlora = qlora_on_cpu(r)  # the linter's FTR207, for recipes built without it
-    if cpu_qlora is not None:
-        d.diagnostics.append(cpu_qlora)
+    cpu_qlora = qlora_on_cpu(r)  # the linter's FTR207 and FTR213, for recipes built without it
+    cuda_only = cuda_only_on_cpu(r)
+    if cpu_qlora is not None or cuda_only:
+        d.diagnostics.extend([cpu_qlora] if cpu_qlora else [])
+        d.diagnostics.extend(cuda_only)
+        return
+    if not _targets_known(f, d):
         return
     if asked:
         candidates = [str(asked)]
@@ -247,6 +380,27 @@ def decide_method(f: Facts, d: Decisions) -> None:
     _method_rule(f, d, asked, n)
     _alternatives(f, d)
     _finish_batch(f, d)
+
+
+def _targets_known(f: Facts, d: Decisions) -> bool:
+    """FTR322: every module in the recipe's ``target_modules`` exists in the base model, when its
+    architecture's module names are known (a dotted name is matched by its last part, as PEFT does)."""
+    asked = f.recipe.train.values.get("target_modules")
+    known = model_table.MODULE_NAMES.get(f.base.spec.arch)
+    if not isinstance(asked, tuple) or known is None:
+        return True
+    names = (*known, "lm_head")
+    unknown = [(i, m) for i, m in enumerate(asked) if m.rsplit(".", 1)[-1] not in names]
+    for i, name in unknown:
+        guess = did_you_mean(name.rsplit(".", 1)[-1], names)
+        d.error(
+            "FTR322",
+            f"`{name}` is not a module of {f.base.name} ({f.base.spec.arch}): its linear modules are "
+            + ", ".join(known),
+            f.recipe.train.at(f"target_modules[{i}]"),
+            f"did you mean `{guess}`?" if guess else 'or write target_modules = "all-linear"',
+        )
+    return not unknown
 
 
 def _first_fit(f: Facts, d: Decisions, candidates: list[str], gpus: int) -> memory.MemoryEstimate | None:
@@ -294,11 +448,23 @@ def _fit(
         for ckpt in ckpts:
             for b in batches:
                 est = memory.estimate(
-                    f.base.spec, method, f.device.kind, max_len, b, lora_r=r, checkpointing=ckpt, gpus=gpus
+                    f.base.spec,
+                    method,
+                    f.device.kind,
+                    max_len,
+                    b,
+                    lora_r=r,
+                    checkpointing=ckpt,
+                    gpus=gpus,
+                    precision=_precision(f),
                 )
                 if limit is None or est.peak <= limit:
                     return est, b, ckpt
     return None
+
+
+def _precision(f: Facts) -> str:
+    return str(f.recipe.train.values.get("precision", DEFAULTS["precision"]))
 
 
 def _method_rule(f: Facts, d: Decisions, asked: object, n: int) -> None:
@@ -346,6 +512,7 @@ def _alternatives(f: Facts, d: Decisions) -> None:
             lora_r=_default_int("lora_r"),
             checkpointing=bool(hp["gradient_checkpointing"]["value"]),
             gpus=mem.gpus,
+            precision=_precision(f),
             **args,
         )
         d.alternatives[method] = {

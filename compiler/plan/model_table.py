@@ -405,3 +405,12 @@ def lookup(name: str) -> ModelSpec | None:
 def suggestions(name: str, n: int = 3) -> list[str]:
     names = [EMBEDDED_ALIAS] + [m.name for m in TABLE]
     return difflib.get_close_matches(normalise(name), names, n=n, cutoff=0.5)
+
+
+# The linear modules LoRA can adapt, by config.json model_type (what `target_modules` is checked
+# against; an architecture not listed here is not checked). lm_head is every model's output layer.
+_LLAMA_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+MODULE_NAMES: dict[str, tuple[str, ...]] = {
+    **{arch: _LLAMA_MODULES for arch in ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text")},
+    "phi3": ("qkv_proj", "o_proj", "gate_up_proj", "down_proj"),
+}

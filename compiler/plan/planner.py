@@ -21,7 +21,7 @@ from ftc.compiler.plan import costs, distributed, facts, memory
 from ftc.compiler.plan.estimates import check_budget, estimate, plan_searches
 from ftc.compiler.plan.facts import ModelFacts
 from ftc.compiler.plan.method import decide_method
-from ftc.compiler.plan.power import check_power
+from ftc.compiler.plan.power import check_power, check_scored_rows
 from ftc.compiler.plan.state import (
     GB,
     Decisions,
@@ -34,6 +34,7 @@ from ftc.compiler.plan.state import (
 )
 from ftc.compiler.plan.steps import SYNTH_SHOTS, build_steps, max_new_tokens, score_by, synth_checks
 from ftc.shared.contract import expect_label
+from ftc.shared.templates import CHAT_TEMPLATES
 
 if TYPE_CHECKING:
     from ftc.compiler.plan.io import Plan
@@ -230,6 +231,7 @@ def build_plan(recipe: Recipe, out_dir: str | Path | None = None) -> PlanResult:
     d = Decisions(diagnostics=diags)
     if distributed.check_layout(f, d):
         decide_strategy(f, d)
+        check_scored_rows(f, d)
     if not _has_errors(d):
         decide_method(f, d)
     if not _has_errors(d):
@@ -302,7 +304,11 @@ def assemble(f: Facts, d: Decisions, est: dict[str, Any], new_tokens: int, out_d
         "method": d.method,
         "device": f.device.to_json(),
         "distributed": d.distributed,
-        "prompt": {"system": system_prompt(r), "few_shot": int(hp["few_shot"]["value"] or 0)},
+        "prompt": {
+            "system": system_prompt(r),
+            "few_shot": int(hp["few_shot"]["value"] or 0),
+            "chat_template": chat_template_text(r),
+        },
         "hyperparameters": hp,
         "estimates": est,
         "rules": d.rules,
@@ -323,6 +329,18 @@ def _synth_config(d: Decisions, new_tokens: int) -> dict[str, Any] | None:
         return None
     cfg = {k: v for k, v in d.synthesize.items() if k != "teacher_params"}
     return cfg | {"max_new_tokens": new_tokens, "sources": list(d.train_names)}
+
+
+def chat_template_text(r: Recipe) -> str | None:
+    """The Jinja text every step renders prompts with (R-ONE-PROMPT), None for the model's own:
+    in the plan, so an edited template file changes what every model step's cache key reads."""
+    chosen = r.train.values.get("chat_template")
+    if not isinstance(chosen, tuple):
+        return None
+    kind, where = chosen
+    if kind == "name":
+        return CHAT_TEMPLATES[str(where)]
+    return Path(str(where)).read_text(encoding="utf-8")
 
 
 def _model_json(f: Facts) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from statistics import NormalDist
 
+from ftc.compiler.lang.recipe import Recipe
 from ftc.compiler.plan.state import Decisions, Facts
 from ftc.shared.contract import RATE_METRICS
 
@@ -44,13 +45,34 @@ def rows_needed(margin_pct: float, confidence: float = CONFIDENCE) -> int:
     return math.ceil(z_value(confidence) ** 2 * WORST_VARIANCE / (m * m))
 
 
+def scored_sources(r: Recipe) -> tuple[str, ...]:
+    """The sources the holdout is drawn from: the behaviour rows, or with nothing but preference
+    pairs the pairs (their prompts are scored against the chosen answers)."""
+    return tuple(s.name for s in (r.train_sources or r.preference_sources))
+
+
 def holdout_rows(f: Facts) -> int:
     """About how many rows the gate will compare: the eval source, or the holdout share of the
     training sources (before deduplication, so an upper estimate)."""
     r = f.recipe
     if r.eval.eval_data:
         return f.rows([r.eval.eval_data])
-    return math.ceil(f.rows(s.name for s in r.train_sources) * r.eval.holdout_fraction)
+    return math.ceil(f.rows(scored_sources(r)) * r.eval.holdout_fraction)
+
+
+def check_scored_rows(f: Facts, d: Decisions) -> None:
+    """FTR323: an eval that would score no rows cannot compare anything, so nothing could be promoted
+    on evidence: refused before anything runs."""
+    r = f.recipe
+    if not (r.train_sources or r.preference_sources) or holdout_rows(f) > 0:
+        return
+    if r.eval.eval_data:
+        why = f"the eval data '{r.eval.eval_data}' has no rows"
+        hint = "point `data` at a file with rows, or leave it out to hold out a share of the training data"
+    else:
+        why = f"holdout {r.eval.holdout_fraction:.0%} of {f.rows(scored_sources(r))} rows holds out none"
+        hint = 'hold out a share (`holdout = 20%`) or add eval data (`eval { data = "..." }`)'
+    d.error("FTR323", f"the eval would score no rows: {why}", r.eval.span, hint)
 
 
 def check_power(f: Facts, d: Decisions) -> None:
@@ -75,7 +97,7 @@ def check_power(f: Facts, d: Decisions) -> None:
 
 def _hint(f: Facts, need: int) -> str:
     r = f.recipe
-    total = f.rows(s.name for s in r.train_sources)
+    total = f.rows(scored_sources(r))
     if not r.eval.eval_data and total and need / total <= 0.5:
         return (
             f"hold out more rows (`holdout = {math.ceil(100 * need / total)}%`), or add eval data; the gate "

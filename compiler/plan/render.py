@@ -38,6 +38,8 @@ def _value(v: object) -> str:
         return "yes" if v else "no"
     if isinstance(v, float):
         return f"{v:g}"
+    if isinstance(v, list):
+        return ", ".join(map(str, v))
     return str(v)
 
 

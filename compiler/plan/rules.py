@@ -110,8 +110,10 @@ DECISION_RULES: tuple[DecisionRule, ...] = (
     DecisionRule(
         "R-DPO-AFTER-SFT",
         "Preference pairs: DPO after SFT",
-        "Chosen/rejected pairs add a DPO stage after supervised fine-tuning (beta 0.1, lr 5e-6). Without other "
-        "training data the SFT stage learns the chosen responses.",
+        f"Chosen/rejected pairs add a DPO stage after supervised fine-tuning (beta {DEFAULTS['dpo_beta']}, lr "
+        f"{hparams.short(hparams.DPO_LR)}; `dpo_beta` and `dpo_lr` in the train block override them). "
+        "Without other training data the SFT stage learns the chosen responses, and a share of the pairs is held "
+        "out so that baseline and tune are scored on their prompts (chosen = the reference).",
         "preference sources",
         "strategy gains dpo; a guarded dpo step after train",
         "Rafailov et al. 2023, Direct Preference Optimization; Tunstall et al. 2023, Zephyr (SFT then DPO)",
@@ -181,10 +183,14 @@ DECISION_RULES: tuple[DecisionRule, ...] = (
     DecisionRule(
         "R-HPARAM-DEFAULTS",
         "Hyper-parameter defaults",
-        f"LoRA r={DEFAULTS['lora_r']}, alpha={DEFAULTS['lora_alpha']}, dropout {DEFAULTS['lora_dropout']} on all "
-        f"linear layers; {hparams.LR_SCHEDULER} schedule, {hparams.WARMUP_RATIO:.0%} warmup; micro-batch "
-        f"{hparams.CPU_BATCH} on CPU, {hparams.GPU_BATCH} on GPU (lowered when memory requires), accumulation up to the "
-        "effective batch of R-EPOCHS-BY-SIZE; the lr is R-LR's. A train { } override wins.",
+        f"LoRA r={DEFAULTS['lora_r']}, alpha = 2r (scale 2 whatever the rank), dropout {DEFAULTS['lora_dropout']} on "
+        f"all linear layers, plain (not rs-) LoRA; {hparams.LR_SCHEDULER} schedule, {hparams.WARMUP_RATIO:.0%} warmup, "
+        f"AdamW ({DEFAULTS['optimizer']}), weight decay {DEFAULTS['weight_decay']:g}, gradient clipping at "
+        f"{hparams.MAX_GRAD_NORM:g}, precision {DEFAULTS['precision']} (bf16 on a GPU that has it; fp32 weights with "
+        f"bf16 autocast on a CPU that has it), TF32 left to torch; a checkpoint every {hparams.SAVE_STEPS} steps; "
+        f"micro-batch {hparams.CPU_BATCH} on CPU, {hparams.GPU_BATCH} on GPU (lowered when memory requires), "
+        "accumulation up to the effective batch of R-EPOCHS-BY-SIZE; the lr is R-LR's; the chat template is the "
+        "model's own. A train { } override wins; the plan notes what the rule would have chosen.",
         "method, rows",
         "hyperparameters",
         "Hu et al. 2021; Dettmers et al. 2023; Raschka 2023, Practical Tips for Finetuning LLMs Using LoRA",

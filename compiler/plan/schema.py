@@ -32,22 +32,26 @@ _TYPES = {
 
 # Hyper-parameters a recipe cannot set (yet): the bounds the runtime needs from a plan file.
 _UNIT_INTERVAL: Schema = {"type": "number", "minimum": 0, "exclusiveMaximum": 1}
+_STEPS: Schema = {"type": "integer", "minimum": 1, "maximum": 10**9}
 EXTRA_HPARAMS: dict[str, Schema] = {
-    "lora_dropout": _UNIT_INTERVAL,
-    "warmup_ratio": _UNIT_INTERVAL,
-    "weight_decay": {"type": "number", "minimum": 0, "maximum": 10},
-    "lr_scheduler": {"enum": ["cosine", "linear", "constant", "constant_with_warmup"]},
+    "save_steps": _STEPS,
+    "eval_steps": _STEPS,
+    "logging_steps": _STEPS,
+}
+# Recipe keys whose value a plan holds in another form than the recipe writes it.
+PLAN_FORMS: dict[str, Schema] = {
+    "warmup": {"anyOf": [_UNIT_INTERVAL, {"type": "integer", "minimum": 0, "maximum": 10**9}]},
     "target_modules": {
         "anyOf": [
             {"const": "all-linear"},
             {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1},
         ]
     },
-    "gradient_checkpointing": {"type": "boolean"},
-    "dpo_lr": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
-    "save_steps": {"type": "integer", "minimum": 1, "maximum": 10**9},
-    "logging_steps": {"type": "integer", "minimum": 1, "maximum": 10**9},
+    # a standard template's name, or "file:" and its path in the project
+    "chat_template": {"type": "string", "minLength": 1, "maxLength": 1000},
 }
+# Recipe cadences (train.eval_every, save_every) are optimiser-step counts in the plan.
+_NOT_IN_PLAN = ("method", "eval_every", "save_every")
 
 _NAME: Schema = {"type": "string", "minLength": 1, "maxLength": 200}
 _NAMES: Schema = {"type": "array", "items": _NAME}
@@ -249,10 +253,11 @@ def value_schema(key: Key) -> Schema:
 def _bound_hyperparameters(schema: Schema) -> None:
     hp = schema["properties"]["hyperparameters"]
     train = BLOCKS["train"]
-    names = set(hp["properties"]) | set(EXTRA_HPARAMS) | {k.name for k in train.keys if k.name != "method"}
+    names = set(hp["properties"]) | set(EXTRA_HPARAMS) | {k.name for k in train.keys if k.name not in _NOT_IN_PLAN}
     for name in sorted(names):
         key = train.key(name)
-        value = value_schema(key) if key is not None else {"anyOf": [{"type": "null"}, EXTRA_HPARAMS[name]]}
+        form = PLAN_FORMS.get(name) or EXTRA_HPARAMS.get(name)
+        value = {"anyOf": [{"type": "null"}, form]} if form is not None or key is None else value_schema(key)
         entry = copy.deepcopy(hp["additionalProperties"])
         entry["properties"]["value"] = value
         hp["properties"][name] = entry

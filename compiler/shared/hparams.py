@@ -12,6 +12,12 @@ falls back to them.
 
 from __future__ import annotations
 
+# DPO's beta (Rafailov et al. 2023) and the small step DPO after SFT takes.
+DPO_BETA = 0.1
+DPO_LR = 5e-6
+MAX_GRAD_NORM = 1.0  # transformers' own default
+SAVE_STEPS = 50  # a checkpoint every this many optimizer steps (resume after a kill loses at most these)
+
 DEFAULTS: dict[str, object] = {
     "lora_r": 16,
     "lora_alpha": 32,
@@ -22,22 +28,40 @@ DEFAULTS: dict[str, object] = {
     "batch": 8,
     "grad_accum": 1,
     "max_length": 512,
-    "warmup_ratio": 0.0,
+    "warmup": 0.0,
     "weight_decay": 0.0,
+    "max_grad_norm": MAX_GRAD_NORM,
+    "optimizer": "adamw_fused",  # transformers' own default with torch >= 2.8
+    "precision": "auto",
+    "tf32": None,  # None: leave torch's setting alone
+    "use_rslora": False,
     "max_steps": None,
     "early_stopping": False,
     "packing": False,
     "seed": 42,
-    "save_steps": 50,
+    "save_steps": SAVE_STEPS,
     "eval_steps": None,
     "early_stopping_patience": 2,
     "logging_steps": 1,
     "gradient_checkpointing": False,
     "lr_scheduler": "linear",  # transformers' own default, for a plan that states none
     "few_shot": 0,
-    "dpo_beta": 0.1,
-    "dpo_lr": 5e-6,
+    "dpo_beta": DPO_BETA,
+    "dpo_lr": DPO_LR,
 }
+
+# The choices a recipe may write for the trainer's knobs (the key table's choices, the plan
+# schema's enums and the runtime's mapping read these).
+PRECISIONS: tuple[str, ...] = ("auto", "bf16", "fp16", "fp32")
+# ftc's optimizer name -> transformers' ``optim``; the 8-bit ones are bitsandbytes' (CUDA only).
+OPTIMIZERS: dict[str, str] = {
+    "adamw": "adamw_torch",
+    "adamw_fused": "adamw_torch_fused",
+    "adamw_8bit": "adamw_bnb_8bit",
+    "paged_adamw_8bit": "paged_adamw_8bit",
+}
+CUDA_ONLY_OPTIMIZERS: tuple[str, ...] = ("adamw_8bit", "paged_adamw_8bit")
+LR_SCHEDULERS: tuple[str, ...] = ("cosine", "linear", "constant", "constant_with_warmup")
 
 # Rule 8's fixed choices (the planner's; see the module docstring).
 WARMUP_RATIO = 0.03

@@ -5,8 +5,10 @@ into clusters (union-find) and whole clusters go to one side, so no near duplica
 leak crosses the split. Optional stratification by a field: a top-level field of the row, or for
 chat rows whose last assistant reply is a JSON object, a key of that object (e.g. "category").
 With an eval source, its rows are the holdout and are checked for contamination against train.
-Preference pairs always stay in train (they feed DPO; the gate scores behaviour rows), together
-with anything clustered with them.
+Preference pairs stay in train (they feed DPO; the gate scores behaviour rows), together with
+anything clustered with them, unless the data has nothing but pairs: then pairs are held out like
+any row, and the gate scores their prompts with the chosen answer as the reference (an empty
+holdout would let a tune through unmeasured).
 """
 
 from __future__ import annotations
@@ -80,14 +82,16 @@ def assign(records: list[Record], cluster_of: list[int], cfg: dict) -> tuple[set
         members.setdefault(c, []).append(i)
     strata = [stratum(r, cfg.get("stratify")) for r in records]
     frac = _fraction(float(cfg.get("holdout", 0.2)))
-    target = Counter(s for s, r in zip(strata, records, strict=True) if r.format != "preference")
+    # Pairs stay in train when there are behaviour rows to score; with nothing but pairs they are scored.
+    keep_pairs = any(r.format != "preference" for r in records)
+    target = Counter(s for s, r in zip(strata, records, strict=True) if r.format != "preference" or not keep_pairs)
     target = Counter({k: round(frac * v) for k, v in target.items()})
     order = sorted(members)
     random.Random(cfg.get("seed", 0)).shuffle(order)
     taken: Counter = Counter()
     holdout: set[int] = set()
     for c in order:
-        if any(records[i].format == "preference" for i in members[c]):
+        if keep_pairs and any(records[i].format == "preference" for i in members[c]):
             continue  # preference pairs train DPO; the gate scores behaviour rows, so pairs stay in train
         add = Counter(strata[i] for i in members[c])
         if all(taken[k] + v <= target[k] for k, v in add.items()):

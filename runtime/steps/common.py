@@ -25,6 +25,19 @@ def system_prompt(plan: Any) -> str:
     return str(plan.get("prompt.system") or "")
 
 
+def chat_template(plan: Any) -> str | None:
+    """The plan's chat template (Jinja text), None for the model's own (R-ONE-PROMPT)."""
+    return plan.get("prompt.chat_template") or None
+
+
+def train_hparams(plan: Any) -> dict:
+    """The plan's hyper-parameters as a training function takes them, with the plan's chat template
+    (``chat_template_text``), so the launched worker renders rows as the baseline and eval do."""
+    hp = dict(plan.get("hyperparameters") or {})
+    hp["chat_template_text"] = chat_template(plan)
+    return hp
+
+
 def hp_value(plan: Any, name: str, default: object = None) -> object:
     """One hyper-parameter's value; the step must declare ``hyperparameters`` or ``hyperparameters.<name>``."""
     entry = plan.get(f"hyperparameters.{name}")
@@ -38,13 +51,16 @@ def examples(ctx, part: str, sources: list[str] | None = None, required: bool = 
     from ftc.runtime import data
     from ftc.runtime.prompting import PROMPT_FORMATS, to_example
 
-    records = data.read_records(ctx.need_dir("split") / f"{part}.jsonl")
-    system = system_prompt(ctx.plan)
-    out = [
-        to_example(r.fields, r.format, system)
-        for r in records
-        if r.format in PROMPT_FORMATS and (not sources or r.source in sources)
+    records = [
+        r for r in data.read_records(ctx.need_dir("split") / f"{part}.jsonl") if not sources or r.source in sources
     ]
+    system = system_prompt(ctx.plan)
+    formats = PROMPT_FORMATS
+    if not any(r.format in PROMPT_FORMATS for r in records):
+        # Nothing but preference pairs (the planner's R-DPO-AFTER-SFT): SFT learns the chosen answers
+        # and the holdout's pairs are scored with the chosen answer as the reference.
+        formats = ("preference",)
+    out = [to_example(r.fields, r.format, system) for r in records if r.format in formats]
     if not out and required:
         raise FtcError(
             f"error: the {part} split has no chat, instruction or completion rows to "

@@ -48,7 +48,7 @@ def dpo_step(ctx) -> dict:  # noqa: ANN001
     beta, lr = ctx.config.get("beta"), ctx.config.get("lr")
     resumed_from = resume_point(ctx.dir)
     args = dict(sft_output=sft_output, beta=beta, lr=lr)
-    hp, base = dict(ctx.plan.get("hyperparameters") or {}), common.model_dir(ctx)
+    hp, base = common.train_hparams(ctx.plan), common.model_dir(ctx)
     dist = ctx.plan.get("distributed") or {}
     with training_progress(ctx) as callback:
         if launch.processes(dist) > 1:  # plan.distributed: accelerate launch (one process: as always)

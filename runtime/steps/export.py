@@ -127,7 +127,7 @@ def _export_weights(ctx, output: Path) -> list[str]:  # noqa: ANN001
     if ctx.config.get("merged") and not full:
         from ftc.runtime.train.sft import merge_adapter
 
-        merge_adapter(common.model_dir(ctx), output, ctx.dir / "merged")
+        merge_adapter(common.model_dir(ctx), output, ctx.dir / "merged", chat_template=common.chat_template(ctx.plan))
         files.append("merged/")
     return files
 

@@ -68,7 +68,7 @@ def probe_hparams(hp: dict, lr: float, steps: int) -> dict:
             "max_steps": steps,
             "grad_accum": 1,
             "lr_scheduler": "constant",
-            "warmup_ratio": 0.0,
+            "warmup": 0.0,
             "early_stopping": False,
             "save_steps": steps + 1,
             "eval_steps": steps + 1,
@@ -141,7 +141,7 @@ def lr_probe_step(ctx: Any) -> dict:
     if cfg.get("retrieval_context"):
         train = retrieval.augment(ctx, train)  # probe what train will learn: answers over retrieved context
     fit, val = probe_rows(train, int(cfg["validation_rows"]))
-    hp = {k: (v.get("value") if isinstance(v, dict) else v) for k, v in (ctx.plan.get("hyperparameters") or {}).items()}
+    hp = {k: (v.get("value") if isinstance(v, dict) else v) for k, v in common.train_hparams(ctx.plan).items()}
     method = str(cfg.get("method") or ctx.plan.get("method") or "lora")
     base = common.model_dir(ctx)
     start = time.perf_counter()

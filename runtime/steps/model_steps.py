@@ -49,7 +49,7 @@ def baseline_step(ctx) -> dict:  # noqa: ANN001
     rows = common.row_set(holdout)
     seed = int(common.hp_value(ctx.plan, "seed", 0))
     augment = _augmenter(ctx)
-    loaded = load_model(common.model_dir(ctx))
+    loaded = load_model(common.model_dir(ctx), chat_template=common.chat_template(ctx.plan))
     config = ctx.config.get("prompt_search")
     choice, record = _fixed_choice(ctx, train), None
     if config and len(train) > 1:
@@ -126,12 +126,16 @@ def fine_tune(ctx, train: list, model: str | None = None, lr: float | None = Non
 
     if ctx.config.get("retrieval_context"):
         train = retrieval.augment(ctx, train)  # learn to answer over retrieved context, as evaluated
-    train, val = split_validation(train, bool(common.hp_value(ctx.plan, "early_stopping", False)))
+    # A validation slice for early stopping, or for the validation loss a recipe's eval_every asks for.
+    wanted = (
+        bool(common.hp_value(ctx.plan, "early_stopping", False)) or common.hp_value(ctx.plan, "eval_steps") is not None
+    )
+    train, val = split_validation(train, wanted)
     resumed_from = resume_point(ctx.dir)
     if resumed_from and ctx.progress is not None:
         ctx.progress.note(f"resuming training from checkpoint {resumed_from}")
     method = ctx.config.get("method") or ctx.plan.get("method") or "lora"
-    hp = dict(ctx.plan.get("hyperparameters") or {})
+    hp = common.train_hparams(ctx.plan)
     if lr is not None:  # measured by the lr_probe step (R-LR-PROBE)
         hp["lr"] = {"value": lr, "set_by": "lr_probe"}
     base = common.model_dir(ctx, model)
@@ -237,7 +241,9 @@ def eval_step(ctx) -> dict:  # noqa: ANN001
         holdout = retrieval.augment(ctx, holdout)
     prompts = [tuned_prompt(e) for e in holdout]
     refs = [e.completion for e in holdout]
-    loaded = load_model(common.model_dir(ctx), adapter_dir=trained_output(ctx))
+    loaded = load_model(
+        common.model_dir(ctx), adapter_dir=trained_output(ctx), chat_template=common.chat_template(ctx.plan)
+    )
     preds = common.generate_all(ctx, loaded, prompts, "eval")
     ppl = common.perplexities(loaded, refs)
     del loaded  # one model in memory at a time: the stages below load their own
@@ -278,7 +284,10 @@ def _generate_stage(
     from ftc.runtime.generate import load_model
 
     folder = ctx.dir / STAGES / name
-    preds = common.generate_all(ctx, load_model(model, adapter_dir=adapter), prompts, f"eval: {name}")
+    # The teacher is another model: it answers in its own template; the SFT stage in the plan's.
+    template = None if name == "teacher" else common.chat_template(ctx.plan)
+    loaded = load_model(model, adapter_dir=adapter, chat_template=template)
+    preds = common.generate_all(ctx, loaded, prompts, f"eval: {name}")
     common.write_predictions(folder, prompts, refs, preds)
     return f"{STAGES}/{name}"
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ftc.shared import atomic
-from ftc.shared.hparams import DEFAULTS
+from ftc.shared.hparams import DEFAULTS, OPTIMIZERS
 
 # Methods that train a PEFT adapter on a frozen base (saved as an adapter folder).
 ADAPTER_METHODS: tuple[str, ...] = ("lora", "dora", "qlora")
@@ -35,13 +35,39 @@ class TrainResult:
     batching: str = ""  # "padded" | "padding-free" | "packed"
 
 
+# Earlier plans' names of what is now a recipe knob (warmup was a ratio only).
+_RENAMED = {"warmup_ratio": "warmup"}  # read as a share, as it always was
+
+
 def hp_values(hp: dict) -> dict:
     """The plan's hyperparameters ({"value", "set_by", "reason"}) or plain values -> plain values,
     a key the plan leaves out taking its default (``ftc.shared.hparams.DEFAULTS``)."""
-    plain = {k: (v["value"] if isinstance(v, dict) and "value" in v else v) for k, v in hp.items()}
+    plain = {_RENAMED.get(k, k): (v["value"] if isinstance(v, dict) and "value" in v else v) for k, v in hp.items()}
     out = dict(DEFAULTS)
-    out.update({k: v for k, v in plain.items() if v is not None or k == "max_steps"})
+    out.update({k: v for k, v in plain.items() if v is not None or k in ("max_steps", "eval_steps")})
     return out
+
+
+def model_dtype(p: dict, method: str) -> Any:
+    """The dtype the model's weights load in. Full tuning keeps fp32 master weights (mixed
+    precision autocasts the compute, never pure-16-bit AdamW updates); a frozen LoRA base loads
+    in the plan's precision (auto: bf16 on a CUDA GPU that has it, else fp32)."""
+    if method == "full":
+        return torch_dtype("float32")
+    return torch_dtype({"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}.get(str(p["precision"]), "auto"))
+
+
+def mixed_precision(p: dict, cpu_autocast: bool = True) -> dict:
+    """The trainer's bf16/fp16 flags for the plan's precision. auto: bf16 on a CUDA GPU that has
+    it, else (``cpu_autocast``) bf16 autocast on a CPU with native bf16 (``cpu_bf16``), else fp32."""
+    import torch
+
+    precision = str(p["precision"])
+    if precision == "auto":
+        cuda = torch.cuda.is_available()
+        bf16 = torch.cuda.is_bf16_supported() if cuda else cpu_autocast and cpu_bf16()
+        return {"bf16": bf16, "fp16": False}
+    return {"bf16": precision == "bf16", "fp16": precision == "fp16"}
 
 
 def torch_dtype(dtype: str) -> Any:
@@ -64,13 +90,15 @@ def lora_config(p: dict, dora: bool = False) -> Any:
         lora_alpha=int(p["lora_alpha"]),
         lora_dropout=float(p["lora_dropout"]),
         target_modules=p["target_modules"],
+        use_rslora=bool(p["use_rslora"]),
         use_dora=dora,
         task_type="CAUSAL_LM",
     )
 
 
-def trainer_arguments(p: dict, ckpt_dir: Path) -> dict:
-    """The TrainingArguments every method sets the same way (SFTConfig and DPOConfig add their own)."""
+def trainer_arguments(p: dict, ckpt_dir: Path, cpu_autocast: bool = True) -> dict:
+    """The TrainingArguments every method sets the same way (SFTConfig and DPOConfig add their own).
+    ``cpu_autocast``: precision auto uses bf16 autocast on a CPU that has it (SFT measured faster)."""
     import torch
 
     return dict(
@@ -83,6 +111,13 @@ def trainer_arguments(p: dict, ckpt_dir: Path) -> dict:
         # The plan's schedule (R-HPARAM-DEFAULTS: cosine); without it transformers decays linearly
         # whatever the plan says.
         lr_scheduler_type=str(p.get("lr_scheduler") or DEFAULTS["lr_scheduler"]),
+        # A share (< 1) or a step count: transformers 5 reads a float below 1 as a ratio.
+        warmup_steps=_warmup(p["warmup"]),
+        weight_decay=float(p["weight_decay"]),
+        max_grad_norm=float(p["max_grad_norm"]),
+        optim=OPTIMIZERS[str(p["optimizer"])],
+        **({"tf32": bool(p["tf32"])} if p.get("tf32") is not None else {}),
+        **mixed_precision(p, cpu_autocast),
         # TRL turns gradient checkpointing on by default; recomputing activations costs ~30% a
         # step, so it follows the plan, which enables it only when memory requires.
         gradient_checkpointing=bool(p.get("gradient_checkpointing") or False),
@@ -98,6 +133,11 @@ def trainer_arguments(p: dict, ckpt_dir: Path) -> dict:
         report_to="none",
         disable_tqdm=True,
     )
+
+
+def _warmup(value: object) -> float | int:
+    number = float(value or 0)  # type: ignore[arg-type]
+    return number if number < 1 else int(number)
 
 
 def last_checkpoint(ckpt_dir: Path) -> str | None:

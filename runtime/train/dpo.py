@@ -22,11 +22,10 @@ from ftc.runtime.train.common import (
     hp_values,
     last_checkpoint,
     lora_config,
+    model_dtype,
     save_atomically,
-    torch_dtype,
     trainer_arguments,
 )
-from ftc.shared.hparams import DEFAULTS
 
 ADAPTER = "adapter"
 
@@ -61,7 +60,7 @@ def load_models(base: Path, sft_output: Path | None, p: dict) -> tuple[Any, Any,
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    dtype = torch_dtype("auto")
+    dtype = model_dtype(p, "lora")
     if sft_output is None:
         return AutoModelForCausalLM.from_pretrained(base, dtype=dtype), None, lora_config(p)
     if not (sft_output / "adapter_config.json").exists():  # a full fine-tune
@@ -80,17 +79,15 @@ def load_models(base: Path, sft_output: Path | None, p: dict) -> tuple[Any, Any,
 
 
 def dpo_config(p: dict, ckpt_dir: Path, beta: float, lr: float) -> Any:
-    import torch
     from trl import DPOConfig
 
-    cuda = torch.cuda.is_available()
     return DPOConfig(
-        **trainer_arguments(p, ckpt_dir),
+        # DPO on a CPU stays fp32 under precision auto: bf16 autocast was measured for SFT only.
+        **trainer_arguments(p, ckpt_dir, cpu_autocast=False),
         beta=beta,
         learning_rate=lr,
         max_length=int(p["max_length"]),
         save_steps=int(p["save_steps"]),
-        bf16=cuda and torch.cuda.is_bf16_supported(),
     )
 
 
@@ -115,10 +112,10 @@ def train_dpo(
 
     apply_thread_setting()
     p = hp_values(hp)
-    beta = float(DEFAULTS["dpo_beta"] if beta is None else beta)
-    lr = float(DEFAULTS["dpo_lr"] if lr is None else lr)
+    beta = float(p["dpo_beta"] if beta is None else beta)
+    lr = float(p["dpo_lr"] if lr is None else lr)
     policy, ref, peft_config = load_models(base, sft_output, p)
-    tokenizer = load_tokenizer(base)
+    tokenizer = load_tokenizer(base, chat_template=p.get("chat_template_text"))
     ckpt_dir = Path(out_dir) / CHECKPOINTS
     drop_incomplete_checkpoints(ckpt_dir)
     trainer = DPOTrainer(

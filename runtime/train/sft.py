@@ -28,8 +28,8 @@ from ftc.runtime.train.common import (  # noqa: F401 - TrainResult, hp_values, l
     hp_values,
     last_checkpoint,
     lora_config,
+    model_dtype,
     save_atomically,
-    torch_dtype,
     trainer_arguments,
 )
 from ftc.shared import atomic
@@ -40,9 +40,10 @@ from ftc.shared.errors import FtcError
 VAL_MIN_ROWS = 10
 
 
-def split_validation(train: list[Example], early_stopping: bool) -> tuple[list[Example], list[Example] | None]:
-    """(train rows, validation rows or None): a validation slice only when early stopping is on."""
-    if not early_stopping or len(train) < VAL_MIN_ROWS:
+def split_validation(train: list[Example], wanted: bool) -> tuple[list[Example], list[Example] | None]:
+    """(train rows, validation rows or None): a validation slice only when ``wanted`` (early
+    stopping is on, or the recipe sets eval_every)."""
+    if not wanted or len(train) < VAL_MIN_ROWS:
         return train, None
     cut = max(1, len(train) // 10)
     return train[:-cut], train[-cut:]
@@ -119,7 +120,7 @@ def build_trainer(
 
     apply_thread_setting()
     p = hp_values(hp)
-    tokenizer = load_tokenizer(Path(model_dir))
+    tokenizer = load_tokenizer(Path(model_dir), chat_template=p.get("chat_template_text"))
     kept, lengths, dropped = _fit(tokenizer, train, int(p["max_length"]))
     if not kept:
         shortest = min(_length(tokenizer, e) for e in train) if train else 0
@@ -131,9 +132,7 @@ def build_trainer(
     val_rows = _fit(tokenizer, val, int(p["max_length"]))[0] if val else []
     cfg = _model_shape(Path(model_dir))
     padding_free = padding_free_pays(lengths, int(p["batch"]), int(p["seed"]), *cfg)
-    # LoRA: a frozen base in the device's compute dtype (bf16 on CUDA). Full: fp32 master weights
-    # with bf16 autocast on CUDA (mixed precision), never pure-bf16 AdamW updates.
-    dtype = torch_dtype("float32" if method == "full" else "auto")
+    dtype = model_dtype(p, method)
     if method == "qlora":
         model = _load_4bit(Path(model_dir))
     else:
@@ -211,30 +210,31 @@ def _model_shape(model_dir: Path) -> tuple[int, int, int]:
 
 
 def _config(p: dict, ckpt_dir: Path, has_val: bool, padding_free: bool = True):
-    import torch
     from trl import SFTConfig
 
     eval_steps = int(p["eval_steps"] or p["save_steps"])
+    save_steps = int(p["save_steps"])
+    best = bool(p["early_stopping"]) and has_val
+    if best and save_steps % eval_steps:
+        # Early stopping restores the best evaluated checkpoint, so one is saved at every eval.
+        save_steps = eval_steps
     packing = bool(p["packing"])
     return SFTConfig(
         **trainer_arguments(p, ckpt_dir),
         per_device_eval_batch_size=int(p["batch"]),
         learning_rate=float(p["lr"]),
-        warmup_steps=float(p["warmup_ratio"] or 0.0),  # a float < 1 is a ratio in transformers 5
-        weight_decay=float(p["weight_decay"]),
         data_seed=int(p["seed"]),
         # Rows arrive already fitted to max_length; padding-free needs max_length None unless packing.
         max_length=int(p["max_length"]) if packing else None,
         packing=packing,
         padding_free=padding_free or packing,
         completion_only_loss=True,
-        save_steps=eval_steps if has_val else int(p["save_steps"]),
+        save_steps=save_steps,
         eval_strategy="steps" if has_val else "no",
         eval_steps=eval_steps if has_val else None,
-        load_best_model_at_end=bool(p["early_stopping"]) and has_val,
+        load_best_model_at_end=best,
         metric_for_best_model="eval_loss",
         greater_is_better=False,
-        bf16=torch.cuda.is_bf16_supported() if torch.cuda.is_available() else cpu_bf16(),
     )
 
 
@@ -279,9 +279,10 @@ def _tokens_seen(trainer) -> int:
     return int(round(per_epoch * float(trainer.state.epoch or 0.0)))
 
 
-def merge_adapter(model_dir: Path, adapter_dir: Path, out_dir: Path) -> Path:
-    """Merged weights for ``export { merged = true }``: base + LoRA folded into one model folder."""
+def merge_adapter(model_dir: Path, adapter_dir: Path, out_dir: Path, chat_template: str | None = None) -> Path:
+    """Merged weights for ``export { merged = true }``: base + LoRA folded into one model folder,
+    its tokenizer with the plan's chat template (``chat_template``; None: the model's own)."""
     from ftc.runtime.generate import load_model
 
-    loaded = load_model(Path(model_dir), Path(adapter_dir), dtype="float32")
+    loaded = load_model(Path(model_dir), Path(adapter_dir), dtype="float32", chat_template=chat_template)
     return save_atomically(loaded.model, loaded.tokenizer, Path(out_dir))

@@ -178,7 +178,10 @@ def test_carries_what_the_language_has(project):
     rows = {r.key: r for r in import_config("axolotl-lora.yaml").rows}
     assert rows["learning_rate"].status == "carried" and rows["learning_rate"].target == "train.lr = 0.0002"
     assert rows["val_set_size"].target == "eval.holdout = 5%"
-    assert rows["optimizer"].status == "decided" and rows["optimizer"].target == "R-METHOD-BY-MEMORY"
+    assert rows["optimizer"].status == "carried" and rows["optimizer"].target == "train.optimizer = adamw_8bit"
+    assert rows["lora_target_linear"].target == 'train.target_modules = "all-linear"'
+    qlora = {r.key: r for r in import_config("axolotl-qlora-dpo.yaml").rows}
+    assert qlora["optimizer"].status == "decided" and "not an optimizer ftc runs" in qlora["optimizer"].note
     assert (
         rows["datasets[1].path"].status == "dropped" and rows["datasets[1].path"].attention
     )  # a hub id: a placeholder

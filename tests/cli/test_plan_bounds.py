@@ -51,7 +51,7 @@ CASES = [
     ),
     (hp("lr", -1), "$.hyperparameters.lr.value: -1 is less than the minimum of 1e-09"),
     (hp("batch", "eight"), "$.hyperparameters.batch.value: 'eight' is not of type 'integer', 'null'"),
-    (hp("warmup_ratio", 3), "$.hyperparameters.warmup_ratio.value"),
+    (hp("warmup", 1.5), "$.hyperparameters.warmup.value"),  # a share is below 1, a step count whole
     (config("baseline", "max_new_tokens", -1), "$.steps[4].config.max_new_tokens: -1 is less than the minimum of 1"),
     (config("eval", "batch_size", 0), "$.steps[7].config.batch_size: 0 is less than the minimum of 1"),
     (config("split", "holdout", 1.5), "$.steps[3].config.holdout: 1.5 is greater than or equal to the maximum of 1"),

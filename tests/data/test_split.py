@@ -176,6 +176,21 @@ def test_preference_pairs_stay_in_train():
     assert sum(r.format == "preference" for r in result.train) == 10
 
 
+def test_with_nothing_but_pairs_a_share_of_the_pairs_is_held_out():
+    """A preference-only recipe: the gate must score something, so pairs are held out like rows
+    (their prompts scored against the chosen answers); those pairs never reach DPO's train split."""
+    pairs = [
+        Record(
+            "p", "p.jsonl", i + 1, "preference",
+            {"prompt": f"prompt {i} {VOCAB[i % 16]} {VOCAB[(i * 7) % 16]}", "chosen": f"yes {i}", "rejected": f"no {i}"},
+        )
+        for i in range(300)
+    ]  # fmt: skip
+    result = split(pairs, {"holdout": 0.1, "seed": 4})
+    assert len(result.holdout) == 30 and len(result.train) == 270
+    assert {r.line for r in result.holdout}.isdisjoint(r.line for r in result.train)
+
+
 def test_vectorised_signatures_match_datasketch():
     from datasketch import MinHash
 

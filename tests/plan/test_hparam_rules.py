@@ -36,10 +36,9 @@ def test_the_plan_states_the_rule_lr_with_the_numbers_it_came_from(tmp_path: Pat
     assert lr["set_by"] == "rule" and lr["value"] == pytest.approx(1.4e-3)
     assert "4096/576" in lr["reason"] and "1.4e-4" in lr["reason"] and "10x" in lr["reason"]
     assert _because(plan, "R-LR").startswith("lr 1.4e-3")
-    alpha = plan["hyperparameters"]["lora_alpha"]
-    assert alpha["reason"].startswith(
-        f"alpha {alpha['value']} = {alpha['value'] / plan['hyperparameters']['lora_r']['value']:g}r"
-    )
+    alpha, r = plan["hyperparameters"]["lora_alpha"], plan["hyperparameters"]["lora_r"]["value"]
+    assert alpha["value"] == 2 * r
+    assert alpha["reason"] == f"alpha {2 * r} = 2 x rank {r}; the update is scaled by alpha/r = {2 * r}/{r} = 2"
 
 
 def test_small_data_gets_batch_eight_and_enough_epochs_for_the_minimum_updates(tmp_path: Path) -> None:
@@ -75,7 +74,9 @@ def test_lr_left_to_the_rules_plans_a_guarded_probe_before_train(tmp_path: Path)
 
 def test_an_lr_set_by_the_recipe_skips_the_probe_and_says_so(tmp_path: Path) -> None:
     plan, _ = plan_for(tmp_path, rows=360, train={"lr": 1e-3})
-    assert plan["hyperparameters"]["lr"] == {"value": 1e-3, "set_by": "recipe", "reason": "set by recipe"}
+    lr = plan["hyperparameters"]["lr"]
+    assert (lr["value"], lr["set_by"]) == (1e-3, "recipe")
+    assert lr["reason"].startswith("recipe sets lr 1e-3; the rule would choose 1.4e-3 (full-tuning lr 2e-5")
     assert "lr_probe" not in _steps(plan) and "lr_probe" not in _steps(plan)["train"]["needs"]
     assert _because(plan, "R-LR-PROBE") == "lr 1e-3 set by recipe: no probe"
     assert "lr_probe" not in plan["estimates"]["seconds_breakdown"]

@@ -264,9 +264,13 @@ def test_fsdp_named_when_sharded(tmp_path):
 def test_override_wins_and_says_so(tmp_path):
     plan, _ = plan_for(tmp_path, rows=100, train={"lr": 1e-4, "epochs": 5, "lora_r": 8})
     hp = plan["hyperparameters"]
-    assert (hp["lr"]["value"], hp["lr"]["set_by"], hp["lr"]["reason"]) == (1e-4, "recipe", "set by recipe")
+    assert (hp["lr"]["value"], hp["lr"]["set_by"]) == (1e-4, "recipe")
+    assert hp["lr"]["reason"].startswith("recipe sets lr 1e-4; the rule would choose 1.4e-3 (")
     assert hp["epochs"]["value"] == 5 and hp["lora_r"]["value"] == 8
-    assert hp["lora_alpha"]["set_by"] == "rule"
+    # alpha stays the rule's, computed from the recipe's rank: 2 x 8, never the default rank's 32
+    assert (hp["lora_alpha"]["set_by"], hp["lora_alpha"]["value"]) == ("rule", 16)
+    assert "16 = 2 x rank 8" in hp["lora_alpha"]["reason"] and "32" not in hp["lora_alpha"]["reason"]
+    assert "rank 8 alpha 16" in next(r["because"] for r in plan["rules"] if r["id"] == "R-HPARAM-DEFAULTS")
 
 
 def test_nothing_fits_names_the_options(tmp_path):

@@ -24,6 +24,11 @@ SHARED = (
     "gradient_checkpointing",
     "dpo_beta",
     "dpo_lr",
+    "optimizer",
+    "precision",
+    "max_grad_norm",
+    "use_rslora",
+    "save_steps",
 )
 
 

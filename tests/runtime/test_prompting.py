@@ -44,9 +44,21 @@ def test_instruction_and_completion_formats():
     assert comp == Example([{"role": "system", "content": SYS}, {"role": "user", "content": "2+2="}], "4")
 
 
+def test_a_preference_pair_is_its_prompt_with_the_chosen_answer():
+    """What SFT learns and what eval scores against when a recipe has nothing but pairs."""
+    pair = to_example({"prompt": "x", "chosen": "a", "rejected": "b"}, "preference", SYS)
+    assert pair == Example([{"role": "system", "content": SYS}, {"role": "user", "content": "x"}], "a")
+    turns = {
+        "prompt": [{"role": "system", "content": "own"}, {"role": "user", "content": "q"}],
+        "chosen": [{"role": "assistant", "content": "good"}],
+        "rejected": [{"role": "assistant", "content": "bad"}],
+    }
+    assert to_example(turns, "preference", SYS) == Example(turns["prompt"], "good")
+
+
 def test_unsupported_format_and_missing_answer_are_user_errors():
-    with pytest.raises(FtcError, match="preference"):
-        to_example({"prompt": "x", "chosen": "a", "rejected": "b"}, "preference", SYS)
+    with pytest.raises(FtcError, match="documents"):
+        to_example({"text": "x"}, "documents", SYS)
     with pytest.raises(FtcError, match="no assistant turn"):
         to_example({"messages": [{"role": "user", "content": "q"}]}, "chat", SYS)
 
