@@ -37,6 +37,16 @@ DEFAULTS: dict[str, object] = {
     "few_shot": 0,
     "dpo_beta": 0.1,
     "dpo_lr": 5e-6,
+    # ORPO's loss is the SFT loss plus an odds-ratio term and it replaces the SFT stage, so it
+    # trains at the SFT learning rate; beta (the paper's lambda) 0.1 as in Hong et al. 2024.
+    "orpo_beta": 0.1,
+    "orpo_lr": 2e-4,
+    # KTO, like DPO, measures shifts against a reference: the DPO step size (Ethayarajh et al. 2024).
+    "kto_beta": 0.1,
+    "kto_lr": 5e-6,
+    # Logit distillation (Hinton et al. 2015): softened distributions, half KL half the SFT loss.
+    "distill_temperature": 2.0,
+    "distill_alpha": 0.5,
 }
 
 # Rule 8's fixed choices (the planner's; see the module docstring).
