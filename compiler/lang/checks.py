@@ -16,7 +16,16 @@ from ftc.compiler.lang.check_eval import build_eval, check_statement
 from ftc.compiler.lang.check_sources import check_sources
 from ftc.compiler.lang.check_values import CONVERTERS
 from ftc.compiler.lang.keys import ALIASES, BLOCKS, CHILDREN, NAME_RE, BlockSpec
-from ftc.compiler.lang.recipe import Constraints, ExportSpec, Goal, ModelRef, Recipe, Span, TrainOverrides
+from ftc.compiler.lang.recipe import (
+    Constraints,
+    DistillSpec,
+    ExportSpec,
+    Goal,
+    ModelRef,
+    Recipe,
+    Span,
+    TrainOverrides,
+)
 from ftc.compiler.lang.suggest import did_you_mean, suggest
 
 __all__ = ["Context", "find_project_root", "check_file", "build_recipe", "check_block"]
@@ -200,6 +209,7 @@ def build_recipe(ctx: Context, recipe: Checked, path: str) -> Recipe | None:
         export=_build_export(_child(recipe, "export")),
         teacher=ModelRef(v["teacher"], recipe.nodes["teacher"].value.span) if "teacher" in v else None,
         system_prompt=v.get("system_prompt"),
+        distill=_build_distill(_child(recipe, "distill")),
     )
 
 
@@ -226,6 +236,12 @@ def _build_train(block: Checked | None) -> TrainOverrides:
     if block is None:
         return TrainOverrides()
     return TrainOverrides(dict(block.values), block.node.span)
+
+
+def _build_distill(block: Checked | None) -> DistillSpec:
+    if block is None:
+        return DistillSpec()
+    return DistillSpec(dict(block.values), block.node.span)
 
 
 def _build_export(block: Checked | None) -> ExportSpec:

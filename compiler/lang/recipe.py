@@ -118,7 +118,15 @@ class TrainOverrides:
 
     values: Mapping[str, object] = field(default_factory=dict)
     # keys: method, lora_r, lora_alpha, lr, epochs, max_length, batch, grad_accum, max_steps,
-    #       few_shot, early_stopping, packing, dpo_beta, seed
+    #       few_shot, early_stopping, packing, dpo_beta, objective, seed
+    span: Span = field(default_factory=Span.unknown, compare=False)
+
+
+@dataclass(frozen=True)
+class DistillSpec:
+    """The ``distill`` block: only the keys the recipe set (kind, temperature, alpha)."""
+
+    values: Mapping[str, object] = field(default_factory=dict)
     span: Span = field(default_factory=Span.unknown, compare=False)
 
 
@@ -141,6 +149,7 @@ class Recipe:
     train: TrainOverrides = TrainOverrides()
     export: ExportSpec = ExportSpec()
     teacher: ModelRef | None = None
+    distill: DistillSpec = DistillSpec()
     system_prompt: str | None = None  # an explicit system prompt; else derived from the goal
 
     def sources(self, fmt: str) -> tuple[DataSource, ...]:
@@ -157,6 +166,16 @@ class Recipe:
             s
             for s in self.data
             if s.format in ("chat", "instruction", "completion", "text") and s.name != self.eval.eval_data
+        )
+
+    @property
+    def scored_sources(self) -> tuple[DataSource, ...]:
+        """Sources whose holdout the gate scores: the behaviour sources and KTO sources (their
+        desirable answers are held out and scored; the undesirable ones stay in train)."""
+        return tuple(
+            s
+            for s in self.data
+            if s.format in ("chat", "instruction", "completion", "text", "kto") and s.name != self.eval.eval_data
         )
 
     @property

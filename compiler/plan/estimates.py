@@ -116,7 +116,7 @@ def _eval_rows(f: Facts) -> int:
     r = f.recipe
     if r.eval.eval_data:
         return f.rows([r.eval.eval_data])
-    return math.ceil(f.rows(s.name for s in r.train_sources) * r.eval.holdout_fraction)
+    return math.ceil(f.rows(s.name for s in r.scored_sources) * r.eval.holdout_fraction)
 
 
 def _inference_flops(f: Facts, d: Decisions, per_row: int, new_tokens: int) -> int:
@@ -197,7 +197,8 @@ def _trim(d: Decisions) -> str | None:
 
 def _prompt_search(f: Facts, d: Decisions, new_tokens: int) -> tuple[dict[str, Any] | None, str]:
     hp = d.hp
-    n_train = train_rows(f, f.rows(s.name for s in f.recipe.train_sources))
+    # Shots come from the train split's examples; labelled (kto) rows are not examples.
+    n_train = train_rows(f, f.rows(s.name for s in f.recipe.train_sources if f.sources[s.name].format != "kto"))
     if hp["few_shot"]["set_by"] == "recipe":
         return None, f"few_shot = {hp['few_shot']['value']} set by recipe: that prompt (random shots), no search"
     val = min(hparams.SEARCH_VAL_ROWS, n_train // 4)

@@ -97,6 +97,18 @@ def decide_hparams(f: Facts, d: Decisions, method: str) -> dict[str, Any]:
         hp["dpo_lr"] = _hp(
             DEFAULTS["dpo_lr"], "rule", f"{hparams.short(_default_float('dpo_lr'))}: DPO after SFT needs a small step"
         )
+    if "orpo" in d.strategy:
+        hp["orpo_beta"] = _hp(DEFAULTS["orpo_beta"], "rule", f"beta (lambda) {DEFAULTS['orpo_beta']}, the ORPO paper's")
+        hp["orpo_lr"] = _hp(
+            hp["lr"]["value"], "rule", "the SFT learning rate: ORPO's loss is the SFT loss plus an odds-ratio term"
+        )
+    if "kto" in d.strategy:
+        hp["kto_beta"] = _hp(DEFAULTS["kto_beta"], "rule", f"beta {DEFAULTS['kto_beta']}, the KTO paper's default")
+        hp["kto_lr"] = _hp(
+            DEFAULTS["kto_lr"],
+            "rule",
+            f"{hparams.short(_default_float('kto_lr'))}: KTO, like DPO, moves a little from its reference",
+        )
     hp["_effective"] = eff  # removed before the plan is written
     for key, value in o.items():  # a train { } override wins (method is decided by decide_method)
         if key != "method" and key in hp:
@@ -263,7 +275,7 @@ def _first_fit(f: Facts, d: Decisions, candidates: list[str], gpus: int) -> memo
     r = int(hp["lora_r"]["value"] or _default_int("lora_r"))
     # First look for a fit with 10% headroom (activations vary with the longest rows), then without.
     for room in (NEAR_MEMORY, 1.0) if limit else (1.0,):
-        found = _fit(f, candidates, ckpts, batches, max_len, r, gpus, None if limit is None else limit * room)
+        found = _fit(f, d, candidates, ckpts, batches, max_len, r, gpus, None if limit is None else limit * room)
         if found is not None:
             est, b, ckpt = found
             if b == start:
@@ -280,8 +292,23 @@ def _first_fit(f: Facts, d: Decisions, candidates: list[str], gpus: int) -> memo
     return None
 
 
+def stage_memory(f: Facts, d: Decisions, seq_len: int, micro_batch: int) -> dict[str, Any]:
+    """What the objective adds to the training memory: DPO and ORPO forward chosen and rejected
+    together (two sequences a row); DPO and KTO after an SFT hold its merged model as the reference
+    (on a fresh LoRA the reference is the base with the adapter disabled, no copy); ORPO holds none;
+    logit distillation holds the teacher and its logits (R-OBJECTIVE, R-DISTILL-KIND)."""
+    s = d.strategy
+    held: list[tuple[str, int]] = []
+    if ("dpo" in s or "kto" in s) and ("finetune" in s or "distill" in s):
+        held.append(("reference", f.base.params * memory.dtype_bytes(f.device.kind)))
+    if d.distill_kind == "logits" and f.teacher is not None:
+        held.append(("teacher", memory.teacher_logits_bytes(f.teacher.spec, seq_len, micro_batch, f.device.kind)))
+    return {"sequences": 2 if ("dpo" in s or "orpo" in s) else 1, "held": tuple(held)}
+
+
 def _fit(
     f: Facts,
+    d: Decisions,
     candidates: list[str],
     ckpts: list[bool],
     batches: list[int],
@@ -294,7 +321,15 @@ def _fit(
         for ckpt in ckpts:
             for b in batches:
                 est = memory.estimate(
-                    f.base.spec, method, f.device.kind, max_len, b, lora_r=r, checkpointing=ckpt, gpus=gpus
+                    f.base.spec,
+                    method,
+                    f.device.kind,
+                    max_len,
+                    b,
+                    lora_r=r,
+                    checkpointing=ckpt,
+                    gpus=gpus,
+                    **stage_memory(f, d, max_len, b),
                 )
                 if limit is None or est.peak <= limit:
                     return est, b, ckpt
@@ -333,7 +368,7 @@ def _alternatives(f: Facts, d: Decisions) -> None:
     hp = d.hp
     mem = d.mem
     assert mem is not None, "decide_method sets the estimate first"
-    args = dict(seq_len=int(hp["max_length"]["value"]), micro_batch=int(hp["batch"]["value"]))
+    args: dict[str, Any] = dict(seq_len=int(hp["max_length"]["value"]), micro_batch=int(hp["batch"]["value"]))
     limit = f.device.memory_bytes
     for method in ("full", "lora", "qlora"):
         if method == "qlora" and f.device.kind != "cuda":
@@ -347,6 +382,7 @@ def _alternatives(f: Facts, d: Decisions) -> None:
             checkpointing=bool(hp["gradient_checkpointing"]["value"]),
             gpus=mem.gpus,
             **args,
+            **stage_memory(f, d, args["seq_len"], args["micro_batch"]),
         )
         d.alternatives[method] = {
             "peak_memory_bytes": est.peak,

@@ -50,7 +50,7 @@ def holdout_rows(f: Facts) -> int:
     r = f.recipe
     if r.eval.eval_data:
         return f.rows([r.eval.eval_data])
-    return math.ceil(f.rows(s.name for s in r.train_sources) * r.eval.holdout_fraction)
+    return math.ceil(f.rows(s.name for s in r.scored_sources) * r.eval.holdout_fraction)
 
 
 def check_power(f: Facts, d: Decisions) -> None:
@@ -75,7 +75,7 @@ def check_power(f: Facts, d: Decisions) -> None:
 
 def _hint(f: Facts, need: int) -> str:
     r = f.recipe
-    total = f.rows(s.name for s in r.train_sources)
+    total = f.rows(s.name for s in r.scored_sources)
     if not r.eval.eval_data and total and need / total <= 0.5:
         return (
             f"hold out more rows (`holdout = {math.ceil(100 * need / total)}%`), or add eval data; the gate "

@@ -51,6 +51,8 @@ class Decisions:
     distributed: dict[str, Any] | None = None
     lr_probe: dict[str, Any] | None = None  # the lr_probe step's config when planned (R-LR-PROBE)
     prompt_search: dict[str, Any] | None = None  # the baseline's prompt candidates (R-PROMPT-SEARCH)
+    objective_names: tuple[str, ...] = ()  # sources the dpo/orpo/kto stage learns from (R-OBJECTIVE)
+    distill_kind: str | None = None  # "sequence" | "logits" when distilling (R-DISTILL-KIND)
 
     def fire(self, rule_id: str, because: str) -> None:
         self.rules.append(fired(rule_id, because))
@@ -63,7 +65,7 @@ class Decisions:
 
     @property
     def trains(self) -> bool:
-        return "finetune" in self.strategy or "distill" in self.strategy
+        return any(k in self.strategy for k in ("finetune", "distill", "orpo", "kto"))
 
 
 # --- facts -----------------------------------------------------------------------------------

@@ -72,6 +72,12 @@ def _fraction(value: float) -> float:
     return value / 100 if value > 1 else value
 
 
+def _train_only(record: Record) -> bool:
+    """Rows the gate cannot score: preference pairs and undesirable KTO answers. A desirable KTO
+    answer is a prompt with a good reference answer, so it may be held out and scored."""
+    return record.format == "preference" or (record.format == "kto" and record.fields.get("label") is not True)
+
+
 def assign(records: list[Record], cluster_of: list[int], cfg: dict) -> tuple[set[int], int]:
     """Indices that go to the holdout. Clusters in seeded random order fill the holdout greedily;
     a cluster is taken only if no stratum would pass its share (round(holdout x its rows))."""
@@ -80,15 +86,15 @@ def assign(records: list[Record], cluster_of: list[int], cfg: dict) -> tuple[set
         members.setdefault(c, []).append(i)
     strata = [stratum(r, cfg.get("stratify")) for r in records]
     frac = _fraction(float(cfg.get("holdout", 0.2)))
-    target = Counter(s for s, r in zip(strata, records, strict=True) if r.format != "preference")
+    target = Counter(s for s, r in zip(strata, records, strict=True) if not _train_only(r))
     target = Counter({k: round(frac * v) for k, v in target.items()})
     order = sorted(members)
     random.Random(cfg.get("seed", 0)).shuffle(order)
     taken: Counter = Counter()
     holdout: set[int] = set()
     for c in order:
-        if any(records[i].format == "preference" for i in members[c]):
-            continue  # preference pairs train DPO; the gate scores behaviour rows, so pairs stay in train
+        if any(_train_only(records[i]) for i in members[c]):
+            continue  # the gate scores behaviour rows, so what only an objective can use stays in train
         add = Counter(strata[i] for i in members[c])
         if all(taken[k] + v <= target[k] for k, v in add.items()):
             taken.update(add)

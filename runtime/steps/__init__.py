@@ -9,7 +9,17 @@ Importing this package imports every step module, which fills the registry; heav
 
 from __future__ import annotations
 
-from ftc.runtime.steps import data_steps, distill, dpo, export, final_steps, lr_probe, model_steps, retrieval  # noqa: F401 - they register their steps
+from ftc.runtime.steps import (  # noqa: F401 - they register their steps
+    data_steps,
+    distill,
+    dpo,
+    export,
+    final_steps,
+    lr_probe,
+    model_steps,
+    objectives,
+    retrieval,
+)
 from ftc.runtime.steps.model_steps import GUARD
 from ftc.runtime.steps.spec import REGISTRY, StepSpec
 

@@ -44,6 +44,12 @@ def examples(ctx, part: str, sources: list[str] | None = None, required: bool = 
         for r in records
         if r.format in PROMPT_FORMATS and (not sources or r.source in sources)
     ]
+    if part == "holdout":  # a held-out desirable KTO answer is scored like a completion row, never trained
+        out += [
+            to_example(_kto_completion(r.fields), "completion", system)
+            for r in records
+            if r.format == "kto" and r.fields.get("label") is True and (not sources or r.source in sources)
+        ]
     if not out and required:
         raise FtcError(
             f"error: the {part} split has no chat, instruction or completion rows to "
@@ -146,3 +152,14 @@ def scores_of(plan: Any, root: Path, folder: Path) -> dict[str, float | None]:
     preds, refs = read_predictions(folder)
     ppl = read_scores(folder).get("perplexity", {})
     return score_all(plan, root, preds, refs, ppl)
+
+
+def _kto_completion(fields: dict) -> dict:
+    """A desirable KTO row as completion fields (its prompt and answer as text)."""
+
+    def text(value: object) -> str:
+        if isinstance(value, list):
+            return "\n".join(str(m.get("content", "")) for m in value if isinstance(m, dict))
+        return str(value)
+
+    return {"prompt": text(fields["prompt"]), "completion": text(fields["completion"])}
