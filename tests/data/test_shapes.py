@@ -216,7 +216,9 @@ def test_kto_rows_are_refused_never_trained(fmt):
 def test_kto_rows_load_as_kto_with_their_label():
     result = _load(_file("kto"), "kto")
     labels = [r.fields["label"] for r in result.records]
-    assert result.bad_rows == [] and labels == [bool(json.loads(x)["label"]) for x in _file("kto").read_text().splitlines()]
+    assert result.bad_rows == [] and labels == [
+        bool(json.loads(x)["label"]) for x in _file("kto").read_text().splitlines()
+    ]
     assert set(result.records[0].fields) == {"prompt", "completion", "label"}
 
 
