@@ -33,8 +33,21 @@ def estimate(f: Facts, d: Decisions, new_tokens: int) -> dict[str, Any]:
         rows_seen = min(
             rows_seen, int(hp["max_steps"]["value"]) * int(hp["batch"]["value"]) * int(hp["grad_accum"]["value"])
         )
+    one_stage = d.trains and "finetune" not in d.strategy and "distill" not in d.strategy  # orpo or kto alone
+    # ORPO and KTO forward two sequences a row (chosen and rejected; a completion and its KL
+    # mismatch), KTO's reference forwards them once more; one stage or after SFT, one epoch after it.
+    extra = 0
+    if one_stage:
+        rows_seen *= 2
     train_tokens = rows_seen * per_row if d.trains else 0
     flops = {"train": costs.train_flops(p, train_tokens, d.method) if d.trains else 0}
+    if "kto" in d.strategy or "orpo" in d.strategy:
+        extra = 2 * train_rows(f, f.rows(d.objective_names)) * per_row
+        if not one_stage:
+            flops["train"] += costs.train_flops(p, extra, d.method)
+            train_tokens += extra
+        if "kto" in d.strategy:
+            flops["train"] += costs.inference_flops(p, extra if not one_stage else train_tokens)
     if "dpo" in d.strategy:
         pairs = train_rows(f, f.rows(s.name for s in f.recipe.preference_sources))
         dpo_tokens = 2 * pairs * per_row  # chosen and rejected, one epoch

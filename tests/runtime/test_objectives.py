@@ -150,3 +150,96 @@ def test_logit_distillation_trains_the_student_on_the_teachers_logits(base_dir, 
     assert logged and all(h["distill_kl"] >= 0 and h["distill_ce"] > 0 for h in logged)
     config = json.loads((result.output_dir / "adapter_config.json").read_text())
     assert Path(config["base_model_name_or_path"]).resolve() == student_dir.resolve()
+
+
+# --- the steps, through the executor (load -> clean -> dedup -> split -> step) --------------------
+def _hp_plan(**values: object) -> dict:
+    return {k: {"value": v, "set_by": "recipe", "reason": "test"} for k, v in values.items()}
+
+
+def _run_plan(tmp_path: Path, src: dict, last: tuple, plan_extra: dict | None = None):
+    from ftc.runtime.executor import Executor, RunOptions
+    from ftc.runtime.steps import STEPS
+
+    name = src["name"]
+    steps = [
+        ("load", [], {"sources": [src], "eval_source": None}),
+        ("clean", ["load"], {"redact_pii": {name: False}, "max_tokens": {name: None}, "overlong": {name: "drop"}}),
+        ("dedup", ["clean"], {"near_threshold": 0.95, "num_perm": 64, "shingle_words": 5}),
+        ("split", ["dedup"], {"holdout": 0.25, "seed": 1, "stratify": None, "accept_leaks": True, "ngram": 13}),
+        last,
+    ]
+    plan = {
+        "recipe": {"name": "objectives"},
+        "inputs": [],
+        "method": "lora",
+        "model": {"base": "smollm2-135m-instruct"},
+        "prompt": {"system": SYS, "few_shot": 0},
+        "hyperparameters": _hp_plan(**HP, epochs=1),
+        "steps": [{"id": i, "kind": i, "needs": n, "guard": None, "config": c} for i, n, c in steps],
+        **(plan_extra or {}),
+    }
+    return Executor(plan, tmp_path, RunOptions(runs_dir=tmp_path / "runs"), STEPS).run()
+
+
+def _source(name: str, fmt: str) -> dict:
+    return {"name": name, "path": f"{name}.jsonl", "format": fmt, "columns": {}, "on_bad_rows": "fail", "glob": "**/*"}
+
+
+def test_the_kto_step_reads_labelled_rows_and_holds_out_only_desirable_ones(tmp_path):
+    # Short, distinct rows: no two share a 13-gram, so the split may hold any desirable one out.
+    animals = ["cat", "dog", "owl", "fox", "eel", "yak", "emu", "ant"]
+    rows = [
+        {
+            "prompt": f"Which colour goes with the {a}?",
+            "completion": f"The {a} goes with colour {i}." if i % 2 else f"No idea about the {a}.",
+            "label": bool(i % 2),
+        }
+        for i, a in enumerate(animals)
+    ]
+    (tmp_path / "feedback.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    step = ("kto", ["split"], {"model": "smollm2-135m-instruct", "beta": 0.1, "lr": 5e-5, "sources": ["feedback"]})
+    result = _run_plan(tmp_path, _source("feedback", "kto"), step)
+    split = result.outcomes["split"].dir
+    held = [json.loads(x) for x in (split / "holdout.jsonl").read_text().splitlines()]
+    trained = [json.loads(x) for x in (split / "train.jsonl").read_text().splitlines()]
+    assert held and all(r["fields"]["label"] is True for r in held)  # undesirable answers are never scored
+    info = json.loads((result.outcomes["kto"].dir / "train.json").read_text())
+    assert info["objective"] == "kto" and info["global_step"] == 2 and info["started_from"] == "base"
+    assert info["train_rows"] == len(trained) and info["desirable_rows"] == sum(r["fields"]["label"] for r in trained)
+    assert (result.outcomes["kto"].dir / "adapter" / "adapter_model.safetensors").exists()
+
+
+def test_the_orpo_step_trains_preference_pairs_in_one_stage(tmp_path):
+    (tmp_path / "pairs.jsonl").write_text(
+        "".join((REPO / "recipes/data/polite-replies/pairs.jsonl").read_text().splitlines(keepends=True)[:6])
+    )
+    step = ("orpo", ["split"], {"model": "smollm2-135m-instruct", "beta": 0.1, "lr": 1e-4, "sources": ["pairs"]})
+    result = _run_plan(tmp_path, _source("pairs", "preference"), step)
+    info = json.loads((result.outcomes["orpo"].dir / "train.json").read_text())
+    assert info["objective"] == "orpo" and info["global_step"] == 2 and info["train_rows"] == 6
+    history = json.loads((result.outcomes["orpo"].dir / "loss_history.json").read_text())
+    assert any("log_odds_ratio" in h for h in history)
+
+
+def test_the_distill_step_with_kind_logits_trains_the_student_on_the_data(student_dir, tmp_path):
+    rows = [{"prompt": f"Count the rows of table t{i}.", "completion": f"SELECT COUNT(*) FROM t{i};"} for i in range(6)]
+    (tmp_path / "q.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    config = {
+        "teacher": "smollm2-135m-instruct",
+        "student": str(student_dir),
+        "method": "lora",
+        "max_new_tokens": 8,
+        "retrieval_context": False,
+        "sources": ["q"],
+        "kind": "logits",
+        "temperature": 2.0,
+        "alpha": 0.5,
+    }
+    result = _run_plan(tmp_path, _source("q", "completion"), ("distill", ["split"], config))
+    folder = result.outcomes["distill"].dir
+    info = json.loads((folder / "train.json").read_text())
+    assert info["kind"] == "logits" and info["global_step"] == 2 and info["train_rows"] == 4
+    assert not (folder / "teacher.jsonl").exists()  # nothing generated: the data's own answers are learned
+    history = json.loads((folder / "loss_history.json").read_text())
+    assert any("distill_kl" in h for h in history)
