@@ -383,6 +383,13 @@ CODES: dict[str, Code] = {
              "learns the teacher's generated answers), which works across tokenizers.",
              'teacher = model("llama-3.2-1b")   # base: smollm2-135m-instruct\ndistill { kind = logits }',
              'teacher = model("smollm2-1.7b")   # same tokenizer\ndistill { kind = logits }'),
+        Code("FTR323", "objective-one-process", "error", "plan",
+             "An ORPO or KTO stage, or logit distillation, in a plan that launches several training processes.",
+             "ftc launches SFT and DPO across GPUs (accelerate, R-DISTRIBUTED); the ORPO and KTO stages and the "
+             "logit-distillation trainer run in one process, so the plan would fail at that step. Train on one "
+             "GPU (`processes = 1`), or use an objective the launcher runs.",
+             "constraints { device = cuda  gpus = 2 }   # with KTO data",
+             "constraints { device = cuda  gpus = 2  processes = 1 }"),
     )
 }  # fmt: skip
 

@@ -319,6 +319,7 @@ def build_plan(recipe: Recipe, out_dir: str | Path | None = None) -> PlanResult:
         decide_method(f, d)
     if not _has_errors(d):
         distributed.finish(f, d)  # processes, strategy and batch split, before the time estimate
+        _one_process(f, d)
     if _has_errors(d):
         return PlanResult(None, tuple(d.diagnostics))
     new_tokens = _new_tokens(f)
@@ -330,6 +331,23 @@ def build_plan(recipe: Recipe, out_dir: str | Path | None = None) -> PlanResult:
     if _has_errors(d):
         return PlanResult(None, tuple(d.diagnostics))
     return PlanResult(assemble(f, d, est, new_tokens, Path(out_dir or Path.cwd())), tuple(d.diagnostics))
+
+
+def _one_process(f: Facts, d: Decisions) -> None:
+    """FTR323: the ORPO/KTO stages and logit distillation run in one process (the launcher runs
+    SFT and DPO), so a plan that launches several cannot run them."""
+    processes = int((d.distributed or {}).get("processes") or 1)
+    stages = [k.upper() for k in ("orpo", "kto") if k in d.strategy]
+    if d.distill_kind == "logits":
+        stages.append("logit distillation")
+    if processes > 1 and stages:
+        d.error(
+            "FTR323",
+            f"{' and '.join(stages)} {'runs' if len(stages) == 1 else 'run'} in one process, and the plan "
+            f"launches {processes} training processes",
+            f.recipe.constraints.span,
+            "train on one GPU (`processes = 1` in constraints)",
+        )
 
 
 def _has_errors(d: Decisions) -> bool:

@@ -216,3 +216,12 @@ def test_recipe_temperature_and_alpha_reach_the_step(tmp_path):
     plan = _plan(tmp_path, _distill(tmp_path, {"a": 0, "b": 1}, temperature=4.0, alpha=0.9))
     config = _steps(plan)["distill"]["config"]
     assert (config["temperature"], config["alpha"]) == (4.0, 0.9)
+
+
+def test_kto_on_several_gpus_is_ftr323_and_one_process_plans(tmp_path):
+    data = [_source(tmp_path, "feedback", "kto", 40, labels=True)]
+    cuda = dict(device="cuda", gpus=2, gpu_memory_bytes=24 * 10**9)
+    result = build_plan(_recipe(tmp_path, data, **cuda), tmp_path)
+    assert result.plan is None and "FTR323" in [d.code for d in result.diagnostics]
+    plan = _plan(tmp_path, _recipe(tmp_path, data, processes=1, **cuda))
+    assert plan["distributed"]["processes"] == 1 and plan["strategy"] == ["prompt", "kto"]
