@@ -261,6 +261,11 @@ CODES: dict[str, Code] = {
              "person writes it.",
              'goal = behavior("TODO: the behaviour to teach")',
              'goal = behavior("Reply to a support ticket as JSON with keys category and reply")'),
+        Code("FTR213", "distill-without-teacher", "warning", "lint",
+             "A `distill` block in a recipe that names no teacher.",
+             "The `distill` block says how a student learns from its teacher (R-DISTILL-KIND); without "
+             "`teacher = model(...)` nothing is distilled, so its settings would be silently unused.",
+             "distill { kind = logits }   # no teacher", 'teacher = model("smollm2-1.7b")\ndistill { kind = logits }'),
         # --- plan -----------------------------------------------------------------------------
         Code("FTR301", "unreadable-source", "error", "plan",
              "A data source cannot be read or counted.",

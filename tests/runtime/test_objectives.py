@@ -133,7 +133,9 @@ def test_kd_loss_counts_only_answer_positions():
 
 
 def test_logit_distillation_trains_the_student_on_the_teachers_logits(base_dir, student_dir, tmp_path):
-    from ftc.runtime.train.distill import train_logit_distill
+    from ftc.runtime.generate import load_model
+    from ftc.runtime.train.distill import logit_trainer_class, train_logit_distill
+    from ftc.runtime.train.sft import build_trainer
 
     rows = [
         to_example(
@@ -143,6 +145,22 @@ def test_logit_distillation_trains_the_student_on_the_teachers_logits(base_dir, 
         )
         for i in range(4)
     ]
+    # The student's rows carry labels only on the answer and its closing token, as in SFT; the
+    # KL term reads the same labels (test_kd_loss_counts_only_answer_positions).
+    teacher = load_model(base_dir).model
+    trainer, _ = build_trainer(
+        student_dir, rows[:2], None, HP, tmp_path / "probe", trainer_class=logit_trainer_class(teacher, 2.0, 0.5)
+    )
+    assert type(trainer).__name__ == "LogitDistillTrainer"
+    batch = trainer.data_collator([trainer.train_dataset[0], trainer.train_dataset[1]])
+    tok = trainer.processing_class
+    spans = [
+        s
+        for ids, labels in zip(batch["input_ids"].tolist(), batch["labels"].tolist())
+        for s in _labelled(tok, ids, [label != -100 for label in labels])
+    ]
+    assert spans == [r.completion + "<|im_end|>" for r in rows[:2]]
+    del trainer, teacher
     result = train_logit_distill(base_dir, student_dir, rows, HP, tmp_path, temperature=2.0, alpha=0.5, method="lora")
     assert result.global_step == 2
     assert (result.output_dir / "adapter_model.safetensors").exists()
