@@ -126,7 +126,10 @@ def _dora(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]
 def _rl(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]:
     if value == "dpo":
         return [row(path, value, c.DPO)]
-    if value in ("ipo", "orpo", "simpo"):
+    if value == "orpo":
+        draft.set("train.objective", "orpo", path)
+        return [carried(path, value, "train.objective = orpo", "ORPO: one stage, no reference model")]
+    if value in ("ipo", "simpo"):
         return [row(path, value, c.DPO, f"ftc has no {str(value).upper()} loss yet; the same pairs are planned as DPO")]
     if value == "kto":
         return [
@@ -314,10 +317,13 @@ KEYS: dict[str, Entry] = {
     "lora_fan_in_fan_out": c.TARGETS,
     "lora_modules_to_save": c.TARGETS,
     "peft_use_rslora": Drop("rank-stabilised LoRA scaling is not in the language yet"),
-    "rl": Handle(_rl, "dpo: decided (R-DPO-AFTER-SFT); ipo/orpo/simpo: planned as DPO; kto, grpo: dropped"),
+    "rl": Handle(
+        _rl,
+        "dpo: decided (R-DPO-AFTER-SFT); orpo: carried to train.objective; ipo/simpo: planned as DPO; kto, grpo: dropped",
+    ),
     "rl_beta": Carry("train.dpo_beta", c.DPO_BETA, c.number),
     "dpo_beta": Carry("train.dpo_beta", c.DPO_BETA, c.number),
-    "orpo_alpha": Drop("ftc has no ORPO loss yet"),
+    "orpo_alpha": Drop("ORPO's weight is decided by ftc (R-OBJECTIVE: beta 0.1)"),
     "reward_model": Drop("ftc does not train reward models"),
     "process_reward_model": Drop("ftc does not train reward models"),
     "datasets": Handle(_datasets, "one data block per entry: local files carried, hub ids as placeholder paths"),

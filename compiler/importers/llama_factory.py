@@ -98,6 +98,9 @@ def _stage(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row
 def _pref_loss(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]:
     if value == "sigmoid":
         return [row(path, value, c.DPO, "sigmoid is DPO's loss")]
+    if value == "orpo":
+        draft.set("train.objective", "orpo", path)
+        return [carried(path, value, "train.objective = orpo", "ORPO: one stage, no reference model")]
     return [row(path, value, c.DPO, f"`{value}` is not in ftc yet; the pairs are planned as DPO")]
 
 
@@ -262,7 +265,10 @@ KEYS: dict[str, Entry] = {
     "freeze_trainable_layers": Drop("freeze tuning is not a method ftc plans"),
     "freeze_trainable_modules": Drop("freeze tuning is not a method ftc plans"),
     "pref_beta": Carry("train.dpo_beta", c.DPO_BETA, c.number),
-    "pref_loss": Handle(_pref_loss, "sigmoid: decided (R-DPO-AFTER-SFT); orpo, simpo...: planned as DPO, said so"),
+    "pref_loss": Handle(
+        _pref_loss,
+        "sigmoid: decided (R-DPO-AFTER-SFT); orpo: carried to train.objective; simpo...: planned as DPO, said so",
+    ),
     "pref_ftx": Drop("an SFT term inside the DPO loss is not in ftc; it runs SFT before DPO instead"),
     "kto_chosen_weight": Drop("ftc has no KTO"),
     "kto_rejected_weight": Drop("ftc has no KTO"),
