@@ -46,7 +46,9 @@ DPO = Decide("R-DPO-AFTER-SFT", "preference pairs: SFT on the chosen replies, th
 SFT = Decide(
     "R-BEHAVIOR-FINETUNE", "supervised fine-tuning, when the prompted baseline misses the bar (R-PROMPT-FIRST)"
 )
-KTO_REFUSED = "unpaired KTO rows are refused (never trained on as if all were good)"
+KTO_REFUSED = "KTO rows are read as format = kto: prompt, completion and a boolean label (never trained as SFT)"
+KTO = Decide("R-OBJECTIVE", "rows labelled desirable or not train with KTO (reference: the SFT model or the base)")
+KTO_WEIGHTS = Decide("R-OBJECTIVE", "desirable and undesirable rows weigh the same in total (the KTO paper's balance)")
 DPO_BETA = Decide("R-DPO-AFTER-SFT", "DPO beta 0.1")
 DPO_LR = Decide("R-DPO-AFTER-SFT", "DPO lr 5e-6")
 HOLDOUT = Decide("R-DATA-HYGIENE", "a leak-free holdout split by seed (the import writes 10%)")
