@@ -308,7 +308,14 @@ BLOCKS: dict[str, BlockSpec] = {
                 Key(
                     "packing", "bool", "pack short rows into full-length sequences", decided_by="R-MAX-LENGTH-FROM-DATA"
                 ),
-                Key("dpo_beta", "float", "DPO beta", lo=1e-6, hi=100, decided_by="R-DPO-AFTER-SFT"),
+                Key(
+                    "dpo_beta",
+                    "float",
+                    "DPO beta; also ORPO's and KTO's beta when the objective is one of those",
+                    lo=1e-6,
+                    hi=100,
+                    decided_by="R-DPO-AFTER-SFT",
+                ),
                 Key(
                     "objective",
                     "choice",

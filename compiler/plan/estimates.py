@@ -53,7 +53,10 @@ def estimate(f: Facts, d: Decisions, new_tokens: int) -> dict[str, Any]:
         dpo_tokens = 2 * pairs * per_row  # chosen and rejected, one epoch
         flops["train"] += costs.train_flops(p, dpo_tokens, d.method) + costs.inference_flops(p, dpo_tokens)
         train_tokens += dpo_tokens
-    if "distill" in d.strategy and f.teacher is not None:
+    if "distill" in d.strategy and f.teacher is not None and d.distill_kind == "logits":
+        # The teacher forwards every training batch (no generation): its logits are the target.
+        flops["teacher"] = costs.inference_flops(f.teacher.params, rows_seen * per_row)
+    elif "distill" in d.strategy and f.teacher is not None:
         flops["teacher"] = costs.inference_flops(f.teacher.params, n_train * (per_row + response_tokens(f)))
     flops["inference"] = _inference_flops(f, d, per_row, new_tokens)
     flops["prompt_search"] = _search_flops(f, d, per_row, new_tokens)
@@ -73,7 +76,7 @@ def estimate(f: Facts, d: Decisions, new_tokens: int) -> dict[str, Any]:
     )
     secs = {k: v for k, v in secs.items() if v or k not in ("prompt_search", "lr_probe")}
     flops = {k: v for k, v in flops.items() if v or k not in ("prompt_search", "lr_probe")}
-    if "teacher" in secs and f.teacher is not None:
+    if "teacher" in secs and f.teacher is not None and d.distill_kind != "logits":  # generation is decode-bound
         secs["teacher"] = max(
             secs["teacher"], n_train * costs.decode_ms(f.teacher.params, response_tokens(f), f.device) / 1000 / BATCH
         )

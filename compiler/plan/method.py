@@ -109,6 +109,10 @@ def decide_hparams(f: Facts, d: Decisions, method: str) -> dict[str, Any]:
             "rule",
             f"{hparams.short(_default_float('kto_lr'))}: KTO, like DPO, moves a little from its reference",
         )
+    beta = o.get("dpo_beta")
+    for key in ("orpo_beta", "kto_beta"):  # one preference beta, as LLaMA-Factory's pref_beta and axolotl's rl_beta
+        if beta is not None and key in hp:
+            hp[key] = _hp(beta, "recipe", "set by recipe (train.dpo_beta: the preference objective's beta)")
     hp["_effective"] = eff  # removed before the plan is written
     for key, value in o.items():  # a train { } override wins (method is decided by decide_method)
         if key != "method" and key in hp:

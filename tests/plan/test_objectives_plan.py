@@ -225,3 +225,15 @@ def test_kto_on_several_gpus_is_ftr323_and_one_process_plans(tmp_path):
     assert result.plan is None and "FTR323" in [d.code for d in result.diagnostics]
     plan = _plan(tmp_path, _recipe(tmp_path, data, processes=1, **cuda))
     assert plan["distributed"]["processes"] == 1 and plan["strategy"] == ["prompt", "kto"]
+
+
+def test_the_recipe_beta_is_the_preference_objectives_beta(tmp_path):
+    pairs = _source(tmp_path, "pairs", "preference", 60)
+    plan = _plan(tmp_path, _recipe(tmp_path, [pairs], train={"objective": "orpo", "dpo_beta": 0.25}))
+    assert _steps(plan)["orpo"]["config"]["beta"] == 0.25
+    assert plan["hyperparameters"]["orpo_beta"]["set_by"] == "recipe"
+
+
+def test_logit_distillation_counts_the_teachers_forward_not_generation(tmp_path):
+    logits = _plan(tmp_path, _distill(tmp_path, {"a": 0, "b": 1}))
+    assert logits["estimates"]["flops"]["teacher"] > 0
