@@ -307,7 +307,9 @@ def stage_memory(f: Facts, d: Decisions, seq_len: int, micro_batch: int) -> dict
         held.append(("reference", f.base.params * memory.dtype_bytes(f.device.kind)))
     if d.distill_kind == "logits" and f.teacher is not None:
         held.append(("teacher", memory.teacher_logits_bytes(f.teacher.spec, seq_len, micro_batch, f.device.kind)))
-    return {"sequences": 2 if ("dpo" in s or "orpo" in s) else 1, "held": tuple(held)}
+    # KTO's stage runs at least 2 rows a micro-batch (its KL term pairs each answer with another row).
+    kto_rows = 2 if "kto" in s and micro_batch < 2 else 1
+    return {"sequences": 2 if ("dpo" in s or "orpo" in s) else kto_rows, "held": tuple(held)}
 
 
 def _fit(

@@ -390,6 +390,8 @@ def assemble(f: Facts, d: Decisions, est: dict[str, Any], new_tokens: int, out_d
         if step["kind"] in ("dpo", "orpo", "kto"):
             step["config"]["beta"] = hp[f"{step['kind']}_beta"]["value"]
             step["config"]["lr"] = hp[f"{step['kind']}_lr"]["value"]
+        if step["kind"] == "kto":
+            step["config"].update(_kto_batch(d))
         if step["kind"] == "distill":
             step["config"].update(_distill_config(r, d))
     return {
@@ -419,6 +421,20 @@ def assemble(f: Facts, d: Decisions, est: dict[str, Any], new_tokens: int, out_d
             if x.severity != "error"
         ],
     }
+
+
+def _kto_batch(d: Decisions) -> dict[str, Any]:
+    """KTO estimates its KL term from the other rows of a micro-batch, so TRL needs at least 2: a
+    micro-batch of 1 becomes 2 for this stage, the accumulation halved to keep the effective batch."""
+    batch, accum = int(d.hp["batch"]["value"]), int(d.hp["grad_accum"]["value"])
+    if batch >= 2:
+        return {"micro_batch": batch, "grad_accum": accum}
+    d.fire(
+        "R-OBJECTIVE",
+        f"the KTO stage runs micro-batch 2 x accumulation {max(1, accum // 2)} (batch is 1): its KL term "
+        "pairs each answer with another row of the micro-batch",
+    )
+    return {"micro_batch": 2, "grad_accum": max(1, accum // 2)}
 
 
 def _distill_config(r: Recipe, d: Decisions) -> dict[str, Any]:

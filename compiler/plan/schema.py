@@ -201,6 +201,8 @@ STEP_CONFIGS: dict[str, Schema] = {
         "beta": {"anyOf": [{"type": "null"}, {"type": "number", "exclusiveMinimum": 0, "maximum": 100}]},
         "lr": {"anyOf": [{"type": "null"}, {"type": "number", "exclusiveMinimum": 0, "maximum": 1}]},
         "sources": _NAMES,
+        "micro_batch": {"type": "integer", "minimum": 2, "maximum": 65536},
+        "grad_accum": _POSITIVE(65536),
     },
     "eval": {
         "perplexity_text": _NAME,

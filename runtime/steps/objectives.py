@@ -61,6 +61,8 @@ def _run(ctx, objective: str) -> dict:  # noqa: ANN001
     beta, lr = ctx.config.get("beta"), ctx.config.get("lr")
     resumed_from = resume_point(ctx.dir)
     hp, base = dict(ctx.plan.get("hyperparameters") or {}), common.model_dir(ctx)
+    if objective == "kto" and ctx.config.get("micro_batch"):  # the plan's KTO micro-batch (at least 2)
+        hp["batch"], hp["grad_accum"] = int(ctx.config["micro_batch"]), int(ctx.config.get("grad_accum") or 1)
     with training_progress(ctx) as callback:
         result = train_objective(
             objective,

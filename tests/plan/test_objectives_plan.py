@@ -93,7 +93,14 @@ def test_a_completion_file_with_labels_plans_kto_alone_never_sft(tmp_path):
     assert plan["strategy"] == ["prompt", "kto"]
     assert "train" not in steps and "dpo" not in steps
     assert steps["kto"]["needs"] == ["split", "baseline"] and steps["kto"]["guard"] == "baseline_misses_bar"
-    assert steps["kto"]["config"] | {} == {"model": SMALL, "beta": 0.1, "lr": 5e-6, "sources": ["feedback"]}
+    assert steps["kto"]["config"] == {
+        "model": SMALL,
+        "beta": 0.1,
+        "lr": 5e-6,
+        "sources": ["feedback"],
+        "micro_batch": plan["hyperparameters"]["batch"]["value"],  # 2 or more: as planned
+        "grad_accum": plan["hyperparameters"]["grad_accum"]["value"],
+    }
     # The loader reads it as kto: its label is kept, so no row can reach SFT as a target.
     assert steps["load"]["config"]["sources"][0]["format"] == "kto"
     assert plan["inputs"][0]["format"] == "kto"
@@ -237,3 +244,17 @@ def test_the_recipe_beta_is_the_preference_objectives_beta(tmp_path):
 def test_logit_distillation_counts_the_teachers_forward_not_generation(tmp_path):
     logits = _plan(tmp_path, _distill(tmp_path, {"a": 0, "b": 1}))
     assert logits["estimates"]["flops"]["teacher"] > 0
+
+
+def test_kto_runs_at_least_two_rows_a_micro_batch(tmp_path):
+    data = [_source(tmp_path, "feedback", "kto", 40, labels=True)]
+    plan = _plan(tmp_path, _recipe(tmp_path, data, train={"batch": 1, "grad_accum": 8}))
+    assert plan["hyperparameters"]["batch"]["value"] == 1  # the recipe's, for every other stage
+    assert {k: _steps(plan)["kto"]["config"][k] for k in ("micro_batch", "grad_accum")} == {
+        "micro_batch": 2,
+        "grad_accum": 4,
+    }
+    assert (
+        "the KTO stage runs micro-batch 2 x accumulation 4 (batch is 1)"
+        in [r["because"] for r in plan["rules"] if r["id"] == "R-OBJECTIVE"][-1]
+    )
