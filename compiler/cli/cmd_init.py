@@ -109,11 +109,6 @@ def inspect(path: Path) -> Inspected:
             "rows: `ftc schema data NAME` shows each",
             1,
         )
-    if guess.format == "kto":
-        from ftc.shared.shapes import KTO_REASON, kto_key
-
-        first = next(row for _, row, _ in sample if isinstance(row, dict))
-        raise FtcError(f"error: {path}: {KTO_REASON.format(key=kto_key(first))}", 1)
     return _validated(path, sample, guess.format, guess.columns, guess.shape)
 
 
@@ -150,6 +145,11 @@ def answer_of(fields: dict[str, Any], fmt: str) -> str:
     if fmt == "preference":
         chosen = fields["chosen"]
         return chosen if isinstance(chosen, str) else str(chosen[-1].get("content", ""))
+    if fmt == "kto":  # only a desirable answer is one to score against; the others are left out
+        if fields.get("label") is not True:
+            return ""
+        done = fields["completion"]
+        return done if isinstance(done, str) else str(done[-1].get("content", ""))
     from ftc.runtime.prompting import to_example
 
     return to_example(fields, fmt, "").completion

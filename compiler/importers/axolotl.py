@@ -126,20 +126,13 @@ def _dora(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]
 def _rl(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]:
     if value == "dpo":
         return [row(path, value, c.DPO)]
-    if value in ("ipo", "orpo", "simpo"):
+    if value == "orpo":
+        draft.set("train.objective", "orpo", path)
+        return [carried(path, value, "train.objective = orpo", "ORPO: one stage, no reference model")]
+    if value in ("ipo", "simpo"):
         return [row(path, value, c.DPO, f"ftc has no {str(value).upper()} loss yet; the same pairs are planned as DPO")]
     if value == "kto":
-        return [
-            row(
-                path,
-                value,
-                Drop(
-                    "ftc has no KTO: unpaired rows with a desirable/undesirable label are refused, "
-                    "never trained on as if all were good; pair them for DPO"
-                ),
-                attention=True,
-            )
-        ]
+        return [row(path, value, c.KTO)]
     return [row(path, value, Drop(f"`rl: {value}` (online RL) is not a strategy ftc plans"), attention=True)]
 
 
@@ -149,7 +142,7 @@ def _data_format(entry: dict[str, Any], rl: Any) -> tuple[str, dict[str, str], s
     if isinstance(kind, dict):
         return "instruction", {}, "a custom prompt format: its fields are the columns"
     if rl == "kto":
-        return "preference", {}, "KTO rows are unpaired: pair them into prompt/chosen/rejected"
+        return "kto", {}, "KTO rows: prompt, completion and a boolean label"
     fmt, cols = TYPES.get(str(kind), ("", {}))
     if not fmt:
         base = str(kind).split(".", 1)[0].split(":", 1)[0]
@@ -184,7 +177,7 @@ def _one_dataset(draft: Draft, prefix: str, entry: dict[str, Any], rl: Any, eval
     kto = rl == "kto"
     if kto or not c.is_local(draft, where):
         reason = (
-            f"pair the unpaired KTO rows of `{where}` into prompt/chosen/rejected"
+            f"export the KTO rows of `{where}` as prompt, completion and a boolean label"
             if kto
             else f"export the `{entry.get('split', 'train')}` split of hub dataset `{where}`{_config(entry)}"
         )
@@ -314,10 +307,13 @@ KEYS: dict[str, Entry] = {
     "lora_fan_in_fan_out": c.TARGETS,
     "lora_modules_to_save": c.TARGETS,
     "peft_use_rslora": Carry("train.use_rslora", c.RSLORA, c.truthy),
-    "rl": Handle(_rl, "dpo: decided (R-DPO-AFTER-SFT); ipo/orpo/simpo: planned as DPO; kto, grpo: dropped"),
+    "rl": Handle(
+        _rl,
+        "dpo: decided (R-DPO-AFTER-SFT); orpo: carried to train.objective; ipo/simpo: planned as DPO; kto: decided (R-OBJECTIVE); grpo: dropped",
+    ),
     "rl_beta": Carry("train.dpo_beta", c.DPO_BETA, c.number),
     "dpo_beta": Carry("train.dpo_beta", c.DPO_BETA, c.number),
-    "orpo_alpha": Drop("ftc has no ORPO loss yet"),
+    "orpo_alpha": Drop("ORPO's weight is decided by ftc (R-OBJECTIVE: beta 0.1)"),
     "reward_model": Drop("ftc does not train reward models"),
     "process_reward_model": Drop("ftc does not train reward models"),
     "datasets": Handle(_datasets, "one data block per entry: local files carried, hub ids as placeholder paths"),
@@ -463,7 +459,7 @@ def detect(doc: dict[str, Any]) -> int:
 FORMATS = {f"type: {k}": v[0] + (f" (columns {c.columns_note(v[1])})" if v[1] else "") for k, v in TYPES.items()}
 FORMATS["type: {field_instruction, ...} (custom)"] = "instruction (its field_* keys are the columns)"
 FORMATS["type: anything else"] = "preference with rl (dpo, ipo, orpo, simpo), else chat; the row says to check"
-FORMATS["rl: kto"] = "refused: a placeholder for prompt/chosen/rejected pairs"
+FORMATS["rl: kto"] = "a placeholder for prompt/completion/label rows (format = kto)"
 ENTRY_DOC = dict(ENTRY_KEYS) | {
     "path": "a local file: carried to `data.NAME.path`; a hub id: a placeholder path to fill (!)",
     "data_files": "with path: json/csv/parquet, the file: carried to `data.NAME.path`",

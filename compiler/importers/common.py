@@ -73,7 +73,9 @@ DPO = Decide("R-DPO-AFTER-SFT", "preference pairs: SFT on the chosen replies, th
 SFT = Decide(
     "R-BEHAVIOR-FINETUNE", "supervised fine-tuning, when the prompted baseline misses the bar (R-PROMPT-FIRST)"
 )
-KTO_REFUSED = "unpaired KTO rows are refused (never trained on as if all were good)"
+KTO_REFUSED = "KTO rows are read as format = kto: prompt, completion and a boolean label (never trained as SFT)"
+KTO = Decide("R-OBJECTIVE", "rows labelled desirable or not train with KTO (reference: the SFT model or the base)")
+KTO_WEIGHTS = Decide("R-OBJECTIVE", "desirable and undesirable rows weigh the same in total (the KTO paper's balance)")
 DPO_BETA = Decide("R-DPO-AFTER-SFT", f"DPO beta {DEFAULTS['dpo_beta']}")
 DPO_LR = Decide("R-DPO-AFTER-SFT", f"DPO lr {hparams.short(hparams.DPO_LR)}")
 HOLDOUT = Decide("R-DATA-HYGIENE", "a leak-free holdout split by seed (the import writes 10%)")

@@ -72,17 +72,7 @@ def _stage(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row
     if value == "dpo":
         return [row(path, value, c.DPO)]
     if value == "kto":
-        return [
-            row(
-                path,
-                value,
-                Drop(
-                    "ftc has no KTO: unpaired rows with a desirable/undesirable label are refused, "
-                    "never trained on as if all were good; pair them for DPO"
-                ),
-                attention=True,
-            )
-        ]
+        return [row(path, value, c.KTO)]
     if value == "pt":
         return [
             row(
@@ -98,6 +88,9 @@ def _stage(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row
 def _pref_loss(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]:
     if value == "sigmoid":
         return [row(path, value, c.DPO, "sigmoid is DPO's loss")]
+    if value == "orpo":
+        draft.set("train.objective", "orpo", path)
+        return [carried(path, value, "train.objective = orpo", "ORPO: one stage, no reference model")]
     return [row(path, value, c.DPO, f"`{value}` is not in ftc yet; the pairs are planned as DPO")]
 
 
@@ -169,7 +162,7 @@ def _dataset_source(draft: Draft, name: str, stage: str) -> tuple[str, bool, str
     notes = _entry_notes(entry or {}, formatting)
     if stage == "kto" or (entry or {}).get("columns", {}).get("kto_tag"):
         src = draft.placeholder(
-            name, "preference", {}, f"pair the unpaired KTO rows of `{name}` into prompt/chosen/rejected"
+            name, "kto", {}, f"export the KTO rows of `{name}` as prompt, completion and a boolean label"
         )
         return src.name, True, c.KTO_REFUSED
     if entry is None or not isinstance(entry.get("file_name"), str):
@@ -242,7 +235,9 @@ KEYS: dict[str, Entry] = {
     ),
     "trust_remote_code": c.REMOTE_CODE,
     "cache_dir": c.WORKERS,
-    "stage": Handle(_stage, "sft: fine-tune; dpo: decided (R-DPO-AFTER-SFT); kto, pt, rm, ppo: dropped"),
+    "stage": Handle(
+        _stage, "sft: fine-tune; dpo: decided (R-DPO-AFTER-SFT); kto: decided (R-OBJECTIVE); pt, rm, ppo: dropped"
+    ),
     "do_train": Drop("`ftc run` trains when the prompted baseline misses the bar (R-PROMPT-FIRST)"),
     "do_eval": c.EVAL_SCHEDULE,
     "do_predict": c.EVAL_SCHEDULE,
@@ -262,10 +257,13 @@ KEYS: dict[str, Entry] = {
     "freeze_trainable_layers": Drop("freeze tuning is not a method ftc plans"),
     "freeze_trainable_modules": Drop("freeze tuning is not a method ftc plans"),
     "pref_beta": Carry("train.dpo_beta", c.DPO_BETA, c.number),
-    "pref_loss": Handle(_pref_loss, "sigmoid: decided (R-DPO-AFTER-SFT); orpo, simpo...: planned as DPO, said so"),
+    "pref_loss": Handle(
+        _pref_loss,
+        "sigmoid: decided (R-DPO-AFTER-SFT); orpo: carried to train.objective; simpo...: planned as DPO, said so",
+    ),
     "pref_ftx": Drop("an SFT term inside the DPO loss is not in ftc; it runs SFT before DPO instead"),
-    "kto_chosen_weight": Drop("ftc has no KTO"),
-    "kto_rejected_weight": Drop("ftc has no KTO"),
+    "kto_chosen_weight": c.KTO_WEIGHTS,
+    "kto_rejected_weight": c.KTO_WEIGHTS,
     "dataset": Handle(
         _dataset, "one data block per name: files from dataset_info.json carried, others as placeholder paths"
     ),
@@ -357,7 +355,7 @@ FORMATS = {
     "sharegpt": "chat (columns messages); from/value turns must be converted to role/content (!)",
     "ranking: true": "preference (prompt/chosen/rejected)",
     "stage: pt": "text",
-    "a kto_tag column, or stage: kto": "refused: a placeholder for prompt/chosen/rejected pairs (!)",
+    "a kto_tag column, or stage: kto": "a placeholder for prompt/completion/label rows (format = kto)",
     "file_name": "carried to `data.NAME.path` (relative to dataset_dir)",
     "hf_hub_url, or a name not in dataset_info.json": "a placeholder path to fill (!)",
     "columns: system, history, tools, images, videos": 'not read by ftc; listed under "Edit the recipe"',

@@ -18,6 +18,7 @@ from ftc.compiler.lang.check_values import CONVERTERS
 from ftc.compiler.lang.keys import ALIASES, BLOCKS, CHILDREN, NAME_RE, BlockSpec
 from ftc.compiler.lang.recipe import (
     Constraints,
+    DistillSpec,
     ExportSpec,
     Goal,
     ModelRef,
@@ -210,6 +211,7 @@ def build_recipe(ctx: Context, recipe: Checked, path: str) -> Recipe | None:
         teacher=ModelRef(v["teacher"], recipe.nodes["teacher"].value.span) if "teacher" in v else None,
         system_prompt=v.get("system_prompt"),
         synthesize=_build_synthesize(_child(recipe, "synthesize")),
+        distill=_build_distill(_child(recipe, "distill")),
     )
 
 
@@ -240,6 +242,12 @@ def _build_train(block: Checked | None) -> TrainOverrides:
         if isinstance(node.value, ast.List):
             spans.update({f"{k}[{i}]": item.span for i, item in enumerate(node.value.items)})
     return TrainOverrides(dict(block.values), block.node.span, spans)
+
+
+def _build_distill(block: Checked | None) -> DistillSpec:
+    if block is None:
+        return DistillSpec()
+    return DistillSpec(dict(block.values), block.node.span)
 
 
 def _build_export(block: Checked | None) -> ExportSpec:

@@ -261,6 +261,11 @@ CODES: dict[str, Code] = {
              "person writes it.",
              'goal = behavior("TODO: the behaviour to teach")',
              'goal = behavior("Reply to a support ticket as JSON with keys category and reply")'),
+        Code("FTR214", "distill-without-teacher", "warning", "lint",
+             "A `distill` block in a recipe that names no teacher.",
+             "The `distill` block says how a student learns from its teacher (R-DISTILL-KIND); without "
+             "`teacher = model(...)` nothing is distilled, so its settings would be silently unused.",
+             "distill { kind = logits }   # no teacher", 'teacher = model("smollm2-1.7b")\ndistill { kind = logits }'),
         # --- plan -----------------------------------------------------------------------------
         Code("FTR213", "cuda-only-setting", "error", "lint",
              "A train setting that only works on CUDA, with device = cpu.",
@@ -372,15 +377,15 @@ CODES: dict[str, Code] = {
              "left out, it is `gpus` (R-DISTRIBUTED).",
              "constraints { device = cuda  gpus = 2  processes = 4 }", "constraints { device = cuda  gpus = 4  processes = 4 }"),
         Code("FTR321", "kto-labels", "error", "plan",
-             "A data source is KTO data: rows with a boolean `label` (or `kto_tag`) marking each answer "
-             "desirable or not.",
-             "ftc has no KTO objective, and a label column is used or refused, never ignored: read as plain "
-             "chat or completion rows, the undesirable answers would be trained as targets. Convert the file: "
-             "keep only the rows labelled true as SFT data, or pair a desirable and an undesirable answer to "
-             "the same prompt as preference rows (prompt, chosen, rejected) for DPO. The data step and "
-             "`ftc data check` refuse each such row too.",
-             'data "feedback" { path = "data/kto.jsonl"  format = completion }   # {"prompt", "completion", "label": false}',
-             'data "feedback" { path = "data/pairs.jsonl"  format = preference }   # {"prompt", "chosen", "rejected"}'),
+             "KTO data (rows with a boolean `label` or `kto_tag` marking each answer desirable or not) where "
+             "the plan cannot train it with KTO.",
+             "A label column is used or refused, never ignored: trained as plain SFT the undesirable answers "
+             "would be taught as targets. ftc trains labelled rows with KTO (R-OBJECTIVE) when they are read "
+             "as `format = kto`, or as `format = completion` (prompt, completion, label: read as kto). Under "
+             "chat or instruction, or with `objective = dpo | orpo` (which need pairs), they are refused; the "
+             "data step and `ftc data check` refuse each such row in a non-kto format too.",
+             'data "feedback" { path = "data/kto.jsonl"  format = chat }   # {"prompt", "completion", "label": false}',
+             'data "feedback" { path = "data/kto.jsonl"  format = kto }'),
         Code("FTR322", "unknown-target-module", "error", "plan",
              "`target_modules` names a module the base model does not have.",
              "LoRA adapts the modules named in `target_modules`; PEFT fails at the start of training when a "
@@ -395,6 +400,22 @@ CODES: dict[str, Code] = {
              "nothing but preference pairs holds out a share of the pairs (their prompts are scored against "
              "the chosen answers), so this is about eval data without rows.",
              'data "held" { path = "data/empty.jsonl"  format = chat }\neval { data = "held" }', "eval { holdout = 20% }   # or eval data with rows"),
+        Code("FTR324", "distill-logits-impossible", "error", "plan",
+             "`distill { kind = logits }` with a teacher whose tokenizer is not the student's, or no room for it.",
+             "Logit distillation compares the teacher's and the student's next-token distributions position "
+             "by position, so both must map every token to the same id (compared from config.json's vocab size "
+             "and both tokenizer.json files), and the teacher stays in memory beside the training student "
+             "(R-DISTILL-KIND). Leave `kind` out and the plan picks sequence-level distillation (the student "
+             "learns the teacher's generated answers), which works across tokenizers.",
+             'teacher = model("llama-3.2-1b")   # base: smollm2-135m-instruct\ndistill { kind = logits }',
+             'teacher = model("smollm2-1.7b")   # same tokenizer\ndistill { kind = logits }'),
+        Code("FTR325", "objective-one-process", "error", "plan",
+             "An ORPO or KTO stage, or logit distillation, in a plan that launches several training processes.",
+             "ftc launches SFT and DPO across GPUs (accelerate, R-DISTRIBUTED); the ORPO and KTO stages and the "
+             "logit-distillation trainer run in one process, so the plan would fail at that step. Train on one "
+             "GPU (`processes = 1`), or use an objective the launcher runs.",
+             "constraints { device = cuda  gpus = 2 }   # with KTO data",
+             "constraints { device = cuda  gpus = 2  processes = 1 }"),
     )
 }  # fmt: skip
 

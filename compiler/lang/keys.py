@@ -446,7 +446,7 @@ BLOCKS: dict[str, BlockSpec] = {
                 Key(
                     "dpo_beta",
                     "float",
-                    "DPO beta",
+                    "DPO beta; also ORPO's and KTO's beta when the objective is one of those",
                     lo=1e-6,
                     hi=100,
                     decided_by="R-DPO-AFTER-SFT",
@@ -460,6 +460,14 @@ BLOCKS: dict[str, BlockSpec] = {
                     hi=1.0,
                     decided_by="R-DPO-AFTER-SFT",
                     usually=hparams.short(hparams.DPO_LR),
+                ),
+                Key(
+                    "objective",
+                    "choice",
+                    "the preference objective: dpo (pairs, after SFT), orpo (pairs, one stage, no reference "
+                    "model) or kto (answers labelled desirable or not; pairs are unpaired)",
+                    choices=("dpo", "orpo", "kto"),
+                    decided_by="R-OBJECTIVE",
                 ),
                 Key("seed", "int", "training seed", lo=0, hi=2**32 - 1, absent="the eval block's seed"),
             ),
@@ -493,13 +501,44 @@ BLOCKS: dict[str, BlockSpec] = {
             ),
         ),
         BlockSpec(
+            "distill",
+            "how the student learns from the teacher, when a teacher is distilled (R-DISTILL)",
+            (
+                Key(
+                    "kind",
+                    "choice",
+                    "sequence: the student learns the teacher's generated answers; logits: it matches the "
+                    "teacher's next-token distribution on the data's answers (teacher and student must share "
+                    "a tokenizer)",
+                    choices=("sequence", "logits"),
+                    decided_by="R-DISTILL-KIND",
+                ),
+                Key(
+                    "temperature",
+                    "float",
+                    "softmax temperature of both distributions (logits)",
+                    lo=0.1,
+                    hi=100,
+                    default=2.0,
+                ),
+                Key(
+                    "alpha",
+                    "float",
+                    "weight of the KL term; 1 - alpha weighs the SFT loss on the answers (logits)",
+                    lo=0.0,
+                    hi=1.0,
+                    default=0.5,
+                ),
+            ),
+        ),
+        BlockSpec(
             "export",
             "what the run writes out",
             (Key("merged", "bool", "also write weights with the adapter merged", default=False),),
         ),
     )
 }
-CHILDREN = ("data", "documents", "constraints", "eval", "train", "synthesize", "export")
+CHILDREN = ("data", "documents", "constraints", "eval", "train", "synthesize", "distill", "export")
 
 # --- eval statements -------------------------------------------------------------------------
 # Allowed argument names per metric (the first may be positional) and the required one: from the

@@ -470,6 +470,18 @@ def _placeholder_goal(src: LintInput) -> Iterator[Diagnostic]:
             return
 
 
+@lint_rule("FTR214")
+def _distill_without_teacher(src: LintInput) -> Iterator[Diagnostic]:
+    recipe = src.checked
+    if recipe.teacher is None and recipe.distill.values:
+        yield _d(
+            "FTR214",
+            "a `distill` block, but the recipe names no teacher: its settings are unused",
+            recipe.distill.span,
+            "add `teacher = model(...)` (distilled when a size or latency bound rules it out), or drop the block",
+        )
+
+
 def run_rules(recipe: Recipe | None, tree: ast.RecipeFile, text: str = "") -> list[Diagnostic]:
     src = LintInput(recipe, tree, text)
     out: list[Diagnostic] = []

@@ -127,6 +127,14 @@ class TrainOverrides:
 
 
 @dataclass(frozen=True)
+class DistillSpec:
+    """The ``distill`` block: only the keys the recipe set (kind, temperature, alpha)."""
+
+    values: Mapping[str, object] = field(default_factory=dict)
+    span: Span = field(default_factory=Span.unknown, compare=False)
+
+
+@dataclass(frozen=True)
 class ExportSpec:
     merged: bool = False
     span: Span = field(default_factory=Span.unknown, compare=False)
@@ -155,6 +163,7 @@ class Recipe:
     train: TrainOverrides = TrainOverrides()
     export: ExportSpec = ExportSpec()
     teacher: ModelRef | None = None
+    distill: DistillSpec = DistillSpec()
     system_prompt: str | None = None  # an explicit system prompt; else derived from the goal
     synthesize: SynthesizeSpec | None = None  # a synthesize block: the plan may add synthetic rows
 
@@ -172,6 +181,16 @@ class Recipe:
             s
             for s in self.data
             if s.format in ("chat", "instruction", "completion", "text") and s.name != self.eval.eval_data
+        )
+
+    @property
+    def scored_sources(self) -> tuple[DataSource, ...]:
+        """Sources whose holdout the gate scores: the behaviour sources and KTO sources (their
+        desirable answers are held out and scored; the undesirable ones stay in train)."""
+        return tuple(
+            s
+            for s in self.data
+            if s.format in ("chat", "instruction", "completion", "text", "kto") and s.name != self.eval.eval_data
         )
 
     @property

@@ -35,14 +35,30 @@ def estimate(f: Facts, d: Decisions, new_tokens: int) -> dict[str, Any]:
         rows_seen = min(
             rows_seen, int(hp["max_steps"]["value"]) * int(hp["batch"]["value"]) * int(hp["grad_accum"]["value"])
         )
+    one_stage = d.trains and "finetune" not in d.strategy and "distill" not in d.strategy  # orpo or kto alone
+    # ORPO and KTO forward two sequences a row (chosen and rejected; a completion and its KL
+    # mismatch), KTO's reference forwards them once more; one stage or after SFT, one epoch after it.
+    extra = 0
+    if one_stage:
+        rows_seen *= 2
     train_tokens = rows_seen * per_row if d.trains else 0
     flops = {"train": costs.train_flops(p, train_tokens, d.method) if d.trains else 0}
+    if "kto" in d.strategy or "orpo" in d.strategy:
+        extra = 2 * train_rows(f, f.rows(d.objective_names)) * per_row
+        if not one_stage:
+            flops["train"] += costs.train_flops(p, extra, d.method)
+            train_tokens += extra
+        if "kto" in d.strategy:
+            flops["train"] += costs.inference_flops(p, extra if not one_stage else train_tokens)
     if "dpo" in d.strategy:
         pairs = train_rows(f, f.rows(s.name for s in f.recipe.preference_sources))
         dpo_tokens = 2 * pairs * per_row  # chosen and rejected, one epoch
         flops["train"] += costs.train_flops(p, dpo_tokens, d.method) + costs.inference_flops(p, dpo_tokens)
         train_tokens += dpo_tokens
-    if "distill" in d.strategy and f.teacher is not None:
+    if "distill" in d.strategy and f.teacher is not None and d.distill_kind == "logits":
+        # The teacher forwards every training batch (no generation): its logits are the target.
+        flops["teacher"] = costs.inference_flops(f.teacher.params, rows_seen * per_row)
+    elif "distill" in d.strategy and f.teacher is not None:
         flops["teacher"] = costs.inference_flops(f.teacher.params, n_train * (per_row + response_tokens(f)))
     if d.synthesize:
         flops["synthesize"] = costs.inference_flops(int(d.synthesize["teacher_params"]), _synth_tokens(f, d, per_row))
@@ -66,7 +82,7 @@ def estimate(f: Facts, d: Decisions, new_tokens: int) -> dict[str, Any]:
     )
     secs = {k: v for k, v in secs.items() if v or k not in ("prompt_search", "lr_probe")}
     flops = {k: v for k, v in flops.items() if v or k not in ("prompt_search", "lr_probe")}
-    if "teacher" in secs and f.teacher is not None:
+    if "teacher" in secs and f.teacher is not None and d.distill_kind != "logits":  # generation is decode-bound
         secs["teacher"] = max(
             secs["teacher"], n_train * costs.decode_ms(f.teacher.params, response_tokens(f), f.device) / 1000 / BATCH
         )
@@ -155,7 +171,7 @@ def _eval_rows(f: Facts) -> int:
     r = f.recipe
     if r.eval.eval_data:
         return f.rows([r.eval.eval_data])
-    return math.ceil(f.rows(s.name for s in r.train_sources) * r.eval.holdout_fraction)
+    return math.ceil(f.rows(s.name for s in r.scored_sources) * r.eval.holdout_fraction)
 
 
 def _inference_flops(f: Facts, d: Decisions, per_row: int, new_tokens: int) -> int:
@@ -236,7 +252,8 @@ def _trim(d: Decisions) -> str | None:
 
 def _prompt_search(f: Facts, d: Decisions, new_tokens: int) -> tuple[dict[str, Any] | None, str]:
     hp = d.hp
-    n_train = train_rows(f, f.rows(s.name for s in f.recipe.train_sources))
+    # Shots come from the train split's examples; labelled (kto) rows are not examples.
+    n_train = train_rows(f, f.rows(s.name for s in f.recipe.train_sources if f.sources[s.name].format != "kto"))
     if hp["few_shot"]["set_by"] == "recipe":
         return None, f"few_shot = {hp['few_shot']['value']} set by recipe: that prompt (random shots), no search"
     val = min(hparams.SEARCH_VAL_ROWS, n_train // 4)

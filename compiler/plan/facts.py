@@ -250,11 +250,12 @@ def source_facts(src: DataSource, root: str) -> SourceFacts:
             return _dataset_dir_facts(src, path, root)
         size = files.require_regular_file(path).st_size  # a FIFO or /dev/zero is refused before any open
         rows, sample = _count_rows(path)
-        sample = canonical_sample(src, sample)
+        fmt = read_format(src, sample)
+        sample = canonical_sample(src, sample, fmt)
         return SourceFacts(
             src.name,
             rel_path(path, root),
-            src.format,
+            fmt,
             sha256_file(path),
             rows,
             size,
@@ -380,12 +381,13 @@ def _dataset_dir_facts(src: DataSource, path: Path, root: str) -> SourceFacts:
         rows += table.num_rows
         if not sample:
             sample = _shallow(table.slice(0, SAMPLE_ROWS).to_pylist())
-    sample = canonical_sample(src, sample)
+    fmt = read_format(src, sample)
+    sample = canonical_sample(src, sample, fmt)
     digest, size = tree_digest(path, arrow_files)
     return SourceFacts(
         src.name,
         rel_path(path, root),
-        src.format,
+        fmt,
         digest,
         rows,
         size,
@@ -415,28 +417,37 @@ def tree_digest(base: Path, paths: list[Path]) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def canonical_sample(src: DataSource, sample: list[object]) -> list[object]:
-    """The sampled rows in the format's canonical fields (``ftc.shared.shapes``, the loader's own
-    conversion), so token lengths count what training reads (ShareGPT's ``from`` tags are not text).
-    A KTO file is refused here, located at the source: its label must be used or refused, and
-    ftc has no KTO objective (FTR321)."""
+def read_format(src: DataSource, sample: list[object]) -> str:
+    """The format the plan reads a source with: the recipe's, except that a completion source whose
+    rows carry a boolean label (prompt, completion, label: the KTO shape) is read as ``kto`` and
+    trained with KTO. Labelled rows under any other format are refused here, located at the source
+    (FTR321): a label must be used or refused, never dropped into plain SFT."""
     first = next((r for r in sample if isinstance(r, dict)), None)
-    if first is not None:
-        renamed = shapes.rename_columns(first, FORMAT_FIELDS[src.format], src.columns)
-        key = shapes.kto_key(renamed) if isinstance(renamed, dict) else None
-        if key is not None:
-            raise FactError(
-                error(
-                    "FTR321",
-                    f"data source '{src.name}' ({src.rel_path}) is KTO data: its rows carry a "
-                    f"boolean '{key}', and ftc has no KTO objective; trained as plain SFT the undesirable "
-                    "answers would be taught too",
-                    src.span,
-                    f"keep only the rows with {key} = true (as chat or completion data), or pair a "
-                    "desirable and an undesirable answer to the same prompt as preference rows",
-                )
-            )
-    return shapes.normalise_sample(sample, src.format, FORMAT_FIELDS[src.format], src.columns)
+    if first is None or src.format in ("kto", "preference", "text", "documents"):
+        return src.format
+    renamed = shapes.rename_columns(first, FORMAT_FIELDS[src.format], src.columns)
+    key = shapes.kto_key(renamed) if isinstance(renamed, dict) else None
+    if key is None:
+        return src.format
+    if src.format == "completion":
+        return "kto"
+    raise FactError(
+        error(
+            "FTR321",
+            f"data source '{src.name}' ({src.rel_path}) is KTO data read as {src.format}: its rows carry a "
+            f"boolean '{key}', and trained as plain SFT the undesirable answers would be taught too",
+            src.span,
+            f"write format = kto (rows of prompt, completion, {key}): ftc then trains them with KTO",
+        )
+    )
+
+
+def canonical_sample(src: DataSource, sample: list[object], fmt: str | None = None) -> list[object]:
+    """The sampled rows in canonical fields of ``fmt`` (default the recipe's format; see
+    ``read_format``), by ``ftc.shared.shapes``, the loader's own conversion, so token lengths
+    count what training reads (ShareGPT's ``from`` tags are not text)."""
+    fmt = fmt or src.format
+    return shapes.normalise_sample(sample, fmt, FORMAT_FIELDS[fmt], src.columns)
 
 
 def row_text(row: object) -> str:
@@ -504,3 +515,43 @@ def tokenizer_for(model: ModelFacts) -> Path | None:
 def recipe_dirs(recipe: Recipe) -> list[Path]:
     """Folders a relative model path may be written against: the recipe's, then the project root."""
     return [Path(recipe.path).parent, Path(recipe.project_root)]
+
+
+# --- shared tokenizers (R-DISTILL-KIND) -------------------------------------------------------
+def _vocab(tokenizer_file: Path) -> dict[str, int] | None:
+    """token -> id of a tokenizer.json's model, plus its added tokens; None when unreadable."""
+    try:
+        data = json.loads(tokenizer_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    model = data.get("model") if isinstance(data, dict) else None
+    vocab = model.get("vocab") if isinstance(model, dict) else None
+    if isinstance(vocab, list):  # Unigram: [[piece, score], ...]
+        vocab = {str(v[0]): i for i, v in enumerate(vocab) if isinstance(v, list) and v}
+    if not isinstance(vocab, dict):
+        return None
+    out = {str(k): int(v) for k, v in vocab.items() if isinstance(v, int)}
+    for tok in data.get("added_tokens") or []:
+        if isinstance(tok, dict) and isinstance(tok.get("content"), str) and isinstance(tok.get("id"), int):
+            out[tok["content"]] = tok["id"]
+    return out
+
+
+def shared_vocab(student: ModelFacts, teacher: ModelFacts) -> tuple[bool, str]:
+    """Whether teacher and student map every token to the same id (their logits are then over the
+    same vocabulary, position for position), and the evidence in words. Vocab sizes differing
+    settle it from config.json; otherwise both tokenizer.json files are compared entry by entry."""
+    s, t = student.spec.vocab, teacher.spec.vocab
+    if s != t:
+        return False, f"vocab sizes differ: student {s:,}, teacher {t:,}"
+    files = {"student": tokenizer_for(student), "teacher": tokenizer_for(teacher)}
+    missing = [who for who, path in files.items() if path is None]
+    if missing:
+        return False, f"the {' and '.join(missing)}'s tokenizer.json is not available locally to compare"
+    a, b = _vocab(files["student"]), _vocab(files["teacher"])  # type: ignore[arg-type]
+    if a is None or b is None:
+        return False, "a tokenizer.json could not be read as a vocabulary"
+    if a != b:
+        differ = len(set(a.items()) ^ set(b.items()))
+        return False, f"the tokenizers differ in {differ:,} token-to-id entries"
+    return True, f"the tokenizers are the same: {len(a):,} tokens, each with the same id"

@@ -19,7 +19,7 @@ from ftc.shared import atomic
 from ftc.shared.contract import expect_id, expect_label
 from ftc.shared.errors import FtcError
 
-_GUARDED = ("train", "dpo", "distill")
+_GUARDED = ("train", "dpo", "orpo", "kto", "distill")
 
 # A plan document: JSON whose shape the schema (``compiler.plan.schema``) fixes and checks, not a
 # Python type, so its values are read as Any.

@@ -44,11 +44,23 @@ class MemoryEstimate:
     overhead: int
     gpus: int = 1  # > 1: weights, gradients, optimizer and adapters are sharded (FSDP FULL_SHARD)
     gradient_checkpointing: bool = False
+    # Frozen models held beside the trained one: ("reference", bytes) for DPO/KTO after SFT,
+    # ("teacher", bytes) for logit distillation. Empty for SFT, ORPO, and DPO/KTO on a fresh LoRA
+    # (their reference is the base with the adapter disabled: no second copy).
+    held: tuple[tuple[str, int], ...] = ()
 
     @property
     def peak(self) -> int:
         """Bytes on the busiest device."""
-        return self.weights + self.gradients + self.optimizer + self.adapters + self.activations + self.overhead
+        return (
+            self.weights
+            + self.gradients
+            + self.optimizer
+            + self.adapters
+            + self.activations
+            + self.overhead
+            + sum(b for _, b in self.held)
+        )
 
     def breakdown(self) -> dict[str, int]:
         return {
@@ -58,6 +70,7 @@ class MemoryEstimate:
             "adapters": self.adapters,
             "activations": self.activations,
             "overhead": self.overhead,
+            **dict(self.held),
         }
 
 
@@ -104,9 +117,13 @@ def estimate(
     checkpointing: bool = False,
     gpus: int = 1,
     precision: str = "auto",
+    sequences: int = 1,
+    held: tuple[tuple[str, int], ...] = (),
 ) -> MemoryEstimate:
     """Peak training memory per device. ``gpus`` > 1 shards the states across devices (FSDP).
-    ``precision`` (train.precision): the dtype a frozen LoRA/DoRA base loads in (auto: the device's)."""
+    ``precision`` (train.precision): the dtype a frozen LoRA/DoRA base loads in (auto: the device's).
+    ``sequences``: sequences per row in one forward (2 for DPO and ORPO: chosen and rejected are
+    concatenated into one batch); ``held``: frozen models beside it (see ``MemoryEstimate.held``)."""
     if method not in METHODS:
         raise ValueError(f"no memory model for method {method!r}")
     w = dtype_bytes(device)
@@ -130,7 +147,7 @@ def estimate(
     shard = max(1, gpus)
     if shard > 1:
         extra += _layer_params(spec) * w  # FSDP gathers one full layer at a time
-    acts = activation_bytes(spec, seq_len, micro_batch, device, checkpointing)
+    acts = activation_bytes(spec, seq_len, micro_batch * max(1, sequences), device, checkpointing)
     return MemoryEstimate(
         method=method,
         weights=weights // shard,
@@ -141,7 +158,14 @@ def estimate(
         overhead=OVERHEAD.get(device, GIB),
         gpus=shard,
         gradient_checkpointing=checkpointing,
+        held=held,
     )
+
+
+def teacher_logits_bytes(teacher: ModelSpec, seq_len: int, micro_batch: int, device: str) -> int:
+    """Logit distillation holds the teacher (weights in the compute dtype) and, each step, its
+    logits over the batch in fp32 (the KL reads them in fp32); it keeps no activations (no_grad)."""
+    return teacher.params * dtype_bytes(device) + seq_len * micro_batch * teacher.vocab * 4
 
 
 def inference_bytes(spec: ModelSpec, device: str) -> int:

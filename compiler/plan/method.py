@@ -111,6 +111,22 @@ def decide_hparams(f: Facts, d: Decisions, method: str) -> dict[str, Any]:
         beta, lr = _default_float("dpo_beta"), _default_float("dpo_lr")
         hp["dpo_beta"] = _hp(beta, "rule", f"beta {beta:g}, the DPO paper's default")
         hp["dpo_lr"] = _hp(lr, "rule", f"{hparams.short(lr)}: DPO after SFT needs a small step")
+    if "orpo" in d.strategy:
+        hp["orpo_beta"] = _hp(DEFAULTS["orpo_beta"], "rule", f"beta (lambda) {DEFAULTS['orpo_beta']}, the ORPO paper's")
+        hp["orpo_lr"] = _hp(
+            hp["lr"]["value"], "rule", "the SFT learning rate: ORPO's loss is the SFT loss plus an odds-ratio term"
+        )
+    if "kto" in d.strategy:
+        hp["kto_beta"] = _hp(DEFAULTS["kto_beta"], "rule", f"beta {DEFAULTS['kto_beta']}, the KTO paper's default")
+        hp["kto_lr"] = _hp(
+            DEFAULTS["kto_lr"],
+            "rule",
+            f"{hparams.short(_default_float('kto_lr'))}: KTO, like DPO, moves a little from its reference",
+        )
+    pref_beta = o.get("dpo_beta")
+    for key in ("orpo_beta", "kto_beta"):  # one preference beta, as LLaMA-Factory's pref_beta and axolotl's rl_beta
+        if pref_beta is not None and key in hp:
+            hp[key] = _hp(pref_beta, "recipe", "set by recipe (train.dpo_beta: the preference objective's beta)")
     hp["_effective"] = eff  # removed before the plan is written
     per_epoch = max(1, math.ceil(n_train / _effective(o, eff)))
     for key, value in o.items():  # a train { } override wins (method is decided by decide_method)
@@ -417,7 +433,7 @@ def _first_fit(f: Facts, d: Decisions, candidates: list[str], gpus: int) -> memo
     r = int(hp["lora_r"]["value"] or _default_int("lora_r"))
     # First look for a fit with 10% headroom (activations vary with the longest rows), then without.
     for room in (NEAR_MEMORY, 1.0) if limit else (1.0,):
-        found = _fit(f, candidates, ckpts, batches, max_len, r, gpus, None if limit is None else limit * room)
+        found = _fit(f, d, candidates, ckpts, batches, max_len, r, gpus, None if limit is None else limit * room)
         if found is not None:
             est, b, ckpt = found
             if b == start:
@@ -434,8 +450,25 @@ def _first_fit(f: Facts, d: Decisions, candidates: list[str], gpus: int) -> memo
     return None
 
 
+def stage_memory(f: Facts, d: Decisions, seq_len: int, micro_batch: int) -> dict[str, Any]:
+    """What the objective adds to the training memory: DPO and ORPO forward chosen and rejected
+    together (two sequences a row); DPO and KTO after an SFT hold its merged model as the reference
+    (on a fresh LoRA the reference is the base with the adapter disabled, no copy); ORPO holds none;
+    logit distillation holds the teacher and its logits (R-OBJECTIVE, R-DISTILL-KIND)."""
+    s = d.strategy
+    held: list[tuple[str, int]] = []
+    if ("dpo" in s or "kto" in s) and ("finetune" in s or "distill" in s):
+        held.append(("reference", f.base.params * memory.dtype_bytes(f.device.kind)))
+    if d.distill_kind == "logits" and f.teacher is not None:
+        held.append(("teacher", memory.teacher_logits_bytes(f.teacher.spec, seq_len, micro_batch, f.device.kind)))
+    # KTO's stage runs at least 2 rows a micro-batch (its KL term pairs each answer with another row).
+    kto_rows = 2 if "kto" in s and micro_batch < 2 else 1
+    return {"sequences": 2 if ("dpo" in s or "orpo" in s) else kto_rows, "held": tuple(held)}
+
+
 def _fit(
     f: Facts,
+    d: Decisions,
     candidates: list[str],
     ckpts: list[bool],
     batches: list[int],
@@ -457,6 +490,7 @@ def _fit(
                     checkpointing=ckpt,
                     gpus=gpus,
                     precision=_precision(f),
+                    **stage_memory(f, d, max_len, b),
                 )
                 if limit is None or est.peak <= limit:
                     return est, b, ckpt
@@ -499,7 +533,7 @@ def _alternatives(f: Facts, d: Decisions) -> None:
     hp = d.hp
     mem = d.mem
     assert mem is not None, "decide_method sets the estimate first"
-    args = dict(seq_len=int(hp["max_length"]["value"]), micro_batch=int(hp["batch"]["value"]))
+    args: dict[str, Any] = dict(seq_len=int(hp["max_length"]["value"]), micro_batch=int(hp["batch"]["value"]))
     limit = f.device.memory_bytes
     for method in ("full", "lora", "qlora"):
         if method == "qlora" and f.device.kind != "cuda":
@@ -514,6 +548,7 @@ def _alternatives(f: Facts, d: Decisions) -> None:
             gpus=mem.gpus,
             precision=_precision(f),
             **args,
+            **stage_memory(f, d, args["seq_len"], args["micro_batch"]),
         )
         d.alternatives[method] = {
             "peak_memory_bytes": est.peak,

@@ -24,6 +24,7 @@ from ftc.compiler.plan.method import decide_method
 from ftc.compiler.plan.power import check_power, check_scored_rows
 from ftc.compiler.plan.state import (
     GB,
+    TEMPLATE_TOKENS,
     Decisions,
     Facts,
     gather,
@@ -34,6 +35,7 @@ from ftc.compiler.plan.state import (
 )
 from ftc.compiler.plan.steps import SYNTH_SHOTS, build_steps, max_new_tokens, score_by, synth_checks
 from ftc.shared.contract import expect_label
+from ftc.shared.hparams import DEFAULTS
 from ftc.shared.templates import CHAT_TEMPLATES
 
 if TYPE_CHECKING:
@@ -79,13 +81,65 @@ def _retrieval(f: Facts, d: Decisions) -> None:
     )
 
 
+def _names(f: Facts, formats: tuple[str, ...]) -> tuple[str, ...]:
+    """The sources read in one of ``formats`` (as the facts read them: a completion source with a
+    label column is kto), the eval-only source left out."""
+    r = f.recipe
+    return tuple(s.name for s in r.data if f.sources[s.name].format in formats and s.name != r.eval.eval_data)
+
+
+def _objective(f: Facts, d: Decisions, prefs: tuple[str, ...], kto: tuple[str, ...]) -> str | None:
+    """R-OBJECTIVE: dpo, orpo or kto for the preference and labelled sources, None without any."""
+    r = f.recipe
+    asked = r.train.values.get("objective")
+    if kto and asked in ("dpo", "orpo"):
+        src = next(s for s in r.data if s.name == kto[0])
+        d.error(
+            "FTR321",
+            f"data source '{src.name}' holds KTO rows (answers labelled desirable or not), and "
+            f"objective = {asked} needs preference pairs; its labels would go unused",
+            r.train.span,
+            "leave objective out (labelled rows train with KTO), or set objective = kto",
+        )
+        return None
+    if not prefs and not kto:
+        if asked:
+            d.fire("R-OBJECTIVE", f"objective = {asked} set, but no source holds preference pairs or labelled rows")
+        return None
+    objective = "kto" if kto else str(asked or "dpo")
+    pairs = f"{f.rows(prefs)} preference pairs in " + ", ".join(repr(p) for p in prefs) if prefs else ""
+    labelled = f"{f.rows(kto)} labelled rows in " + ", ".join(repr(k) for k in kto) if kto else ""
+    data = "; ".join(x for x in (labelled, pairs) if x)
+    if objective == "kto":
+        how = "set by recipe" if asked else "rows labelled desirable or not train with KTO"
+        extra = ", pairs unpaired (chosen desirable, rejected undesirable)" if prefs else ""
+        d.fire("R-OBJECTIVE", f"kto: {how}; {data}{extra}")
+    elif objective == "orpo":
+        d.fire("R-OBJECTIVE", f"orpo set by recipe: one stage on {data}, no reference model")
+    elif asked:  # the default (pairs: DPO after SFT) is R-DPO-AFTER-SFT's to state
+        d.fire("R-OBJECTIVE", f"dpo set by recipe: {data}")
+    return objective
+
+
 def _tuning(f: Facts, d: Decisions) -> None:
     r = f.recipe
-    train = tuple(s.name for s in r.train_sources)
-    prefs = tuple(s.name for s in r.preference_sources)
+    train = _names(f, ("chat", "instruction", "completion", "text"))
+    prefs = _names(f, ("preference",))
+    kto = _names(f, ("kto",))
+    objective = _objective(f, d, prefs, kto)
+    if objective is None and (prefs or kto) and r.train.values.get("objective"):
+        return  # an objective the data cannot train (FTR321)
+    d.objective_names = (kto + prefs) if objective == "kto" else prefs if objective else ()
+    # ORPO and KTO on their data alone are one stage, no SFT before them.
+    one_stage = objective in ("orpo", "kto") and not train
     # Without instruction data the SFT stage learns the chosen side of the preference pairs.
-    d.train_names = train or prefs
-    what = "training examples" if train else "preference pairs (SFT on the chosen responses)"
+    d.train_names = d.objective_names if one_stage else (train or prefs)
+    if one_stage:
+        what = (
+            f"{'labelled rows' if objective == 'kto' else 'preference pairs'} ({str(objective).upper()}, no SFT stage)"
+        )
+    else:
+        what = "training examples" if train else "preference pairs (SFT on the chosen responses)"
     n = f.rows(d.train_names) + _synthesis(f, d, f.rows(d.train_names), what)
     if n < MIN_EXAMPLES:
         d.fire("R-TOO-FEW-EXAMPLES", f"{n} {what}, fewer than {MIN_EXAMPLES}: prompt only")
@@ -105,6 +159,9 @@ def _tuning(f: Facts, d: Decisions) -> None:
             _first_span(r, d.train_names),
             "add examples, or check that the prompted baseline already meets the bar",
         )
+    if one_stage:
+        d.strategy.append(str(objective))
+        return
     if _distills(f, d, n):
         d.strategy.append("distill")
     else:
@@ -116,9 +173,11 @@ def _tuning(f: Facts, d: Decisions) -> None:
             )
         else:
             d.fire("R-BEHAVIOR-FINETUNE", f"behaviour goal with {n} {what} (at least {MIN_EXAMPLES})")
-    if prefs:
+    if objective == "dpo":
         d.strategy.append("dpo")
         d.fire("R-DPO-AFTER-SFT", f"{f.rows(prefs)} preference pairs in " + ", ".join(repr(p) for p in prefs))
+    elif objective is not None:
+        d.strategy.append(objective)
 
 
 def _synthesis(f: Facts, d: Decisions, n: int, what: str) -> int:
@@ -189,12 +248,68 @@ def _distills(f: Facts, d: Decisions, n: int) -> bool:
             "a smaller teacher, more GPUs (`gpus = N`), or a device with more memory",
         )
         return False
+    decided = _distill_kind(f, d)
+    if decided is None:
+        return False
+    kind, why = decided
+    learns = (
+        f"matches the teacher's next-token distributions on {n} answers"
+        if kind == "logits"
+        else f"learns the teacher's responses to {n} prompts"
+    )
     d.fire(
         "R-DISTILL",
-        f"teacher '{r.teacher.name}' excluded ({'; '.join(reasons)}); the student "
-        f"'{r.base.name}' learns the teacher's responses to {n} prompts",
+        f"teacher '{r.teacher.name}' excluded ({'; '.join(reasons)}); the student '{r.base.name}' {learns}",
     )
+    d.fire("R-DISTILL-KIND", f"{kind}: {why}")
     return True
+
+
+def _distill_kind(f: Facts, d: Decisions) -> tuple[str, str] | None:
+    """R-DISTILL-KIND: (kind, why): logits when the tokenizers are the same and the teacher fits
+    beside the training student, else sequence; None after an error (logits asked for and impossible)."""
+    r = f.recipe
+    assert f.teacher is not None and r.teacher is not None, "only called when distilling"
+    asked = r.distill.values.get("kind")
+    shared, evidence = facts.shared_vocab(f.base, f.teacher)
+    limit = f.device.memory_bytes
+    seq = max(64, f.tokens.p90 + f.system_tokens + TEMPLATE_TOKENS)
+    need = (
+        memory.inference_bytes(f.teacher.spec, f.device.kind)
+        + memory.estimate(f.base.spec, "lora", f.device.kind, seq, 1, checkpointing=True).peak
+    )
+    fits = limit is None or need <= limit
+    room = f"teacher and training student need ~{need / GB:.1f} GB" + (f" of {limit / GB:.1f} GB" if limit else "")
+    if asked == "logits" and not shared:
+        d.error(
+            "FTR324",
+            f"distill kind = logits needs teacher and student to share a tokenizer: {evidence}",
+            r.distill.span,
+            "leave kind out (the teacher's generated answers are learned instead), or pick a teacher of the "
+            "student's family",
+        )
+        return None
+    if asked == "logits" and not fits:
+        d.error(
+            "FTR324",
+            f"distill kind = logits holds the teacher beside the training student: {room}",
+            r.distill.span,
+            "leave kind out (sequence-level distillation generates first, then trains), or a device with more memory",
+        )
+        return None
+    if asked:
+        kind, why = str(asked), f"set by recipe; {evidence}"
+    elif shared and fits:
+        kind, why = "logits", f"{evidence}; {room}"
+    else:
+        kind, why = "sequence", evidence if not shared else f"{room}: no room for logits"
+    d.distill_kind = kind
+    if kind == "logits":
+        t = float(r.distill.values.get("temperature") or DEFAULTS["distill_temperature"])  # type: ignore[arg-type]
+        a = r.distill.values.get("alpha")
+        alpha = float(DEFAULTS["distill_alpha"] if a is None else a)  # type: ignore[arg-type]
+        why += f"; forward KL at temperature {t:g}, weight {alpha:g} against the SFT loss {1 - alpha:g}"
+    return kind, why
 
 
 def _bound_breaches(f: Facts, model: ModelFacts, max_params: int | None, latency_ms: float | None) -> list[str]:
@@ -236,6 +351,7 @@ def build_plan(recipe: Recipe, out_dir: str | Path | None = None) -> PlanResult:
         decide_method(f, d)
     if not _has_errors(d):
         distributed.finish(f, d)  # processes, strategy and batch split, before the time estimate
+        _one_process(f, d)
     if _has_errors(d):
         return PlanResult(None, tuple(d.diagnostics))
     new_tokens = _new_tokens(f)
@@ -247,6 +363,23 @@ def build_plan(recipe: Recipe, out_dir: str | Path | None = None) -> PlanResult:
     if _has_errors(d):
         return PlanResult(None, tuple(d.diagnostics))
     return PlanResult(assemble(f, d, est, new_tokens, Path(out_dir or Path.cwd())), tuple(d.diagnostics))
+
+
+def _one_process(f: Facts, d: Decisions) -> None:
+    """FTR325: the ORPO/KTO stages and logit distillation run in one process (the launcher runs
+    SFT and DPO), so a plan that launches several cannot run them."""
+    processes = int((d.distributed or {}).get("processes") or 1)
+    stages = [k.upper() for k in ("orpo", "kto") if k in d.strategy]
+    if d.distill_kind == "logits":
+        stages.append("logit distillation")
+    if processes > 1 and stages:
+        d.error(
+            "FTR325",
+            f"{' and '.join(stages)} {'runs' if len(stages) == 1 else 'run'} in one process, and the plan "
+            f"launches {processes} training processes",
+            f.recipe.constraints.span,
+            "train on one GPU (`processes = 1` in constraints)",
+        )
 
 
 def _has_errors(d: Decisions) -> bool:
@@ -280,6 +413,8 @@ def assemble(f: Facts, d: Decisions, est: dict[str, Any], new_tokens: int, out_d
         prompt_search=d.prompt_search,
         lr_probe=d.lr_probe,
         synthesize=_synth_config(d, new_tokens),
+        objective_names=d.objective_names,
+        formats={name: s.format for name, s in f.sources.items()},
     )
     expects = [_expect_json(e, root) for e in r.eval.expects]
     for step in steps:
@@ -287,9 +422,13 @@ def assemble(f: Facts, d: Decisions, est: dict[str, Any], new_tokens: int, out_d
             step["config"]["prompt_search"]["score_by"] = score_by(expects)
         if step["kind"] == "synthesize":
             step["config"]["checks"] = synth_checks(expects)
-        if step["kind"] == "dpo":
-            step["config"]["beta"] = hp["dpo_beta"]["value"]
-            step["config"]["lr"] = hp["dpo_lr"]["value"]
+        if step["kind"] in ("dpo", "orpo", "kto"):
+            step["config"]["beta"] = hp[f"{step['kind']}_beta"]["value"]
+            step["config"]["lr"] = hp[f"{step['kind']}_lr"]["value"]
+        if step["kind"] == "kto":
+            step["config"].update(_kto_batch(d))
+        if step["kind"] == "distill":
+            step["config"].update(_distill_config(r, d))
     return {
         "plan_version": PLAN_VERSION,
         "recipe": {"name": r.name, "path": facts.rel_path(r.path, root), "sha256": _sha256(r.path)},
@@ -341,6 +480,32 @@ def chat_template_text(r: Recipe) -> str | None:
     if kind == "name":
         return CHAT_TEMPLATES[str(where)]
     return Path(str(where)).read_text(encoding="utf-8")
+
+
+def _kto_batch(d: Decisions) -> dict[str, Any]:
+    """KTO estimates its KL term from the other rows of a micro-batch, so TRL needs at least 2: a
+    micro-batch of 1 becomes 2 for this stage, the accumulation halved to keep the effective batch."""
+    batch, accum = int(d.hp["batch"]["value"]), int(d.hp["grad_accum"]["value"])
+    if batch >= 2:
+        return {"micro_batch": batch, "grad_accum": accum}
+    d.fire(
+        "R-OBJECTIVE",
+        f"the KTO stage runs micro-batch 2 x accumulation {max(1, accum // 2)} (batch is 1): its KL term "
+        "pairs each answer with another row of the micro-batch",
+    )
+    return {"micro_batch": 2, "grad_accum": max(1, accum // 2)}
+
+
+def _distill_config(r: Recipe, d: Decisions) -> dict[str, Any]:
+    """The distill step's kind (R-DISTILL-KIND) and, for logits, its temperature and alpha."""
+    if d.distill_kind != "logits":
+        return {"kind": "sequence"}
+    a = r.distill.values.get("alpha")
+    return {
+        "kind": "logits",
+        "temperature": float(r.distill.values.get("temperature") or DEFAULTS["distill_temperature"]),  # type: ignore[arg-type]
+        "alpha": float(DEFAULTS["distill_alpha"] if a is None else a),  # type: ignore[arg-type]
+    }
 
 
 def _model_json(f: Facts) -> dict[str, Any]:

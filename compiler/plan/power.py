@@ -46,9 +46,9 @@ def rows_needed(margin_pct: float, confidence: float = CONFIDENCE) -> int:
 
 
 def scored_sources(r: Recipe) -> tuple[str, ...]:
-    """The sources the holdout is drawn from: the behaviour rows, or with nothing but preference
-    pairs the pairs (their prompts are scored against the chosen answers)."""
-    return tuple(s.name for s in (r.train_sources or r.preference_sources))
+    """The sources the holdout is drawn from: the behaviour rows and desirable KTO answers, or with
+    nothing but preference pairs the pairs (their prompts are scored against the chosen answers)."""
+    return tuple(s.name for s in (r.scored_sources or r.preference_sources))
 
 
 def holdout_rows(f: Facts) -> int:
@@ -64,7 +64,7 @@ def check_scored_rows(f: Facts, d: Decisions) -> None:
     """FTR323: an eval that would score no rows cannot compare anything, so nothing could be promoted
     on evidence: refused before anything runs."""
     r = f.recipe
-    if not (r.train_sources or r.preference_sources) or holdout_rows(f) > 0:
+    if not (r.train_sources or r.preference_sources or r.scored_sources) or holdout_rows(f) > 0:
         return
     if r.eval.eval_data:
         why = f"the eval data '{r.eval.eval_data}' has no rows"

@@ -119,6 +119,35 @@ DECISION_RULES: tuple[DecisionRule, ...] = (
         "Rafailov et al. 2023, Direct Preference Optimization; Tunstall et al. 2023, Zephyr (SFT then DPO)",
     ),
     DecisionRule(
+        "R-OBJECTIVE",
+        "The preference objective from the data, or as the recipe sets it",
+        "Rows labelled desirable or not (a boolean label: format = kto, or completion rows carrying one) train "
+        "with KTO; preference pairs train with DPO after SFT. `train { objective = orpo }` trains the pairs with "
+        "ORPO instead: the SFT loss plus an odds-ratio term, one stage with no reference model, after an SFT on "
+        "the instruction data only when there is some. `objective = kto` also unpairs preference pairs (chosen: "
+        "desirable, rejected: undesirable). KTO and DPO hold a reference model: the SFT model when one was "
+        "trained (merged, frozen), else the base with the adapter disabled. Labelled rows are never trained as "
+        "plain SFT targets: an objective that cannot use them is an error (FTR321).",
+        "preference and kto sources, train.objective",
+        "strategy gains dpo, orpo or kto; a guarded step of that kind after train, or alone",
+        "Rafailov et al. 2023 (DPO); Hong et al. 2024, ORPO: Monolithic Preference Optimization without "
+        "Reference Model; Ethayarajh et al. 2024, KTO: Model Alignment as Prospect Theoretic Optimization",
+    ),
+    DecisionRule(
+        "R-DISTILL-KIND",
+        "Logit distillation when teacher and student share a tokenizer",
+        "Distillation matches the teacher's next-token distributions on the data's answers (forward KL at "
+        "temperature T, weighted alpha against the SFT loss) when the teacher's and the student's tokenizers have "
+        "the same vocabulary (compared token by token from their tokenizer.json files) and the teacher fits in "
+        "memory beside the training student; otherwise (different or unknown vocabularies, or no room) the "
+        "student learns the teacher's generated answers (sequence-level). `distill { kind = ... }` sets it; "
+        "logits with vocabularies not shown to be the same is an error (FTR324).",
+        "the two models' tokenizer.json, vocab sizes, device memory, distill.kind",
+        "the distill step's kind, temperature and alpha; the memory estimate holds the teacher for logits",
+        "Hinton et al. 2015, Distilling the Knowledge in a Neural Network; Kim and Rush 2016, Sequence-Level "
+        "Knowledge Distillation",
+    ),
+    DecisionRule(
         "R-DISTILL",
         "Distil when a bound excludes the teacher",
         "A teacher model plus a latency, size or cost bound that the teacher breaks: the teacher generates responses "

@@ -37,6 +37,11 @@ EXTRA_HPARAMS: dict[str, Schema] = {
     "save_steps": _STEPS,
     "eval_steps": _STEPS,
     "logging_steps": _STEPS,
+    # ORPO and KTO take train.dpo_beta as their beta; their learning rates are the rules'.
+    "orpo_beta": {"type": "number", "exclusiveMinimum": 0, "maximum": 100},
+    "orpo_lr": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+    "kto_beta": {"type": "number", "exclusiveMinimum": 0, "maximum": 100},
+    "kto_lr": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
 }
 # Recipe keys whose value a plan holds in another form than the recipe writes it.
 PLAN_FORMS: dict[str, Schema] = {
@@ -202,12 +207,29 @@ STEP_CONFIGS: dict[str, Schema] = {
         "max_new_tokens": _TOKENS,
         "retrieval_context": {"type": "boolean"},
         "sources": _NAMES,
+        "kind": {"enum": ["sequence", "logits"]},
+        "temperature": {"anyOf": [{"type": "null"}, {"type": "number", "minimum": 0.1, "maximum": 100}]},
+        "alpha": {"anyOf": [{"type": "null"}, {"type": "number", "minimum": 0, "maximum": 1}]},
     },
     "dpo": {
         "model": _NAME,
         "beta": {"anyOf": [{"type": "null"}, {"type": "number", "exclusiveMinimum": 0, "maximum": 100}]},
         "lr": {"anyOf": [{"type": "null"}, {"type": "number", "exclusiveMinimum": 0, "maximum": 1}]},
         "sources": _NAMES,
+    },
+    "orpo": {
+        "model": _NAME,
+        "beta": {"anyOf": [{"type": "null"}, {"type": "number", "exclusiveMinimum": 0, "maximum": 100}]},
+        "lr": {"anyOf": [{"type": "null"}, {"type": "number", "exclusiveMinimum": 0, "maximum": 1}]},
+        "sources": _NAMES,
+    },
+    "kto": {
+        "model": _NAME,
+        "beta": {"anyOf": [{"type": "null"}, {"type": "number", "exclusiveMinimum": 0, "maximum": 100}]},
+        "lr": {"anyOf": [{"type": "null"}, {"type": "number", "exclusiveMinimum": 0, "maximum": 1}]},
+        "sources": _NAMES,
+        "micro_batch": {"type": "integer", "minimum": 2, "maximum": 65536},
+        "grad_accum": _POSITIVE(65536),
     },
     "eval": {
         "perplexity_text": _NAME,

@@ -54,6 +54,8 @@ class Decisions:
     lr_probe: dict[str, Any] | None = None  # the lr_probe step's config when planned (R-LR-PROBE)
     prompt_search: dict[str, Any] | None = None  # the baseline's prompt candidates (R-PROMPT-SEARCH)
     synthesize: dict[str, Any] | None = None  # the synthesize step's config when planned (R-SYNTHESIZE)
+    objective_names: tuple[str, ...] = ()  # sources the dpo/orpo/kto stage learns from (R-OBJECTIVE)
+    distill_kind: str | None = None  # "sequence" | "logits" when distilling (R-DISTILL-KIND)
 
     def fire(self, rule_id: str, because: str) -> None:
         self.rules.append(fired(rule_id, because))
@@ -71,7 +73,7 @@ class Decisions:
 
     @property
     def trains(self) -> bool:
-        return "finetune" in self.strategy or "distill" in self.strategy
+        return any(k in self.strategy for k in ("finetune", "distill", "orpo", "kto"))
 
 
 # --- facts -----------------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 
 The quickstart (behaviour, data enough to tune) yields load, clean, dedup, split, baseline,
 train, eval, gate, export. Retrieval adds index before baseline; preference pairs add dpo after
-train; distillation replaces train by distill (the teacher generates, the student learns).
+train (or orpo: after train when there is instruction data, else alone); labelled rows add kto the
+same way (R-OBJECTIVE); distillation replaces train by distill (the teacher generates, the student
+learns; or the student matches the teacher's logits, R-DISTILL-KIND).
 Training, DPO, distillation and the eval of the tuned model carry the guard, and so does the
 learning-rate probe before train (R-LR-PROBE); the baseline's config carries its prompt search
 (R-PROMPT-SEARCH).
@@ -71,8 +73,14 @@ def build_steps(
     prompt_search: dict[str, Any] | None = None,
     lr_probe: dict[str, Any] | None = None,
     synthesize: dict[str, Any] | None = None,
+    objective_names: tuple[str, ...] | None = None,
+    formats: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
+    """``objective_names``: the sources of the dpo/orpo/kto step (default: the preference sources);
+    ``formats``: the format each source is read with when the facts read it otherwise than the
+    recipe says (a completion source with a label column is read as kto)."""
     retrieval = "rag" in strategy
+    formats = formats or {}
     ev = recipe.eval
     steps = [
         _step(
@@ -83,7 +91,7 @@ def build_steps(
                     {
                         "name": s.name,
                         "path": paths[s.name],
-                        "format": s.format,
+                        "format": formats.get(s.name, s.format),
                         "columns": dict(s.columns),
                         "on_bad_rows": s.on_bad_rows,
                         "glob": s.glob,
@@ -202,16 +210,19 @@ def build_steps(
             )
         )
         last = "distill"
-    if "dpo" in strategy and last is not None:
-        steps.append(
-            _step(
-                "dpo",
-                [last],
-                {"model": base, "beta": None, "lr": None, "sources": [s.name for s in recipe.preference_sources]},
-                GUARD,
+    if objective_names is None:
+        objective_names = tuple(s.name for s in recipe.preference_sources)
+    for kind in ("dpo", "orpo", "kto"):
+        if kind in strategy and (last is not None or kind != "dpo"):
+            steps.append(
+                _step(
+                    kind,
+                    [last] if last is not None else before_baseline + ["baseline"],
+                    {"model": base, "beta": None, "lr": None, "sources": list(objective_names)},
+                    GUARD,
+                )
             )
-        )
-        last = "dpo"
+            last = kind
     gate_needs = ["baseline"]
     if last is not None:
         steps.append(

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-DATA_FORMATS: tuple[str, ...] = ("chat", "instruction", "completion", "preference", "text", "documents")
+DATA_FORMATS: tuple[str, ...] = ("chat", "instruction", "completion", "preference", "kto", "text", "documents")
 
 # Canonical fields per data format, in order: a recipe's column map renames file columns to these.
 FORMAT_FIELDS: dict[str, tuple[str, ...]] = {
@@ -19,6 +19,7 @@ FORMAT_FIELDS: dict[str, tuple[str, ...]] = {
     "instruction": ("instruction", "input", "output"),
     "completion": ("prompt", "completion"),
     "preference": ("prompt", "chosen", "rejected"),
+    "kto": ("prompt", "completion", "label"),  # unpaired preference: label true = a desirable answer
     "text": ("text",),
     "documents": ("text", "path"),
 }
@@ -84,6 +85,8 @@ STEP_KINDS: tuple[str, ...] = (
     "lr_probe",
     "train",
     "dpo",
+    "orpo",
+    "kto",
     "distill",
     "eval",
     "gate",

@@ -48,6 +48,16 @@ DEFAULTS: dict[str, object] = {
     "few_shot": 0,
     "dpo_beta": DPO_BETA,
     "dpo_lr": DPO_LR,
+    # ORPO's loss is the SFT loss plus an odds-ratio term and it replaces the SFT stage, so it
+    # trains at the SFT learning rate; beta (the paper's lambda) 0.1 as in Hong et al. 2024.
+    "orpo_beta": 0.1,
+    "orpo_lr": 2e-4,
+    # KTO, like DPO, measures shifts against a reference: the DPO step size (Ethayarajh et al. 2024).
+    "kto_beta": 0.1,
+    "kto_lr": DPO_LR,
+    # Logit distillation (Hinton et al. 2015): softened distributions, half KL half the SFT loss.
+    "distill_temperature": 2.0,
+    "distill_alpha": 0.5,
 }
 
 # The choices a recipe may write for the trainer's knobs (the key table's choices, the plan

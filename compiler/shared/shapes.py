@@ -5,9 +5,10 @@ A file is read in the shape of its first row that has one (ShareGPT ``conversati
 ``{from, value}``, OpenAI ``messages``, TRL's conversational prompt/completion, preference pairs
 whose sides are strings, message lists or single message dicts, TRL's implicit-prompt pairs...);
 every row is converted to the format's canonical fields, and a row of another shape in the same
-file is a bad row, never a guess. What ftc cannot train is refused per row with the reason: KTO
-rows (a boolean ``label``: training them as plain SFT would teach the undesirable answers) and
-tool calls (no chat template ftc renders has a tool format it trains). No turn is ever dropped.
+file is a bad row, never a guess. KTO rows (a boolean ``label``) are read by ``format = kto`` and
+trained with KTO; in any other format they are refused per row (training them as plain SFT would
+teach the undesirable answers), as are tool calls (no chat template ftc renders has a tool
+format it trains). No turn is ever dropped.
 
 Torch-free and runtime-free: the compiler imports it.
 """
@@ -32,10 +33,9 @@ CONTAINERS: tuple[str, ...] = ("messages", "conversations")
 NESTED: tuple[str, ...] = ("role", "content")  # message keys a column map may rename
 
 KTO_REASON = (
-    "a KTO row (a boolean '{key}' marks the answer desirable or not): ftc does not run the KTO objective, "
-    "and training these rows as plain SFT would teach the undesirable answers too; convert the file: keep "
-    "only the {key} = true rows as SFT data, or pair a desirable and an undesirable answer to the same "
-    "prompt as preference rows (prompt, chosen, rejected)"
+    "a KTO row (a boolean '{key}' marks the answer desirable or not): training it as plain SFT would "
+    "teach the undesirable answers too; read the file with format = kto (prompt, completion, {key}), "
+    "which ftc trains with the KTO objective"
 )
 TOOL_REASON = (
     "{what} (message {n}): ftc does not train tool calls (the chat template it trains with has no tool "
@@ -97,6 +97,8 @@ def detect(row: Mapping[str, object], fmt: str, columns: Mapping[str, str] | Non
     if fmt in ("text", "documents"):
         return Shape(fmt)
     key = kto_key(row)
+    if fmt == "kto":
+        return Shape("prompt/completion/label", container=key or "label")
     if key is not None:
         return Shape("kto", container=key)
     if fmt == "chat":
@@ -172,6 +174,8 @@ def convert(row: Row, fmt: str, shape: Shape, fields: tuple[str, ...]) -> Row | 
     """One row of a known shape -> canonical fields, or the reason it cannot be used."""
     if shape.name == "kto":
         return KTO_REASON.format(key=shape.container)
+    if fmt == "kto":
+        return _convert_kto(row, shape)
     try:
         if fmt == "chat":
             return _convert_chat(row, shape)
@@ -184,6 +188,24 @@ def convert(row: Row, fmt: str, shape: Shape, fields: tuple[str, ...]) -> Row | 
     out = _canonical(row, fields)
     if fmt == "instruction" and out.get("input") is None:
         out["input"] = ""
+    return out
+
+
+def _convert_kto(row: Row, shape: Shape) -> Row | str:
+    """prompt, completion (text or messages) and the label as a boolean: a CSV cell's text
+    true/false is read as one; anything else stays as it is and the schema names it."""
+    label = row.get(shape.container)
+    if isinstance(label, str) and label.strip().lower() in ("true", "false"):
+        label = label.strip().lower() == "true"
+    out: Row = {}
+    try:
+        for key in ("prompt", "completion"):
+            if key in row:
+                out[key] = messages(row[key], Shape("messages"))
+    except Refused as refused:
+        return str(refused)
+    if label is not None:
+        out["label"] = label
     return out
 
 

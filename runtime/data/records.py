@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ftc.shared.files import DataError  # one error type for bad data, shared with the planner's facts
 
-FORMATS: tuple[str, ...] = ("chat", "instruction", "completion", "preference", "text", "documents")
+FORMATS: tuple[str, ...] = ("chat", "instruction", "completion", "preference", "kto", "text", "documents")
 
 
 @dataclass(frozen=True)
@@ -46,9 +46,9 @@ def _parts(record: Record, include_system: bool) -> list[str]:
         return [f.get("instruction", ""), f.get("input", ""), f.get("output", "")]
     if fmt == "completion":
         return [f.get("prompt", ""), f.get("completion", "")]
-    if fmt == "preference":
+    if fmt in ("preference", "kto"):
         parts: list[str] = []
-        for key in ("prompt", "chosen", "rejected"):
+        for key in ("prompt", "chosen", "rejected", "completion"):
             parts += _messages_text(f.get(key), include_system)
         return parts
     return [f.get("text", "")]

@@ -54,6 +54,14 @@ _SCHEMAS: dict[str, dict] = {
         "required": ["prompt", "chosen", "rejected"],
         "properties": {"prompt": _TEXT_OR_MESSAGES, "chosen": _TEXT_OR_MESSAGES, "rejected": _TEXT_OR_MESSAGES},
     },
+    "kto": {
+        "title": "ftc KTO row (unpaired preference)",
+        "description": "prompt and completion: each a string or a list of messages; label: true for a "
+        "desirable answer, false for an undesirable one (trained with KTO, never as SFT targets).",
+        "type": "object",
+        "required": ["prompt", "completion", "label"],
+        "properties": {"prompt": _TEXT_OR_MESSAGES, "completion": _TEXT_OR_MESSAGES, "label": {"type": "boolean"}},
+    },
     "text": {
         "title": "ftc text row",
         "type": "object",

@@ -74,6 +74,15 @@ def _fraction(value: float) -> float:
     return value / 100 if value > 1 else value
 
 
+def _train_only(record: Record, keep_pairs: bool) -> bool:
+    """Rows the gate cannot score: undesirable KTO answers, and preference pairs when there are
+    behaviour rows to score (with nothing but pairs, a pair's prompt is scored against its chosen
+    answer). A desirable KTO answer is a prompt with a good reference answer: it may be held out."""
+    if record.format == "preference":
+        return keep_pairs
+    return record.format == "kto" and record.fields.get("label") is not True
+
+
 def assign(records: list[Record], cluster_of: list[int], cfg: dict) -> tuple[set[int], int]:
     """Indices that go to the holdout. Clusters in seeded random order fill the holdout greedily;
     a cluster is taken only if no stratum would pass its share (round(holdout x its rows))."""
@@ -84,15 +93,16 @@ def assign(records: list[Record], cluster_of: list[int], cfg: dict) -> tuple[set
     frac = _fraction(float(cfg.get("holdout", 0.2)))
     # Pairs stay in train when there are behaviour rows to score; with nothing but pairs they are scored.
     keep_pairs = any(r.format != "preference" for r in records)
-    target = Counter(s for s, r in zip(strata, records, strict=True) if r.format != "preference" or not keep_pairs)
+    train_only = [_train_only(r, keep_pairs) for r in records]
+    target = Counter(s for s, r, only in zip(strata, records, train_only, strict=True) if not only)
     target = Counter({k: round(frac * v) for k, v in target.items()})
     order = sorted(members)
     random.Random(cfg.get("seed", 0)).shuffle(order)
     taken: Counter = Counter()
     holdout: set[int] = set()
     for c in order:
-        if keep_pairs and any(records[i].format == "preference" for i in members[c]):
-            continue  # preference pairs train DPO; the gate scores behaviour rows, so pairs stay in train
+        if any(train_only[i] for i in members[c]):
+            continue  # the gate scores behaviour rows, so what only an objective can use stays in train
         add = Counter(strata[i] for i in members[c])
         if all(taken[k] + v <= target[k] for k, v in add.items()):
             taken.update(add)

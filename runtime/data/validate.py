@@ -24,6 +24,7 @@ _GUESS = (
     ({"prompt", "chosen", "rejected"}, "preference"),
     ({"chosen", "rejected"}, "preference"),
     ({"instruction", "output"}, "instruction"),
+    ({"prompt", "completion", "label"}, "kto"),
     ({"prompt", "completion"}, "completion"),
     ({"text"}, "text"),
 )
@@ -195,6 +196,10 @@ def _fast_valid(fields: dict, fmt: str) -> bool:
         return _text(fields.get("prompt")) and _text(fields.get("completion"))
     if fmt == "preference":
         return all(_text(fields.get(k)) or _messages(fields.get(k)) for k in ("prompt", "chosen", "rejected"))
+    if fmt == "kto":
+        return type(fields.get("label")) is bool and all(
+            _text(fields.get(k)) or _messages(fields.get(k)) for k in ("prompt", "completion")
+        )
     if fmt == "text":
         return _text(fields.get("text"))
     return _text(fields.get("text")) and type(fields.get("path")) is str and len(fields["path"]) > 0

@@ -17,6 +17,7 @@ from ftc.runtime.steps import (  # noqa: F401 - they register their steps
     final_steps,
     lr_probe,
     model_steps,
+    objectives,
     retrieval,
     synthesize,
 )

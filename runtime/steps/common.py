@@ -56,11 +56,17 @@ def examples(ctx, part: str, sources: list[str] | None = None, required: bool = 
     ]
     system = system_prompt(ctx.plan)
     formats = PROMPT_FORMATS
-    if not any(r.format in PROMPT_FORMATS for r in records):
+    if not any(r.format in PROMPT_FORMATS or r.format == "kto" for r in records):
         # Nothing but preference pairs (the planner's R-DPO-AFTER-SFT): SFT learns the chosen answers
         # and the holdout's pairs are scored with the chosen answer as the reference.
         formats = ("preference",)
     out = [to_example(r.fields, r.format, system) for r in records if r.format in formats]
+    if part == "holdout":  # a held-out desirable KTO answer is scored like a completion row, never trained
+        out += [
+            to_example(_kto_completion(r.fields), "completion", system)
+            for r in records
+            if r.format == "kto" and r.fields.get("label") is True
+        ]
     if not out and required:
         raise FtcError(
             f"error: the {part} split has no chat, instruction or completion rows to "
@@ -176,3 +182,14 @@ def scores_of(plan: Any, root: Path, folder: Path) -> dict[str, float | None]:
     ppl = read_scores(folder).get("perplexity", {})
     prompts = [r.get("prompt") or [] for r in rows]
     return score_all(plan, root, preds, refs, ppl, prompts=prompts, judge_dir=folder / JUDGE)
+
+
+def _kto_completion(fields: dict) -> dict:
+    """A desirable KTO row as completion fields (its prompt and answer as text)."""
+
+    def text(value: object) -> str:
+        if isinstance(value, list):
+            return "\n".join(str(m.get("content", "")) for m in value if isinstance(m, dict))
+        return str(value)
+
+    return {"prompt": text(fields["prompt"]), "completion": text(fields["completion"])}

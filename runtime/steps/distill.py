@@ -1,5 +1,6 @@
 """The distill step: the teacher's answers to the train prompts (``ftc.runtime.train.distill``),
-then the student's SFT on them, exactly as the train step runs it."""
+then the student's SFT on them, exactly as the train step runs it (kind sequence); or the student's
+SFT on the data's own answers with the teacher's logits as a second target (kind logits, R-DISTILL-KIND)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from ftc.runtime.steps.model_steps import fine_tune
 from ftc.runtime.steps.spec import step
 from ftc.shared import atomic
 from ftc.shared.errors import FtcError
+from ftc.shared.hparams import DEFAULTS
 
 
 @step(
@@ -27,6 +29,9 @@ def distill_step(ctx) -> dict:  # noqa: ANN001 - the executor's Context
 
     # Synthetic inputs too (R-SYNTHESIZE): the teacher answers them again, as it answers real ones.
     train = common.examples(ctx, "train", ctx.config.get("sources")) + synthetic_examples(ctx)
+    student = ctx.config.get("student") or ctx.plan.get("model.base")
+    if ctx.config.get("kind") == "logits":
+        return _logits(ctx, str(teacher), str(student), train)
     placement = ((ctx.plan.get("distributed") or {}).get("teacher") or {}).get("load", "whole")
     with common.generation_progress(ctx, "teacher") as update:
         answers = teacher_answers(
@@ -40,8 +45,20 @@ def distill_step(ctx) -> dict:  # noqa: ANN001 - the executor's Context
     kept = student_examples(train, answers)
     if not kept:
         raise FtcError(f"error: step '{ctx.step['id']}': the teacher gave no usable answer to learn from")
-    student = ctx.config.get("student") or ctx.plan.get("model.base")
     info = fine_tune(ctx, kept, model=str(student))
     info.update(objective="distill", teacher=ctx.config.get("teacher"), teacher_rows=len(kept))
+    atomic.write_json(ctx.dir / "train.json", info)
+    return info
+
+
+def _logits(ctx, teacher: str, student: str, train: list) -> dict:  # noqa: ANN001
+    from ftc.runtime.train.distill import load_teacher, logit_trainer_class
+
+    temperature = float(ctx.config.get("temperature") or DEFAULTS["distill_temperature"])
+    alpha = float(DEFAULTS["distill_alpha"] if ctx.config.get("alpha") is None else ctx.config["alpha"])
+    loaded = load_teacher(common.model_dir(ctx, teacher))
+    loaded.model.eval().requires_grad_(False)
+    info = fine_tune(ctx, train, model=student, trainer_class=logit_trainer_class(loaded.model, temperature, alpha))
+    info.update(objective="distill", kind="logits", teacher=teacher, temperature=temperature, alpha=alpha)
     atomic.write_json(ctx.dir / "train.json", info)
     return info

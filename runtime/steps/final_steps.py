@@ -188,11 +188,11 @@ def ladder(
         return out
     tuned_file = tuned["dir"] / common.PREDICTIONS
     kind = tuned["stages"].get("tuned", "train")
-    name = {"dpo": "dpo tune", "distill": "distilled student"}.get(kind, "tune")
+    name = {"dpo": "dpo tune", "orpo": "orpo tune", "kto": "kto tune", "distill": "distilled student"}.get(kind, "tune")
     against = "the untuned student (prompted base)" if kind == "distill" else "the best prompt"
     out.append(compare_stage(name, against, expects, root, tuned_file, base_file, seed) | {"gate": True})
-    if kind == "dpo":
-        out.append(_optional(tuned["dir"], "sft", "dpo", "its SFT start", expects, root, tuned_file, seed, "gain"))
+    if kind in ("dpo", "orpo", "kto"):
+        out.append(_optional(tuned["dir"], "sft", kind, "its SFT start", expects, root, tuned_file, seed, "gain"))
     if kind == "distill":
         out.append(
             _optional(

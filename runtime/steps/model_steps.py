@@ -12,8 +12,9 @@ from ftc.runtime.steps import common, retrieval
 from ftc.runtime.steps.spec import StepSpec, step
 from ftc.shared import atomic
 from ftc.shared.contract import GUARD as GUARD_NAME
+from ftc.shared.errors import FtcError
 
-TUNING_KINDS: tuple[str, ...] = ("train", "dpo", "distill")
+TUNING_KINDS: tuple[str, ...] = ("train", "dpo", "orpo", "kto", "distill")
 
 
 def _fixed_choice(ctx, train: list):  # noqa: ANN001 - the executor's Context
@@ -117,10 +118,13 @@ def baseline_meets_bar_guard(ctx) -> tuple[bool, str]:  # noqa: ANN001
 GUARD = StepSpec(GUARD_NAME, baseline_meets_bar_guard, reads=("expects",), needs_outputs_of=("baseline",))
 
 
-def fine_tune(ctx, train: list, model: str | None = None, lr: float | None = None) -> dict:  # noqa: ANN001
+def fine_tune(
+    ctx, train: list, model: str | None = None, lr: float | None = None, trainer_class: type | None = None
+) -> dict:  # noqa: ANN001
     """SFT of ``model`` (the plan's base by default) on ``train`` with the plan's hyper-parameters,
     resuming from the newest checkpoint in this step's folder; writes train.json and
-    loss_history.json. Shared by the train step and the distill step (which trains a student)."""
+    loss_history.json. Shared by the train step and the distill step (which trains a student;
+    ``trainer_class``: logit distillation's SFTTrainer with the teacher's loss, one process)."""
     from ftc.runtime.train.common import hp_values, resume_point
     from ftc.runtime.train.sft import split_validation, train_sft
 
@@ -141,6 +145,10 @@ def fine_tune(ctx, train: list, model: str | None = None, lr: float | None = Non
     base = common.model_dir(ctx, model)
     dist = ctx.plan.get("distributed") or {}
     with training_progress(ctx) as callback:
+        if launch.processes(dist) > 1 and trainer_class is not None:
+            raise FtcError(
+                f"error: step '{ctx.step['id']}': logit distillation runs in one process; plan it for one device"
+            )
         if launch.processes(dist) > 1:  # plan.distributed: accelerate launch (one process: as always)
             result = launch.train_sft(ctx.dir, dist, base, train, val, hp, method=method, callback=callback)
         else:
@@ -153,6 +161,7 @@ def fine_tune(ctx, train: list, model: str | None = None, lr: float | None = Non
                 method=method,
                 resume=True,
                 callbacks=[callback] if callback is not None else [],
+                trainer_class=trainer_class,
             )
     info = {
         "method": result.method,
@@ -261,11 +270,12 @@ def _stage_predictions(ctx, prompts: list[list[dict]], refs: list[str]) -> dict:
     kind = trained_kind(ctx)
     stages: dict = {"tuned": kind}
     sft = ctx.by_kind("train")
-    if kind == "dpo" and sft is not None and sft.status in ("ran", "cached"):
+    if kind in ("dpo", "orpo", "kto") and sft is not None and sft.status in ("ran", "cached"):
         stages["sft"] = _generate_stage(ctx, "sft", prompts, refs, common.model_dir(ctx), trained_output(ctx, "train"))
-    elif kind == "dpo":  # the dpo step starts from the base model when no train step ran
+    elif kind in ("dpo", "orpo", "kto"):  # the step starts from the base model when no train step ran
         atomic.write_json(
-            ctx.dir / STAGES / "sft" / "missing.json", {"why": "DPO started from the base model: no SFT stage ran"}
+            ctx.dir / STAGES / "sft" / "missing.json",
+            {"why": f"{kind.upper()} started from the base model: no SFT stage ran"},
         )
         stages["sft"] = f"{STAGES}/sft"
     if kind == "distill":

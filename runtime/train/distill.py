@@ -74,3 +74,89 @@ def teacher_answers(
 def student_examples(train: list[Example], answers: list[str]) -> list[Example]:
     """The train prompts with the teacher's answers as completions; empty answers are left out."""
     return [replace(e, completion=a) for e, a in zip(train, answers, strict=True) if a.strip()]
+
+
+# --- logit distillation (Hinton et al. 2015) --------------------------------------------------
+# The student trains on the data's own answers with SFT's prompt/completion rows and label mask;
+# at every answer token it also matches the teacher's softened next-token distribution (forward
+# KL, teacher || student, at temperature T, scaled by T^2 so its gradient keeps the CE's scale).
+# Only possible when both models share a tokenizer (the planner's R-DISTILL-KIND checks the vocab).
+
+
+def kd_loss(student_logits, teacher_logits, labels, temperature: float):  # noqa: ANN001, ANN201 - torch tensors
+    """Mean forward KL(teacher_T || student_T) * T^2 over the positions whose next token carries a
+    label (the same shift as the causal-LM loss); prompt and padding positions count for nothing."""
+    import torch.nn.functional as F
+
+    mask = labels[:, 1:] != -100
+    if not bool(mask.any()):
+        return student_logits.sum() * 0.0
+    s = student_logits[:, :-1][mask].float() / temperature
+    t = teacher_logits[:, :-1][mask].float() / temperature
+    kl = F.kl_div(F.log_softmax(s, dim=-1), F.log_softmax(t, dim=-1), log_target=True, reduction="batchmean")
+    return kl * temperature**2
+
+
+def ce_loss(student_logits, labels):  # noqa: ANN001, ANN201
+    import torch.nn.functional as F
+
+    return F.cross_entropy(
+        student_logits[:, :-1].reshape(-1, student_logits.size(-1)).float(),
+        labels[:, 1:].reshape(-1),
+        ignore_index=-100,
+    )
+
+
+def logit_trainer_class(teacher, temperature: float, alpha: float):  # noqa: ANN001, ANN201 - a frozen torch model
+    """An SFTTrainer whose loss is alpha * KD + (1 - alpha) * CE (TRL asks for a subclass
+    overriding ``compute_loss``; its fused loss has no logits to compare)."""
+    import torch
+    from trl import SFTTrainer
+
+    class LogitDistillTrainer(SFTTrainer):
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # noqa: ANN001, ANN201
+            labels = inputs["labels"]
+            forward = {k: v for k, v in inputs.items() if k != "labels"}
+            forward["use_cache"] = False
+            outputs = model(**forward)
+            with torch.no_grad():
+                teacher.to(outputs.logits.device)
+                target = teacher(**forward).logits
+            kd = kd_loss(outputs.logits, target, labels, temperature)
+            ce = ce_loss(outputs.logits, labels)
+            mode = "train" if model.training else "eval"
+            self._metrics[mode]["distill_kl"].append(float(kd.detach()))
+            self._metrics[mode]["distill_ce"].append(float(ce.detach()))
+            loss = alpha * kd + (1.0 - alpha) * ce
+            return (loss, outputs) if return_outputs else loss
+
+    return LogitDistillTrainer
+
+
+def train_logit_distill(
+    teacher_dir: Path,
+    student_dir: Path,
+    train: list[Example],
+    hp: dict,
+    out_dir: Path,
+    *,
+    temperature: float,
+    alpha: float,
+    method: str = "lora",
+    callbacks: tuple = (),
+):  # noqa: ANN201 - a common.TrainResult
+    """The student's SFT on ``train`` with the teacher's logits as a second target (see above)."""
+    from ftc.runtime.train.sft import train_sft
+
+    teacher = load_teacher(teacher_dir).model
+    teacher.eval().requires_grad_(False)
+    return train_sft(
+        student_dir,
+        train,
+        None,
+        hp,
+        out_dir,
+        method=method,
+        callbacks=callbacks,
+        trainer_class=logit_trainer_class(teacher, temperature, alpha),
+    )

@@ -107,8 +107,10 @@ def build_trainer(
     *,
     method: str = "lora",
     callbacks: Sequence = (),
+    trainer_class: type | None = None,
 ):
-    """The configured TRL ``SFTTrainer`` and the number of overlong train rows left out."""
+    """The configured TRL ``SFTTrainer`` (or ``trainer_class``, a subclass with its own loss: logit
+    distillation) and the number of overlong train rows left out."""
     if method not in ADAPTER_METHODS + ("full",):
         raise FtcError(f"method '{method}' is not supported by the SFT trainer (lora, dora, qlora or full)")
     from datasets import Dataset
@@ -137,7 +139,7 @@ def build_trainer(
         model = _load_4bit(Path(model_dir))
     else:
         model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype)
-    trainer = SFTTrainer(
+    trainer = (trainer_class or SFTTrainer)(
         model=model,
         args=_config(p, Path(out_dir) / CHECKPOINTS, bool(val_rows), padding_free),
         train_dataset=Dataset.from_list(to_rows(train)),
@@ -162,10 +164,13 @@ def train_sft(
     method: str = "lora",
     resume: bool = True,
     callbacks: Sequence = (),
+    trainer_class: type | None = None,
 ) -> TrainResult:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    trainer, dropped = build_trainer(model_dir, train, val, hp, out_dir, method=method, callbacks=callbacks)
+    trainer, dropped = build_trainer(
+        model_dir, train, val, hp, out_dir, method=method, callbacks=callbacks, trainer_class=trainer_class
+    )
     ckpt_dir = out_dir / CHECKPOINTS
     # A killed run left checkpoints: continue from the newest (optimizer, scheduler, RNG, step).
     last = last_checkpoint(ckpt_dir) if resume else None

@@ -278,7 +278,7 @@ SHAPES = Path(__file__).resolve().parents[1] / "golden" / "data-shapes"
 
 @pytest.mark.parametrize("name", ["sharegpt", "conversational-prompt-completion", "preference-messages",
                                   "preference-implicit-prompt", "preference-sharegpt", "preference-axolotl",
-                                  "preference-alpaca"])  # fmt: skip
+                                  "preference-alpaca", "kto"])  # fmt: skip
 def test_schema_data_prints_each_accepted_shape(capsys, name):
     code, out, _ = run(capsys, "schema", "data", name)
     doc = json.loads(out)
@@ -286,7 +286,7 @@ def test_schema_data_prints_each_accepted_shape(capsys, name):
 
 
 def test_schema_data_names_the_shapes_on_a_usage_error(capsys):
-    code, _, err = run(capsys, "schema", "data", "kto")
+    code, _, err = run(capsys, "schema", "data", "tools")
     assert code == 2 and "sharegpt" in err and "preference-sharegpt" in err
 
 

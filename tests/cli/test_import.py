@@ -99,6 +99,7 @@ def _row(fmt: str, columns: dict[str, str], rng: random.Random, i: int) -> dict:
         "instruction": {"instruction": q, "input": "", "output": a},
         "completion": {"prompt": q, "completion": a},
         "preference": {"prompt": q, "chosen": a, "rejected": b},
+        "kto": {"prompt": q, "completion": a if i % 2 else b, "label": bool(i % 2)},
         "text": {"text": f"{q} {a}"},
     }[fmt]
     return {columns.get(k, k): v for k, v in fields.items()}

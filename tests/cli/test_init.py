@@ -1,6 +1,6 @@
 """`ftc init DATA`: a starting recipe from a file of each accepted shape. The written recipe has
 the TODO goal (FTR212, so it cannot run by accident); once the goal is edited it lints clean and
-plans. KTO data, an unknown shape and an existing recipe are refused with the reason."""
+plans. KTO data is read as format = kto; an unknown shape and an existing recipe are refused with the reason."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ CASES = {
     "preference-sharegpt.json": ("preference", "expect rouge_l"),
     "preference-axolotl.jsonl": ("preference", "expect rouge_l"),
     "preference-alpaca.json": ("preference", "expect rouge_l"),
+    "kto.jsonl": ("kto", "expect rouge_l"),  # scored on its desirable answers; planned as KTO
 }
 GOAL = "Say which colour goes with the animal"
 
@@ -84,12 +85,6 @@ def test_init_writes_the_column_map_it_needed(project, capsys):
     recipe = (project / "qa.ftr").read_text()
     assert code == 0 and "format = instruction" in recipe and "columns" in out
     assert 'columns = { instruction = "question", output = "response" }' in recipe
-
-
-def test_init_refuses_kto_data_with_the_conversion(project, capsys):
-    shutil.copy(SHAPES / "kto.jsonl", project / "kto.jsonl")
-    code, out = run(capsys, "init", "kto.jsonl")
-    assert code == 1 and "KTO" in out and "label = true" in out and not (project / "kto.ftr").exists()
 
 
 def test_init_refuses_an_unknown_shape_and_names_its_keys(project, capsys):

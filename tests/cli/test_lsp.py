@@ -344,7 +344,7 @@ def test_completion_of_keys_blocks_values_and_files(session: Session, project: P
     assert not {"goal", "constraints", "eval"} & in_recipe  # set already, or a block there may be one of
 
     formats = [i.label for i in complete(session, uri, position(text, "format = ", 9))]
-    assert formats == ["chat", "instruction", "completion", "preference", "text", "documents"]
+    assert formats == ["chat", "instruction", "completion", "preference", "kto", "text", "documents"]
 
     files = complete(session, uri, position(text, '"data/', 6))
     assert [i.label for i in files] == ["tickets.jsonl"]

@@ -1,8 +1,9 @@
 """The peers' data shapes (issue 12): each golden file under tests/golden/data-shapes loads clean as
 the format a recipe reads it with, converts to canonical fields (roles mapped, preference sides as
 message lists, implicit prompts split), is described by `ftc schema data NAME`, and a malformed row
-of each shape is a bad row located by its line. KTO and tool-call rows are refused per row, never
-trained; a row of another shape in the same file is a bad row."""
+of each shape is a bad row located by its line. KTO rows load as format = kto with their label and
+are refused per row in any other format (never trained as SFT); tool-call rows are refused per
+row; a row of another shape in the same file is a bad row."""
 
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ from ftc.runtime.data import read_source
 from ftc.runtime.data.schemas import SHAPES, format_schema, schema_names
 
 SHAPES_DIR = Path(__file__).resolve().parents[1] / "golden" / "data-shapes"
-# golden file stem -> the format a recipe reads it with (KTO and tool files are refused)
+# golden file stem -> the format a recipe reads it with (tool files are refused)
 ACCEPTED = {
     "chat": "chat", "instruction": "instruction", "completion": "completion", "preference": "preference",
+    "kto": "kto",
     "text": "text", "sharegpt": "chat", "conversational-prompt-completion": "chat",
     "preference-messages": "preference", "preference-implicit-prompt": "preference",
     "preference-sharegpt": "preference", "preference-axolotl": "preference", "preference-alpaca": "preference",
@@ -208,7 +210,16 @@ def test_a_row_of_another_shape_in_the_file_is_a_bad_row(tmp_path):
 def test_kto_rows_are_refused_never_trained(fmt):
     result = _load(_file("kto"), fmt)
     assert result.records == [] and len(result.bad_rows) == 14
-    assert all("KTO" in b["reason"] and "label = true" in b["reason"] for b in result.bad_rows)
+    assert all("KTO" in b["reason"] and "format = kto" in b["reason"] for b in result.bad_rows)
+
+
+def test_kto_rows_load_as_kto_with_their_label():
+    result = _load(_file("kto"), "kto")
+    labels = [r.fields["label"] for r in result.records]
+    assert result.bad_rows == [] and labels == [
+        bool(json.loads(x)["label"]) for x in _file("kto").read_text().splitlines()
+    ]
+    assert set(result.records[0].fields) == {"prompt", "completion", "label"}
 
 
 def test_kto_row_inside_a_chat_file_is_named_as_kto(tmp_path):
@@ -282,15 +293,17 @@ def test_planner_row_text_is_the_canonical_text(tmp_path, empty_caches):
     assert json.loads(facts.answers[0]) == {"animal": "cat", "colour": "red"}
 
 
-def test_planner_refuses_kto_data_with_ftr321(tmp_path, empty_caches):
+def test_planner_reads_labelled_completion_rows_as_kto_and_refuses_them_as_chat(tmp_path, empty_caches):
     from ftc.compiler.lang.frontend import check_text
     from ftc.compiler.plan.facts import FactError, source_facts
 
     (tmp_path / "k.jsonl").write_bytes(_file("kto").read_bytes())
     recipe, _ = check_text(_recipe(tmp_path, "k.jsonl", "completion"), str(tmp_path / "r.ftr"), recipe_dir=tmp_path)
+    assert source_facts(recipe.data[0], str(tmp_path)).format == "kto"
+    recipe, _ = check_text(_recipe(tmp_path, "k.jsonl", "chat"), str(tmp_path / "r.ftr"), recipe_dir=tmp_path)
     with pytest.raises(FactError) as info:
         source_facts(recipe.data[0], str(tmp_path))
-    assert info.value.diagnostic.code == "FTR321" and "label = true" in info.value.diagnostic.hint
+    assert info.value.diagnostic.code == "FTR321" and "format = kto" in info.value.diagnostic.hint
 
 
 def test_kto_rows_in_a_csv_file_are_refused_too(tmp_path):
@@ -305,6 +318,8 @@ def test_kto_rows_in_a_csv_file_are_refused_too(tmp_path):
     result = _load(path, "completion")
     assert result.records == [] and [b["line"] for b in result.bad_rows] == [2, 3]
     assert all("KTO" in b["reason"] for b in result.bad_rows)
+    # Read as kto, the CSV's text true/False are the booleans they spell.
+    assert [r.fields["label"] for r in _load(path, "kto").records] == [True, False]
 
 
 def test_a_final_answer_marked_weight_0_is_refused_not_trained(tmp_path):

@@ -35,7 +35,16 @@ def test_every_step_kind_of_the_contract_is_registered_with_a_consistent_spec() 
         assert spec.kind == kind and callable(spec.fn)
         assert set(spec.needs_outputs_of) <= set(STEP_KINDS) - {kind}, kind
         assert all(r and not r.startswith(("steps", "project_root")) for r in spec.reads), kind
-    assert {k for k, s in STEPS.items() if s.guarded} == {"lr_probe", "synthesize", "train", "dpo", "distill", "eval"}
+    assert {k for k, s in STEPS.items() if s.guarded} == {
+        "lr_probe",
+        "synthesize",
+        "train",
+        "dpo",
+        "orpo",
+        "kto",
+        "distill",
+        "eval",
+    }
     assert {k for k, s in STEPS.items() if s.content_keyed} == {"load", "clean", "dedup", "split"}
     assert step_package.GUARD.reads == ("expects",) and GUARD.needs_outputs_of == ("baseline",)
 
