@@ -58,12 +58,6 @@ def kto_rows(rows: Sequence[dict], system: str) -> list[dict]:
     return out
 
 
-def _bf16() -> bool:
-    import torch
-
-    return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
-
-
 def orpo_text_rows(rows: Sequence[dict], tokenizer: Any) -> list[dict]:
     """Conversational pairs rendered with the chat template, as ORPO's text rows. TRL's ORPO appends
     the EOS token unless the answer already ends with it, and a rendered turn ends with the
@@ -109,12 +103,12 @@ def orpo_trainer(
     policy, _reference, peft_config = load_models(base, sft_output, p)
     del _reference  # ORPO has no reference model (the memory model counts none)
     args = ORPOConfig(
-        **trainer_arguments(p, Path(out_dir) / CHECKPOINTS),
+        # precision from the plan; auto stays fp32 on a CPU, as DPO (bf16 autocast was measured for SFT only)
+        **trainer_arguments(p, Path(out_dir) / CHECKPOINTS, cpu_autocast=False),
         beta=beta,
         learning_rate=lr,
         max_length=int(p["max_length"]),
         save_steps=int(p["save_steps"]),
-        bf16=_bf16(),
     )
     return ORPOTrainer(
         model=policy,
@@ -147,7 +141,8 @@ def kto_trainer(
     policy, reference, peft_config = load_models(base, sft_output, p)
     desirable = sum(1 for r in rows if r["label"])
     args = KTOConfig(
-        **trainer_arguments(p, Path(out_dir) / CHECKPOINTS),
+        # precision from the plan; auto stays fp32 on a CPU, as DPO (bf16 autocast was measured for SFT only)
+        **trainer_arguments(p, Path(out_dir) / CHECKPOINTS, cpu_autocast=False),
         beta=beta,
         learning_rate=lr,
         max_length=int(p["max_length"]),
@@ -155,7 +150,6 @@ def kto_trainer(
         # The KTO paper's weighting for unbalanced data: desirable and undesirable examples weigh
         # the same in total (the undesirable side is weighted by desirable / undesirable).
         undesirable_weight=desirable / max(1, len(rows) - desirable) if desirable and desirable < len(rows) else 1.0,
-        bf16=_bf16(),
     )
     return KTOTrainer(
         model=policy,

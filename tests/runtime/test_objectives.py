@@ -235,7 +235,11 @@ def test_the_orpo_step_trains_preference_pairs_in_one_stage(tmp_path):
     step = ("orpo", ["split"], {"model": "smollm2-135m-instruct", "beta": 0.1, "lr": 1e-4, "sources": ["pairs"]})
     result = _run_plan(tmp_path, _source("pairs", "preference"), step)
     info = json.loads((result.outcomes["orpo"].dir / "train.json").read_text())
-    assert info["objective"] == "orpo" and info["global_step"] == 2 and info["train_rows"] == 6
+    # nothing but pairs: a share of them is held out for the gate (their prompts scored against
+    # the chosen answers), and ORPO trains on the rest
+    held = len((result.run_dir / "split" / "holdout.jsonl").read_text().splitlines())
+    assert held >= 1
+    assert info["objective"] == "orpo" and info["global_step"] == 2 and info["train_rows"] == 6 - held
     history = json.loads((result.outcomes["orpo"].dir / "loss_history.json").read_text())
     assert any("log_odds_ratio" in h for h in history)
 
