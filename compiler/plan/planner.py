@@ -22,7 +22,16 @@ from ftc.compiler.plan.estimates import check_budget, estimate, plan_searches
 from ftc.compiler.plan.facts import ModelFacts
 from ftc.compiler.plan.method import decide_method
 from ftc.compiler.plan.power import check_power
-from ftc.compiler.plan.state import GB, Decisions, Facts, gather, human_count, response_tokens, system_prompt
+from ftc.compiler.plan.state import (
+    GB,
+    Decisions,
+    Facts,
+    gather,
+    human_count,
+    response_tokens,
+    system_prompt,
+    used_rows,
+)
 from ftc.compiler.plan.steps import build_steps, max_new_tokens, score_by
 from ftc.shared.contract import expect_label
 
@@ -239,6 +248,7 @@ def assemble(f: Facts, d: Decisions, est: dict[str, Any], new_tokens: int, out_d
         r.export.merged,
         prompt_search=d.prompt_search,
         lr_probe=d.lr_probe,
+        revisions={n: s.revision for n, s in f.sources.items() if s.revision is not None},
     )
     expects = [_expect_json(e, root) for e in r.eval.expects]
     for step in steps:
@@ -251,10 +261,7 @@ def assemble(f: Facts, d: Decisions, est: dict[str, Any], new_tokens: int, out_d
         "plan_version": PLAN_VERSION,
         "recipe": {"name": r.name, "path": facts.rel_path(r.path, root), "sha256": _sha256(r.path)},
         "project_root": facts.rel_path(root, out_dir),
-        "inputs": [
-            {"name": s.name, "path": s.path, "sha256": s.sha256, "rows": s.rows, "bytes": s.bytes, "format": s.format}
-            for s in f.sources.values()
-        ],
+        "inputs": _inputs(f),
         "goal": {"kind": r.goal.kind, "text": r.goal.text, "knowledge_text": r.goal.knowledge_text},
         "model": _model_json(f),
         "strategy": d.strategy,
@@ -274,6 +281,25 @@ def assemble(f: Facts, d: Decisions, est: dict[str, Any], new_tokens: int, out_d
             if x.severity != "error"
         ],
     }
+
+
+def _inputs(f: Facts) -> list[dict[str, Any]]:
+    """The data lock, one entry per source; a hub source adds its revision, config and split, and
+    a capped or weighted source the rows the run will use (the plan's data funnel)."""
+    used = used_rows(f.recipe, f.sources)
+    by_name = {s.name: s for s in f.recipe.data}
+    out = []
+    for s in f.sources.values():
+        item: dict[str, Any] = {
+            "name": s.name, "path": s.path, "sha256": s.sha256, "rows": s.rows, "bytes": s.bytes, "format": s.format
+        }  # fmt: skip
+        if s.revision is not None:
+            src = by_name[s.name]
+            item.update(revision=s.revision, config=src.config, split=src.split)
+        if s.max_rows is not None or s.weight is not None:
+            item.update(max_rows=s.max_rows, weight=s.weight, used_rows=used[s.name])
+        out.append(item)
+    return out
 
 
 def _model_json(f: Facts) -> dict[str, Any]:

