@@ -140,8 +140,8 @@ def _hub_model_facts(ref: ModelRef) -> ModelFacts:
             f"model '{ref.name}' is not in the Hugging Face cache ({hf_hub_cache()}) and ftc plans offline",
             ref.span,
             f"fetch its config and tokenizer (not the weights) with `hf download {ref.name} {files_}`, "
-            f"or let ftc fetch them: `{ALLOW_DOWNLOAD_ENV}=1 ftc plan RECIPE`; `ftc run RECIPE --allow-download` "
-            "fetches the whole model",
+            f"or let ftc fetch them: `ftc plan RECIPE --allow-download` (or {ALLOW_DOWNLOAD_ENV}=1); "
+            "`ftc run RECIPE --allow-download` fetches the whole model",
         )
     )
 

@@ -20,7 +20,6 @@ from typing import Any
 from ftc.compiler.lang.diagnostics import error
 from ftc.compiler.lang.recipe import DataSource
 from ftc.compiler.plan.facts import (
-    ALLOW_DOWNLOAD_ENV,
     FactError,
     SourceFacts,
     answer_text,
@@ -64,7 +63,7 @@ def snapshot(src: DataSource, revision: str | None = None) -> Path:
         f"the dataset{pinned} is not in the Hugging Face cache ({hf_hub_cache()}) and ftc reads data offline",
         f"fetch it once with `hf download --repo-type dataset {src.hub}"
         + (f" --revision {revision}" if revision else "")
-        + f"`, or let ftc fetch it: `{ALLOW_DOWNLOAD_ENV}=1 ftc plan RECIPE` or `ftc run RECIPE --allow-download`",
+        + "`, or let ftc fetch it: `ftc plan RECIPE --allow-download` or `ftc run RECIPE --allow-download`",
     )
 
 

@@ -95,7 +95,7 @@ def test_an_uncached_hub_model_is_ftr302_naming_the_command(tmp_path, monkeypatc
     d = info.value.diagnostic
     assert d.code == "FTR302" and "not in the Hugging Face cache" in d.message
     assert "hf download acme/tiny-chat config.json tokenizer.json tokenizer_config.json" in d.hint
-    assert "FTC_ALLOW_DOWNLOAD=1 ftc plan RECIPE" in d.hint and "--allow-download" in d.hint
+    assert "ftc plan RECIPE --allow-download" in d.hint and "ftc run RECIPE --allow-download" in d.hint
 
 
 def test_with_downloads_allowed_only_config_and_tokenizer_are_fetched(tmp_path, monkeypatch):

@@ -129,7 +129,7 @@ def test_an_uncached_hub_dataset_is_a_located_error_naming_the_command(project):
         compile_recipe(path)
     text = str(info.value)
     assert "FTR301" in text and "r.ftr:4:3" in text
-    assert "hf download --repo-type dataset acme/missing" in text and "FTC_ALLOW_DOWNLOAD=1 ftc plan" in text
+    assert "hf download --repo-type dataset acme/missing" in text and "ftc plan RECIPE --allow-download" in text
 
 
 def test_a_pinned_revision_gone_from_the_cache_makes_the_lock_stale(project, tmp_path):
@@ -193,3 +193,40 @@ def test_bad_hub_max_rows_and_weight_values_are_located_errors(project, sources,
     errors = [d for d in diags if d.severity == "error"]
     assert any(message in d.message for d in errors), [d.message for d in errors]
     assert all(d.span.line >= 4 for d in errors)  # on the data source's line, not the recipe's
+
+
+def test_ftc_plan_allow_download_fetches_a_hub_dataset_and_a_model_config(project, tmp_path, monkeypatch, capsys):
+    """`ftc plan --allow-download`: the model's config.json and tokenizer files and the dataset are
+    fetched into the cache. The downloads are fakes (no network here) that write what the hub would,
+    in the cache layout; the test checks what was asked for and that the plan reads it."""
+    import huggingface_hub
+
+    from ftc.compiler.cli.main import main
+
+    asked: list[tuple[str, str]] = []
+    config = {"model_type": "llama", "hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4,
+              "num_key_value_heads": 2, "num_hidden_layers": 2, "vocab_size": 1000}  # fmt: skip
+
+    def fake_file(repo_id: str, filename: str, **_: object) -> str:
+        asked.append((repo_id, filename))
+        snap = tmp_path / "hf" / "hub" / "models--acme--tiny-chat" / "snapshots" / REV
+        snap.mkdir(parents=True, exist_ok=True)
+        (snap / filename).write_text(json.dumps(config) if filename == "config.json" else "{}")
+        return str(snap / filename)
+
+    def fake_snapshot(repo_id: str, repo_type: str | None = None, **_: object) -> str:
+        asked.append((repo_id, f"snapshot of a {repo_type}"))
+        return str(cache_dataset(tmp_path / "hf", repo_id, {"train.parquet": sharegpt_rows(60)}))
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_file)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot)
+    monkeypatch.setenv("FTC_ALLOW_DOWNLOAD", "0")  # the flag sets it; monkeypatch restores it afterwards
+    path = write_recipe(project, f'  data "c" {{ path = "hf://acme/fresh" format = chat {SHAREGPT} }}\n')
+    path.write_text(path.read_text().replace("smollm2-135m-instruct", "acme/tiny-chat"))
+    assert main(["plan", str(path), "--json"]) == 1  # offline by default: nothing is fetched
+    assert asked == [] and "--allow-download" in capsys.readouterr().err
+    assert main(["plan", str(path), "--json", "--allow-download"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert ("acme/fresh", "snapshot of a dataset") in asked
+    assert [f for r, f in asked if r == "acme/tiny-chat"] == ["config.json", "tokenizer.json", "tokenizer_config.json"]
+    assert plan["model"]["layers"] == 2 and plan["inputs"][0]["rows"] == 60 and plan["inputs"][0]["revision"] == REV
