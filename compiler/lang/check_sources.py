@@ -110,19 +110,20 @@ def _hub_keys_fit(ctx: Context, child: Checked, fmt: str, hub: str | None) -> bo
     return True
 
 
-def check_weights(ctx: Context, sources: list[DataSource], eval_data: str | None) -> None:
+def check_weights(ctx: Context, sources: list[tuple[Checked, DataSource]], eval_data: str | None) -> None:
     """`weight` mixes the sources one training stage reads: set on all of them or on none, never on
     a source that is not mixed (documents, the eval source) or on the only source of its stage."""
+    where = {src.name: child.nodes["weight"].key_span for child, src in sources if "weight" in child.nodes}
     stages: dict[str, list[DataSource]] = {"sft": [], "preference": []}
-    for src in sources:
-        if src.weight is None:
-            pass
-        elif src.format == "documents" or src.name == eval_data:
-            why = "documents are retrieved, not trained on" if src.format == "documents" else "it is the eval source"
-            ctx.err("FTR102", f"`weight` on '{src.name}', which is not mixed into training: {why}", src.span)
+    for _child, src in sources:
+        if src.format == "documents" or src.name == eval_data:
+            if src.weight is not None:
+                why = (
+                    "documents are retrieved, not trained on" if src.format == "documents" else "it is the eval source"
+                )
+                ctx.err("FTR102", f"`weight` on '{src.name}', which is not mixed into training: {why}", where[src.name])
             continue
-        if src.format != "documents" and src.name != eval_data:
-            stages["preference" if src.format == "preference" else "sft"].append(src)
+        stages["preference" if src.format == "preference" else "sft"].append(src)
     for group in stages.values():
         weighted = [s for s in group if s.weight is not None]
         if not weighted:
@@ -131,15 +132,16 @@ def check_weights(ctx: Context, sources: list[DataSource], eval_data: str | None
             ctx.err(
                 "FTR102",
                 f"`weight` on '{group[0].name}', the only source of its training stage: there is nothing to mix",
-                group[0].span,
+                where[group[0].name],
                 "drop the weight; `max_rows` caps a single source",
             )
         elif len(weighted) < len(group):
-            unset = ", ".join(f"'{s.name}'" for s in group if s.weight is None)
+            unset = [s for s in group if s.weight is None]
+            names = ", ".join(f"'{s.name}'" for s in unset)
             ctx.err(
                 "FTR106",
-                f"`weight` is set on '{weighted[0].name}' but not on {unset}: a mixture needs every share",
-                weighted[0].span,
+                f"`weight` is set on '{weighted[0].name}' but not on {names}: a mixture needs every share",
+                unset[0].span,
                 "give every source of the mixture a weight, e.g. weight = 1",
             )
 

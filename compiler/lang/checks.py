@@ -184,7 +184,7 @@ def build_recipe(ctx: Context, recipe: Checked, path: str) -> Recipe | None:
     names = {s.name for _c, s in sources if s is not None} | {c.node.label.value for c, _s in sources if c.node.label}
     eval_spec = build_eval(ctx, eval_block, names) if eval_block else None
     if all(s is not None for _c, s in sources):  # one failed source would make the mixture look different
-        check_weights(ctx, [s for _c, s in sources if s is not None], eval_spec.eval_data if eval_spec else None)
+        check_weights(ctx, [(c, s) for c, s in sources if s is not None], eval_spec.eval_data if eval_spec else None)
     if ctx.diags or eval_spec is None or any(s is None for _c, s in sources):
         return None
     v = recipe.values
