@@ -230,3 +230,13 @@ def test_ftc_plan_allow_download_fetches_a_hub_dataset_and_a_model_config(projec
     assert ("acme/fresh", "snapshot of a dataset") in asked
     assert [f for r, f in asked if r == "acme/tiny-chat"] == ["config.json", "tokenizer.json", "tokenizer_config.json"]
     assert plan["model"]["layers"] == 2 and plan["inputs"][0]["rows"] == 60 and plan["inputs"][0]["revision"] == REV
+
+
+def test_lint_counts_examples_after_max_rows(project):
+    """FTR202 (too few examples) sees the rows a run keeps, not the rows in the file."""
+    _, diags = load_recipe(write_recipe(project, '  data "a" { path = "local.jsonl" format = chat max_rows = 8 }\n'))
+    assert [d.message for d in diags if d.code == "FTR202"] == [
+        "only 6 training examples after the holdout; a fine-tune needs at least 10"
+    ]
+    _, diags = load_recipe(write_recipe(project, '  data "a" { path = "local.jsonl" format = chat }\n'))
+    assert not [d for d in diags if d.code == "FTR202"]  # 30 rows, 24 after the holdout
