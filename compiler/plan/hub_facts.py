@@ -95,7 +95,9 @@ def split_files(src: DataSource, folder: Path) -> list[Path]:
     if configs:
         chosen = _choose_config(src, configs)
         patterns = _config_patterns(chosen.get("data_files"), name)
-        found = sorted({p for pattern in patterns for p in folder.glob(pattern) if _is_data(p)})
+        # a README is downloaded text: a pattern may only name files inside the snapshot
+        safe = [p for p in patterns if p and not p.startswith("/") and ".." not in p.split("/")]
+        found = sorted({p for pattern in safe for p in folder.glob(pattern) if _is_data(p)})
     else:
         if src.config is not None:
             raise _fail(src, f"the dataset defines no configurations, so config = \"{src.config}\" names none",
@@ -161,7 +163,9 @@ def _config_patterns(data_files: Any, split: str) -> list[str]:
 
 def _by_split_keyword(folder: Path, split: str) -> list[Path]:
     every = sorted(p for p in folder.rglob("*") if _is_data(p) and not p.name.startswith("."))
-    words = SPLIT_WORDS.get(split, (split,))
+    if split not in SPLIT_WORDS:  # another name: datasets' `data/{split}-00000-of-00001.parquet` shape
+        return [p for p in every if p.name.startswith(f"{split}-") or split in p.relative_to(folder).parts[:-1]]
+    words = SPLIT_WORDS[split]
     named = [p for p in every if _split_of(p.relative_to(folder).as_posix()) is not None]
     if not named:  # no file names a split: datasets puts every file in train
         return every if split == "train" else []

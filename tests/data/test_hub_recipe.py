@@ -240,3 +240,28 @@ def test_lint_counts_examples_after_max_rows(project):
     ]
     _, diags = load_recipe(write_recipe(project, '  data "a" { path = "local.jsonl" format = chat }\n'))
     assert not [d for d in diags if d.code == "FTR202"]  # 30 rows, 24 after the holdout
+
+
+@pytest.mark.parametrize(
+    "files, split",
+    [
+        ({"data/train-00000-of-00001.parquet": 7, "data/test-00000-of-00001.parquet": 3}, "test"),
+        ({"train.parquet": 5, "validation.parquet": 4, "test.parquet": 2}, "validation"),
+        ({"train/part0.parquet": 6, "train/part1.parquet": 2, "dev/part0.parquet": 3}, "train"),
+        ({"rows.parquet": 9}, "train[:30%]"),
+        ({"data/train-00000-of-00001.parquet": 4, "data/extra-00000-of-00001.parquet": 5}, "extra[1:]"),
+    ],
+)
+def test_the_planner_picks_the_split_files_load_dataset_reads(tmp_path, monkeypatch, files, split):
+    """The planner's count (no `datasets` in the compiler) equals what `load_dataset` loads."""
+    from datasets import load_dataset
+
+    from ftc.compiler.lang.recipe import DataSource
+    from ftc.compiler.plan.hub_facts import hub_source_facts
+
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    snap = cache_dataset(tmp_path / "hf", "acme/layout", {rel: sharegpt_rows(n) for rel, n in files.items()})
+    src = DataSource("s", "hf://acme/layout", "hf://acme/layout", "chat", hub="acme/layout", split=split)
+    assert hub_source_facts(src).rows == len(load_dataset(str(snap), split=split))
