@@ -16,6 +16,7 @@ from hub_support import REV, cache_dataset, sharegpt_rows
 
 from ftc.compiler.lang.frontend import load_recipe
 from ftc.compiler.plan.compile import compile_recipe
+from ftc.compiler.plan.io import read_plan, write_plan
 from ftc.compiler.plan.lock import check_paths, stale_inputs
 from ftc.compiler.plan.render import render_plan
 from ftc.runtime.executor import Executor, RunOptions
@@ -92,6 +93,8 @@ def test_the_plan_counts_a_hub_split_a_cap_and_a_mixture_and_pins_the_revision(p
     assert "hf://acme/chats [train[:50%]] @01234567" in text and "1 (50%)" in text
     check_paths(plan, project, allow_outside=False)  # a hub path is not a file of the project
     assert stale_inputs(plan, project) == []
+    write_plan(plan, project / "plan.json")  # the schema takes the hub and mixture keys, both ways
+    assert read_plan(project / "plan.json") == plan
 
 
 def test_the_data_steps_load_the_hub_split_and_apply_max_rows_and_weight(project):
