@@ -5,7 +5,8 @@ from __future__ import annotations
 import yaml
 
 from ftc.compiler.importers import TOOLS, translate
-from ftc.compiler.importers.build import render_notes, render_table
+from ftc.compiler.importers.build import render_fetch, render_notes, render_table
+from ftc.compiler.importers.common import fetch_commands
 from ftc.compiler.importers.core import Carry, Entry, Handle, key_spec
 
 # The example the page shows, translated afresh every time the page is generated: the page can
@@ -105,9 +106,10 @@ def example() -> str:
     """`ftc import lora.yaml -o lora.ftr` on EXAMPLE: the config, the table, the notes, the recipe."""
     result = translate(yaml.safe_load(EXAMPLE), "axolotl", "lora.yaml", "/project", "/project")
     table = render_table(result.rows, "axolotl", "lora.yaml")
+    fetch = render_fetch(fetch_commands(result.sources, lambda _repo: False), "lora.ftr")  # as on a fresh machine
     return (
         f"## Example\n\n`lora.yaml` (axolotl):\n\n```yaml\n{EXAMPLE}```\n\n`ftc import lora.yaml -o lora.ftr` prints\n\n"
-        f"```text\n{table}\nEdit the recipe:\n{render_notes(result.notes)}```\n\nand writes\n\n```hcl\n{result.recipe}```\n"
+        f"```text\n{table}\nEdit the recipe:\n{render_notes(result.notes)}{fetch}```\n\nand writes\n\n```hcl\n{result.recipe}```\n"
     )
 
 

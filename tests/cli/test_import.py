@@ -26,6 +26,7 @@ from ftc.compiler.importers import TOOLS, core, detect, read_config
 from ftc.compiler.importers.build import GOAL_PLACEHOLDER
 from ftc.compiler.importers.docs import docs_page
 from ftc.compiler.lang.formatter import format_text
+from ftc.shared.hub import split_name
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "import"
@@ -105,8 +106,10 @@ def _row(fmt: str, columns: dict[str, str], rng: random.Random, i: int) -> dict:
 
 
 def write_data(folder: Path, sources: list[dict]) -> None:
-    """Rows of each source's format under its column names, in the file type its suffix names."""
+    """Rows of each local source's format under its column names, in the file type its suffix names."""
     for i, src in enumerate(sources):
+        if src["hub"]:
+            continue
         rng = random.Random(i)
         rows = [_row(src["format"], src["columns"], rng, n) for n in range(ROWS)]
         path = folder / src["path"]
@@ -122,6 +125,27 @@ def write_data(folder: Path, sources: list[dict]) -> None:
             path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
 
 
+def cache_hub_data(hf_home: Path, sources: list[dict]) -> None:
+    """What `hf download --repo-type dataset ID` leaves: each hub source's config and split as a
+    Parquet file in a cached snapshot (a README `configs` header names the config), no network."""
+    from data.hub_support import cache_dataset  # tests/ is on sys.path (its conftest.py)
+
+    for i, src in enumerate(sources):
+        if not src["hub"]:
+            continue
+        rng = random.Random(100 + i)
+        rows = [_row(src["format"], src["columns"], rng, n) for n in range(ROWS * 3)]  # a slice keeps enough
+        split = split_name(src["split"] or "train")
+        config = src["config"]
+        rel = f"{config or 'data'}/{split}-00000-of-00001.parquet"
+        readme = (
+            f"---\nconfigs:\n- config_name: {config}\n  data_files:\n  - split: {split}\n    path: {rel}\n---\n"
+            if config
+            else ""
+        )
+        cache_dataset(hf_home, src["hub"], {rel: rows}, readme=readme)
+
+
 # --- the round trip ----------------------------------------------------------------------------
 def test_every_fixture_has_goldens():
     assert len(NAMES) >= 10 and {n.split("-")[0] for n in NAMES} >= {"axolotl", "llama", "torchtune", "oumi"}
@@ -130,7 +154,7 @@ def test_every_fixture_has_goldens():
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_import_then_plan(capsys, project, name):
+def test_import_then_plan(capsys, project, empty_caches, name):
     code, raw, _ = run_cli(capsys, "import", f"{name}.yaml", "--json")
     first = json.loads(raw)
     # Before the data exists the recipe points at missing files: exit 1, and the diagnostics say so.
@@ -148,6 +172,15 @@ def test_import_then_plan(capsys, project, name):
     (project / "recipe.ftr").write_text(
         recipe.replace(GOAL_PLACEHOLDER, "Answer support questions politely"), encoding="utf-8"
     )
+    hub = [s for s in first["sources"] if s["hub"]]
+    if hub:
+        # Hub datasets are read offline from the cache: until fetched, planning says which command fetches them,
+        # as the import's summary did.
+        assert [f"hf download --repo-type dataset {s['hub']}" for s in hub] == first["fetch"]
+        assert "Fetch the hub datasets" in table and "ftc plan recipe.ftr --allow-download" in table
+        code, _, err = run_cli(capsys, "plan", "recipe.ftr", "--json")
+        assert code == 1 and "error[FTR301]" in err and "hf download --repo-type dataset" in err, err
+        cache_hub_data(empty_caches / "hf", first["sources"])
     code, plan, err = run_cli(capsys, "plan", "recipe.ftr", "--json")
     assert code == 0, err
     assert json.loads(plan)["recipe"]["name"] == first["recipe"].split('recipe "', 1)[1].split('"', 1)[0]
@@ -179,9 +212,13 @@ def test_carries_what_the_language_has(project):
     assert rows["learning_rate"].status == "carried" and rows["learning_rate"].target == "train.lr = 0.0002"
     assert rows["val_set_size"].target == "eval.holdout = 5%"
     assert rows["optimizer"].status == "decided" and rows["optimizer"].target == "R-METHOD-BY-MEMORY"
-    assert (
-        rows["datasets[1].path"].status == "dropped" and rows["datasets[1].path"].attention
-    )  # a hub id: a placeholder
+    hub = rows["datasets[1].path"]  # a hub dataset id: read from the hub cache, not a placeholder to fill
+    assert (hub.status, hub.target, hub.attention) == (
+        "carried",
+        'data.FineTome-100k.path = "hf://mlabonne/FineTome-100k"',
+        False,
+    )
+    assert rows["datasets[1].split"].target == 'data.FineTome-100k.split = "train[:20%]"'
     unknown = {r.key: r for r in import_config("axolotl-mixture-fsdp.yaml").rows}["future_axolotl_option"]
     assert (unknown.status, unknown.note) == ("dropped", "not a key ftc knows from axolotl")
 
