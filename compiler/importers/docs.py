@@ -18,6 +18,7 @@ datasets:
     type: alpaca
   - path: mlabonne/FineTome-100k
     type: chat_template
+    split: train[:20%]
     field_messages: conversations
 val_set_size: 0.05
 sequence_len: 2048
@@ -56,9 +57,18 @@ keys by dotted path (`datasets[0].path`, `optimizer.lr`):
 - **dropped**: nothing in ftc corresponds, and the row says why. A key the table below does not
   list is dropped as "not a key ftc knows from <tool>": still listed, never silently.
 
-A `!` marks what needs you: a hub dataset id becomes a data block whose path is a placeholder
-(`data/<name>.jsonl`) to fill with that dataset's rows, since ftc reads local files; KTO's unpaired
-labelled rows are refused and get a placeholder for prompt/chosen/rejected pairs. The goal cannot
+A Hugging Face dataset id becomes a hub source, `path = "hf://owner/name"`, with the
+configuration and split the config names (`config = "main"`, `split = "train[:20%]"`, slices
+included); a per-dataset sample count becomes `max_rows` and mixture shares (LLaMA-Factory's
+`interleave_probs`, oumi's `mixture_proportion`) become each source's `weight`. `ftc plan` reads hub
+datasets offline from the local Hugging Face cache (and reports FTR301 for one that is not there), so
+the import ends with the `hf download --repo-type dataset ...` commands for those not cached yet,
+or `ftc plan RECIPE --allow-download` to let ftc fetch them. Local files keep their paths.
+
+A `!` marks what needs you. A name that is neither a file nor a hub id (a ModelScope-only or
+script dataset, an unknown LLaMA-Factory name) gets a placeholder path (`data/<name>.jsonl`) to fill
+with that dataset's rows; KTO's unpaired labelled rows are refused and get a placeholder for
+prompt/chosen/rejected pairs. The goal cannot
 be imported: the recipe says `goal = behavior("TODO: ...")` with an `# EDIT` comment above it, and
 the command lists it under "Edit the recipe", with the expectations (`expect ...`,
 `beat baseline by`) that no source config states. Every import writes `device = cuda` (these tools
@@ -68,7 +78,7 @@ configs do not say how many GPUs there are, so the recipe asks you to set `gpus`
 
 Local paths in the source are read relative to the current folder (where the tool ran) and written
 relative to the recipe's folder. The exit code is 0 when the written recipe has no lint errors, 1
-when some remain (listed, e.g. a placeholder file that does not exist yet), 2 for usage errors
+when some remain (listed, e.g. a local file that does not exist yet), 2 for usage errors
 (unreadable YAML, with its line and column; not a mapping; an unknown or mismatched `--from`).
 `-o FILE` never overwrites an existing file without `--force`.
 

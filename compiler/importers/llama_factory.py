@@ -190,11 +190,10 @@ def _dataset_source(draft: Draft, name: str, stage: str) -> tuple[str, bool, str
         return src.name, True, "not a file ftc can read", True
     path = draft.local_path(os.path.join(folder, entry["file_name"]))
     src = draft.add_source(name, path, fmt, columns, f"From {folder}/dataset_info.json `{name}` ({formatting}).")
-    if entry.get("num_samples") is not None:
-        notes.append(_num_samples(src, entry["num_samples"]))
     for n in notes:
         draft.note(f"data `{src.name}`: {n}")
-    return src.name, False, "; ".join(notes), bool(notes)
+    told = [_num_samples(src, entry["num_samples"])] if entry.get("num_samples") is not None else []
+    return src.name, False, "; ".join([*notes, *told]), bool(notes)
 
 
 def _hub_source(
@@ -209,19 +208,18 @@ def _hub_source(
             told.append(f"{key} {entry[key]}" + ("" if r.status == "carried" else f" not carried: {r.note}"))
     if entry.get("folder") is not None:
         notes.append(f"folder `{entry['folder']}` of the dataset is not in the language: ftc reads the whole split")
-    if entry.get("num_samples") is not None:
-        notes.append(_num_samples(src, entry["num_samples"]))
     for n in notes:
         draft.note(f"data `{src.name}`: {n}")
     said = f"hub dataset {repo}" + (f" ({', '.join(told)})" if told else "")
-    return src.name, False, "; ".join([said, *notes]), bool(notes)
+    samples = [_num_samples(src, entry["num_samples"])] if entry.get("num_samples") is not None else []
+    return src.name, False, "; ".join([said, *notes, *samples]), bool(notes)
 
 
 def _num_samples(src: Source, value: Any) -> str:
     r = c.cap("num_samples", value, src, "")
     if r.status != "carried":
         return f"num_samples {value} not carried: {r.note}"
-    return f"num_samples {value} carried as max_rows (ftc never repeats rows to reach it)"
+    return f"num_samples {value} carried as max_rows = {src.max_rows} (a seeded random sample; ftc never repeats rows)"
 
 
 def _entry_notes(entry: dict[str, Any], formatting: str) -> list[str]:

@@ -154,9 +154,9 @@ def _proportion(draft: Draft, prefix: str, entry: dict[str, Any], src: Source, e
     path, value = f"{prefix}.mixture_proportion", entry["mixture_proportion"]
     if eval_only:
         return row(path, value, Drop("ftc mixes training sources only; the eval source is scored whole"))
-    weights = draft.context.get("mixture")
+    weights: list[float] | str = draft.context.get("mixture", "no training datasets")
     if isinstance(weights, str):
-        return row(path, value, Drop(weights), attention=True)
+        return row(path, value, Drop(weights), attention=not weights.startswith("one dataset"))
     index = int(prefix.rsplit("[", 1)[1].rstrip("]"))
     src.weight = weights[index]
     return carried(path, value, f"data.{src.name}.weight = {c.weight_literal(src.weight)}", "its share of the mix")

@@ -343,3 +343,91 @@ def test_docs_in_sync():
     assert path.read_text(encoding="utf-8") == docs_page(), (
         "docs/import.md is stale: FTC_UPDATE_GOLDEN=1 regenerates it"
     )
+
+
+# --- hub datasets, caps and mixtures -----------------------------------------------------------
+def _import(text: str, name: str = "cfg.yaml"):
+    from ftc.compiler.importers import import_config
+
+    Path(name).write_text(text, encoding="utf-8")
+    result = import_config(name)
+    return result, {r.key: r for r in result.rows}
+
+
+def test_axolotl_hub_parts(project):
+    result, rows = _import(
+        "base_model: Qwen/Qwen2.5-0.5B-Instruct\nadapter: lora\ndatasets:\n"
+        "  - path: openai/gsm8k\n    name: main\n    split: test\n    type: alpaca\n"
+        "  - path: org/big\n    type: chat_template\n    split: train[:200%]\n"
+        "  - path: org/sharded\n    type: chat_template\n    shards: 3\n"
+        "  - path: alpaca\n    type: alpaca\n"
+    )
+    assert rows["datasets[0].name"].target == 'data.gsm8k.config = "main"'
+    assert rows["datasets[0].split"].target == 'data.gsm8k.split = "test"'
+    bad = rows["datasets[1].split"]  # a slice datasets would refuse is not carried, and says why
+    assert bad.status == "dropped" and bad.attention and "200%" in bad.note
+    assert rows["datasets[2].shards"].status == "dropped" and "whole percentage" in rows["datasets[2].shards"].note
+    # a bare name is not an id ftc can read: a placeholder to fill, as before
+    assert rows["datasets[3].path"].status == "dropped" and rows["datasets[3].path"].attention
+    assert 'path   = "hf://openai/gsm8k"' in result.recipe and 'config = "main"' in result.recipe
+    assert result.fetch == [f"hf download --repo-type dataset {r}" for r in ("openai/gsm8k", "org/big", "org/sharded")]
+    errors = [d for d in result.diagnostics if d.severity == "error"]  # hub sources lint clean: only the placeholder
+    assert errors and all(d.code == "FTR108" and "alpaca.jsonl" in d.message for d in errors), errors
+
+
+def test_cached_hub_dataset_needs_no_fetch(project, empty_caches):
+    from data.hub_support import cache_dataset
+
+    cache_dataset(empty_caches / "hf", "openai/gsm8k", {"data/train-00000-of-00001.parquet": [{"text": "x"}]})
+    result, _ = _import(
+        "base_model: Qwen/Qwen2.5-0.5B-Instruct\ndatasets:\n  - path: openai/gsm8k\n    type: completion\n"
+    )
+    assert result.fetch == []
+
+
+def test_llama_factory_online_and_oversampling(project):
+    result, rows = _import(
+        "model_name_or_path: Qwen/Qwen2.5-0.5B-Instruct\nstage: sft\nfinetuning_type: lora\ndataset_dir: ONLINE\n"
+        "dataset: org/a,org/b\nmix_strategy: interleave_over\ninterleave_probs: [0.8, 0.2]\nmax_samples: 500\n"
+    )
+    assert rows["dataset[0]"].target == 'data.a.path = "hf://org/a"'
+    assert rows["interleave_probs"].target == "data.*.weight = 0.8, 0.2"
+    over = rows["mix_strategy"]  # the shares are carried, the oversampling is not: said, with a !
+    assert over.status == "dropped" and over.attention and "never repeats rows" in over.note
+    assert rows["max_samples"].target == "data.*.max_rows = 500"
+    assert result.recipe.count("max_rows = 500") == 2 and "weight   = 0.8" in result.recipe
+
+
+def test_llama_factory_concat_ignores_probs(project):
+    result, rows = _import(
+        "model_name_or_path: Qwen/Qwen2.5-0.5B-Instruct\nstage: sft\ndataset_dir: ONLINE\n"
+        "dataset: org/a,org/b\ninterleave_probs: 0.5,0.5\n"
+    )
+    assert rows["interleave_probs"].status == "dropped" and "concat" in rows["interleave_probs"].note
+    assert "weight" not in result.recipe
+
+
+def test_oumi_partial_mixture_is_not_carried(project):
+    result, rows = _import(
+        "model:\n  model_name: Qwen/Qwen2.5-0.5B-Instruct\ntraining:\n  trainer_type: TRL_SFT\n"
+        "data:\n  train:\n    datasets:\n"
+        "      - dataset_name: HuggingFaceH4/ultrachat_200k\n        split: train_sft\n        mixture_proportion: 0.3\n"
+        "      - dataset_name: org/other\n        subset: en\n"
+    )
+    share = rows["data.train.datasets[0].mixture_proportion"]
+    assert share.status == "dropped" and share.attention and "every dataset" in share.note
+    assert rows["data.train.datasets[0].split"].target == 'data.ultrachat_200k.split = "train_sft"'
+    assert rows["data.train.datasets[1].subset"].target == 'data.other.config = "en"'
+    assert "weight" not in result.recipe  # a partial mixture would be FTR106: ftc concatenates, as oumi refuses it
+
+
+def test_torchtune_hub_source(project):
+    result, rows = _import(
+        "model:\n  _component_: torchtune.models.qwen2_5.lora_qwen2_5_0_5b\n"
+        "tokenizer:\n  _component_: torchtune.models.qwen2_5.qwen2_5_tokenizer\n"
+        "dataset:\n  _component_: torchtune.datasets.instruct_dataset\n  source: openai/gsm8k\n"
+        "  name: main\n  split: train[:10%]\n  column_map:\n    input: question\n    output: answer\n"
+    )
+    assert rows["dataset.source"].target == 'data.gsm8k.path = "hf://openai/gsm8k"'
+    assert rows["dataset.name"].target == 'data.gsm8k.config = "main"'
+    assert rows["dataset.split"].target == 'data.gsm8k.split = "train[:10%]"'
