@@ -45,7 +45,7 @@ INTRO = """\
 ```sh
 ftc import axolotl.yaml -o recipe.ftr          # the tool is detected; --from axolotl|llama-factory|torchtune|oumi
 ftc import train.yaml > recipe.ftr              # the recipe on stdout, the key table on stderr
-ftc import train.yaml --json                     # recipe, key table, notes, sources and lint findings for tools
+ftc import train.yaml --json                     # recipe, key table, notes, sources, hub fetch commands, lint findings
 ```
 
 `ftc import` writes a formatted recipe and prints a table of **every key** of the source file, nested
@@ -68,8 +68,7 @@ or `ftc plan RECIPE --allow-download` to let ftc fetch them. Local files keep th
 A `!` marks what needs you. A name that is neither a file nor a hub id (a ModelScope-only or
 script dataset, an unknown LLaMA-Factory name) gets a placeholder path (`data/<name>.jsonl`) to fill
 with that dataset's rows; KTO's unpaired labelled rows are refused and get a placeholder for
-prompt/chosen/rejected pairs. The goal cannot
-be imported: the recipe says `goal = behavior("TODO: ...")` with an `# EDIT` comment above it, and
+prompt/chosen/rejected pairs. The goal cannot be imported: the recipe says `goal = behavior("TODO: ...")` with an `# EDIT` comment above it, and
 the command lists it under "Edit the recipe", with the expectations (`expect ...`,
 `beat baseline by`) that no source config states. Every import writes `device = cuda` (these tools
 train on GPUs) and, when the source holds out nothing, `holdout = 10%`. Multi-GPU settings
