@@ -115,7 +115,7 @@ def _hub_model(name: str, allow_download: bool) -> Path:
     if not allow_download:
         raise FtcError(
             f"model '{name}' is neither a local folder nor in the Hugging Face cache, and runs are "
-            f"offline. Either download it once:\n  huggingface-cli download {name}\n"
+            f"offline. Either download it once:\n  hf download {name}\n"
             f"or run with downloads allowed:\n  ftc run RECIPE --allow-download\n"
             f'or give base = model("/path/to/folder").'
         )

@@ -57,7 +57,7 @@ def import_cmd(config: str, tool: str | None, out: str | None, force: bool, as_j
 
 def _report(result: Imported, out: str | None, color: bool | None) -> None:
     from ftc.compiler.importers import TOOLS
-    from ftc.compiler.importers.build import render_notes, render_table
+    from ftc.compiler.importers.build import render_fetch, render_notes, render_table
     from ftc.compiler.lang.diagnostics import render
 
     to_err = out is None  # the recipe owns stdout when there is no -o
@@ -68,14 +68,16 @@ def _report(result: Imported, out: str | None, color: bool | None) -> None:
     table = render_table(result.rows, TOOLS[result.tool].label, os.path.basename(result.source), use_color)
     click.echo(table, nl=False, err=to_err)
     click.echo(f"\nEdit the recipe:\n{render_notes(result.notes)}", nl=False, err=to_err)
+    click.echo(render_fetch(result.fetch, out), nl=False, err=to_err)
     if result.diagnostics:
         click.echo(
             "\nLint of the imported recipe:\n" + render(result.diagnostics, color=use_color), nl=False, err=to_err
         )
+    then = f"`ftc plan {out or 'RECIPE'}" + (" --allow-download`" if result.fetch else "`")
     verdict = (
-        f"{result.errors} lint error(s) remain: fix them, then `ftc plan`"
+        f"{result.errors} lint error(s) remain: fix them, then {then}"
         if result.errors
-        else "the recipe lints without errors" + (f": `ftc plan {out}`" if out else "")
+        else f"the recipe lints without errors: {then}"
     )
     where = f"wrote {out}; " if out else ""
     click.echo(f"\n{where}{verdict}", err=to_err)

@@ -6,6 +6,7 @@ Only click is imported at module level: the CLI imports every ``cmd_*`` module a
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,12 @@ def make_plan(
     "--diff", "diff_path", type=click.Path(dir_okay=False), help="Show what changed against an earlier plan file."
 )
 @click.option("--allow-outside", is_flag=True, help="Allow data paths outside the recipe's project.")
+@click.option(
+    "--allow-download",
+    is_flag=True,
+    help="Fetch what planning needs and the Hugging Face cache lacks: a hub model's config and tokenizer "
+    "(never its weights), a hub dataset (as FTC_ALLOW_DOWNLOAD=1).",
+)
 @click.option("--color/--no-color", default=None, help="Colour the text view (default: when stdout is a terminal).")
 @click.option(
     "--format",
@@ -51,11 +58,16 @@ def plan(
     out: str | None,
     diff_path: str | None,
     allow_outside: bool,
+    allow_download: bool,
     color: bool | None,
     fmt: str,
 ) -> None:
     """Preview every decision for RECIPE (strategy, method, hyper-parameters, cost) and emit the plan."""
+    from ftc.compiler.plan.facts import ALLOW_DOWNLOAD_ENV
     from ftc.compiler.plan.io import dumps, read_plan, write_plan
+
+    if allow_download:  # the facts read the switch from the environment (the language server sets none)
+        os.environ[ALLOW_DOWNLOAD_ENV] = "1"
 
     use_color = (sys.stdout.isatty() if color is None else color) and fmt == "text"
     old = read_plan(diff_path) if diff_path else None

@@ -43,6 +43,12 @@ def _prepare_base(name: str, allow_download: bool) -> None:
     tokenizer lengths -> another max_length), and the second `ftc run` would train again."""
     from ftc.runtime.models import resolve_model
 
+    if allow_download:  # the planner may then fetch a hub dataset that is not cached, as the model
+        import os
+
+        from ftc.compiler.plan.facts import ALLOW_DOWNLOAD_ENV
+
+        os.environ[ALLOW_DOWNLOAD_ENV] = "1"
     resolve_model(name, allow_download=allow_download)
 
 
@@ -69,7 +75,9 @@ def compile_recipe(path: Path, allow_outside: bool, allow_download: bool = False
     "--force", "force", multiple=True, metavar="STEP", help="Re-run STEP (and what depends on it) even if cached."
 )
 @click.option("--refresh", is_flag=True, help="Accept changed data files: update the plan's data lock and go on.")
-@click.option("--allow-download", is_flag=True, help="Allow downloading a missing model from the Hugging Face hub.")
+@click.option(
+    "--allow-download", is_flag=True, help="Allow downloading a missing model or hub dataset from the Hugging Face Hub."
+)
 @click.option(
     "--runs-dir",
     type=click.Path(path_type=Path),

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ftc.compiler.importers import axolotl, build, core, llama_factory, oumi, torchtune
+from ftc.compiler.importers.common import fetch_commands, in_cache
 from ftc.compiler.lang.diagnostics import Diagnostic
 from ftc.shared.errors import FtcError
 
@@ -32,6 +33,7 @@ class Imported:
     notes: list[str]
     sources: list[core.Source]
     diagnostics: list[Diagnostic] = field(default_factory=list)  # what lint says about the written recipe
+    fetch: list[str] = field(default_factory=list)  # commands that cache the hub datasets ftc will read
 
     @property
     def errors(self) -> int:
@@ -46,8 +48,20 @@ class Imported:
             "counts": build.counts(self.rows),
             "notes": self.notes,
             "sources": [
-                {"name": s.name, "path": s.path, "format": s.format, "columns": s.columns} for s in self.sources
+                {
+                    "name": s.name,
+                    "path": s.path,
+                    "format": s.format,
+                    "columns": s.columns,
+                    "hub": s.hub,
+                    "config": s.config,
+                    "split": s.split,
+                    "max_rows": s.max_rows,
+                    "weight": s.weight,
+                }
+                for s in self.sources
             ],
+            "fetch": self.fetch,
             "diagnostics": [
                 {
                     "code": d.code,
@@ -121,6 +135,9 @@ def import_config(path: str, tool: str | None = None, out: str | None = None, cw
     recipe_dir = os.path.dirname(os.path.abspath(out)) if out else here
     result = translate(doc, tool, path, here, recipe_dir)
     result.diagnostics = _lint(result.recipe, out, recipe_dir)
+    # `ftc plan` reads hub datasets offline from the local cache: say which to fetch (translate()
+    # stays a pure function of the file, so docs/import.md does not depend on this machine's cache)
+    result.fetch = fetch_commands(result.sources, in_cache)
     return result
 
 

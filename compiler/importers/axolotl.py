@@ -16,7 +16,9 @@ from ftc.compiler.importers.core import (
     Drop,
     Entry,
     Handle,
+    Refuse,
     Row,
+    Source,
     Spec,
     carried,
     pattern,
@@ -24,6 +26,7 @@ from ftc.compiler.importers.core import (
     walk,
 )
 from ftc.shared.contract import FORMAT_FIELDS
+from ftc.shared.hub import split_name
 
 NAME = "axolotl"
 
@@ -175,38 +178,85 @@ def _one_dataset(draft: Draft, prefix: str, entry: dict[str, Any], rl: Any, eval
     if not isinstance(where, str) or not where:
         return [row(prefix, entry, Drop("a dataset entry without a path"), attention=True)]
     kto = rl == "kto"
-    if kto or not c.is_local(draft, where):
+    local = c.is_local(draft, where)
+    hub = None if kto or local else c.hub_repo(where)
+    if kto or (not local and hub is None):
         reason = (
             f"export the KTO rows of `{where}` as prompt, completion and a boolean label"
             if kto
-            else f"export the `{entry.get('split', 'train')}` split of hub dataset `{where}`{_config(entry)}"
+            else f"`{where}` is {c.NOT_HUB}: export its `{entry.get('split', 'train')}` rows"
         )
         src = draft.placeholder(where, fmt, columns, reason)
-        placeholder = True
+    elif hub is not None:
+        src = draft.hub_source(hub, fmt, columns, "\n".join(t for t in (c.HUB_COMMENT, why) if t))
     else:
         src = draft.add_source(_stem(where), draft.local_path(where), fmt, columns, why)
-        placeholder = False
-        if why:
-            draft.note(f"data `{src.name}`: {why}")
+    if why and not kto:
+        draft.note(f"data `{src.name}`: {why}")
+    placeholder = kto or (not local and hub is None)
     key = "data_files" if where == entry.get("data_files") else "path"
-    why_path = c.KTO_REFUSED if kto else "not a file ftc can read"
+    why_path = c.KTO_REFUSED if kto else c.NOT_HUB
     rows[f"{prefix}.{key}"] = c.source_rows(f"{prefix}.{key}", where, draft, src.name, placeholder, why=why_path)
     if key == "data_files":
         rows[f"{prefix}.path"] = carried(
             f"{prefix}.path", entry.get("path"), f"data.{src.name}", "a loader name: the file is data_files"
+        )
+    elif hub is not None and "data_files" in entry:
+        rows[f"{prefix}.data_files"] = row(
+            f"{prefix}.data_files", entry["data_files"], HUB_FILES, target=f"data.{src.name}", attention=True
         )
     note = (f"columns {c.columns_note(src.columns)}" if src.columns else "") + (f"; {why}" if why else "")
     if "type" in entry and not isinstance(entry["type"], dict):  # a custom (dict) type's fields get rows of their own
         rows[f"{prefix}.type"] = carried(
             f"{prefix}.type", entry["type"], f"data.{src.name}.format = {fmt}", note.strip("; "), attention=bool(why)
         )
+    if not placeholder:
+        rows.update(_hub_rows(prefix, entry, src))
     if eval_only:
         draft.set("eval.data", f'"{src.name}"', prefix)
     return _entry_rows(draft, prefix, entry, rows, src.name)
 
 
-def _config(entry: dict[str, Any]) -> str:
-    return f" (config `{entry['name']}`)" if isinstance(entry.get("name"), str) else ""
+HUB_FILES = Drop("ftc reads the whole split of a hub dataset; choosing some of its files is not in the language yet")
+
+
+def _hub_rows(prefix: str, entry: dict[str, Any], src: Source) -> dict[str, Row]:
+    """`name` -> config, `split` -> split, `shards` -> a slice of the split (hub datasets only)."""
+    out: dict[str, Row] = {}
+    if "name" in entry:
+        out[f"{prefix}.name"] = c.hub_part(f"{prefix}.name", entry["name"], src, "config")
+    if "split" in entry:
+        out[f"{prefix}.split"] = c.hub_part(f"{prefix}.split", entry["split"], src, "split")
+    if "shards" in entry:
+        out.update(_shards(prefix, entry, src))
+    return out
+
+
+def _shards(prefix: str, entry: dict[str, Any], src: Source) -> dict[str, Row]:
+    """axolotl keeps shard `shards_idx` of `shards` after a seeded shuffle: 1/N of the rows. A hub
+    split's slice keeps the same share (contiguous rather than shuffled) when it is a whole percent."""
+    shards, idx = entry["shards"], entry.get("shards_idx") or 0
+    keys = [f"{prefix}.shards"] + ([f"{prefix}.shards_idx"] if "shards_idx" in entry else [])
+    why = ""
+    try:
+        n, k = c.positive_int(shards), c.whole(idx)
+    except Refuse as exc:
+        why = str(exc)
+    else:
+        if src.hub is None:
+            why = "a file is read whole; `max_rows` caps it"
+        elif 100 % n or not 0 <= k < n:
+            why = f"shard {k} of {n} is not a whole percentage of the split; set `split` or `max_rows` yourself"
+        elif "[" in (src.split or ""):
+            why = "the split already has a slice"
+    if why:
+        return {key: row(key, entry.get(key.rsplit(".", 1)[1]), Drop(why), attention=True) for key in keys}
+    step = 100 // n
+    base = split_name(src.split or "train")
+    src.split = f"{base}[{f'{k * step}%' if k else ''}:{(k + 1) * step}%]"
+    how = f"1/{n} of the rows: the slice keeps them in order, axolotl a seeded shuffle's shard"
+    return {key: carried(key, entry.get(key.rsplit(".", 1)[1]), f'data.{src.name}.split = "{src.split}"', how)
+            for key in keys}  # fmt: skip
 
 
 def _stem(path: str) -> str:
@@ -216,10 +266,10 @@ def _stem(path: str) -> str:
 
 ENTRY_KEYS: dict[str, Entry] = {
     "ds_type": Drop("ftc reads a file by its suffix (.jsonl, .json, .csv, .parquet)"),
-    "split": Drop("ftc reads every row of the file it is given"),
-    "name": Drop("a hub config name: export that config's rows to the placeholder path"),
-    "shards": c.MIXTURE,
-    "shards_idx": c.MIXTURE,
+    "split": c.SPLIT_ON_FILE,
+    "name": c.CONFIG_ON_FILE,
+    "shards": Drop("a file is read whole; `max_rows` caps it"),
+    "shards_idx": Drop("a file is read whole; `max_rows` caps it"),
     "preprocess_shards": c.WORKERS,
     "roles_to_train": c.PROMPT_MASK,
     "train_on_eos": c.PROMPT_MASK,
@@ -232,7 +282,10 @@ ENTRY_KEYS: dict[str, Entry] = {
     "message_field_role": Drop("the loader reads role/content turns; the column map cannot rename them yet"),
     "message_field_content": Drop("the loader reads role/content turns; the column map cannot rename them yet"),
     "trust_remote_code": c.REMOTE_CODE,
-    "revision": Drop("export the revision you want to the data file"),
+    "revision": Drop(
+        "the language has no dataset revision: ftc reads the snapshot the cache's refs/main names "
+        "and pins it in the data lock"
+    ),
     "field_system": c.SYSTEM,
     "system_prompt": c.SYSTEM,
     "system_format": c.TEMPLATE_FORMAT,
@@ -316,7 +369,9 @@ KEYS: dict[str, Entry] = {
     "orpo_alpha": Drop("ORPO's weight is decided by ftc (R-OBJECTIVE: beta 0.1)"),
     "reward_model": Drop("ftc does not train reward models"),
     "process_reward_model": Drop("ftc does not train reward models"),
-    "datasets": Handle(_datasets, "one data block per entry: local files carried, hub ids as placeholder paths"),
+    "datasets": Handle(
+        _datasets, 'one data block per entry: local files and hub datasets (`path = "hf://owner/name"`)'
+    ),
     "test_datasets": Handle(_test_datasets, "a data block used as `eval { data = ... }`"),
     "dataset_prepared_path": c.WORKERS,
     "dataset_processes": c.WORKERS,
@@ -461,7 +516,14 @@ FORMATS["type: {field_instruction, ...} (custom)"] = "instruction (its field_* k
 FORMATS["type: anything else"] = "preference with rl (dpo, ipo, orpo, simpo), else chat; the row says to check"
 FORMATS["rl: kto"] = "a placeholder for prompt/completion/label rows (format = kto)"
 ENTRY_DOC = dict(ENTRY_KEYS) | {
-    "path": "a local file: carried to `data.NAME.path`; a hub id: a placeholder path to fill (!)",
+    "path": (
+        'a local file: carried to `data.NAME.path`; a hub dataset id: carried as `path = "hf://owner/name"`; '
+        "anything else: a placeholder path to fill (!)"
+    ),
+    "name": "hub datasets: carried to `data.NAME.config`; a file: dropped (it has one)",
+    "split": "hub datasets: carried to `data.NAME.split` (slices too: train[:20%]); a file: dropped (read whole)",
+    "shards": "hub datasets: shard i of N carried as a slice of the split (train[:5%] for 1 of 20) when 100/N is whole",
+    "shards_idx": "with shards: the slice's position",
     "data_files": "with path: json/csv/parquet, the file: carried to `data.NAME.path`",
     "type": "carried to `data.NAME.format` (and `columns`), see the formats below",
     "field_*": "carried to `data.NAME.columns`",

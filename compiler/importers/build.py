@@ -71,6 +71,11 @@ def _source(src: Source) -> list[str]:
     if src.columns:
         entries = ", ".join(f"{k} = {quote(v)}" for k, v in src.columns.items())
         out.append(f"    columns = {{ {entries} }}")
+    out += [f"    {key} = {quote(value)}" for key, value in (("config", src.config), ("split", src.split)) if value]
+    if src.max_rows is not None:
+        out.append(f"    max_rows = {src.max_rows}")
+    if src.weight is not None:
+        out.append(f"    weight = {repr(src.weight).removesuffix('.0')}")
     return out + ["  }"]
 
 
@@ -138,3 +143,15 @@ def render_table(rows: list[Row], tool: str, source_file: str, color: bool = Fal
 
 def render_notes(notes: list[str]) -> str:
     return "".join(f"  - {n}\n" for n in notes)
+
+
+def render_fetch(commands: list[str], recipe: str | None) -> str:
+    """What to run before `ftc plan` when hub datasets are not cached (ftc plans offline)."""
+    if not commands:
+        return ""
+    lines = "".join(f"  {cmd}\n" for cmd in commands)
+    plan = f"ftc plan {recipe or 'RECIPE'} --allow-download"
+    return (
+        "\nFetch the hub datasets (`ftc plan` reads the local Hugging Face cache; until then it reports FTR301):\n"
+        f"{lines}  or let ftc fetch them: {plan}\n"
+    )

@@ -7,14 +7,28 @@ One wording per concept, so the four tables read alike and docs/import.md stays 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable
 from typing import Any
 
-from ftc.compiler.importers.core import Carry, Decide, Draft, Drop, Handle, Refuse, Row, carried, carry, row
+from ftc.compiler.importers.core import (
+    Carry,
+    Decide,
+    Draft,
+    Drop,
+    Handle,
+    Refuse,
+    Row,
+    Source,
+    carried,
+    carry,
+    row,
+    show,
+)
 from ftc.compiler.importers.core import number as number  # re-exported: the key tables write c.number
+from ftc.compiler.lang.formatter import quote
 from ftc.shared import hparams
 from ftc.shared.hparams import DEFAULTS
+from ftc.shared.hub import PREFIX, hub_dataset, split_problem
 
 # --- decided by ftc --------------------------------------------------------------------------
 # The numbers in these texts come from the rules' own constants (ftc.shared.hparams), never restated.
@@ -96,7 +110,6 @@ TEMPLATE = Decide("R-ONE-PROMPT", "the base model's own chat template, for basel
 TEMPLATE_FORMAT = Drop("a prompt format of the source tool; ftc renders every row with one chat template")
 WORKERS = Drop("ftc's data steps are cached per plan step; worker counts are its own")
 EVAL_SCHEDULE = Drop("ftc evaluates on the holdout after training (the gate), not every N steps")
-MIXTURE = Drop("ftc concatenates its sources; per-source weights and caps are not in the language yet")
 REMOTE_CODE = Drop("ftc loads models without remote code")
 DEBUG = Drop("a debugging switch of the source tool")
 
@@ -244,7 +257,75 @@ def is_local(draft: Draft, text: str) -> bool:
     return os.path.exists(os.path.join(draft.cwd, text))
 
 
-HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+def hub_repo(text: str) -> str | None:
+    """``owner/name`` when ``text`` names a Hugging Face dataset ftc can read (``hf://owner/name``)."""
+    return hub_dataset(PREFIX + text.strip()) if text.strip().count("/") == 1 else None
+
+
+HUB_COMMENT = "A Hugging Face dataset, read from the local cache: `ftc plan --allow-download` fetches it."
+NOT_HUB = "neither a file here nor a Hugging Face dataset id (owner/name)"
+CONFIG_ON_FILE = Drop("a hub configuration name; a file has one")
+SPLIT_ON_FILE = Drop("ftc reads every row of the file it is given")
+
+
+def hub_part(path: str, value: Any, src: Source, key: str, note: str = "") -> Row:
+    """`config` or `split` of a hub source, from the source key at ``path``; a file has neither."""
+    if src.hub is None:
+        return row(path, value, CONFIG_ON_FILE if key == "config" else SPLIT_ON_FILE)
+    if not isinstance(value, str) or not value.strip():
+        return row(path, value, Drop(f"not a {key} name"), attention=True)
+    problem = split_problem(value) if key == "split" else None
+    if problem:
+        return row(
+            path, value, Drop(f"{problem}; ftc reads the whole split"), target=f"data.{src.name}.split", attention=True
+        )
+    setattr(src, key, value.strip())
+    return carried(path, value, f"data.{src.name}.{key} = {quote(value.strip())}", note)
+
+
+def cap(path: str, value: Any, src: Source, note: str) -> Row:
+    """A per-source sample count -> ``max_rows`` (the smaller of two caps when both are set)."""
+    try:
+        n = positive_int(value)
+    except Refuse as why:
+        return row(path, value, Drop(str(why)))
+    src.max_rows = n if src.max_rows is None else min(src.max_rows, n)
+    return carried(path, value, f"data.{src.name}.max_rows = {src.max_rows}", note)
+
+
+def shares(values: list[Any]) -> list[float] | str:
+    """Mixture proportions -> ftc weights, or why they cannot be (every share must be a number > 0)."""
+    out = []
+    for v in values:
+        try:
+            x = number(v)
+        except Refuse as why:
+            return str(why)
+        if not 0 < x <= 1e6:
+            return f"{show('', v)} is not a share above 0 (ftc's weights are > 0; leave a source out instead)"
+        out.append(x)
+    return out
+
+
+def weight_literal(x: float) -> str:
+    return repr(x).removesuffix(".0")
+
+
+def fetch_commands(sources: list[Source], cached: Callable[[str], bool]) -> list[str]:
+    """The commands that put the imported hub datasets in the local cache (ftc plans offline)."""
+    return [f"hf download --repo-type dataset {s.hub}" for s in sources if s.hub and not cached(s.hub)]
+
+
+def in_cache(repo: str) -> bool:
+    """Whether the local Hugging Face cache holds a snapshot of dataset ``repo`` (what `ftc plan` reads)."""
+    from ftc.compiler.plan.facts import hf_hub_cache
+
+    folder = hf_hub_cache() / ("datasets--" + repo.replace("/", "--"))
+    try:
+        rev = (folder / "refs" / "main").read_text(encoding="utf-8").strip()
+    except OSError:
+        return False
+    return bool(rev) and (folder / "snapshots" / rev).is_dir()
 
 
 def source_rows(
@@ -256,7 +337,7 @@ def source_rows(
     local: str = "",
     why: str = "not a file ftc can read",
 ) -> Row:
-    """The row of the key that named a data source: carried (a local file) or a placeholder."""
+    """The row of the key that named a data source: carried (a local file, a hub dataset) or a placeholder."""
     src = next(s for s in draft.sources if s.name == name)
     if placeholder:
         return row(
@@ -315,6 +396,4 @@ def dataset_list(
             )
         else:
             rows += one(draft, prefix, entry, eval_only)
-    if len(entries) > 1 and not eval_only:
-        draft.note(f"{len(entries)} datasets: ftc concatenates them (mixture weights are not in the language yet)")
     return rows

@@ -152,6 +152,11 @@ class Source:
     format: str
     columns: dict[str, str] = field(default_factory=dict)
     comment: str = ""  # written above the block: where it came from, what to do
+    hub: str | None = None  # owner/name when the path is "hf://owner/name"
+    config: str | None = None  # hub only: the dataset's configuration (subset)
+    split: str | None = None  # hub only: the split, with its slice
+    max_rows: int | None = None  # a per-source cap the source tool set
+    weight: float | None = None  # the source's share of the training mixture
 
 
 @dataclass
@@ -199,6 +204,12 @@ class Draft:
         name = unique_name(slug(stem) or "data", {s.name for s in self.sources})
         src = Source(name, path, fmt, dict(columns or {}), comment)
         self.sources.append(src)
+        return src
+
+    def hub_source(self, repo: str, fmt: str, columns: dict[str, str] | None, comment: str = "") -> Source:
+        """A data block that reads Hugging Face dataset ``repo`` (owner/name) as ``hf://owner/name``."""
+        src = self.add_source(repo.rsplit("/", 1)[-1], f"hf://{repo}", fmt, columns, comment)
+        src.hub = repo
         return src
 
     def placeholder(self, dataset: str, fmt: str, columns: dict[str, str] | None, why: str) -> Source:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import yaml
 
 from ftc.compiler.importers import TOOLS, translate
-from ftc.compiler.importers.build import render_notes, render_table
+from ftc.compiler.importers.build import render_fetch, render_notes, render_table
+from ftc.compiler.importers.common import fetch_commands
 from ftc.compiler.importers.core import Carry, Entry, Handle, key_spec
 
 # The example the page shows, translated afresh every time the page is generated: the page can
@@ -17,6 +18,7 @@ datasets:
     type: alpaca
   - path: mlabonne/FineTome-100k
     type: chat_template
+    split: train[:20%]
     field_messages: conversations
 val_set_size: 0.05
 sequence_len: 2048
@@ -43,7 +45,7 @@ INTRO = """\
 ```sh
 ftc import axolotl.yaml -o recipe.ftr          # the tool is detected; --from axolotl|llama-factory|torchtune|oumi
 ftc import train.yaml > recipe.ftr              # the recipe on stdout, the key table on stderr
-ftc import train.yaml --json                     # recipe, key table, notes, sources and lint findings for tools
+ftc import train.yaml --json                     # recipe, key table, notes, sources, hub fetch commands, lint findings
 ```
 
 `ftc import` writes a formatted recipe and prints a table of **every key** of the source file, nested
@@ -55,10 +57,18 @@ keys by dotted path (`datasets[0].path`, `optimizer.lr`):
 - **dropped**: nothing in ftc corresponds, and the row says why. A key the table below does not
   list is dropped as "not a key ftc knows from <tool>": still listed, never silently.
 
-A `!` marks what needs you: a hub dataset id becomes a data block whose path is a placeholder
-(`data/<name>.jsonl`) to fill with that dataset's rows, since ftc reads local files; KTO's unpaired
-labelled rows are refused and get a placeholder for prompt/chosen/rejected pairs. The goal cannot
-be imported: the recipe says `goal = behavior("TODO: ...")` with an `# EDIT` comment above it, and
+A Hugging Face dataset id becomes a hub source, `path = "hf://owner/name"`, with the
+configuration and split the config names (`config = "main"`, `split = "train[:20%]"`, slices
+included); a per-dataset sample count becomes `max_rows` and mixture shares (LLaMA-Factory's
+`interleave_probs`, oumi's `mixture_proportion`) become each source's `weight`. `ftc plan` reads hub
+datasets offline from the local Hugging Face cache (and reports FTR301 for one that is not there), so
+the import ends with the `hf download --repo-type dataset ...` commands for those not cached yet,
+or `ftc plan RECIPE --allow-download` to let ftc fetch them. Local files keep their paths.
+
+A `!` marks what needs you. A name that is neither a file nor a hub id (a ModelScope-only or
+script dataset, an unknown LLaMA-Factory name) gets a placeholder path (`data/<name>.jsonl`) to fill
+with that dataset's rows; KTO's unpaired labelled rows are refused and get a placeholder for
+prompt/chosen/rejected pairs. The goal cannot be imported: the recipe says `goal = behavior("TODO: ...")` with an `# EDIT` comment above it, and
 the command lists it under "Edit the recipe", with the expectations (`expect ...`,
 `beat baseline by`) that no source config states. Every import writes `device = cuda` (these tools
 train on GPUs) and, when the source holds out nothing, `holdout = 10%`. Multi-GPU settings
@@ -67,7 +77,7 @@ configs do not say how many GPUs there are, so the recipe asks you to set `gpus`
 
 Local paths in the source are read relative to the current folder (where the tool ran) and written
 relative to the recipe's folder. The exit code is 0 when the written recipe has no lint errors, 1
-when some remain (listed, e.g. a placeholder file that does not exist yet), 2 for usage errors
+when some remain (listed, e.g. a local file that does not exist yet), 2 for usage errors
 (unreadable YAML, with its line and column; not a mapping; an unknown or mismatched `--from`).
 `-o FILE` never overwrites an existing file without `--force`.
 
@@ -105,9 +115,10 @@ def example() -> str:
     """`ftc import lora.yaml -o lora.ftr` on EXAMPLE: the config, the table, the notes, the recipe."""
     result = translate(yaml.safe_load(EXAMPLE), "axolotl", "lora.yaml", "/project", "/project")
     table = render_table(result.rows, "axolotl", "lora.yaml")
+    fetch = render_fetch(fetch_commands(result.sources, lambda _repo: False), "lora.ftr")  # as on a fresh machine
     return (
         f"## Example\n\n`lora.yaml` (axolotl):\n\n```yaml\n{EXAMPLE}```\n\n`ftc import lora.yaml -o lora.ftr` prints\n\n"
-        f"```text\n{table}\nEdit the recipe:\n{render_notes(result.notes)}```\n\nand writes\n\n```hcl\n{result.recipe}```\n"
+        f"```text\n{table}\nEdit the recipe:\n{render_notes(result.notes)}{fetch}```\n\nand writes\n\n```hcl\n{result.recipe}```\n"
     )
 
 

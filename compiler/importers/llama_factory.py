@@ -4,8 +4,9 @@
 Key names and meanings from LLaMA-Factory's examples/ (train_lora, train_qlora, train_full) and
 data/README.md (the dataset_info.json conventions: file_name, formatting, ranking, columns, tags).
 A dataset named in the config is looked up in `dataset_dir` (default `data`, relative to where
-the command ran): found with a `file_name`, its file is carried; otherwise the data block gets a
-placeholder path to fill.
+the command ran): found with a `file_name`, its file is carried; with an `hf_hub_url`, the hub
+dataset (`path = "hf://owner/name"`, its subset, split and num_samples); otherwise the data block
+gets a placeholder path to fill.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import os
 from typing import Any
 
 from ftc.compiler.importers import common as c
-from ftc.compiler.importers.core import Carry, Draft, Drop, Entry, Handle, Row, Spec, carried, row
+from ftc.compiler.importers.core import Carry, Draft, Drop, Entry, Handle, Refuse, Row, Source, Spec, carried, row
 
 NAME = "llama-factory"
 
@@ -150,8 +151,8 @@ def _columns(fmt: str, formatting: str, cols: dict[str, Any]) -> dict[str, str]:
     return {k: v for k, v in wanted.items() if isinstance(v, str) and v != k}
 
 
-def _dataset_source(draft: Draft, name: str, stage: str) -> tuple[str, bool, str]:
-    """Add the data block for one dataset name: (its block name, placeholder?, a note)."""
+def _dataset_source(draft: Draft, name: str, stage: str) -> tuple[str, bool, str, bool]:
+    """Add the data block for one dataset name: (its block name, placeholder?, a note, needs attention?)."""
     folder, info = draft.context["info"]
     entry = info.get(name) if isinstance(info.get(name), dict) else None
     formatting = str((entry or {}).get("formatting", "alpaca"))
@@ -164,30 +165,62 @@ def _dataset_source(draft: Draft, name: str, stage: str) -> tuple[str, bool, str
         src = draft.placeholder(
             name, "kto", {}, f"export the KTO rows of `{name}` as prompt, completion and a boolean label"
         )
-        return src.name, True, c.KTO_REFUSED
+        return src.name, True, c.KTO_REFUSED, True
+    online = draft.context["info"][0] == "ONLINE"  # dataset_dir: ONLINE: the names are hub ids
+    hub_url = (entry or {}).get("hf_hub_url") if entry is not None else (name if online or "/" in name else None)
+    if isinstance(hub_url, str) and c.hub_repo(hub_url):
+        return _hub_source(draft, c.hub_repo(hub_url) or "", entry or {}, fmt, columns, notes)
     if entry is None or not isinstance(entry.get("file_name"), str):
-        where = (entry or {}).get("hf_hub_url") or name
+        where = (entry or {}).get("hf_hub_url") or (entry or {}).get("ms_hub_url") or name
         why = (
-            f"export the train split of hub dataset `{where}`"
+            f"`{where}` is not a Hugging Face dataset ftc can read (owner/name); export its rows"
             if entry is not None
             else f"export the rows of dataset `{name}` (not found in {folder}/dataset_info.json)"
         )
-        src = draft.placeholder(where, fmt, columns, why)
+        src = draft.placeholder(str(where), fmt, columns, why)
         for n in notes:
             draft.note(f"data `{src.name}`: {n}")
-        return src.name, True, "not a file ftc can read"
+        return src.name, True, "not a file ftc can read", True
     path = draft.local_path(os.path.join(folder, entry["file_name"]))
     src = draft.add_source(name, path, fmt, columns, f"From {folder}/dataset_info.json `{name}` ({formatting}).")
     for n in notes:
         draft.note(f"data `{src.name}`: {n}")
-    return src.name, False, "; ".join(notes)
+    told = [_num_samples(src, entry["num_samples"])] if entry.get("num_samples") is not None else []
+    return src.name, False, "; ".join([*notes, *told]), bool(notes)
+
+
+def _hub_source(
+    draft: Draft, repo: str, entry: dict[str, Any], fmt: str, columns: dict[str, str], notes: list[str]
+) -> tuple[str, bool, str, bool]:
+    """dataset_info.json `hf_hub_url` with its `subset` (config), `split` and `num_samples`."""
+    src = draft.hub_source(repo, fmt, columns, c.HUB_COMMENT)
+    told = []
+    for key, part in (("subset", "config"), ("split", "split")):
+        if entry.get(key) is not None:
+            r = c.hub_part(key, entry[key], src, part)
+            told.append(f"{key} {entry[key]}" + ("" if r.status == "carried" else f" not carried: {r.note}"))
+    if entry.get("folder") is not None:
+        notes.append(f"folder `{entry['folder']}` of the dataset is not in the language: ftc reads the whole split")
+    for n in notes:
+        draft.note(f"data `{src.name}`: {n}")
+    said = f"hub dataset {repo}" + (f" ({', '.join(told)})" if told else "")
+    samples = [_num_samples(src, entry["num_samples"])] if entry.get("num_samples") is not None else []
+    return src.name, False, "; ".join([said, *notes, *samples]), bool(notes)
+
+
+def _num_samples(src: Source, value: Any) -> str:
+    r = c.cap("num_samples", value, src, "")
+    if r.status != "carried":
+        return f"num_samples {value} not carried: {r.note}"
+    return f"num_samples {value} carried as max_rows = {src.max_rows} (a seeded random sample; ftc never repeats rows)"
 
 
 def _entry_notes(entry: dict[str, Any], formatting: str) -> list[str]:
     out = []
     tags = entry.get("tags") or {}
-    if formatting == "sharegpt" and tags.get("role_tag", "from") != "role":
-        out.append("ShareGPT turns (from/value): the loader reads role/content turns; convert them")
+    role, content = tags.get("role_tag", "from"), tags.get("content_tag", "value")
+    if formatting == "sharegpt" and (role, content) not in (("from", "value"), ("role", "content")):
+        out.append(f"ShareGPT turns keyed {role}/{content}: map them with columns {{ role = ..., content = ... }}")
     cols = entry.get("columns") or {}
     for extra in ("system", "history", "tools", "images", "videos"):
         if extra in cols:
@@ -208,16 +241,82 @@ def _dataset(draft: Draft, path: str, value: Any, doc: dict[str, Any], eval_only
                 row(key, name, Drop("ftc evaluates on one eval source; merge them into the first"), attention=True)
             )
             continue
-        block, placeholder, note = _dataset_source(draft, name, stage)
+        block, placeholder, note, attention = _dataset_source(draft, name, stage)
+        _apply_mixture(draft, doc, block, i, eval_only)
         if eval_only:
             draft.set("eval.data", f'"{block}"', key)
         r = c.source_rows(key, name, draft, block, placeholder, "" if placeholder else note, why=note)
-        if note and not placeholder:
-            r.attention = True
+        r.attention = r.attention or attention
         rows.append(r)
-    if len(names) > 1 and not eval_only:
-        draft.note(f"{len(names)} datasets: ftc concatenates them (mixture weights are not in the language yet)")
     return rows
+
+
+# --- max_samples, mix_strategy, interleave_probs: read from the whole file by the dataset walk --
+def _apply_mixture(draft: Draft, doc: dict[str, Any], block: str, i: int, eval_only: bool) -> None:
+    """Give the data block of the i-th dataset its cap (max_samples) and share (interleave_probs)."""
+    src = next(s for s in draft.sources if s.name == block)
+    if doc.get("max_samples") is not None:
+        c.cap("max_samples", doc["max_samples"], src, "")
+    weights = _weights(doc)
+    if isinstance(weights, list) and not eval_only:
+        src.weight = weights[i]
+
+
+def _weights(doc: dict[str, Any]) -> list[float] | str:
+    """interleave_probs as the training sources' weights, or why they are not carried."""
+    strategy = str(doc.get("mix_strategy", "concat"))
+    probs = doc.get("interleave_probs")
+    values = [p.strip() for p in probs.split(",")] if isinstance(probs, str) else probs
+    n = len(_names(doc.get("dataset")))
+    if probs is None:
+        return "no interleave_probs"
+    if not strategy.startswith("interleave") or strategy == "interleave_once":
+        return (
+            f"mix_strategy {strategy} uses every row of every dataset, as ftc's concatenation: the shares do not apply"
+        )
+    if not isinstance(values, list) or len(values) != n:
+        return f"{n} datasets but {len(values) if isinstance(values, list) else 'no list of'} probabilities"
+    if n < 2:
+        return "one dataset: nothing to mix"
+    return c.shares(values)
+
+
+MAX_SAMPLES = "each dataset: LLaMA-Factory kept its first N rows, ftc keeps a seeded random N"
+
+
+def _max_samples(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]:
+    try:
+        n = c.positive_int(value)
+    except Refuse as why:
+        return [row(path, value, Drop(str(why)))]
+    return [carried(path, value, f"data.*.max_rows = {n}", MAX_SAMPLES)]
+
+
+def _interleave_probs(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]:
+    weights = _weights(doc)
+    if isinstance(weights, str):
+        return [row(path, value, Drop(weights))]
+    shown = ", ".join(c.weight_literal(w) for w in weights)
+    return [carried(path, value, f"data.*.weight = {shown}", "in dataset order: each source's share of the mix")]
+
+
+def _mix_strategy(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]:
+    weights = _weights(doc)
+    if value in ("concat", "interleave_once") or isinstance(weights, str):
+        why = "" if value in ("concat", "interleave_once") else f" ({weights})"
+        return [carried(path, value, "data (no weight)", f"every row of every source, concatenated{why}")]
+    if value == "interleave_under":
+        return [carried(path, value, "data.*.weight", "the mix stops when a source runs out, as ftc's weights do")]
+    return [
+        row(
+            path,
+            value,
+            Drop(
+                "ftc never repeats rows: its mix stops when a source runs out (interleave_under); the shares are carried"
+            ),
+            attention=True,
+        )
+    ]
 
 
 def _eval_dataset(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]:
@@ -265,16 +364,24 @@ KEYS: dict[str, Entry] = {
     "kto_chosen_weight": c.KTO_WEIGHTS,
     "kto_rejected_weight": c.KTO_WEIGHTS,
     "dataset": Handle(
-        _dataset, "one data block per name: files from dataset_info.json carried, others as placeholder paths"
+        _dataset,
+        "one data block per name from dataset_info.json: `file_name` carried as a path, `hf_hub_url` as "
+        '`path = "hf://owner/name"` (subset -> config, split, num_samples -> max_rows); other names: a placeholder',
     ),
     "eval_dataset": Handle(_eval_dataset, "a data block used as `eval { data = ... }`"),
     "dataset_dir": Drop("read to find dataset_info.json; the data blocks carry the file paths"),
     "template": Carry("train.chat_template", c.TEMPLATE, c.template),
     "default_system": Carry("recipe.system_prompt", c.SYSTEM, str),
     "cutoff_len": Carry("train.max_length", c.MAX_LEN, c.positive_int),
-    "max_samples": c.MIXTURE,
-    "mix_strategy": c.MIXTURE,
-    "interleave_probs": c.MIXTURE,
+    "max_samples": Handle(_max_samples, f"carried to `data.NAME.max_rows` on every dataset ({MAX_SAMPLES})"),
+    "mix_strategy": Handle(
+        _mix_strategy,
+        "concat, interleave_once: carried (no weights: every row); interleave_under: carried with the weights; "
+        "interleave_over: dropped (ftc never repeats rows)",
+    ),
+    "interleave_probs": Handle(
+        _interleave_probs, "with an interleave mix_strategy: carried to `data.NAME.weight` of each dataset, in order"
+    ),
     "streaming": c.WORKERS,
     "buffer_size": c.WORKERS,
     "overwrite_cache": c.WORKERS,
@@ -357,7 +464,9 @@ FORMATS = {
     "stage: pt": "text",
     "a kto_tag column, or stage: kto": "a placeholder for prompt/completion/label rows (format = kto)",
     "file_name": "carried to `data.NAME.path` (relative to dataset_dir)",
-    "hf_hub_url, or a name not in dataset_info.json": "a placeholder path to fill (!)",
+    "hf_hub_url (with subset, split, num_samples)": 'path = "hf://owner/name" (config, split, max_rows)',
+    "a dataset id with dataset_dir: ONLINE": 'path = "hf://owner/name"',
+    "ms_hub_url / om_hub_url / script_url only, or a name not in dataset_info.json": "a placeholder path to fill (!)",
     "columns: system, history, tools, images, videos": 'not read by ftc; listed under "Edit the recipe"',
 }
 SPEC = Spec(NAME, "LLaMA-Factory", KEYS, SUBTREES, detect, prepare, {}, FORMATS)

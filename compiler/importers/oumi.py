@@ -18,6 +18,7 @@ from ftc.compiler.importers.core import (
     Entry,
     Handle,
     Row,
+    Source,
     Spec,
     carried,
     mapping,
@@ -125,13 +126,69 @@ def _entry(draft: Draft, prefix: str, entry: dict[str, Any], eval_only: bool) ->
         )
         if why:
             draft.note(f"data `{src.name}`: {why}")
+    elif (hub := c.hub_repo(name)) is not None:
+        src = draft.hub_source(hub, fmt, columns, "\n".join(t for t in (c.HUB_COMMENT, why) if t))
+        done[f"{prefix}.dataset_name"] = c.source_rows(f"{prefix}.dataset_name", name, draft, src.name, False)
+        for key, part in (("subset", "config"), ("split", "split")):
+            if key in entry:
+                done[f"{prefix}.{key}"] = c.hub_part(f"{prefix}.{key}", entry[key], src, part)
+        if why:
+            draft.note(f"data `{src.name}`: {why}")
     else:
-        split = entry.get("split", "train")
-        src = draft.placeholder(name or "data", fmt, columns, f"export the `{split}` split of hub dataset `{name}`")
+        src = draft.placeholder(name or "data", fmt, columns, f"`{name}` is {c.NOT_HUB} and has no dataset_path")
         done[f"{prefix}.dataset_name"] = c.source_rows(f"{prefix}.dataset_name", name, draft, src.name, True)
+    if "sample_count" in entry:
+        done[f"{prefix}.sample_count"] = c.cap(f"{prefix}.sample_count", entry["sample_count"], src, SAMPLE_COUNT)
+    if "mixture_proportion" in entry:
+        done[f"{prefix}.mixture_proportion"] = _proportion(draft, prefix, entry, src, eval_only)
     if eval_only:
         draft.set("eval.data", f'"{src.name}"', prefix)
     return _entry_rows(prefix, entry, done)
+
+
+SAMPLE_COUNT = "oumi took the first N rows (shuffled with shuffle: true) and looped past the end; ftc keeps a seeded random N, never repeating one"
+
+
+def _proportion(draft: Draft, prefix: str, entry: dict[str, Any], src: Source, eval_only: bool) -> Row:
+    """mixture_proportion -> weight, when every training dataset has one (oumi's own rule)."""
+    path, value = f"{prefix}.mixture_proportion", entry["mixture_proportion"]
+    if eval_only:
+        return row(path, value, Drop("ftc mixes training sources only; the eval source is scored whole"))
+    weights: list[float] | str = draft.context.get("mixture", "no training datasets")
+    if isinstance(weights, str):
+        return row(path, value, Drop(weights), attention=not weights.startswith("one dataset"))
+    index = int(prefix.rsplit("[", 1)[1].rstrip("]"))
+    src.weight = weights[index]
+    return carried(path, value, f"data.{src.name}.weight = {c.weight_literal(src.weight)}", "its share of the mix")
+
+
+def _mixture(entries: list[Any]) -> list[float] | str:
+    """Every dataset's mixture_proportion as weights, or why they are not carried."""
+    values = [e.get("mixture_proportion") if isinstance(e, dict) else None for e in entries]
+    if len(entries) < 2:
+        return "one dataset: nothing to mix"
+    if any(v is None for v in values):
+        return "oumi mixes only when every dataset has a mixture_proportion; some do not, so ftc concatenates"
+    return c.shares(values)
+
+
+def _mixture_strategy(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]:
+    datasets = mapping(mapping(doc.get("data")).get("train")).get("datasets")
+    weights = _mixture(datasets if isinstance(datasets, list) else [])
+    if isinstance(weights, str):
+        return [row(path, value, Drop(f"no mix to apply it to ({weights})"))]
+    if value == "first_exhausted":
+        return [carried(path, value, "data.*.weight", "the mix stops when a source runs out, as ftc's weights do")]
+    return [
+        row(
+            path,
+            value,
+            Drop(
+                "ftc never repeats rows: its mix stops when a source runs out (first_exhausted); the shares are carried"
+            ),
+            attention=True,
+        )
+    ]
 
 
 def _stem(path: str) -> str:
@@ -139,10 +196,8 @@ def _stem(path: str) -> str:
 
 
 ENTRY_KEYS: dict[str, Entry] = {
-    "split": Drop("ftc reads every row of the file it is given"),
-    "subset": Drop("a hub config name: export that config's rows to the placeholder path"),
-    "sample_count": c.MIXTURE,
-    "mixture_proportion": c.MIXTURE,
+    "split": c.SPLIT_ON_FILE,
+    "subset": c.CONFIG_ON_FILE,
     "shuffle": c.SHUFFLE,
     "seed": c.SHUFFLE,
     "transform_num_workers": c.WORKERS,
@@ -167,6 +222,8 @@ def _entry_rows(prefix: str, entry: dict[str, Any], done: dict[str, Row]) -> lis
 def _datasets(draft: Draft, path: str, value: Any, doc: dict[str, Any], eval_only: bool = False) -> list[Row]:
     if not isinstance(value, list) or not value:
         return [row(path, value, Drop("not a list of datasets"), attention=True)]
+    if not eval_only:
+        draft.context["mixture"] = _mixture(value)
     return c.dataset_list(draft, path, value, eval_only, _entry)
 
 
@@ -195,13 +252,17 @@ KEYS: dict[str, Entry] = {
     "model.device_map": c.DISTRIBUTED,
     "model.model_kwargs": c.PERF,
     "data.train.datasets": Handle(
-        _datasets, "one data block per entry: dataset_path carried, hub names as placeholder paths"
+        _datasets,
+        'one data block per entry: dataset_path carried, a hub dataset id as `path = "hf://owner/name"`',
     ),
     "data.validation.datasets": Handle(_validation, "a data block used as `eval { data = ... }`"),
     "data.train.target_col": Drop("ftc reads the format's own fields (or a `columns` map)"),
     "data.train.use_async_dataset": c.WORKERS,
     "data.train.collator_name": c.PACKING,
-    "data.train.mixture_strategy": c.MIXTURE,
+    "data.train.mixture_strategy": Handle(
+        _mixture_strategy,
+        "first_exhausted: carried with the weights; all_exhausted: dropped (ftc never repeats rows)",
+    ),
     "data.train.seed": c.SHUFFLE,
     "data.train.pack": c.PACKING,
     "data.train.stream": c.WORKERS,
@@ -317,8 +378,13 @@ FORMATS = {f"dataset_name: {k}": v[0] for k, v in NAMED.items()}
 FORMATS["dataset_name: another"] = "preference with TRL_DPO, else chat; the row says to check"
 ENTRY_DOC = dict(ENTRY_KEYS) | {
     "dataset_name": (
-        "carried to `data.NAME.format` (see below); a hub id without dataset_path: a placeholder path to fill (!)"
+        "carried to `data.NAME.format` (see below); without dataset_path a hub dataset id is carried as "
+        '`path = "hf://owner/name"`, another name gets a placeholder path to fill (!)'
     ),
+    "subset": "hub datasets: carried to `data.NAME.config`; a file: dropped (it has one)",
+    "split": "hub datasets: carried to `data.NAME.split` (slices too); a file: dropped (read whole)",
+    "sample_count": f"carried to `data.NAME.max_rows` ({SAMPLE_COUNT})",
+    "mixture_proportion": "carried to `data.NAME.weight` when every training dataset has one (oumi's rule)",
     "dataset_path": "carried to `data.NAME.path`",
 }
 SPEC = Spec(NAME, "oumi", KEYS, SUBTREES, detect, prepare, ENTRY_DOC, FORMATS)

@@ -22,6 +22,7 @@ from ftc.compiler.importers.core import (
     Entry,
     Handle,
     Row,
+    Source,
     Spec,
     carried,
     mapping,
@@ -173,18 +174,34 @@ def _dataset_entry(draft: Draft, prefix: str, entry: dict[str, Any], eval_only: 
     files = entry.get("data_files")
     done: dict[str, Row] = {}
     where, key = (files, "data_files") if source in c.LOADER_NAMES and isinstance(files, str) else (source, "source")
+    hub = c.hub_repo(where) if isinstance(where, str) and key == "source" and not c.is_local(draft, where) else None
     if isinstance(where, str) and (key == "data_files" or c.is_local(draft, where)):
         src = draft.add_source(_stem(where), draft.local_path(where), fmt, columns, why)
         placeholder = False
+    elif hub is not None:
+        comment = "\n".join(t for t in (c.HUB_COMMENT, HUB_NOTES.get(kind, "")) if t)
+        src = draft.hub_source(hub, fmt, columns, comment)
+        if kind in HUB_NOTES and source is fixed:
+            draft.note(f"data `{src.name}`: {HUB_NOTES[kind]}")
+        placeholder, key = False, "source" if "source" in entry else "_component_"
+        done.update(_hub_rows(prefix, entry, src))
     else:
         where = str(source or kind)
-        src = draft.placeholder(
-            where, fmt, columns, f"export the `{entry.get('split', 'train')}` split of hub dataset `{where}`"
-        )
+        src = draft.placeholder(where, fmt, columns, f"`{where}` is {c.NOT_HUB}: export its rows")
         placeholder, key = True, "source" if "source" in entry else "_component_"
     if why:
         draft.note(f"data `{src.name}`: {why}")
-    done[f"{prefix}.{key}"] = c.source_rows(f"{prefix}.{key}", where, draft, src.name, placeholder)
+    if key == "_component_" and src.hub:  # a builder of a fixed hub dataset: the builder names it
+        done[f"{prefix}.{key}"] = carried(
+            f"{prefix}.{key}",
+            entry.get("_component_"),
+            f'data.{src.name}.path = "{src.path}", format = {fmt}',
+            f"the builder's hub dataset; columns {c.columns_note(src.columns)}"
+            if src.columns
+            else "the builder's hub dataset",
+        )
+    else:
+        done[f"{prefix}.{key}"] = c.source_rows(f"{prefix}.{key}", where, draft, src.name, placeholder)
     if key != "_component_":
         done[f"{prefix}._component_"] = carried(
             f"{prefix}._component_",
@@ -202,17 +219,39 @@ def _dataset_entry(draft: Draft, prefix: str, entry: dict[str, Any], eval_only: 
     return _entry_rows(draft, prefix, entry, done, src.name)
 
 
+HUB_NOTES = {  # what a builder passes to load_dataset that the language cannot say
+    "stack_exchange_paired_dataset": "torchtune reads only the data/rl folder of this dataset; ftc reads its whole split",
+}
+
+
+def _hub_rows(prefix: str, entry: dict[str, Any], src: Source) -> dict[str, Row]:
+    """`name` (load_dataset's config) and `split` of a hub source; `data_files` cannot be said."""
+    out: dict[str, Row] = {}
+    if "name" in entry:
+        out[f"{prefix}.name"] = c.hub_part(f"{prefix}.name", entry["name"], src, "config")
+    if "split" in entry:
+        out[f"{prefix}.split"] = c.hub_part(f"{prefix}.split", entry["split"], src, "split")
+    if "data_files" in entry:
+        out[f"{prefix}.data_files"] = row(
+            f"{prefix}.data_files",
+            entry["data_files"],
+            Drop("ftc reads the whole split of a hub dataset; choosing some of its files is not in the language yet"),
+            attention=True,
+        )
+    return out
+
+
 def _stem(path: str) -> str:
     return path.rstrip("/").rsplit("/", 1)[-1].split(".", 1)[0] or "data"
 
 
 ENTRY_KEYS: dict[str, Entry] = {
-    "split": Drop("ftc reads every row of the file it is given"),
+    "split": c.SPLIT_ON_FILE,
     "train_on_input": c.PROMPT_MASK,
     "conversation_style": Drop("the loader reads role/content (OpenAI) turns; convert ShareGPT from/value turns"),
     "packed": c.PACKING,
     "filter_fn": Drop("filter the rows before ftc reads them"),
-    "name": Drop("a hub config name: export that config's rows to the placeholder path"),
+    "name": c.CONFIG_ON_FILE,
     "max_seq_len": c.MAX_LEN,
 }
 
@@ -305,7 +344,8 @@ KEYS: dict[str, Entry] = {
     "resume_from_checkpoint": c.RESUME,
     "save_adapter_weights_only": Drop("ftc exports the adapter; `export { merged = true }` adds merged weights"),
     "dataset": Handle(
-        _dataset, "one data block per dataset component: local files carried, hub datasets as placeholder paths"
+        _dataset,
+        'one data block per dataset component: local files and hub datasets (`path = "hf://owner/name"`) carried',
     ),
     "dataset_val": Handle(_dataset_val, "a data block used as `eval { data = ... }`"),
     "seed": Carry("train.seed", c.SEED, c.whole),
@@ -384,9 +424,11 @@ ENTRY_DOC = dict(ENTRY_KEYS) | {
     "_component_": "carried to `data.NAME.format`, see the formats below",
     "source": (
         "a local file or json/csv/parquet with data_files: carried to `data.NAME.path`; "
-        "a hub id: a placeholder path to fill (!)"
+        'a hub dataset id: carried as `path = "hf://owner/name"`; anything else: a placeholder path to fill (!)'
     ),
-    "data_files": "carried to `data.NAME.path`",
+    "data_files": "with source json/csv/parquet: carried to `data.NAME.path`; with a hub dataset: dropped (!)",
+    "name": "hub datasets: carried to `data.NAME.config`; a file: dropped (it has one)",
+    "split": "hub datasets: carried to `data.NAME.split` (slices too: train[:10%]); a file: dropped (read whole)",
     "column_map.*": "carried to `data.NAME.columns`",
     "conversation_column": "carried to `data.NAME.columns` (messages)",
     "column": "carried to `data.NAME.columns` (text)",

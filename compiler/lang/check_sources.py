@@ -11,6 +11,7 @@ from ftc.compiler.lang.check_base import Checked, Context
 from ftc.compiler.lang.keys import FIELDS
 from ftc.compiler.lang.recipe import DataFormat, DataSource
 from ftc.compiler.lang.suggest import did_you_mean, suggest
+from ftc.shared.hub import SPLIT_FORMS, hub_dataset, is_hub_path, split_problem
 from ftc.shared.shapes import NESTED
 
 
@@ -50,6 +51,9 @@ def _build_source(ctx: Context, child: Checked) -> DataSource | None:
     if failed or "path" not in v or fmt is None or columns is None:
         return None
     path, rel = v["path"]
+    hub = hub_dataset(path) if is_hub_path(path) else None
+    if not _hub_keys_fit(ctx, child, fmt, hub):
+        return None
     if fmt == "documents" and not _has_documents(path, child.get("glob")):
         where = child.nodes.get("glob", child.nodes["path"]).value.span
         ctx.err(
@@ -71,7 +75,75 @@ def _build_source(ctx: Context, child: Checked) -> DataSource | None:
         max_tokens=v.get("max_tokens"),
         overlong=child.get("overlong"),
         span=child.node.span,
+        hub=hub,
+        config=v.get("config"),
+        split=v.get("split") or "train",
+        max_rows=v.get("max_rows"),
+        weight=v.get("weight"),
     )
+
+
+def _hub_keys_fit(ctx: Context, child: Checked, fmt: str, hub: str | None) -> bool:
+    """`config` and `split` name parts of a hub dataset: on a file they would be ignored silently."""
+    if hub is not None and fmt == "documents":
+        ctx.err(
+            "FTR102",
+            "a hub dataset cannot be a documents source",
+            child.nodes["path"].value.span,
+            "documents are files in the project; use a data block with a row format for a hub dataset",
+        )
+        return False
+    for key in ("config", "split"):
+        if key in child.values and hub is None:
+            ctx.err(
+                "FTR102",
+                f"`{key}` applies to hub datasets only",
+                child.nodes[key].key_span,
+                'set path = "hf://owner/name", or drop the key for a file in the project',
+            )
+            return False
+    split = child.values.get("split")
+    problem = split_problem(split) if isinstance(split, str) else None
+    if problem:
+        ctx.err("FTR105", problem, child.nodes["split"].value.span, f"write {SPLIT_FORMS}")
+        return False
+    return True
+
+
+def check_weights(ctx: Context, sources: list[tuple[Checked, DataSource]], eval_data: str | None) -> None:
+    """`weight` mixes the sources one training stage reads: set on all of them or on none, never on
+    a source that is not mixed (documents, the eval source) or on the only source of its stage."""
+    where = {src.name: child.nodes["weight"].key_span for child, src in sources if "weight" in child.nodes}
+    stages: dict[str, list[DataSource]] = {"sft": [], "preference": []}
+    for _child, src in sources:
+        if src.format == "documents" or src.name == eval_data:
+            if src.weight is not None:
+                why = (
+                    "documents are retrieved, not trained on" if src.format == "documents" else "it is the eval source"
+                )
+                ctx.err("FTR102", f"`weight` on '{src.name}', which is not mixed into training: {why}", where[src.name])
+            continue
+        stages["preference" if src.format == "preference" else "sft"].append(src)
+    for group in stages.values():
+        weighted = [s for s in group if s.weight is not None]
+        if not weighted:
+            continue
+        if len(group) == 1:
+            ctx.err(
+                "FTR102",
+                f"`weight` on '{group[0].name}', the only source of its training stage: there is nothing to mix",
+                where[group[0].name],
+                "drop the weight; `max_rows` caps a single source",
+            )
+        elif len(weighted) < len(group):
+            unset = [s for s in group if s.weight is None]
+            names = ", ".join(f"'{s.name}'" for s in unset)
+            ctx.err(
+                "FTR106",
+                f"`weight` is set on '{weighted[0].name}' but not on {names}: a mixture needs every share",
+                unset[0].span,
+                "give every source of the mixture a weight, e.g. weight = 1",
+            )
 
 
 def _has_documents(path: str, pattern: str) -> bool:

@@ -12,6 +12,7 @@ from ftc.compiler.lang.check_base import Context, resolve_path
 from ftc.compiler.lang.keys import ALL_UNITS, DURATION_UNITS, PARAM_UNITS, SIZE_UNITS, Key
 from ftc.compiler.lang.recipe import Span
 from ftc.compiler.lang.suggest import did_you_mean, suggest
+from ftc.shared.hub import hub_dataset, is_hub_path
 
 
 def describe(v: ast.Value) -> str:
@@ -54,6 +55,11 @@ def _path(ctx: Context, key: Key, v: ast.Value) -> tuple[str, str] | None:
     text = _string(ctx, key, v)
     if text is None:
         return None
+    if is_hub_path(text):  # a Hugging Face dataset, read from the local cache: no file to find here
+        if hub_dataset(text) is None:
+            ctx.err("FTR105", f"`{text}` is not a hub dataset id", v.span, 'write path = "hf://owner/name"')
+            return None
+        return (text, text)
     resolved = resolve_path(ctx, text, v.span)
     return (resolved, text) if resolved else None
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from ftc.compiler.lang import ast
 from ftc.compiler.lang.check_base import Checked, Context, find_project_root
 from ftc.compiler.lang.check_eval import build_eval, check_statement
-from ftc.compiler.lang.check_sources import check_sources
+from ftc.compiler.lang.check_sources import check_sources, check_weights
 from ftc.compiler.lang.check_values import CONVERTERS
 from ftc.compiler.lang.keys import ALIASES, BLOCKS, CHILDREN, NAME_RE, BlockSpec
 from ftc.compiler.lang.recipe import (
@@ -193,6 +193,8 @@ def build_recipe(ctx: Context, recipe: Checked, path: str) -> Recipe | None:
         )
     names = {s.name for _c, s in sources if s is not None} | {c.node.label.value for c, _s in sources if c.node.label}
     eval_spec = build_eval(ctx, eval_block, names) if eval_block else None
+    if all(s is not None for _c, s in sources):  # one failed source would make the mixture look different
+        check_weights(ctx, [(c, s) for c, s in sources if s is not None], eval_spec.eval_data if eval_spec else None)
     if ctx.diags or eval_spec is None or any(s is None for _c, s in sources):
         return None
     v = recipe.values

@@ -142,7 +142,12 @@ class BlockSpec:
 
 
 _SOURCE_KEYS = (
-    Key("path", "path", "a file or folder, relative to the recipe", required=True),
+    Key(
+        "path",
+        "path",
+        'a file or folder, relative to the recipe, or a Hugging Face dataset: "hf://owner/name"',
+        required=True,
+    ),
     Key("format", "choice", "the row format", required=True, choices=DATA_FORMATS),
     Key(
         "columns",
@@ -169,6 +174,35 @@ _SOURCE_KEYS = (
         absent="rows are held to the plan's max_length (R-MAX-LENGTH-FROM-DATA)",
     ),
     Key("overlong", "choice", "what happens to rows over max_tokens", choices=("drop", "truncate"), default="drop"),
+    Key(
+        "config",
+        "string",
+        'hub datasets only (path = "hf://owner/name"): the dataset\'s configuration (subset) name',
+        absent="the dataset's default configuration",
+    ),
+    Key(
+        "split",
+        "string",
+        "hub datasets only: the split, with an optional slice: train, train[:20%], train[1000:]",
+        absent="train",
+    ),
+    Key(
+        "max_rows",
+        "int",
+        "use at most this many rows of the source, a seeded random subsample (eval.seed) in file order",
+        lo=1,
+        hi=10**9,
+        absent="every row",
+    ),
+    Key(
+        "weight",
+        "float",
+        "the source's share of the training mixture, relative to the other sources' weights "
+        "(3 and 1: 75% and 25%); the largest mix in these shares is taken, no row is repeated",
+        lo=1e-6,  # a weight of 0 would drop the source: leave the source out instead
+        hi=10**6,
+        absent="every row of every source",
+    ),
 )
 
 BLOCKS: dict[str, BlockSpec] = {

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from ftc.compiler.lang import ast, codes
 from ftc.compiler.lang.credentials import find_assigned, find_secret
 from ftc.compiler.lang.diagnostics import Diagnostic
-from ftc.compiler.lang.recipe import Expect, Recipe, Span
+from ftc.compiler.lang.recipe import DataSource, Expect, Recipe, Span
 from ftc.compiler.lang.thresholds import GAINS_CLEAR, MIN_EXAMPLES, SMALL_DATA
 from ftc.shared.hparams import CUDA_ONLY_OPTIMIZERS
 
@@ -171,15 +171,24 @@ def _count(path: str) -> int | None:
         return None
 
 
+def _used(sources: tuple[DataSource, ...], counts: list[int]) -> int:
+    """Rows left after each source's max_rows and the weighted mixture (the planner's arithmetic)."""
+    from ftc.shared import mixture
+
+    capped = {s.name: mixture.capped(n, s.max_rows) for s, n in zip(sources, counts, strict=True)}
+    weights = {s.name: s.weight for s in sources if s.weight is not None}
+    mixed = mixture.mixture({n: capped[n] for n in weights}, weights)
+    return sum(mixed.get(n, c) for n, c in capped.items())
+
+
 @lint_rule("FTR202")
 def _too_few_examples(src: LintInput) -> Iterator[Diagnostic]:
     recipe = src.checked
     for sources, kind in ((recipe.train_sources, "training"), (recipe.preference_sources, "preference")):
         counts = [count_rows(s.path, s.format) for s in sources]
-        known = [c for c in counts if c is not None]
-        if not sources or len(known) != len(counts):
+        if not sources or None in counts:
             continue
-        total = sum(known)
+        total = _used(sources, [c for c in counts if c is not None])
         kept = total if recipe.eval.eval_data else int(total * (1 - recipe.eval.holdout_fraction))
         if kind == "training" and recipe.synthesize is not None:
             kept += recipe.synthesize.rows  # teacher-written rows join train (R-SYNTHESIZE)

@@ -62,6 +62,11 @@ class DataSource:
     max_tokens: int | None = None  # rows longer than this are dropped or truncated
     overlong: Literal["drop", "truncate"] = "drop"
     span: Span = field(default_factory=Span.unknown, compare=False)
+    hub: str | None = None  # owner/name when path is hf://owner/name (path and rel_path are then that text)
+    config: str | None = None  # hub only: the dataset's configuration
+    split: str = "train"  # hub only: the split and its slice, e.g. train[:20%]
+    max_rows: int | None = None  # a seeded subsample of at most this many rows
+    weight: float | None = None  # the source's relative share of the training mixture
 
 
 @dataclass(frozen=True)

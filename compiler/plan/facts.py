@@ -55,7 +55,7 @@ class ModelFacts:
         return None
 
 
-def _hf_hub_cache() -> Path:
+def hf_hub_cache() -> Path:
     if os.environ.get("HF_HUB_CACHE"):
         return Path(os.environ["HF_HUB_CACHE"])
     home = os.environ.get("HF_HOME") or str(Path.home() / ".cache" / "huggingface")
@@ -77,7 +77,7 @@ def _candidate_folders(name: str, base_dirs: Iterable[Path]) -> Iterator[Path]:
     if spec is not None:
         hub_ids.append(spec.hub_id)
     for hub_id in hub_ids:
-        snapshots = _hf_hub_cache() / ("models--" + hub_id.replace("/", "--")) / "snapshots"
+        snapshots = hf_hub_cache() / ("models--" + hub_id.replace("/", "--")) / "snapshots"
         if snapshots.is_dir():
             yield from sorted(p for p in snapshots.iterdir() if p.is_dir())
 
@@ -137,11 +137,11 @@ def _hub_model_facts(ref: ModelRef) -> ModelFacts:
     raise FactError(
         error(
             "FTR302",
-            f"model '{ref.name}' is not in the Hugging Face cache ({_hf_hub_cache()}) and ftc plans offline",
+            f"model '{ref.name}' is not in the Hugging Face cache ({hf_hub_cache()}) and ftc plans offline",
             ref.span,
-            f"fetch its config and tokenizer (not the weights) with `huggingface-cli download {ref.name} {files_}`, "
-            f"or let ftc fetch them: `{ALLOW_DOWNLOAD_ENV}=1 ftc plan RECIPE`; `ftc run RECIPE --allow-download` "
-            "fetches the whole model",
+            f"fetch its config and tokenizer (not the weights) with `hf download {ref.name} {files_}`, "
+            f"or let ftc fetch them: `ftc plan RECIPE --allow-download` (or {ALLOW_DOWNLOAD_ENV}=1); "
+            "`ftc run RECIPE --allow-download` fetches the whole model",
         )
     )
 
@@ -154,7 +154,7 @@ def _fetch_planning_files(ref: ModelRef) -> Path:
     folder: Path | None = None
     for name in PLANNING_FILES:
         try:
-            folder = Path(hf_hub_download(ref.name, name, cache_dir=str(_hf_hub_cache()))).parent
+            folder = Path(hf_hub_download(ref.name, name, cache_dir=str(hf_hub_cache()))).parent
         except Exception as exc:  # noqa: BLE001 - network, auth, unknown repo or file: all user-facing
             if name == "config.json":
                 raise FactError(
@@ -162,7 +162,7 @@ def _fetch_planning_files(ref: ModelRef) -> Path:
                         "FTR302",
                         f"could not download the config of model '{ref.name}': {type(exc).__name__}: {str(exc)[:200]}",
                         ref.span,
-                        "check the id and the network; a gated model needs `huggingface-cli login`",
+                        "check the id and the network; a gated model needs `hf auth login`",
                     )
                 ) from exc
     assert folder is not None  # config.json was fetched or we raised
@@ -234,6 +234,9 @@ class SourceFacts:
     bytes: int
     texts: tuple[str, ...]  # the sampled rows' text, for token lengths
     answers: tuple[str, ...] = ()  # the sampled rows' expected responses, for max_new_tokens
+    revision: str | None = None  # a hub dataset: the snapshot (commit) the rows come from
+    max_rows: int | None = None  # the recipe's cap on this source (a seeded subsample)
+    weight: float | None = None  # the source's share of its training mixture
 
 
 def rel_path(path: str | Path, root: str | Path) -> str:
@@ -242,6 +245,10 @@ def rel_path(path: str | Path, root: str | Path) -> str:
 
 
 def source_facts(src: DataSource, root: str) -> SourceFacts:
+    if src.hub is not None:
+        from ftc.compiler.plan.hub_facts import hub_source_facts  # it builds on this module
+
+        return hub_source_facts(src)
     path = Path(src.path)
     try:
         if src.format == "documents":
@@ -308,6 +315,11 @@ def _sample_indices(n: int) -> set[int]:
         return set(range(n))
     step = n / SAMPLE_ROWS
     return {int(i * step) for i in range(SAMPLE_ROWS)}
+
+
+def rows_and_sample(path: Path) -> tuple[int, list[object]]:
+    """A data file's row count and a sample of its rows (a hub dataset's files are read alike)."""
+    return _count_rows(path)
 
 
 def _count_rows(path: Path) -> tuple[int, list[object]]:

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ftc.compiler.lang.checks import find_project_root
-from ftc.compiler.plan import facts
+from ftc.compiler.plan import facts, hub_facts
 from ftc.shared.errors import FtcError
+from ftc.shared.hub import is_hub_path
 
 if TYPE_CHECKING:
     from ftc.compiler.plan.io import Plan
@@ -57,17 +58,37 @@ def stale_inputs(plan: Plan, root: Path) -> list[str]:
     globs = _globs(plan)
     for item in plan.get("inputs", []):
         path = root / item["path"]
-        if not path.exists():
+        if is_hub_path(item["path"]):
+            problems += _stale_hub(item)
+        elif not path.exists():
             problems.append(f"{item['path']}: the file is gone (data source '{item['name']}')")
         elif lock_digest(path, item.get("format", ""), globs.get(item["name"], "**/*")) != item.get("sha256"):
             problems.append(f"{item['path']}: changed since the plan was written (data source '{item['name']}')")
     return problems
 
 
+def _stale_hub(item: dict[str, Any]) -> list[str]:
+    """A hub input is pinned to a snapshot (revision): it must still be cached and read the same files."""
+    digest = hub_facts.pinned_digest(item)
+    rev = item.get("revision")
+    if digest is None:
+        return [
+            f"{item['path']}: revision {rev} of the dataset is not in the Hugging Face cache (data source "
+            f"'{item['name']}'); fetch it with `hf download --repo-type dataset {item['path'][5:]} --revision {rev}`"
+        ]
+    if digest != item.get("sha256"):
+        return [f"{item['path']}: the cached files of revision {rev} changed since the plan was written"]
+    return []
+
+
 def refresh_lock(plan: Plan, root: Path) -> Plan:
     globs = _globs(plan)
     inputs = [
-        dict(item, sha256=lock_digest(root / item["path"], item.get("format", ""), globs.get(item["name"], "**/*")))
+        dict(item, sha256=hub_facts.pinned_digest(item) or item.get("sha256"))
+        if is_hub_path(item["path"])
+        else dict(
+            item, sha256=lock_digest(root / item["path"], item.get("format", ""), globs.get(item["name"], "**/*"))
+        )
         for item in plan.get("inputs", [])
     ]
     return dict(plan, inputs=inputs)
@@ -117,7 +138,8 @@ def resolve_inside(root: Path, rel: str, what: str, allow_outside: bool) -> Path
 def check_paths(plan: Plan, root: Path, allow_outside: bool) -> None:
     """Every path a step reads stays inside the project, and the load step reads only locked sources."""
     for what, rel in _paths(plan):
-        resolve_inside(root, rel, what, allow_outside)
+        if not is_hub_path(rel):  # a hub dataset is read from the Hugging Face cache, not the project
+            resolve_inside(root, rel, what, allow_outside)
     locked = {(item["name"], item["path"], item.get("format")) for item in plan.get("inputs", [])}
     for src in load_sources(plan):
         if (src.get("name"), src.get("path"), src.get("format")) not in locked:

@@ -32,6 +32,7 @@ from ftc.compiler.plan.state import (
     response_tokens,
     system_prompt,
     train_rows,
+    used_rows,
 )
 from ftc.compiler.plan.steps import SYNTH_SHOTS, build_steps, max_new_tokens, score_by, synth_checks
 from ftc.shared.contract import expect_label
@@ -415,6 +416,7 @@ def assemble(f: Facts, d: Decisions, est: dict[str, Any], new_tokens: int, out_d
         synthesize=_synth_config(d, new_tokens),
         objective_names=d.objective_names,
         formats={name: s.format for name, s in f.sources.items()},
+        revisions={n: s.revision for n, s in f.sources.items() if s.revision is not None},
     )
     expects = [_expect_json(e, root) for e in r.eval.expects]
     for step in steps:
@@ -433,10 +435,7 @@ def assemble(f: Facts, d: Decisions, est: dict[str, Any], new_tokens: int, out_d
         "plan_version": PLAN_VERSION,
         "recipe": {"name": r.name, "path": facts.rel_path(r.path, root), "sha256": _sha256(r.path)},
         "project_root": facts.rel_path(root, out_dir),
-        "inputs": [
-            {"name": s.name, "path": s.path, "sha256": s.sha256, "rows": s.rows, "bytes": s.bytes, "format": s.format}
-            for s in f.sources.values()
-        ],
+        "inputs": _inputs(f),
         "goal": {"kind": r.goal.kind, "text": r.goal.text, "knowledge_text": r.goal.knowledge_text},
         "model": _model_json(f),
         "strategy": d.strategy,
@@ -506,6 +505,25 @@ def _distill_config(r: Recipe, d: Decisions) -> dict[str, Any]:
         "temperature": float(r.distill.values.get("temperature") or DEFAULTS["distill_temperature"]),  # type: ignore[arg-type]
         "alpha": float(DEFAULTS["distill_alpha"] if a is None else a),  # type: ignore[arg-type]
     }
+
+
+def _inputs(f: Facts) -> list[dict[str, Any]]:
+    """The data lock, one entry per source; a hub source adds its revision, config and split, and
+    a capped or weighted source the rows the run will use (the plan's data funnel)."""
+    used = used_rows(f.recipe, f.sources)
+    by_name = {s.name: s for s in f.recipe.data}
+    out = []
+    for s in f.sources.values():
+        item: dict[str, Any] = {
+            "name": s.name, "path": s.path, "sha256": s.sha256, "rows": s.rows, "bytes": s.bytes, "format": s.format
+        }  # fmt: skip
+        if s.revision is not None:
+            src = by_name[s.name]
+            item.update(revision=s.revision, config=src.config, split=src.split)
+        if s.max_rows is not None or s.weight is not None:
+            item.update(max_rows=s.max_rows, weight=s.weight, used_rows=used[s.name])
+        out.append(item)
+    return out
 
 
 def _model_json(f: Facts) -> dict[str, Any]:

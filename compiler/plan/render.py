@@ -80,7 +80,7 @@ def render_plan(plan: Plan, color: bool = False, width: int = 100) -> str:
     )
     for line in textwrap.wrap(f"device: {plan['device']['assumption']}", width - 4, subsequent_indent="  "):
         console.print("  " + line)
-    for table in (_rules(plan), _memory(plan), _hparams(plan), _estimates(plan), _steps(plan)):
+    for table in (_rules(plan), _data(plan), _memory(plan), _hparams(plan), _estimates(plan), _steps(plan)):
         if table is not None:
             console.print()
             console.print(table)
@@ -101,6 +101,27 @@ def _rules(plan: Plan) -> Table:
     table = _table("Decisions (ftc explain RULE for the full rule)", "rule", "because")
     for rule in plan["rules"]:
         table.add_row(rule["id"], rule["because"])
+    return table
+
+
+def _data(plan: Plan) -> Table | None:
+    """The data funnel per source: rows in the file (a hub split after its slice), after max_rows,
+    after the weighted mixture. Shown when a source is capped, weighted or read from the hub."""
+    inputs = plan.get("inputs", [])
+    if not any("used_rows" in i or "revision" in i for i in inputs):
+        return None
+    totals: dict[bool, float] = {}  # weights mix within a stage: SFT sources, preference sources
+    for i in inputs:
+        stage = i["format"] == "preference"
+        totals[stage] = totals.get(stage, 0.0) + (i.get("weight") or 0.0)
+    table = _table("Data (rows per source)", "source", "from", "rows", "max_rows", "weight", "used")
+    for i in inputs:
+        where = i["path"] + (f" {i.get('config')}" if i.get("config") else "")
+        where += f" [{i['split']}] @{i['revision'][:8]}" if i.get("revision") else ""
+        weight = i.get("weight")
+        share = f"{weight:g} ({weight / totals[i['format'] == 'preference']:.0%})" if weight is not None else "-"
+        cap = f"{i['max_rows']:,}" if i.get("max_rows") is not None else "-"
+        table.add_row(i["name"], where, f"{i['rows']:,}", cap, share, f"{i.get('used_rows', i['rows']):,}")
     return table
 
 

@@ -78,6 +78,12 @@ _SOURCE: Schema = {
         "columns": {"type": "object", "additionalProperties": {"type": "string"}},
         "on_bad_rows": {"enum": ["fail", "skip"]},
         "glob": {"type": "string", "minLength": 1},
+        # a hub dataset (path hf://owner/name): the pinned snapshot, its configuration and split
+        "revision": {"type": "string", "pattern": "^[0-9a-f]{40}$"},
+        "config": {"anyOf": [{"type": "null"}, _NAME]},
+        "split": _NAME,
+        "max_rows": _POSITIVE(10**9),
+        "weight": {"type": "number", "exclusiveMinimum": 0, "maximum": 10**6},
     },
     "additionalProperties": False,
 }
@@ -127,7 +133,11 @@ def _PER_SOURCE(value: Schema) -> Schema:
 
 # What each step kind's config may hold; a key the runtime does not read is refused.
 STEP_CONFIGS: dict[str, Schema] = {
-    "load": {"sources": {"type": "array", "items": _SOURCE}, "eval_source": {"anyOf": [{"type": "null"}, _NAME]}},
+    "load": {
+        "sources": {"type": "array", "items": _SOURCE},
+        "eval_source": {"anyOf": [{"type": "null"}, _NAME]},
+        "seed": {"type": "integer", "minimum": 0, "maximum": 2**32 - 1},  # max_rows and weight subsamples
+    },
     "clean": {
         "redact_pii": _PER_SOURCE({"type": "boolean"}),
         "max_tokens": _PER_SOURCE({"anyOf": [{"type": "null"}, _POSITIVE(10**7)]}),

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from ftc.compiler.lang.recipe import ModelRef, Recipe, Span
 from ftc.compiler.plan import costs, facts, memory
 from ftc.compiler.plan.facts import FactError, ModelFacts, SourceFacts, TokenStats
 from ftc.compiler.plan.rules import fired
+from ftc.shared import mixture
 
 TEMPLATE_TOKENS = 16  # chat-template tokens around a short conversation (role headers, end markers)
 GB = 1e9
@@ -37,7 +39,20 @@ class Facts:
     judges: dict[str, ModelFacts] = field(default_factory=dict)  # judge expects' models, by name
 
     def rows(self, names: Iterable[str]) -> int:
-        return sum(self.sources[n].rows for n in names)
+        """Rows the run will read from these sources: after each one's max_rows and the mixture."""
+        used = used_rows(self.recipe, self.sources)
+        return sum(used.get(n, self.sources[n].rows) for n in names)
+
+
+def used_rows(recipe: Recipe, sources: dict[str, SourceFacts]) -> dict[str, int]:
+    """Per source, the rows left after its seeded ``max_rows`` subsample and the weighted mixture
+    of its training stage (``ftc.shared.mixture``, the load step's own arithmetic)."""
+    capped = {n: mixture.capped(s.rows, s.max_rows) for n, s in sources.items()}
+    out = dict(capped)
+    for group in (recipe.train_sources, recipe.preference_sources):
+        weights = {s.name: s.weight for s in group if s.weight is not None and s.name in capped}
+        out.update(mixture.mixture({n: capped[n] for n in weights}, weights))
+    return out
 
 
 @dataclass
@@ -107,7 +122,8 @@ def gather(recipe: Recipe) -> tuple[Facts | None, list[Diagnostic]]:
     sources: dict[str, SourceFacts] = {}
     for src in recipe.data:
         try:
-            sources[src.name] = facts.source_facts(src, recipe.project_root)
+            found = facts.source_facts(src, recipe.project_root)
+            sources[src.name] = dataclasses.replace(found, max_rows=src.max_rows, weight=src.weight)
         except FactError as exc:
             diags.append(exc.diagnostic)
     if diags or base is None:

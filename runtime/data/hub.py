@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ftc.shared.files import DataError, RawRow
+from ftc.shared.hub import PREFIX, hub_dataset
+from ftc.shared.hub import is_hub_path as is_hub_path  # re-exported for the load step and ftc data check
+from ftc.shared.mixture import sample_indices
 
 from .readers import checked_row
-
-PREFIX = "hf://"
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,10 @@ class HubSource:
     dataset: str
     config: str | None = None
     split: str = "train"
-    max_rows: int | None = None
+    max_rows: int | None = None  # the first rows (ftc data check --max-rows)
+    revision: str | None = None  # the snapshot a plan's data lock pinned; None: refs/main
+    sample: int | None = None  # a recipe's max_rows: a seeded subsample of this many rows
+    seed: int = 0
 
     @property
     def label(self) -> str:
@@ -38,15 +42,10 @@ class HubSource:
         return f"{PREFIX}{self.dataset}{config}[{self.split}]"
 
 
-def is_hub_path(path: str | Path) -> bool:
-    return str(path).startswith(PREFIX)
-
-
 def parse_hub_path(path: str) -> str:
     """``hf://owner/name`` -> ``owner/name``; anything else is a usage error."""
-    dataset = path[len(PREFIX) :].strip("/")
-    owner, sep, name = dataset.partition("/")
-    if not (sep and owner and name and "/" not in name):
+    dataset = hub_dataset(path)
+    if dataset is None:
         raise DataError(f"error: {path}: a hub dataset is written hf://owner/name", 2)
     return dataset
 
@@ -59,18 +58,27 @@ def snapshot_folder(source: HubSource, allow_download: bool = False) -> Path:
     try:
         # cache_dir from the environment now: huggingface_hub reads HF_HOME once, at import
         return Path(
-            snapshot_download(source.dataset, repo_type="dataset", local_files_only=True, cache_dir=_hub_cache())
+            snapshot_download(
+                source.dataset,
+                repo_type="dataset",
+                revision=source.revision,
+                local_files_only=True,
+                cache_dir=_hub_cache(),
+            )
         )
     except (LocalEntryNotFoundError, OSError, ValueError):
         if not allow_download:
+            pinned = f" --revision {source.revision}" if source.revision else ""
             raise DataError(
                 f"{source.label}: the dataset is not in the Hugging Face cache ({_hub_cache()}) and ftc reads data "
-                f"offline; fetch it once with\n  huggingface-cli download --repo-type dataset {source.dataset}\n"
+                f"offline; fetch it once with\n  hf download --repo-type dataset {source.dataset}{pinned}\n"
                 "or allow downloads (ftc run --allow-download)",
                 2,
             ) from None
     try:
-        return Path(snapshot_download(source.dataset, repo_type="dataset", cache_dir=_hub_cache()))
+        return Path(
+            snapshot_download(source.dataset, repo_type="dataset", revision=source.revision, cache_dir=_hub_cache())
+        )
     except Exception as exc:  # noqa: BLE001 - network, auth, unknown repo: all user-facing
         raise DataError(f"{source.label}: could not download the dataset: {exc}", 2) from None
 
@@ -83,7 +91,8 @@ def _hub_cache() -> str:
 
 
 def load_hub(source: HubSource, allow_download: bool = False):
-    """The split (sliced, capped) as a ``datasets.Dataset``, loaded from the cached snapshot."""
+    """The split (sliced, capped) as a ``datasets.Dataset``, loaded from the cached snapshot, and
+    each kept row's number in the split (from 1: a hub row's "line")."""
     from datasets import load_dataset
     from datasets.utils.logging import disable_progress_bar
 
@@ -95,15 +104,20 @@ def load_hub(source: HubSource, allow_download: bool = False):
         raise DataError(
             f"{source.label}: cannot load the cached dataset ({type(exc).__name__}: {str(exc)[:300]})", 2
         ) from None
+    numbers = list(range(1, len(ds) + 1))
     if source.max_rows is not None and len(ds) > source.max_rows:
-        ds = ds.select(range(source.max_rows))
-    return ds
+        ds, numbers = ds.select(range(source.max_rows)), numbers[: source.max_rows]
+    if source.sample is not None and len(ds) > source.sample:
+        # the planner's arithmetic (ftc.shared.mixture): the same rows on every machine, in split order
+        picked = sample_indices(len(ds), source.sample, source.seed, source.dataset)
+        ds, numbers = ds.select(picked), [numbers[i] for i in picked]
+    return ds, numbers
 
 
 def hub_lock(source: HubSource) -> dict:
     """What pins a hub source: the snapshot revision and the loaded split's fingerprint."""
     folder = snapshot_folder(source)
-    ds = load_hub(source)
+    ds, _ = load_hub(source)
     return {
         "dataset": source.dataset,
         "config": source.config,
@@ -117,5 +131,6 @@ def hub_lock(source: HubSource) -> dict:
 
 def read_hub(source: HubSource, allow_download: bool = False) -> Iterator[RawRow]:
     """Every row of the split, numbered from 1 (the line of a hub row), nesting-checked."""
-    for i, row in enumerate(load_hub(source, allow_download), 1):
-        yield checked_row(i, row)
+    ds, numbers = load_hub(source, allow_download)
+    for number, row in zip(numbers, ds, strict=True):
+        yield checked_row(number, row)

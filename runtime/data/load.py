@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
+from ftc.shared.mixture import mixture, sample_indices
 from ftc.shared.shapes import Normaliser
 
 from .hub import HubSource, is_hub_path, parse_hub_path, read_hub
@@ -132,17 +133,45 @@ def format_bad_rows(bad: list[dict], head: str) -> str:
     return "\n".join(lines)
 
 
-def _hub(src: dict) -> HubSource | None:
-    """A source whose path is hf://owner/name (optional "config", "split", "max_rows")."""
+def _hub(src: dict, seed: int) -> HubSource | None:
+    """A source whose path is hf://owner/name (optional "config", "split", "revision"); its
+    "max_rows" subsample is drawn from the split before rows are read."""
     if not is_hub_path(src["path"]):
         return None
-    return HubSource(parse_hub_path(src["path"]), src.get("config"), src.get("split") or "train", src.get("max_rows"))
+    return HubSource(
+        parse_hub_path(src["path"]),
+        src.get("config"),
+        src.get("split") or "train",
+        revision=src.get("revision"),
+        sample=src.get("max_rows"),
+        seed=seed,
+    )
+
+
+def _cap(records: list[Record], max_rows: int | None, seed: int, name: str) -> list[Record]:
+    """A source's ``max_rows``: a seeded subsample of its valid rows, in file order."""
+    if max_rows is None or len(records) <= max_rows:
+        return records
+    return [records[i] for i in sample_indices(len(records), max_rows, seed, name)]
+
+
+def _mix(kept: dict[str, list[Record]], sources: list[dict], eval_source: str | None, seed: int) -> None:
+    """The weighted sources of each training stage, cut to the largest mix in their shares (in place)."""
+    for stage in (False, True):  # the SFT sources, then the preference sources
+        weights = {
+            s["name"]: float(s["weight"])
+            for s in sources
+            if s.get("weight") is not None and s["name"] != eval_source and (s["format"] == "preference") == stage
+        }
+        for name, n in mixture({n: len(kept[n]) for n in weights}, weights).items():
+            kept[name] = _cap(kept[name], n, seed, f"{name}:weight")
 
 
 def load_sources(cfg: dict, project_root: str | Path) -> LoadResult:
     root = Path(project_root)
     eval_source = cfg.get("eval_source")
-    records: list[Record] = []
+    seed = int(cfg.get("seed") or 0)
+    kept: dict[str, list[Record]] = {}
     bad_rows: list[dict] = []
     counts: dict = {}
     failing: list[dict] = []
@@ -156,9 +185,9 @@ def load_sources(cfg: dict, project_root: str | Path) -> LoadResult:
             src.get("glob"),
             label=rel,
             purpose="eval" if src["name"] == eval_source else "train",
-            hub=_hub(src),
+            hub=_hub(src, seed),
         )
-        records += result.records
+        kept[src["name"]] = _cap(result.records, src.get("max_rows"), seed, src["name"])
         bad_rows += result.bad_rows
         counts[src["name"]] = {"rows": result.rows, "valid": len(result.records), "bad": len(result.bad_rows)}
         if result.bad_rows and src.get("on_bad_rows", "fail") == "fail":
@@ -166,4 +195,13 @@ def load_sources(cfg: dict, project_root: str | Path) -> LoadResult:
     if failing:
         head = f"error: {len(failing)} bad row{'s' if len(failing) != 1 else ''} (on_bad_rows = fail; set on_bad_rows = skip to drop them):"
         raise DataError(format_bad_rows(failing, head))
-    return LoadResult(records, bad_rows, counts)
+    sources = cfg.get("sources", [])
+    capped = {name: len(rows) for name, rows in kept.items()}
+    _mix(kept, sources, eval_source, seed)
+    for src in sources:  # the funnel: rows after max_rows, then after the mixture (only when set)
+        name = src["name"]
+        if src.get("max_rows") is not None:
+            counts[name]["after_max_rows"] = capped[name]
+        if src.get("weight") is not None:
+            counts[name]["after_weight"] = len(kept[name])
+    return LoadResult([r for rows in kept.values() for r in rows], bad_rows, counts)

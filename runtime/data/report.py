@@ -31,6 +31,10 @@ def build_report(
             {"name": "bad", "rows": read - valid},
             {"name": "valid", "rows": valid},
         ]
+        if any("after_max_rows" in c or "after_weight" in c for c in load.counts.values()):
+            # a source's max_rows subsample and the weighted mixture, when the recipe sets them
+            used = sum(c.get("after_weight", c.get("after_max_rows", c["valid"])) for c in load.counts.values())
+            stages.append({"name": "sampled", "rows": used})
     if clean_stats:
         stages.append({"name": "cleaned", "rows": clean_stats.get("out", 0)})
         stages.append({"name": "redacted", "rows": sum((clean_stats.get("redacted") or {}).values())})

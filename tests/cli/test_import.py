@@ -26,6 +26,7 @@ from ftc.compiler.importers import TOOLS, core, detect, read_config
 from ftc.compiler.importers.build import GOAL_PLACEHOLDER
 from ftc.compiler.importers.docs import docs_page
 from ftc.compiler.lang.formatter import format_text
+from ftc.shared.hub import split_name
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "import"
@@ -106,8 +107,10 @@ def _row(fmt: str, columns: dict[str, str], rng: random.Random, i: int) -> dict:
 
 
 def write_data(folder: Path, sources: list[dict]) -> None:
-    """Rows of each source's format under its column names, in the file type its suffix names."""
+    """Rows of each local source's format under its column names, in the file type its suffix names."""
     for i, src in enumerate(sources):
+        if src["hub"]:
+            continue
         rng = random.Random(i)
         rows = [_row(src["format"], src["columns"], rng, n) for n in range(ROWS)]
         path = folder / src["path"]
@@ -123,6 +126,27 @@ def write_data(folder: Path, sources: list[dict]) -> None:
             path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
 
 
+def cache_hub_data(hf_home: Path, sources: list[dict]) -> None:
+    """What `hf download --repo-type dataset ID` leaves: each hub source's config and split as a
+    Parquet file in a cached snapshot (a README `configs` header names the config), no network."""
+    from data.hub_support import cache_dataset  # tests/ is on sys.path (its conftest.py)
+
+    for i, src in enumerate(sources):
+        if not src["hub"]:
+            continue
+        rng = random.Random(100 + i)
+        rows = [_row(src["format"], src["columns"], rng, n) for n in range(ROWS * 3)]  # a slice keeps enough
+        split = split_name(src["split"] or "train")
+        config = src["config"]
+        rel = f"{config or 'data'}/{split}-00000-of-00001.parquet"
+        readme = (
+            f"---\nconfigs:\n- config_name: {config}\n  data_files:\n  - split: {split}\n    path: {rel}\n---\n"
+            if config
+            else ""
+        )
+        cache_dataset(hf_home, src["hub"], {rel: rows}, readme=readme)
+
+
 # --- the round trip ----------------------------------------------------------------------------
 def test_every_fixture_has_goldens():
     assert len(NAMES) >= 10 and {n.split("-")[0] for n in NAMES} >= {"axolotl", "llama", "torchtune", "oumi"}
@@ -131,7 +155,7 @@ def test_every_fixture_has_goldens():
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_import_then_plan(capsys, project, name):
+def test_import_then_plan(capsys, project, empty_caches, name):
     code, raw, _ = run_cli(capsys, "import", f"{name}.yaml", "--json")
     first = json.loads(raw)
     # Before the data exists the recipe points at missing files: exit 1, and the diagnostics say so.
@@ -149,6 +173,15 @@ def test_import_then_plan(capsys, project, name):
     (project / "recipe.ftr").write_text(
         recipe.replace(GOAL_PLACEHOLDER, "Answer support questions politely"), encoding="utf-8"
     )
+    hub = [s for s in first["sources"] if s["hub"]]
+    if hub:
+        # Hub datasets are read offline from the cache: until fetched, planning says which command fetches them,
+        # as the import's summary did.
+        assert [f"hf download --repo-type dataset {s['hub']}" for s in hub] == first["fetch"]
+        assert "Fetch the hub datasets" in table and "ftc plan recipe.ftr --allow-download" in table
+        code, _, err = run_cli(capsys, "plan", "recipe.ftr", "--json")
+        assert code == 1 and "error[FTR301]" in err and "hf download --repo-type dataset" in err, err
+        cache_hub_data(empty_caches / "hf", first["sources"])
     code, plan, err = run_cli(capsys, "plan", "recipe.ftr", "--json")
     assert code == 0, err
     assert json.loads(plan)["recipe"]["name"] == first["recipe"].split('recipe "', 1)[1].split('"', 1)[0]
@@ -183,9 +216,13 @@ def test_carries_what_the_language_has(project):
     assert rows["lora_target_linear"].target == 'train.target_modules = "all-linear"'
     qlora = {r.key: r for r in import_config("axolotl-qlora-dpo.yaml").rows}
     assert qlora["optimizer"].status == "decided" and "not an optimizer ftc runs" in qlora["optimizer"].note
-    assert (
-        rows["datasets[1].path"].status == "dropped" and rows["datasets[1].path"].attention
-    )  # a hub id: a placeholder
+    hub = rows["datasets[1].path"]  # a hub dataset id: read from the hub cache, not a placeholder to fill
+    assert (hub.status, hub.target, hub.attention) == (
+        "carried",
+        'data.FineTome-100k.path = "hf://mlabonne/FineTome-100k"',
+        False,
+    )
+    assert rows["datasets[1].split"].target == 'data.FineTome-100k.split = "train[:20%]"'
     unknown = {r.key: r for r in import_config("axolotl-mixture-fsdp.yaml").rows}["future_axolotl_option"]
     assert (unknown.status, unknown.note) == ("dropped", "not a key ftc knows from axolotl")
 
@@ -310,3 +347,91 @@ def test_docs_in_sync():
     assert path.read_text(encoding="utf-8") == docs_page(), (
         "docs/import.md is stale: FTC_UPDATE_GOLDEN=1 regenerates it"
     )
+
+
+# --- hub datasets, caps and mixtures -----------------------------------------------------------
+def _import(text: str, name: str = "cfg.yaml"):
+    from ftc.compiler.importers import import_config
+
+    Path(name).write_text(text, encoding="utf-8")
+    result = import_config(name)
+    return result, {r.key: r for r in result.rows}
+
+
+def test_axolotl_hub_parts(project):
+    result, rows = _import(
+        "base_model: Qwen/Qwen2.5-0.5B-Instruct\nadapter: lora\ndatasets:\n"
+        "  - path: openai/gsm8k\n    name: main\n    split: test\n    type: alpaca\n"
+        "  - path: org/big\n    type: chat_template\n    split: train[:200%]\n"
+        "  - path: org/sharded\n    type: chat_template\n    shards: 3\n"
+        "  - path: alpaca\n    type: alpaca\n"
+    )
+    assert rows["datasets[0].name"].target == 'data.gsm8k.config = "main"'
+    assert rows["datasets[0].split"].target == 'data.gsm8k.split = "test"'
+    bad = rows["datasets[1].split"]  # a slice datasets would refuse is not carried, and says why
+    assert bad.status == "dropped" and bad.attention and "200%" in bad.note
+    assert rows["datasets[2].shards"].status == "dropped" and "whole percentage" in rows["datasets[2].shards"].note
+    # a bare name is not an id ftc can read: a placeholder to fill, as before
+    assert rows["datasets[3].path"].status == "dropped" and rows["datasets[3].path"].attention
+    assert 'path   = "hf://openai/gsm8k"' in result.recipe and 'config = "main"' in result.recipe
+    assert result.fetch == [f"hf download --repo-type dataset {r}" for r in ("openai/gsm8k", "org/big", "org/sharded")]
+    errors = [d for d in result.diagnostics if d.severity == "error"]  # hub sources lint clean: only the placeholder
+    assert errors and all(d.code == "FTR108" and "alpaca.jsonl" in d.message for d in errors), errors
+
+
+def test_cached_hub_dataset_needs_no_fetch(project, empty_caches):
+    from data.hub_support import cache_dataset
+
+    cache_dataset(empty_caches / "hf", "openai/gsm8k", {"data/train-00000-of-00001.parquet": [{"text": "x"}]})
+    result, _ = _import(
+        "base_model: Qwen/Qwen2.5-0.5B-Instruct\ndatasets:\n  - path: openai/gsm8k\n    type: completion\n"
+    )
+    assert result.fetch == []
+
+
+def test_llama_factory_online_and_oversampling(project):
+    result, rows = _import(
+        "model_name_or_path: Qwen/Qwen2.5-0.5B-Instruct\nstage: sft\nfinetuning_type: lora\ndataset_dir: ONLINE\n"
+        "dataset: org/a,org/b\nmix_strategy: interleave_over\ninterleave_probs: [0.8, 0.2]\nmax_samples: 500\n"
+    )
+    assert rows["dataset[0]"].target == 'data.a.path = "hf://org/a"'
+    assert rows["interleave_probs"].target == "data.*.weight = 0.8, 0.2"
+    over = rows["mix_strategy"]  # the shares are carried, the oversampling is not: said, with a !
+    assert over.status == "dropped" and over.attention and "never repeats rows" in over.note
+    assert rows["max_samples"].target == "data.*.max_rows = 500"
+    assert result.recipe.count("max_rows = 500") == 2 and "weight   = 0.8" in result.recipe
+
+
+def test_llama_factory_concat_ignores_probs(project):
+    result, rows = _import(
+        "model_name_or_path: Qwen/Qwen2.5-0.5B-Instruct\nstage: sft\ndataset_dir: ONLINE\n"
+        "dataset: org/a,org/b\ninterleave_probs: 0.5,0.5\n"
+    )
+    assert rows["interleave_probs"].status == "dropped" and "concat" in rows["interleave_probs"].note
+    assert "weight" not in result.recipe
+
+
+def test_oumi_partial_mixture_is_not_carried(project):
+    result, rows = _import(
+        "model:\n  model_name: Qwen/Qwen2.5-0.5B-Instruct\ntraining:\n  trainer_type: TRL_SFT\n"
+        "data:\n  train:\n    datasets:\n"
+        "      - dataset_name: HuggingFaceH4/ultrachat_200k\n        split: train_sft\n        mixture_proportion: 0.3\n"
+        "      - dataset_name: org/other\n        subset: en\n"
+    )
+    share = rows["data.train.datasets[0].mixture_proportion"]
+    assert share.status == "dropped" and share.attention and "every dataset" in share.note
+    assert rows["data.train.datasets[0].split"].target == 'data.ultrachat_200k.split = "train_sft"'
+    assert rows["data.train.datasets[1].subset"].target == 'data.other.config = "en"'
+    assert "weight" not in result.recipe  # a partial mixture would be FTR106: ftc concatenates, as oumi refuses it
+
+
+def test_torchtune_hub_source(project):
+    result, rows = _import(
+        "model:\n  _component_: torchtune.models.qwen2_5.lora_qwen2_5_0_5b\n"
+        "tokenizer:\n  _component_: torchtune.models.qwen2_5.qwen2_5_tokenizer\n"
+        "dataset:\n  _component_: torchtune.datasets.instruct_dataset\n  source: openai/gsm8k\n"
+        "  name: main\n  split: train[:10%]\n  column_map:\n    input: question\n    output: answer\n"
+    )
+    assert rows["dataset.source"].target == 'data.gsm8k.path = "hf://openai/gsm8k"'
+    assert rows["dataset.name"].target == 'data.gsm8k.config = "main"'
+    assert rows["dataset.split"].target == 'data.gsm8k.split = "train[:10%]"'

@@ -73,7 +73,7 @@ def test_the_lock_pins_revision_and_fingerprint(hub):
 def test_an_uncached_hub_dataset_says_how_to_get_it(hub):
     with pytest.raises(DataError) as info:
         read_source("s", "", "chat", hub=HubSource("acme/missing"))
-    assert "huggingface-cli download --repo-type dataset acme/missing" in info.value.message
+    assert "hf download --repo-type dataset acme/missing" in info.value.message
     assert info.value.message.startswith("hf://acme/missing[train]: ")
 
 
@@ -94,8 +94,8 @@ def test_an_uncached_hub_model_is_ftr302_naming_the_command(tmp_path, monkeypatc
         model_facts(ModelRef("acme/tiny-chat"))
     d = info.value.diagnostic
     assert d.code == "FTR302" and "not in the Hugging Face cache" in d.message
-    assert "huggingface-cli download acme/tiny-chat config.json tokenizer.json tokenizer_config.json" in d.hint
-    assert "FTC_ALLOW_DOWNLOAD=1 ftc plan RECIPE" in d.hint and "--allow-download" in d.hint
+    assert "hf download acme/tiny-chat config.json tokenizer.json tokenizer_config.json" in d.hint
+    assert "ftc plan RECIPE --allow-download" in d.hint and "ftc run RECIPE --allow-download" in d.hint
 
 
 def test_with_downloads_allowed_only_config_and_tokenizer_are_fetched(tmp_path, monkeypatch):

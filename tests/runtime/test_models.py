@@ -49,7 +49,7 @@ def test_embedder_local_folder_and_missing_model(base_dir, monkeypatch):
     assert (resolve_model(EMBEDDED_EMBEDDER) / "modules.json").is_file()
     assert resolve_model(str(base_dir)) == base_dir.resolve()
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(FtcError, match="huggingface-cli download no-such-org/no-such-model"):
+    with pytest.raises(FtcError, match="hf download no-such-org/no-such-model"):
         resolve_model("no-such-org/no-such-model")
 
 
