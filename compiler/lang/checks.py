@@ -231,4 +231,4 @@ def _build_train(block: Checked | None) -> TrainOverrides:
 def _build_export(block: Checked | None) -> ExportSpec:
     if block is None:
         return ExportSpec()
-    return ExportSpec(merged=block.get("merged"), span=block.node.span)
+    return ExportSpec(merged=block.get("merged"), gguf=block.get("gguf"), span=block.node.span)

@@ -374,6 +374,14 @@ CODES: dict[str, Code] = {
              "`ftc data check` refuse each such row too.",
              'data "feedback" { path = "data/kto.jsonl"  format = completion }   # {"prompt", "completion", "label": false}',
              'data "feedback" { path = "data/pairs.jsonl"  format = preference }   # {"prompt", "chosen", "rejected"}'),
+        Code("FTR322", "gguf-architecture", "error", "plan",
+             "`export { gguf = ... }` for a base whose architecture the GGUF writer does not map.",
+             "ftc writes GGUF with the gguf package's writer and its tensor-name map, plus the metadata and "
+             "weight layout each architecture needs in llama.cpp; it does that for llama-architecture models "
+             "(SmolLM2, Llama, and others whose config.json says model_type llama). Other bases are refused at "
+             "plan time rather than written as a file llama.cpp would misread.",
+             'base = model("qwen2.5-0.5b")\nexport { gguf = f16 }',
+             'base = model("qwen2.5-0.5b")\nexport { merged = true }'),
     )
 }  # fmt: skip
 

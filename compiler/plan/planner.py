@@ -23,8 +23,8 @@ from ftc.compiler.plan.facts import ModelFacts
 from ftc.compiler.plan.method import decide_method
 from ftc.compiler.plan.power import check_power
 from ftc.compiler.plan.state import GB, Decisions, Facts, gather, human_count, response_tokens, system_prompt
-from ftc.compiler.plan.steps import build_steps, max_new_tokens, score_by
-from ftc.shared.contract import expect_label
+from ftc.compiler.plan.steps import LATENCY_REQUESTS, build_steps, max_new_tokens, score_by
+from ftc.shared.contract import GGUF_ARCHITECTURES, LATENCY_METRICS, expect_label
 
 if TYPE_CHECKING:
     from ftc.compiler.plan.io import Plan
@@ -201,12 +201,52 @@ def build_plan(recipe: Recipe, out_dir: str | Path | None = None) -> PlanResult:
     new_tokens = _new_tokens(f)
     plan_searches(f, d, new_tokens)
     est = estimate(f, d, new_tokens)
+    if _measures_latency(f, d):
+        est["latency"] = _latency_estimate(f)
+    check_gguf(f, d)
     check_budget(f, d, est)
     d.fire("R-GATE", _gate_because(recipe))
     check_power(f, d)
     if _has_errors(d):
         return PlanResult(None, tuple(d.diagnostics))
     return PlanResult(assemble(f, d, est, new_tokens, Path(out_dir or Path.cwd())), tuple(d.diagnostics))
+
+
+def _measures_latency(f: Facts, d: Decisions) -> bool:
+    """R-LATENCY-MEASURED: a latency bound or expect is timed on the run."""
+    r = f.recipe
+    expects = [e for e in r.eval.expects if e.metric in LATENCY_METRICS]
+    if r.constraints.latency_ms is None and not expects:
+        return False
+    asked = [f"latency {r.constraints.latency_ms:g} ms"] if r.constraints.latency_ms is not None else []
+    asked += [f"expect {e.metric} {e.op} {e.threshold:g} ms" for e in expects]
+    d.fire(
+        "R-LATENCY-MEASURED",
+        f"{', '.join(asked)}: {LATENCY_REQUESTS} requests timed at batch 1 by the baseline"
+        + (" and eval steps" if d.trains else " step"),
+    )
+    return True
+
+
+def _latency_estimate(f: Facts) -> dict[str, Any]:
+    """The cost model's latency of the served model (the base: a tune has its architecture), per
+    typical response, as the latency bound is checked; the report sets the measured figure beside it."""
+    tokens = response_tokens(f)
+    return {"model": f.base.name, "tokens": tokens, "ms": round(costs.decode_ms(f.base.params, tokens, f.device), 1)}
+
+
+def check_gguf(f: Facts, d: Decisions) -> None:
+    """FTR322: `export { gguf = ... }` for an architecture the GGUF writer does not map."""
+    r = f.recipe
+    if r.export.gguf is not None and f.base.spec.arch not in GGUF_ARCHITECTURES:
+        d.error(
+            "FTR322",
+            f"the GGUF writer maps {', '.join(GGUF_ARCHITECTURES)} models; the base '{r.base.name}' is "
+            f"'{f.base.spec.arch}'",
+            r.export.span,
+            "drop `gguf` and export the merged weights (`merged = true`), then convert them with llama.cpp's "
+            "convert_hf_to_gguf.py",
+        )
 
 
 def _has_errors(d: Decisions) -> bool:
@@ -239,6 +279,8 @@ def assemble(f: Facts, d: Decisions, est: dict[str, Any], new_tokens: int, out_d
         r.export.merged,
         prompt_search=d.prompt_search,
         lr_probe=d.lr_probe,
+        latency_requests=LATENCY_REQUESTS if "latency" in est else 0,
+        export_gguf=r.export.gguf,
     )
     expects = [_expect_json(e, root) for e in r.eval.expects]
     for step in steps:

