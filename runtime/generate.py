@@ -42,6 +42,16 @@ def load_tokenizer(model_dir: Path):
     return tok
 
 
+def load_tokenizer_gguf(path: Path):  # noqa: ANN201 - a transformers tokenizer
+    """The tokenizer stored inside a GGUF file (what llama.cpp and Ollama tokenise with)."""
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
 def load_model(model_dir: Path, adapter_dir: Path | None = None, dtype: str = "auto") -> Loaded:
     """Load ``model_dir``; with a LoRA ``adapter_dir`` the adapter is merged in memory (faster
     generation, same function); a full fine-tune folder as ``adapter_dir`` replaces the base."""

@@ -122,10 +122,14 @@ def read_predictions(folder: Path) -> tuple[list[str], list[str]]:
     return [r["prediction"] for r in rows], [r["reference"] for r in rows]
 
 
-def score_all(plan: Any, root: Path, preds: list[str], refs: list[str], ppl: dict) -> dict[str, float | None]:
+def score_all(
+    plan: Any, root: Path, preds: list[str], refs: list[str], ppl: dict, latency: dict | None = None
+) -> dict[str, float | None]:
     """Every expect's value, keyed by its label (the same keys for baseline and tuned). ``root``
-    (the absolute project root) resolves a relative ``json_schema`` path."""
+    (the absolute project root) resolves a relative ``json_schema`` path; ``latency``: the
+    step's measured per-request latency (``ftc.runtime.latency.measure``), when it measured one."""
     from ftc.runtime.metrics import score
+    from ftc.shared.contract import LATENCY_METRICS
 
     values: dict[str, float | None] = {}
     for expect in plan.get("expects", []):
@@ -135,6 +139,9 @@ def score_all(plan: Any, root: Path, preds: list[str], refs: list[str], ppl: dic
             # A comparison of two models' general-text perplexity: the gate derives it from the
             # baseline's and the eval's (ftc.runtime.steps.final_steps.forgetting_rise).
             values[expect["label"]] = None
+        elif expect["metric"] in LATENCY_METRICS:
+            # p50_ms / p95_ms; None (a failed check) when the step measured none.
+            values[expect["label"]] = (latency or {}).get(expect["metric"].removeprefix("latency_") + "_ms")
         else:
             values[expect["label"]] = float(score(expect, preds, refs, root=root).value)
     return values
@@ -144,5 +151,18 @@ def scores_of(plan: Any, root: Path, folder: Path) -> dict[str, float | None]:
     """Re-score a generation step's cached predictions against the plan's current expects: cheap,
     and it is why editing an expect never re-runs the baseline's generation."""
     preds, refs = read_predictions(folder)
-    ppl = read_scores(folder).get("perplexity", {})
-    return score_all(plan, root, preds, refs, ppl)
+    saved = read_scores(folder)
+    return score_all(plan, root, preds, refs, saved.get("perplexity", {}), saved.get("latency"))
+
+
+def measure_latency(ctx, loaded, prompts: list[list[dict]]) -> dict | None:  # noqa: ANN001
+    """Per-request latency on the first holdout prompts when the plan asks for it (the step's
+    ``latency_requests``: a latency expect or bound); None otherwise."""
+    requests = int(ctx.config.get("latency_requests") or 0)
+    if requests <= 0 or not prompts:
+        return None
+    from ftc.runtime.latency import measure
+
+    if ctx.progress is not None:
+        ctx.progress.note(f"measuring latency: {min(requests, len(prompts))} requests at batch 1")
+    return measure(loaded, prompts, max_new_tokens=generation_settings(ctx)["max_new_tokens"], requests=requests)
