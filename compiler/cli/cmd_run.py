@@ -104,7 +104,7 @@ def run(
 
         os.environ["FTC_NODE_RANK"] = str(node_rank)  # read by ftc.runtime.launch in the training steps
     require_runtime()
-    _quiet_libraries()
+    quiet_libraries()
     from ftc.compiler.plan.lock import check_paths
 
     if target.suffix == ".ftr":
@@ -175,7 +175,7 @@ def _execute(plan: Plan, root: Path, runs_dir: Path, force: tuple[str, ...], all
 COMMANDS = [run]
 
 
-def _quiet_libraries() -> None:
+def quiet_libraries() -> None:
     """ftc draws its own progress; the libraries' bars and deprecation notices only clutter a CI log.
     Set before torch and friends are imported by the steps."""
     import os
