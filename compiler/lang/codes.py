@@ -374,7 +374,7 @@ CODES: dict[str, Code] = {
              "`ftc data check` refuse each such row too.",
              'data "feedback" { path = "data/kto.jsonl"  format = completion }   # {"prompt", "completion", "label": false}',
              'data "feedback" { path = "data/pairs.jsonl"  format = preference }   # {"prompt", "chosen", "rejected"}'),
-        Code("FTR322", "gguf-architecture", "error", "plan",
+        Code("FTR326", "gguf-architecture", "error", "plan",
              "`export { gguf = ... }` for a base whose architecture the GGUF writer does not map.",
              "ftc writes GGUF with the gguf package's writer and its tensor-name map, plus the metadata and "
              "weight layout each architecture needs in llama.cpp; it does that for llama-architecture models "

@@ -236,11 +236,11 @@ def _latency_estimate(f: Facts) -> dict[str, Any]:
 
 
 def check_gguf(f: Facts, d: Decisions) -> None:
-    """FTR322: `export { gguf = ... }` for an architecture the GGUF writer does not map."""
+    """FTR326: `export { gguf = ... }` for an architecture the GGUF writer does not map."""
     r = f.recipe
     if r.export.gguf is not None and f.base.spec.arch not in GGUF_ARCHITECTURES:
         d.error(
-            "FTR322",
+            "FTR326",
             f"the GGUF writer maps {', '.join(GGUF_ARCHITECTURES)} models; the base '{r.base.name}' is "
             f"'{f.base.spec.arch}'",
             r.export.span,

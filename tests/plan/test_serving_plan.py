@@ -71,7 +71,7 @@ def test_a_seconds_threshold_is_converted_to_milliseconds(tmp_path: Path) -> Non
         ("expect latency_p95 <= 0.3", "", "smollm2-135m-instruct", "FTR103", "a duration like 300ms"),
         ("expect latency_p95 <= 0ms", "", "smollm2-135m-instruct", "FTR112", "positive"),
         ("", "export { gguf = q4_k_m }", "smollm2-135m-instruct", "FTR110", "f16 | q8_0 | q4_0"),
-        ("", "export { gguf = f16 }", "qwen2.5-0.5b", "FTR322", "'qwen2'"),
+        ("", "export { gguf = f16 }", "qwen2.5-0.5b", "FTR326", "'qwen2'"),
     ],
 )
 def test_what_cannot_be_measured_or_written_is_a_located_error(
