@@ -270,8 +270,7 @@ class Executor:
                 2,
             )
         self.forced = dependents(self.order, set(options.force))
-        name = str(_plan_section(plan, "recipe.name") or "recipe")
-        self.recipe_dir = options.runs_dir.resolve() / _safe(name)
+        self.recipe_dir = options.runs_dir.resolve() / run_folder_name(plan)
         self.run_dir = self.recipe_dir / plan_hash(plan)
         self.cache_dir = self.recipe_dir / "cache"
         self.outcomes: dict[str, Outcome] = {}
@@ -460,6 +459,11 @@ class Executor:
     def _announce(self, outcome: Outcome) -> None:
         if self.progress is not None:
             self.progress.step_finished(outcome)
+
+
+def run_folder_name(plan: dict) -> str:
+    """The recipe's folder under the runs folder: ``runs/<this>/<plan-hash>``."""
+    return _safe(str(_plan_section(plan, "recipe.name") or "recipe"))
 
 
 def _safe(name: str) -> str:

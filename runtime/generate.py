@@ -47,6 +47,16 @@ def load_tokenizer(model_dir: Path, chat_template: str | None = None):
     return tok
 
 
+def load_tokenizer_gguf(path: Path):  # noqa: ANN201 - a transformers tokenizer
+    """The tokenizer stored inside a GGUF file (what llama.cpp and Ollama tokenise with)."""
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
 def load_model(
     model_dir: Path, adapter_dir: Path | None = None, dtype: str = "auto", chat_template: str | None = None
 ) -> Loaded:

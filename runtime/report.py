@@ -15,6 +15,7 @@ import html
 import io
 from pathlib import Path
 
+from ftc.runtime.report_serving import sections as serving_sections
 from ftc.shared import atomic
 from ftc.shared.contract import RATE_METRICS, expect_id
 
@@ -243,6 +244,8 @@ def _extra_sections_md(info: dict) -> list[str]:
         out += ["## Prompt search", "", _search_line(info), ""] + _md_table(_SEARCH_HEAD, _search_rows(info)) + [""]
     if _probe_rows(info):
         out += ["## Learning-rate probe", "", _probe_line(info), ""] + _md_table(_PROBE_HEAD, _probe_rows(info)) + [""]
+    for title, line, head, rows in serving_sections(info):
+        out += [f"## {title}", "", line, ""] + (_md_table(head, rows) + [""] if rows else [])
     return out
 
 
@@ -262,6 +265,8 @@ def _extra_sections_html(info: dict) -> str:
         out += f"<h2>Learning-rate probe</h2><p>{esc(_probe_line(info))}</p>" + _html_table(
             _PROBE_HEAD, _probe_rows(info)
         )
+    for title, line, head, rows in serving_sections(info):
+        out += f"<h2>{esc(title)}</h2><p>{esc(line)}</p>" + (_html_table(head, rows) if rows else "")
     return out
 
 

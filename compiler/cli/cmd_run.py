@@ -112,7 +112,7 @@ def run(
 
         os.environ["FTC_NODE_RANK"] = str(node_rank)  # read by ftc.runtime.launch in the training steps
     require_runtime()
-    _quiet_libraries()
+    quiet_libraries()
     from ftc.compiler.plan.lock import check_paths
 
     if target.suffix == ".ftr":
@@ -185,7 +185,7 @@ def _execute(plan: Plan, root: Path, runs_dir: Path, force: tuple[str, ...], all
 COMMANDS = [run]
 
 
-def _quiet_libraries() -> None:
+def quiet_libraries() -> None:
     """ftc draws its own progress; the libraries' bars and deprecation notices only clutter a CI log.
     Set before torch and friends are imported by the steps."""
     import os
@@ -194,5 +194,6 @@ def _quiet_libraries() -> None:
     os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TQDM_DISABLE", "1")  # e.g. transformers' GGUF loader's bar (the export's read-back)
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"transformers\..*")
     warnings.filterwarnings("ignore", category=UserWarning, module=r"(trl|peft|transformers)\..*")

@@ -91,9 +91,19 @@ def schema(what: str, fmt: str | None) -> None:
 
 
 def _register() -> None:
-    from ftc.compiler.cli import cmd_data, cmd_import, cmd_init, cmd_lang, cmd_lsp, cmd_plan, cmd_pr, cmd_run
+    from ftc.compiler.cli import (
+        cmd_chat,
+        cmd_data,
+        cmd_import,
+        cmd_init,
+        cmd_lang,
+        cmd_lsp,
+        cmd_plan,
+        cmd_pr,
+        cmd_run,
+    )
 
-    for module in (cmd_lang, cmd_plan, cmd_data, cmd_run, cmd_import, cmd_init, cmd_pr, cmd_lsp):
+    for module in (cmd_lang, cmd_plan, cmd_data, cmd_run, cmd_chat, cmd_import, cmd_init, cmd_pr, cmd_lsp):
         for command in module.COMMANDS:
             cli.add_command(command)
 

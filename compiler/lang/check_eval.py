@@ -3,7 +3,8 @@ baseline margin, and the eval data source; the checked block becomes an ``EvalSp
 
 Thresholds are numbers or percentages: rates in [0, 1] (90% = 0.9), perplexity a plain positive
 number, forgetting (the relative rise of general-text perplexity after tuning) 0 or more, usually
-written as a percentage: `expect forgetting <= 10%` is 0.10."""
+written as a percentage: `expect forgetting <= 10%` is 0.10. Latency thresholds are durations
+(`expect latency_p95 <= 300ms`), held in milliseconds."""
 
 from __future__ import annotations
 
@@ -14,11 +15,11 @@ import re
 from ftc.compiler.lang import ast
 from ftc.compiler.lang.check_base import Checked, Context, resolve_path
 from ftc.compiler.lang.check_values import describe
-from ftc.compiler.lang.keys import METRIC_ARGS, REQUIRED_ARGS
+from ftc.compiler.lang.keys import DURATION_UNITS, METRIC_ARGS, REQUIRED_ARGS
 from ftc.compiler.lang.recipe import EvalSpec, Expect, Span
 from ftc.compiler.lang.suggest import did_you_mean, suggest
 from ftc.shared import files
-from ftc.shared.contract import METRICS, RATE_METRICS
+from ftc.shared.contract import LATENCY_METRICS, METRICS, RATE_METRICS
 
 
 def check_statement(ctx: Context, out: Checked, item: ast.Expect | ast.Beat) -> None:
@@ -202,6 +203,8 @@ def _check_expect(ctx: Context, item: ast.Expect) -> Expect | None:
 
 def _threshold(ctx: Context, item: ast.Expect) -> float | None:
     v = item.threshold
+    if item.metric.name in LATENCY_METRICS:
+        return _latency_ms(ctx, v)
     if not isinstance(v, ast.Number) or v.unit not in ("", "%"):
         ctx.err("FTR103", f"a threshold is a number like 0.9 or 90%, not {describe(v)}", v.span)
         return None
@@ -211,6 +214,18 @@ def _threshold(ctx: Context, item: ast.Expect) -> float | None:
     value = v.value / 100 if v.unit == "%" else float(v.value)
     if math.isinf(value) or math.isnan(value):
         ctx.err("FTR112", "the threshold must be a finite number", v.span)
+        return None
+    return value
+
+
+def _latency_ms(ctx: Context, v: ast.Value) -> float | None:
+    """A latency threshold: a positive duration (300ms, 1.5s), in milliseconds."""
+    if not isinstance(v, ast.Number) or v.unit not in DURATION_UNITS:
+        ctx.err("FTR103", f"a latency threshold is a duration like 300ms or 1.5s, not {describe(v)}", v.span)
+        return None
+    value = float(v.value) * DURATION_UNITS[v.unit] * 1000
+    if math.isinf(value) or math.isnan(value) or not value > 0:
+        ctx.err("FTR112", "a latency threshold must be a positive, finite duration", v.span)
         return None
     return value
 

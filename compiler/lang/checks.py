@@ -255,7 +255,7 @@ def _build_distill(block: Checked | None) -> DistillSpec:
 def _build_export(block: Checked | None) -> ExportSpec:
     if block is None:
         return ExportSpec()
-    return ExportSpec(merged=block.get("merged"), span=block.node.span)
+    return ExportSpec(merged=block.get("merged"), gguf=block.get("gguf"), span=block.node.span)
 
 
 def _build_synthesize(block: Checked | None) -> SynthesizeSpec | None:

@@ -416,6 +416,14 @@ CODES: dict[str, Code] = {
              "GPU (`processes = 1`), or use an objective the launcher runs.",
              "constraints { device = cuda  gpus = 2 }   # with KTO data",
              "constraints { device = cuda  gpus = 2  processes = 1 }"),
+        Code("FTR326", "gguf-architecture", "error", "plan",
+             "`export { gguf = ... }` for a base whose architecture the GGUF writer does not map.",
+             "ftc writes GGUF with the gguf package's writer and its tensor-name map, plus the metadata and "
+             "weight layout each architecture needs in llama.cpp; it does that for llama-architecture models "
+             "(SmolLM2, Llama, and others whose config.json says model_type llama). Other bases are refused at "
+             "plan time rather than written as a file llama.cpp would misread.",
+             'base = model("qwen2.5-0.5b")\nexport { gguf = f16 }',
+             'base = model("qwen2.5-0.5b")\nexport { merged = true }'),
     )
 }  # fmt: skip
 

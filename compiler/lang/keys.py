@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 
 from ftc.shared import hparams
-from ftc.shared.contract import DATA_FORMATS, FORMAT_FIELDS, METRIC_SPECS, METRICS, RATE_METRICS  # noqa: F401 - RATE_METRICS re-exported
+from ftc.shared.contract import DATA_FORMATS, FORMAT_FIELDS, GGUF_TYPES, METRIC_SPECS, METRICS, RATE_METRICS  # noqa: F401 - RATE_METRICS re-exported
 from ftc.shared.hparams import DEFAULTS, LR_SCHEDULERS, OPTIMIZERS, PRECISIONS
 from ftc.shared.templates import CHAT_TEMPLATES
 
@@ -568,7 +568,17 @@ BLOCKS: dict[str, BlockSpec] = {
         BlockSpec(
             "export",
             "what the run writes out",
-            (Key("merged", "bool", "also write weights with the adapter merged", default=False),),
+            (
+                Key("merged", "bool", "also write weights with the adapter merged", default=False),
+                Key(
+                    "gguf",
+                    "choice",
+                    "also write the promoted tune as one GGUF file (llama.cpp, Ollama) with an Ollama Modelfile; "
+                    "k-quants such as q4_k_m: run llama.cpp's llama-quantize on the f16 file",
+                    choices=GGUF_TYPES,
+                    absent="no GGUF file",
+                ),
+            ),
         ),
     )
 }

@@ -142,6 +142,7 @@ class DistillSpec:
 @dataclass(frozen=True)
 class ExportSpec:
     merged: bool = False
+    gguf: str | None = None  # a GGUF type (ftc.shared.contract.GGUF_TYPES), or no GGUF file
     span: Span = field(default_factory=Span.unknown, compare=False)
 
 

@@ -34,8 +34,8 @@ from ftc.compiler.plan.state import (
     train_rows,
     used_rows,
 )
-from ftc.compiler.plan.steps import SYNTH_SHOTS, build_steps, max_new_tokens, score_by, synth_checks
-from ftc.shared.contract import expect_label
+from ftc.compiler.plan.steps import LATENCY_REQUESTS, SYNTH_SHOTS, build_steps, max_new_tokens, score_by, synth_checks
+from ftc.shared.contract import GGUF_ARCHITECTURES, LATENCY_METRICS, expect_label
 from ftc.shared.hparams import DEFAULTS
 from ftc.shared.templates import CHAT_TEMPLATES
 
@@ -358,6 +358,9 @@ def build_plan(recipe: Recipe, out_dir: str | Path | None = None) -> PlanResult:
     new_tokens = _new_tokens(f)
     plan_searches(f, d, new_tokens)
     est = estimate(f, d, new_tokens)
+    if _measures_latency(f, d):
+        est["latency"] = _latency_estimate(f)
+    check_gguf(f, d)
     check_budget(f, d, est)
     d.fire("R-GATE", _gate_because(recipe))
     check_power(f, d)
@@ -380,6 +383,43 @@ def _one_process(f: Facts, d: Decisions) -> None:
             f"launches {processes} training processes",
             f.recipe.constraints.span,
             "train on one GPU (`processes = 1` in constraints)",
+        )
+
+
+def _measures_latency(f: Facts, d: Decisions) -> bool:
+    """R-LATENCY-MEASURED: a latency bound or expect is timed on the run."""
+    r = f.recipe
+    expects = [e for e in r.eval.expects if e.metric in LATENCY_METRICS]
+    if r.constraints.latency_ms is None and not expects:
+        return False
+    asked = [f"latency {r.constraints.latency_ms:g} ms"] if r.constraints.latency_ms is not None else []
+    asked += [f"expect {e.metric} {e.op} {e.threshold:g} ms" for e in expects]
+    d.fire(
+        "R-LATENCY-MEASURED",
+        f"{', '.join(asked)}: {LATENCY_REQUESTS} requests timed at batch 1 by the baseline"
+        + (" and eval steps" if d.trains else " step"),
+    )
+    return True
+
+
+def _latency_estimate(f: Facts) -> dict[str, Any]:
+    """The cost model's latency of the served model (the base: a tune has its architecture), per
+    typical response, as the latency bound is checked; the report sets the measured figure beside it."""
+    tokens = response_tokens(f)
+    return {"model": f.base.name, "tokens": tokens, "ms": round(costs.decode_ms(f.base.params, tokens, f.device), 1)}
+
+
+def check_gguf(f: Facts, d: Decisions) -> None:
+    """FTR326: `export { gguf = ... }` for an architecture the GGUF writer does not map."""
+    r = f.recipe
+    if r.export.gguf is not None and f.base.spec.arch not in GGUF_ARCHITECTURES:
+        d.error(
+            "FTR326",
+            f"the GGUF writer maps {', '.join(GGUF_ARCHITECTURES)} models; the base '{r.base.name}' is "
+            f"'{f.base.spec.arch}'",
+            r.export.span,
+            "drop `gguf` and export the merged weights (`merged = true`), then convert them with llama.cpp's "
+            "convert_hf_to_gguf.py",
         )
 
 
@@ -417,6 +457,8 @@ def assemble(f: Facts, d: Decisions, est: dict[str, Any], new_tokens: int, out_d
         objective_names=d.objective_names,
         formats={name: s.format for name, s in f.sources.items()},
         revisions={n: s.revision for n, s in f.sources.items() if s.revision is not None},
+        latency_requests=LATENCY_REQUESTS if "latency" in est else 0,
+        export_gguf=r.export.gguf,
     )
     expects = [_expect_json(e, root) for e in r.eval.expects]
     for step in steps:

@@ -334,6 +334,20 @@ DECISION_RULES: tuple[DecisionRule, ...] = (
         "ftc design section 1: a tune that never proved it beats the prompted baseline is not shipped; "
         "Dror et al. 2018, The Hitchhiker's Guide to Testing Statistical Significance in NLP (paired bootstrap, McNemar)",
     ),
+    DecisionRule(
+        "R-LATENCY-MEASURED",
+        "Measure the latency a bound or expect asks for",
+        "A latency bound (constraints.latency) or a latency expect (latency_p50, latency_p95) is measured on the "
+        "run, not only estimated: the baseline and eval steps time a few holdout requests one at a time (batch 1, "
+        "greedy, the plan's max_new_tokens, the run's device, after one untimed warm-up); the gate holds "
+        "`expect latency_p95 <= 300ms` against the measured figure (a bar, never a margin), and the report shows "
+        "it beside the cost model's estimate.",
+        "constraints.latency, eval expects on latency",
+        "baseline and eval configs gain latency_requests; estimates gain latency",
+        "latency is a property of the served model on its device: a FLOP or bandwidth estimate is a plan, a "
+        "measurement is evidence (MLPerf Inference reports per-query p90/p99 latency at batch 1 in its single-stream "
+        "scenario)",
+    ),
 )
 
 BY_ID: dict[str, DecisionRule] = {r.id: r for r in DECISION_RULES}

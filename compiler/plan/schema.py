@@ -16,7 +16,7 @@ from importlib import resources
 from typing import Any
 
 from ftc.compiler.lang.keys import BLOCKS, Key
-from ftc.shared.contract import DATA_FORMATS, STEP_KINDS
+from ftc.shared.contract import DATA_FORMATS, GGUF_TYPES, STEP_KINDS
 
 Schema = dict[str, Any]
 
@@ -169,6 +169,7 @@ STEP_CONFIGS: dict[str, Schema] = {
         "max_new_tokens": _TOKENS,
         "batch_size": _BATCH,
         "prompt_search": {"anyOf": [{"type": "null"}, _PROMPT_SEARCH]},
+        "latency_requests": _POSITIVE(1000),
     },
     "lr_probe": {
         "model": _NAME,
@@ -246,9 +247,10 @@ STEP_CONFIGS: dict[str, Schema] = {
         "max_new_tokens": _TOKENS,
         "batch_size": _BATCH,
         "retrieval": {"type": "boolean"},
+        "latency_requests": _POSITIVE(1000),
     },
     "gate": {},
-    "export": {"merged": {"type": "boolean"}},
+    "export": {"merged": {"type": "boolean"}, "gguf": {"enum": list(GGUF_TYPES)}, "max_new_tokens": _TOKENS},
 }
 
 

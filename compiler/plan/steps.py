@@ -23,6 +23,9 @@ CHUNK_TOKENS = 256
 TOP_K = 3
 CONTEXT_TOKENS = CHUNK_TOKENS * TOP_K  # retrieved context added to every prompt when retrieving
 SYNTH_SHOTS = 3  # real train examples shown to the teacher per synthetic row (R-SYNTHESIZE)
+# Requests timed one at a time for a latency bound or expect (R-LATENCY-MEASURED): enough for a
+# stable median and a p95 that is not just one outlier; seconds, not minutes, on a CPU.
+LATENCY_REQUESTS = 8
 
 
 def _step(kind: str, needs: list[str], config: dict[str, Any], guard: str | None = None) -> dict[str, Any]:
@@ -93,6 +96,8 @@ def build_steps(
     objective_names: tuple[str, ...] | None = None,
     formats: dict[str, str] | None = None,
     revisions: dict[str, str] | None = None,
+    latency_requests: int = 0,
+    export_gguf: str | None = None,
 ) -> list[dict[str, Any]]:
     """``objective_names``: the sources of the dpo/orpo/kto step (default: the preference sources);
     ``formats``: the format each source is read with when the facts read it otherwise than the
@@ -173,7 +178,8 @@ def build_steps(
                 "max_new_tokens": new_tokens,
                 "batch_size": 8,
                 "prompt_search": prompt_search,
-            },
+            }
+            | _latency(latency_requests),
         )
     )
     last = None
@@ -251,11 +257,19 @@ def build_steps(
             _step(
                 "eval",
                 [last],
-                {"perplexity_text": "general", "max_new_tokens": new_tokens, "batch_size": 8, "retrieval": retrieval},
+                {"perplexity_text": "general", "max_new_tokens": new_tokens, "batch_size": 8, "retrieval": retrieval}
+                | _latency(latency_requests),
                 GUARD,
             )
         )
         gate_needs.append("eval")
     steps.append(_step("gate", gate_needs, {}))
-    steps.append(_step("export", ["gate"], {"merged": export_merged}))
+    gguf = {"gguf": export_gguf, "max_new_tokens": new_tokens} if export_gguf else {}
+    steps.append(_step("export", ["gate"], {"merged": export_merged} | gguf))
     return steps
+
+
+def _latency(requests: int) -> dict[str, Any]:
+    """Measured per-request latency (R-LATENCY-MEASURED): only when the plan has a latency bound or
+    expect, so a plan without one keeps its steps' cache keys."""
+    return {"latency_requests": requests} if requests > 0 else {}

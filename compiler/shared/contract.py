@@ -66,6 +66,10 @@ METRIC_SPECS: dict[str, MetricSpec] = {
         MetricSpec(
             "forgetting", per_row=False, rate=False, doc="relative rise of general-text perplexity after tuning"
         ),
+        # Measured per request at batch 1 with the plan's max_new_tokens on the run's device, in
+        # milliseconds: `expect latency_p95 <= 300ms`.
+        MetricSpec("latency_p50", per_row=False, rate=False, doc="median time to answer one request, batch 1"),
+        MetricSpec("latency_p95", per_row=False, rate=False, doc="95th-percentile time to answer one request, batch 1"),
     )
 }
 METRICS: tuple[str, ...] = tuple(METRIC_SPECS)
@@ -73,6 +77,13 @@ METRICS: tuple[str, ...] = tuple(METRIC_SPECS)
 RATE_METRICS: frozenset[str] = frozenset(name for name, m in METRIC_SPECS.items() if m.rate)
 UNBOUNDED_METRICS: frozenset[str] = frozenset(name for name, m in METRIC_SPECS.items() if not m.rate)
 PER_ROW_METRICS: frozenset[str] = frozenset(name for name, m in METRIC_SPECS.items() if m.per_row)
+# Thresholds are durations (300ms, 0.5s), held in milliseconds.
+LATENCY_METRICS: frozenset[str] = frozenset({"latency_p50", "latency_p95"})
+
+# `export { gguf = ... }`: the types gguf-py can write in Python (its k-quant classes only
+# dequantise), and the architectures ftc's GGUF writer maps (config.json model_type).
+GGUF_TYPES: tuple[str, ...] = ("f16", "q8_0", "q4_0")
+GGUF_ARCHITECTURES: tuple[str, ...] = ("llama",)
 
 STEP_KINDS: tuple[str, ...] = (
     "load",

@@ -151,14 +151,17 @@ def score_all(
     preds: list[str],
     refs: list[str],
     ppl: dict,
+    latency: dict | None = None,
     *,
     prompts: list[list[dict]] | None = None,
     judge_dir: Path | None = None,
 ) -> dict[str, float | None]:
     """Every expect's value, keyed by its label (the same keys for baseline and tuned). ``root``
-    (the absolute project root) resolves a relative ``json_schema`` path; ``prompts`` and
-    ``judge_dir`` (the judge's cache) serve a ``judge`` expect."""
+    (the absolute project root) resolves a relative ``json_schema`` path; ``latency``: the
+    step's measured per-request latency (``ftc.runtime.latency.measure``), when it measured one;
+    ``prompts`` and ``judge_dir`` (the judge's cache) serve a ``judge`` expect."""
     from ftc.runtime.metrics import score
+    from ftc.shared.contract import LATENCY_METRICS
 
     values: dict[str, float | None] = {}
     for expect in plan.get("expects", []):
@@ -168,6 +171,9 @@ def score_all(
             # A comparison of two models' general-text perplexity: the gate derives it from the
             # baseline's and the eval's (ftc.runtime.steps.final_steps.forgetting_rise).
             values[expect["label"]] = None
+        elif expect["metric"] in LATENCY_METRICS:
+            # p50_ms / p95_ms; None (a failed check) when the step measured none.
+            values[expect["label"]] = (latency or {}).get(expect["metric"].removeprefix("latency_") + "_ms")
         else:
             result = score(expect, preds, refs, root=root, prompts=prompts, cache_dir=judge_dir)
             values[expect["label"]] = float(result.value)
@@ -179,9 +185,18 @@ def scores_of(plan: Any, root: Path, folder: Path) -> dict[str, float | None]:
     and it is why editing an expect never re-runs the baseline's generation."""
     rows = atomic.read_jsonl(folder / PREDICTIONS)
     preds, refs = [r["prediction"] for r in rows], [r["reference"] for r in rows]
-    ppl = read_scores(folder).get("perplexity", {})
+    saved = read_scores(folder)
     prompts = [r.get("prompt") or [] for r in rows]
-    return score_all(plan, root, preds, refs, ppl, prompts=prompts, judge_dir=folder / JUDGE)
+    return score_all(
+        plan,
+        root,
+        preds,
+        refs,
+        saved.get("perplexity", {}),
+        saved.get("latency"),
+        prompts=prompts,
+        judge_dir=folder / JUDGE,
+    )
 
 
 def _kto_completion(fields: dict) -> dict:
@@ -193,3 +208,16 @@ def _kto_completion(fields: dict) -> dict:
         return str(value)
 
     return {"prompt": text(fields["prompt"]), "completion": text(fields["completion"])}
+
+
+def measure_latency(ctx, loaded, prompts: list[list[dict]]) -> dict | None:  # noqa: ANN001
+    """Per-request latency on the first holdout prompts when the plan asks for it (the step's
+    ``latency_requests``: a latency expect or bound); None otherwise."""
+    requests = int(ctx.config.get("latency_requests") or 0)
+    if requests <= 0 or not prompts:
+        return None
+    from ftc.runtime.latency import measure
+
+    if ctx.progress is not None:
+        ctx.progress.note(f"measuring latency: {min(requests, len(prompts))} requests at batch 1")
+    return measure(loaded, prompts, max_new_tokens=generation_settings(ctx)["max_new_tokens"], requests=requests)

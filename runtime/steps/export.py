@@ -2,7 +2,8 @@
 
 ``export/`` holds ``metrics.json``, ``prompt.txt`` (the winning prompt), ``report.md``,
 ``report.html``, the data report, and, only when the tune was promoted, ``adapter/`` (LoRA) or
-``model/`` (full) and ``merged/`` when the plan asks for merged weights. A tune that lost stays
+``model/`` (full) and ``merged/`` when the plan asks for merged weights, and with ``gguf`` the
+GGUF file, its Ollama ``Modelfile`` and ``gguf.json`` (``export_gguf``). A tune that lost stays
 in its train folder, named in the report as a candidate: exporting it would ship a model that
 never proved it beats the prompt (the failure DSPy PR #8194 fixed).
 """
@@ -94,9 +95,9 @@ def _trained(ctx) -> bool:  # noqa: ANN001
 
 @step(
     "export",
-    reads=("prompt", "expects", "gate", "recipe.name", "strategy", "method", "model.base"),
+    reads=("prompt", "expects", "gate", "recipe.name", "strategy", "method", "model.base", "estimates.latency"),
     needs_outputs_of=("split", "baseline", "lr_probe", "synthesize", *TUNING_KINDS, "eval", "gate"),
-    version=2,
+    version=3,
 )
 def export_step(ctx) -> dict:  # noqa: ANN001
     """The deliverables (see the module docstring)."""
@@ -129,6 +130,10 @@ def _export_weights(ctx, output: Path) -> list[str]:  # noqa: ANN001
 
         merge_adapter(common.model_dir(ctx), output, ctx.dir / "merged", chat_template=common.chat_template(ctx.plan))
         files.append("merged/")
+    if ctx.config.get("gguf"):
+        from ftc.runtime.steps.export_gguf import export_gguf
+
+        files += export_gguf(ctx, output, full)
     return files
 
 
@@ -175,6 +180,8 @@ def _report_input(ctx, gate: dict, metrics: dict, promoted_tune: bool) -> dict: 
         "prompt_search": _read(ctx.need_dir("baseline") / "prompt_search.json"),
         "lr_probe": _lr_probe(ctx),
         "synthesis": _synthesis(ctx),
+        "latency": _latency(ctx),
+        "gguf": _read(ctx.dir / "gguf.json"),
     }
 
 
@@ -184,6 +191,19 @@ def _synthesis(ctx) -> dict | None:  # noqa: ANN001
     if synth is None or synth.dir is None or synth.status == "skipped":
         return None
     return _read(synth.dir / "synth.json")  # type: ignore[return-value]
+
+
+def _latency(ctx) -> dict | None:  # noqa: ANN001
+    """The plan's latency estimate and the measured figures of the baseline's model and the tune,
+    when the plan measured latency (R-LATENCY-MEASURED)."""
+    estimate = ctx.plan.get("estimates.latency")
+    if not estimate:
+        return None
+    measured = {"baseline": common.read_scores(ctx.need_dir("baseline")).get("latency")}
+    ev = ctx.by_kind("eval")
+    if ev is not None and ev.dir is not None and ev.status != "skipped":
+        measured["tuned"] = common.read_scores(ev.dir).get("latency")
+    return {"estimate": estimate, "measured": measured}
 
 
 def _lr_probe(ctx) -> dict | None:  # noqa: ANN001

@@ -61,6 +61,7 @@ def baseline_step(ctx) -> dict:  # noqa: ANN001
     refs = [e.completion for e in holdout]
     preds = common.generate_all(ctx, loaded, prompts, "baseline")
     ppl = common.perplexities(loaded, refs)
+    latency = common.measure_latency(ctx, loaded, prompts)
     common.write_predictions(ctx.dir, prompts, refs, preds)
     if ctx.config.get("retrieval"):  # the same prompt without retrieval: what retrieval adds
         plain_shots = prompt_search.ShotPicker(ctx, train, seed).shots_for(choice, holdout)
@@ -69,7 +70,7 @@ def baseline_step(ctx) -> dict:  # noqa: ANN001
             ctx.dir / "no_retrieval", plain, refs, common.generate_all(ctx, loaded, plain, "no retrieval")
         )
     atomic.write_text(ctx.dir / "prompt.txt", _prompt_file(ctx, choice, shots))
-    common.write_scores(ctx.dir, rows, ppl, shots=choice.shots, prompt=choice.to_json())
+    common.write_scores(ctx.dir, rows, ppl, shots=choice.shots, prompt=choice.to_json(), latency=latency)
     return {
         "rows": len(holdout),
         "shots": choice.shots,
@@ -255,10 +256,11 @@ def eval_step(ctx) -> dict:  # noqa: ANN001
     )
     preds = common.generate_all(ctx, loaded, prompts, "eval")
     ppl = common.perplexities(loaded, refs)
+    latency = common.measure_latency(ctx, loaded, prompts)
     del loaded  # one model in memory at a time: the stages below load their own
     common.write_predictions(ctx.dir, prompts, refs, preds)
     stages = _stage_predictions(ctx, prompts, refs)
-    common.write_scores(ctx.dir, rows, ppl, retrieval=bool(ctx.config.get("retrieval")), stages=stages)
+    common.write_scores(ctx.dir, rows, ppl, retrieval=bool(ctx.config.get("retrieval")), stages=stages, latency=latency)
     return {"rows": len(holdout), "stages": sorted(k for k in stages if k != "tuned")}
 
 

@@ -44,7 +44,7 @@ TRAIN_EXTRA
 EXPECTS
     beat baseline by 10%
   }
-}
+EXPORT}
 """
 
 
@@ -57,10 +57,12 @@ def make_plan(
     max_new_tokens: int = 16,
     merged: bool = False,
     train_extra: str = "",
+    export: str = "",
 ) -> dict:
     """Compile a small recipe with the real front end and planner, then shrink the run for a test
     (tiny generation budget, a checkpoint every ``save_steps``). ``train_extra``: more lines for
-    the recipe's train block, e.g. ``"seed = 3"``."""
+    the recipe's train block, e.g. ``"seed = 3"``; ``export``: the recipe's export block's keys,
+    e.g. ``"gguf = f16"``."""
     from ftc.compiler.lang.frontend import load_recipe
     from ftc.compiler.plan.planner import build_plan
 
@@ -68,6 +70,7 @@ def make_plan(
         RECIPE.replace("MAX_STEPS", str(max_steps))
         .replace("EXPECTS", "\n".join(f"    expect {e}" for e in expects))
         .replace("TRAIN_EXTRA\n", f"    {train_extra}\n" if train_extra else "")
+        .replace("EXPORT", f"  export {{ {export} }}\n" if export else "")
     )
     recipe_path = root / "tickets.ftr"
     recipe_path.write_text(text, encoding="utf-8")
@@ -93,6 +96,8 @@ def make_plan(
             step["config"].update(max_new_tokens=max_new_tokens, batch_size=8)
         if step["kind"] == "export":
             step["config"]["merged"] = merged
+            if "max_new_tokens" in step["config"]:  # the Modelfile's budget: as the eval decoded
+                step["config"]["max_new_tokens"] = max_new_tokens
     return plan
 
 

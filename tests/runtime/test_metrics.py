@@ -85,7 +85,12 @@ def test_every_per_row_metric_has_a_scorer_and_nothing_else_does() -> None:
     from ftc.shared.contract import METRIC_SPECS, PER_ROW_METRICS
 
     assert set(SCORERS) == set(PER_ROW_METRICS)
-    assert {n for n, m in METRIC_SPECS.items() if not m.per_row} == {"perplexity", "forgetting"}
+    assert {n for n, m in METRIC_SPECS.items() if not m.per_row} == {
+        "perplexity",
+        "forgetting",
+        "latency_p50",
+        "latency_p95",
+    }
 
 
 def test_the_language_reads_its_metric_arguments_from_the_table() -> None:
