@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ftc.runtime import timing
 from ftc.runtime.steps import common, retrieval
 from ftc.runtime.steps.spec import step
 from ftc.shared import atomic
@@ -70,7 +71,8 @@ def run_one(model_dir: Path, fit: list, val: list, hp: dict, lr: float, steps: i
 
     start = time.perf_counter()
     trainer, _ = build_trainer(model_dir, fit, val, probe_hparams(hp, lr, steps), out_dir, method=method)
-    trainer.train()
+    with timing.work("train"):
+        trainer.train()
     val_loss = float(trainer.evaluate()["eval_loss"])
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     shutil.rmtree(out_dir, ignore_errors=True)  # nothing of a probe run is kept but its numbers
