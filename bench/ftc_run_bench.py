@@ -28,6 +28,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SEARCH_FILE = "prompt_search.json"
+TUNING_KINDS = ("train", "dpo", "distill")
 
 
 def ftc() -> list[str]:
@@ -44,11 +45,17 @@ def run(recipe: Path, runs_dir: Path) -> dict:
         ftc() + ["run", str(recipe), "--runs-dir", str(runs_dir), "-q"], capture_output=True, text=True
     )
     wall = time.perf_counter() - start
-    if proc.returncode not in (0, 1):  # 1: the gate said no, which is a verdict, not a failure
+    if proc.returncode not in (0, 3):  # 3: not promoted, which is a verdict, not a failure
         sys.exit(f"ftc run {recipe} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     states = list(runs_dir.glob("*/*/state.json"))
     state = json.loads(max(states, key=lambda p: p.stat().st_mtime).read_text(encoding="utf-8"))
     return measure(plan, state, wall, proc.returncode)
+
+
+def measure_dir(runs_dir: Path) -> dict:
+    plan = json.loads((runs_dir / "plan.json").read_text(encoding="utf-8"))
+    state = json.loads(max(runs_dir.glob("*/*/state.json"), key=lambda p: p.stat().st_mtime).read_text("utf-8"))
+    return measure(plan, state, sum(s["seconds"] for s in state["steps"].values()), -1)
 
 
 def measure(plan: dict, state: dict, wall: float, exit_code: int) -> dict:
@@ -58,13 +65,19 @@ def measure(plan: dict, state: dict, wall: float, exit_code: int) -> dict:
         for kind, secs in (s.get("work_seconds") or {}).items():
             work[kind] = work.get(kind, 0.0) + secs
     est = plan["estimates"]
-    est_secs = dict(est["seconds_breakdown"], total=est["seconds"])
     measured, cpu = _measured_seconds(steps, "seconds"), _measured_seconds(steps, "cpu_seconds")
+    # Only what ran is compared: a guard may skip the tune (the prompt is the deliverable).
+    est_secs = {k: v for k, v in est["seconds_breakdown"].items() if k in measured}
+    est_secs["total"] = round(sum(est_secs.values()), 1)
+    tuned = any(s["kind"] in TUNING_KINDS and s["status"] == "ran" for s in steps.values())
+    breakdown = est["memory_breakdown"]
+    generation_peak = est.get("generation_peak_bytes") or breakdown["weights"] + breakdown["overhead"]
+    est_peak = est["peak_memory_bytes"] if tuned else generation_peak
     peaks = [s["peak_rss_bytes"] for s in steps.values() if s.get("peak_rss_bytes")]
     errors = {k: _error(est_secs[k], v) for k, v in measured.items() if k in est_secs and v}
     cpu_errors = {k: _error(est_secs[k], v) for k, v in cpu.items() if k in est_secs and v}
     if peaks:
-        errors["peak_memory"] = cpu_errors["peak_memory"] = _error(est["peak_memory_bytes"], max(peaks))
+        errors["peak_memory"] = cpu_errors["peak_memory"] = _error(est_peak, max(peaks))
     return {
         "recipe": plan["recipe"]["name"],
         "exit_code": exit_code,
@@ -77,7 +90,8 @@ def measure(plan: dict, state: dict, wall: float, exit_code: int) -> dict:
         "measured_cpu_s": cpu,
         "estimated_s": est_secs,
         "measured_peak_rss_bytes": max(peaks) if peaks else None,
-        "estimated_peak_bytes": est["peak_memory_bytes"],
+        "estimated_peak_bytes": est_peak,
+        "tuned": tuned,
         "estimate_error_pct": errors,
         "estimate_error_cpu_pct": cpu_errors,
     }
@@ -96,10 +110,11 @@ def _measured_seconds(steps: dict, field: str) -> dict[str, float]:
             # the search records wall seconds: its CPU time is taken at the baseline step's CPU/wall rate
             search *= float(s.get(field) or 0.0) / s["seconds"] if s["seconds"] else 1.0
     out = {
-        "train": by_kind.get("train", 0.0) + by_kind.get("dpo", 0.0) + by_kind.get("distill", 0.0),
+        "train": sum(by_kind.get(k, 0.0) for k in TUNING_KINDS),
         "inference": by_kind.get("baseline", 0.0) - search + by_kind.get("eval", 0.0),
         "prompt_search": search,
         "lr_probe": by_kind.get("lr_probe", 0.0),
+        "index": by_kind.get("index", 0.0),
     }
     out["total"] = sum(by_kind.values())
     return {k: round(v, 1) for k, v in out.items() if v}
@@ -114,8 +129,11 @@ def main() -> int:
     ap.add_argument("recipe", nargs="?", default=str(REPO / "recipes" / "quickstart.ftr"))
     ap.add_argument("--runs-dir", help="keep the run here (default: a temp dir, removed)")
     ap.add_argument("--json", action="store_true", help="print one BENCH line of JSON")
+    ap.add_argument("--measure-only", action="store_true", help="re-read a finished --runs-dir (wall: its steps' sum)")
     args = ap.parse_args()
-    if args.runs_dir:
+    if args.measure_only and args.runs_dir:
+        r = measure_dir(Path(args.runs_dir))
+    elif args.runs_dir:
         Path(args.runs_dir).mkdir(parents=True, exist_ok=True)
         r = run(Path(args.recipe), Path(args.runs_dir))
     else:

@@ -2,7 +2,7 @@
 model, prompts, batch and ``max_new_tokens``; the outputs must be identical.
 
     .venv/bin/python bench/generate_vs_hf.py [--rows 16] [--batch 8] [--max-new-tokens 128] [--repeat 3]
-        [--holdout runs/.../split/holdout.jsonl] [--json]
+        [--holdout runs/.../split/holdout.jsonl] [--adapter runs/.../train/adapter] [--json]
 
 The prompts are the quickstart's baseline prompts (its system prompt, zero shots) for the rows of
 ``--holdout`` (a split's holdout.jsonl) or, without it, the last ``--rows`` rows of the quickstart's
@@ -70,7 +70,8 @@ def measure(args) -> dict:
     from ftc.runtime.models import resolve_model
 
     prompts = prompts_of(args)
-    loaded = load_model(resolve_model("smollm2-135m-instruct"), dtype=args.dtype)
+    adapter = Path(args.adapter) if args.adapter else None
+    loaded = load_model(resolve_model("smollm2-135m-instruct"), adapter, dtype=args.dtype)
     times: dict[str, list[float]] = {"ftc": [], "hf": []}
     outputs: dict[str, list[str]] = {}
     for _ in range(args.repeat):
@@ -90,6 +91,7 @@ def measure(args) -> dict:
         "max_new_tokens": args.max_new_tokens,
         "repeat": args.repeat,
         "dtype": args.dtype,
+        "adapter": bool(args.adapter),
         "tokens": tokens,
         "ftc_s": round(med["ftc"], 3),
         "hf_s": round(med["hf"], 3),
@@ -108,6 +110,7 @@ def main() -> int:
     ap.add_argument("--max-new-tokens", type=int, default=128)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--holdout", help="a split's holdout.jsonl (default: the last --rows rows of the quickstart data)")
+    ap.add_argument("--adapter", help="a LoRA adapter folder (a train step's), merged: the eval step's model")
     ap.add_argument("--dtype", default="auto", help="the model's dtype on both sides (auto: fp32 on CPU)")
     ap.add_argument("--json", action="store_true", help="print one BENCH line of JSON")
     args = ap.parse_args()
