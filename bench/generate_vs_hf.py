@@ -4,7 +4,8 @@ model, prompts, batch and ``max_new_tokens``; the outputs must be identical.
     .venv/bin/python bench/generate_vs_hf.py [--rows 16] [--batch 8] [--max-new-tokens 128] [--repeat 3]
         [--holdout runs/.../split/holdout.jsonl] [--adapter runs/.../train/adapter] [--json]
 
-The prompts are the quickstart's baseline prompts (its system prompt, zero shots) for the rows of
+The prompts are the quickstart's baseline prompts (its system prompt, ``--shots`` examples: the
+quickstart's chosen prompt has 3, with which the model answers in JSON and stops) for the rows of
 ``--holdout`` (a split's holdout.jsonl) or, without it, the last ``--rows`` rows of the quickstart's
 data. Both sides run in this one process on one loaded model, alternating, so a change in machine
 load hits both; each figure is the median of ``--repeat`` runs. ``generate`` is called the way a
@@ -34,7 +35,9 @@ def prompts_of(args) -> list[list[dict]]:
         rows = [r.get("fields", r) for r in rows][: args.rows]
     else:
         rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines() if line][-args.rows :]
-    return [baseline_prompt(to_example(r, "chat", SYSTEM), []) for r in rows]
+    data = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines() if line]
+    shots = [to_example(r, "chat", SYSTEM) for r in data[: args.shots]]  # never among the last rows
+    return [baseline_prompt(to_example(r, "chat", SYSTEM), shots) for r in rows]
 
 
 def hf_generate(loaded, prompts: list[list[dict]], batch: int, max_new_tokens: int) -> list[str]:
@@ -73,15 +76,17 @@ def measure(args) -> dict:
     adapter = Path(args.adapter) if args.adapter else None
     loaded = load_model(resolve_model("smollm2-135m-instruct"), adapter, dtype=args.dtype)
     times: dict[str, list[float]] = {"ftc": [], "hf": []}
+    cpu: dict[str, list[float]] = {"ftc": [], "hf": []}  # steadier than wall on a shared machine
     outputs: dict[str, list[str]] = {}
     for _ in range(args.repeat):
         for side in ("hf", "ftc"):
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             if side == "hf":
                 outputs[side] = hf_generate(loaded, prompts, args.batch, args.max_new_tokens)
             else:
                 outputs[side] = generate(loaded, prompts, max_new_tokens=args.max_new_tokens, batch_size=args.batch)
             times[side].append(time.perf_counter() - start)
+            cpu[side].append(time.process_time() - cpu_start)
     same = outputs["ftc"] == outputs["hf"]
     tokens = sum(len(loaded.tokenizer(o, add_special_tokens=False)["input_ids"]) for o in outputs["ftc"])
     med = {side: statistics.median(t) for side, t in times.items()}
@@ -90,6 +95,7 @@ def measure(args) -> dict:
         "batch": args.batch,
         "max_new_tokens": args.max_new_tokens,
         "repeat": args.repeat,
+        "shots": args.shots,
         "dtype": args.dtype,
         "adapter": bool(args.adapter),
         "tokens": tokens,
@@ -98,6 +104,7 @@ def measure(args) -> dict:
         "ftc_tokens_per_s": round(tokens / med["ftc"], 1),
         "hf_tokens_per_s": round(tokens / med["hf"], 1),
         "ratio": round(med["hf"] / med["ftc"], 3),
+        "cpu_ratio": round(statistics.median(cpu["hf"]) / statistics.median(cpu["ftc"]), 3),
         "identical": same,
         "differing_rows": [i for i, (a, b) in enumerate(zip(outputs["ftc"], outputs["hf"])) if a != b],
     }
@@ -107,9 +114,10 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=16)
     ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--max-new-tokens", type=int, default=128)
+    ap.add_argument("--max-new-tokens", type=int, default=64, help="the quickstart's (its answers' p99 + margin)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--holdout", help="a split's holdout.jsonl (default: the last --rows rows of the quickstart data)")
+    ap.add_argument("--shots", type=int, default=3, help="few-shot examples (the first data rows) in each prompt")
     ap.add_argument("--adapter", help="a LoRA adapter folder (a train step's), merged: the eval step's model")
     ap.add_argument("--dtype", default="auto", help="the model's dtype on both sides (auto: fp32 on CPU)")
     ap.add_argument("--json", action="store_true", help="print one BENCH line of JSON")

@@ -145,18 +145,28 @@ def generate(quick: bool, repeat: int) -> tuple[dict, dict]:
     r = bench("generate_vs_hf.py", *sizes, "--repeat", str(repeat), "--json")
     if not r["identical"]:
         raise RuntimeError(f"ftc's generation differs from generate on rows {r['differing_rows']}")
-    return {"generate_tokens_per_s_ratio": r["ratio"]}, r
+    # on a busy machine the wall-time ratio measures the load's swings: CPU seconds are compared
+    ratio = r["cpu_ratio"] if busy()[0] else r["ratio"]
+    return {"generate_tokens_per_s_ratio": ratio}, dict(r, ratio_basis="cpu seconds" if busy()[0] else "wall")
 
 
-def run(quick: bool, repeat: int) -> tuple[dict, dict]:
+def run(quick: bool, repeat: int, reuse: Path | None = None) -> tuple[dict, dict]:
     """``ftc run`` from empty run folders: the quickstart (wall, overhead), then the estimate check
-    over it and two more recipes. Once each: the quickstart alone takes minutes."""
+    over it and two more recipes. Once each: the quickstart alone takes minutes. ``reuse``: a
+    folder holding ``<recipe>/`` run folders that ftc_run_bench.py --runs-dir filled earlier;
+    they are measured again (with today's plan estimates) instead of run."""
     # On a busy machine wall time measures the neighbours: the estimates are checked against CPU time.
     basis = "estimate_error_cpu_pct" if busy()[0] else "estimate_error_pct"
     with tempfile.TemporaryDirectory(prefix="ftc-bench-run-") as tmp:
         recipes = [_tiny_recipe(Path(tmp))] if quick else [REPO / "recipes" / f"{n}.ftr" for n in ESTIMATE_RECIPES]
         runs = []
         for n, recipe in enumerate(recipes):
+            if reuse is not None:
+                folder = reuse / recipe.stem
+                subprocess.run(ftc_plan(recipe, folder / "plan.json"), check=True, capture_output=True)
+                runs.append(bench("ftc_run_bench.py", "--runs-dir", str(folder), "--measure-only", "--json"))
+                runs[-1]["reused_run"] = str(folder)
+                continue
             runs.append(bench("ftc_run_bench.py", str(recipe), "--runs-dir", str(Path(tmp) / f"runs{n}"), "--json"))
     errors = [abs(e) for r in runs for k, e in r[basis].items() if k in ("total", "peak_memory")]
     quick_run = runs[0]
@@ -168,6 +178,12 @@ def run(quick: bool, repeat: int) -> tuple[dict, dict]:
         "recipes": runs,
         "estimate_error_basis": f"largest |error| of the total seconds and the peak memory, from {basis}",
     }
+
+
+def ftc_plan(recipe: Path, out: Path) -> list[str]:
+    exe = Path(sys.executable).with_name("ftc")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "ftc.compiler.cli.main"]
+    return cmd + ["plan", str(recipe), "--out", str(out)]
 
 
 def _tiny_recipe(tmp: Path) -> Path:
@@ -211,7 +227,7 @@ RUNNERS: dict[str, Callable[[bool, int], tuple[dict, dict]]] = {
 }
 
 
-def run_sections(names: list[str], quick: bool, repeat: int, previous: dict) -> dict[str, Any]:
+def run_sections(names: list[str], quick: bool, repeat: int, previous: dict, reuse: Path | None) -> dict[str, Any]:
     out: dict[str, Any] = {k: previous.get(k) for k in KEYS if k != "machine"}
     sections: dict[str, Any] = dict(previous.get("sections") or {})
     warnings = [w for w in previous.get("warnings", []) if w.split(":", 1)[0] not in names]
@@ -225,7 +241,7 @@ def run_sections(names: list[str], quick: bool, repeat: int, previous: dict) -> 
             )
         start = time.perf_counter()
         try:
-            keys, detail = RUNNERS[name](quick, repeat)
+            keys, detail = run(quick, repeat, reuse) if name == "run" else RUNNERS[name](quick, repeat)
         except (RuntimeError, KeyError, IndexError, subprocess.CalledProcessError) as err:
             warnings.append(f"{name}: failed: {str(err)[:500]}")
             keys, detail = {}, {"error": str(err)[-3000:]}
@@ -253,6 +269,7 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=int(os.environ.get("FTC_BENCH_REPEAT", "3")))
     ap.add_argument("--only", help="comma-separated sections (" + ", ".join(SECTIONS) + "); the rest carried over")
     ap.add_argument("--out", type=Path, default=RESULTS, help="folder for latest.json and the dated copy")
+    ap.add_argument("--reuse-runs", type=Path, help="measure finished runs in DIR/<recipe>/ instead of running them")
     args = ap.parse_args()
     names = [s.strip() for s in args.only.split(",")] if args.only else list(SECTIONS)
     unknown = [n for n in names if n not in SECTIONS]
@@ -265,7 +282,7 @@ def main() -> int:
         previous = {}  # never mix tiny figures into a real file
     started = _now()
     info = machine()
-    result = run_sections(names, args.quick, repeat, previous)
+    result = run_sections(names, args.quick, repeat, previous, args.reuse_runs)
     doc = {
         "written_at": _now(),
         "started_at": started,
