@@ -10,6 +10,7 @@ steadier on a loaded machine), and whether torch was imported (it never should b
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import statistics
@@ -30,6 +31,7 @@ def ftc_command() -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=15, help="number of runs (default 15)")
+    parser.add_argument("--json", action="store_true", help="print one BENCH line of JSON")
     parser.add_argument("recipe", nargs="?", default=str(ROOT / "recipes" / "quickstart.ftr"))
     args = parser.parse_args()
     cmd = ftc_command() + ["lint", args.recipe]
@@ -60,6 +62,10 @@ def main() -> int:
     )
     torch = probe.stdout.strip().splitlines()[-1] if probe.stdout.strip() else "?"
     median = statistics.median(times)
+    if args.json:
+        figures = {"median_s": round(median, 4), "cpu_s": round(statistics.median(cpu), 4), "runs": args.n}
+        print("BENCH " + json.dumps(dict(figures, torch_imported=torch == "True")), flush=True)
+        return 0
     verdict = "ok" if median < GOAL_S else "over goal"
     print(
         f"ftc lint cold start: median {median:.3f} s wall (min {min(times):.3f}, max {max(times):.3f}, n={args.n}; "

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ftc.runtime import outputs
+from ftc.runtime import outputs, timing
 from ftc.runtime.plan_view import MISSING, PlanView, UndeclaredRead, keyed, lookup
 from ftc.runtime.steps.spec import StepSpec
 from ftc.shared import atomic
@@ -57,6 +57,9 @@ class Outcome:
     reason: str = ""
     summary: dict = field(default_factory=dict)
     output: str = ""  # the content digest of a content-keyed step's outputs (data steps)
+    work: dict = field(default_factory=dict)  # seconds inside the trainer / generator (ftc.runtime.timing)
+    peak_rss_bytes: int | None = None  # this step's own peak, when the OS can tell
+    cpu_seconds: float | None = None  # CPU time (all threads): steadier than wall on a shared machine
 
     @property
     def ref(self) -> str:
@@ -72,6 +75,9 @@ class Outcome:
             "seconds": round(self.seconds, 3),
             "reason": self.reason,
             "output": self.output or None,
+            **({"work_seconds": self.work} if self.work else {}),
+            **({"peak_rss_bytes": self.peak_rss_bytes} if self.peak_rss_bytes else {}),
+            **({"cpu_seconds": round(self.cpu_seconds, 3)} if self.cpu_seconds is not None else {}),
         }
 
 
@@ -404,7 +410,9 @@ class Executor:
             if damaged:
                 self.progress.note(f"its cached result is damaged, running it again: {damaged}")
         ctx = self.context(step, spec, folder)
-        start = time.monotonic()
+        timing.take()  # work counted outside a step (a guard, the plan) is not this step's
+        timing.reset_peak_rss()
+        start, cpu_start = time.monotonic(), time.process_time()
         try:
             summary = spec.fn(ctx) or {}
         except BaseException as err:
@@ -414,6 +422,7 @@ class Executor:
             self._announce(running)  # "failed load": the error message that follows is about it
             raise
         seconds = time.monotonic() - start
+        work, peak, cpu = timing.take(), timing.peak_rss_bytes(), time.process_time() - cpu_start
         files = outputs.manifest(folder, spec.scratch)
         output = sha(files)[:16] if spec.content_keyed else ""
         atomic.write_json(
@@ -423,12 +432,27 @@ class Executor:
                 "kind": kind,
                 "key": key,
                 "seconds": round(seconds, 3),
+                "work_seconds": work,
+                "peak_rss_bytes": peak,
+                "cpu_seconds": round(cpu, 3),
                 "summary": summary,
                 "output": output,
                 "files": files,
             },
         )
-        outcome = Outcome(sid, kind, "ran", key, folder, seconds, summary=summary, output=output)
+        outcome = Outcome(
+            sid,
+            kind,
+            "ran",
+            key,
+            folder,
+            seconds,
+            summary=summary,
+            output=output,
+            work=work,
+            peak_rss_bytes=peak,
+            cpu_seconds=cpu,
+        )
         self._announce(outcome)
         return outcome
 

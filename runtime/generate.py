@@ -114,6 +114,20 @@ def generate(
 ) -> list[str]:
     """Greedy completions for each prompt (messages), in input order. ``prefill``: text the
     assistant turn starts with (the judge's "Score:"); the completions continue it."""
+    from ftc.runtime import timing
+
+    with timing.work("generate"):
+        return _generate(loaded, prompts, max_new_tokens, batch_size, progress, prefill)
+
+
+def _generate(
+    loaded: Loaded,
+    prompts: list[list[dict]],
+    max_new_tokens: int,
+    batch_size: int,
+    progress: Callable[[int, int], None] | None,
+    prefill: str,
+) -> list[str]:
     import torch
 
     tok, model = loaded.tokenizer, loaded.model
@@ -126,20 +140,54 @@ def generate(
         idx = order[start : start + batch_size]
         ids, mask = _left_pad([encoded[i] for i in idx], tok.pad_token_id, model.device)
         with torch.inference_mode():
-            gen = model.generate(
-                input_ids=ids,
-                attention_mask=mask,
-                max_new_tokens=max_new_tokens,
-                do_sample=False,
-                num_beams=1,
-                eos_token_id=stop,
-                pad_token_id=tok.pad_token_id,
-            )
+            rows = greedy(model, ids, mask, max_new_tokens=max_new_tokens, stop_ids=stop)
         for row, i in enumerate(idx):
-            out[i] = tok.decode(gen[row, ids.shape[1] :], skip_special_tokens=True).strip()
+            out[i] = tok.decode(rows[row], skip_special_tokens=True).strip()
         if progress:
             progress(min(start + len(idx), len(order)), len(order))
     return out
+
+
+def greedy(model, ids, mask, *, max_new_tokens: int, stop_ids: list[int]) -> list[list[int]]:
+    """Greedy decoding of a left-padded batch: the new token ids of each row, its stop token included.
+
+    The same arithmetic as transformers' ``generate(do_sample=False)`` (prefill with the last
+    position's logits only, then one token per step with a KV cache, the same position ids), so
+    the outputs are identical, but without its per-token machinery (logits processors, stopping
+    criteria, cache-position bookkeeping) and with early stop per row: a row that has emitted a
+    stop token leaves the batch and its KV cache (``generate`` keeps decoding it as padding until
+    the longest row ends), so later steps cost only the rows still running."""
+    import torch
+    from transformers import DynamicCache
+
+    cache = DynamicCache(config=model.config)
+    positions = (mask.cumsum(-1) - 1).masked_fill(mask == 0, 0)
+    out = model(input_ids=ids, attention_mask=mask, position_ids=positions, cache=cache, logits_to_keep=1)
+    new: list[list[int]] = [[] for _ in range(ids.shape[0])]
+    live = torch.arange(ids.shape[0])  # the original row of each row still decoding
+    stops = torch.tensor(stop_ids, dtype=torch.long)
+    last = positions[:, -1:]
+    for step in range(max_new_tokens):
+        token = out.logits[:, -1, :].argmax(-1)
+        for row, t in zip(live.tolist(), token.tolist()):
+            new[row].append(t)
+        done = torch.isin(token, stops)
+        if step == max_new_tokens - 1 or bool(done.all()):
+            break
+        if bool(done.any()):
+            keep = (~done).nonzero().squeeze(1)
+            live, token, mask, last = live[keep], token[keep], mask[keep], last[keep]
+            cache.batch_select_indices(keep.to(mask.device))
+        mask = torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=1)
+        last = last + 1
+        out = model(
+            input_ids=token.unsqueeze(1).to(mask.device),
+            attention_mask=mask,
+            position_ids=last,
+            cache=cache,
+            logits_to_keep=1,
+        )
+    return new
 
 
 def _left_pad(rows: list[list[int]], pad_id: int, device):

@@ -15,6 +15,9 @@ from ftc.compiler.plan.steps import CONTEXT_TOKENS
 from ftc.shared import hparams
 
 EMBEDDER_PARAMS = 22_700_000  # all-MiniLM-L6-v2
+# Resident bytes the loaded embedder adds to a step (weights, tokenizer, sentence-transformers):
+# the index step's peak RSS less the runtime's own, measured on the reference CPU (~185 MB).
+EMBEDDER_BYTES = 200 * 10**6
 SEARCH_MIN_ROWS = 8  # the smallest validation slice a prompt search or lr probe is scored on
 BATCH = 8  # generation batch of the baseline and eval steps
 JUDGE_PROMPT = 80  # tokens of the judge's fixed prompt around the rubric and the row (ftc.runtime.judge)
@@ -74,8 +77,9 @@ def estimate(f: Facts, d: Decisions, new_tokens: int) -> dict[str, Any]:
     secs["train"] /= _train_speedup(d)  # only training is launched over several processes
     # Generation at small batch is bound by reading the weights once per token, not by FLOPs.
     rows = _eval_rows(f)
-    runs = 2 if d.trains else 1
-    secs["inference"] = max(secs["inference"], runs * rows * costs.decode_ms(p, new_tokens, f.device) / 1000 / BATCH)
+    secs["inference"] = max(
+        secs["inference"], _runs(d) * rows * costs.decode_ms(p, new_tokens, f.device) / 1000 / BATCH
+    )
     searched = sum(len(c) for c in _search_rows(d))
     secs["prompt_search"] = max(
         secs["prompt_search"], searched * costs.decode_ms(p, new_tokens, f.device) / 1000 / BATCH
@@ -96,14 +100,20 @@ def estimate(f: Facts, d: Decisions, new_tokens: int) -> dict[str, Any]:
     secs = {k: round(v, 1) for k, v in secs.items()}
     total = round(sum(secs.values()), 1)
     mem = d.mem
+    embedder = EMBEDDER_BYTES if _embeds(d) else 0
+    generation_peak = memory.generation_bytes(
+        f.base.spec, f.device.kind, _longest_prompt(d, per_row), new_tokens, BATCH, embedder
+    )
     if mem is None:
-        peak = memory.inference_bytes(f.base.spec, f.device.kind)
+        peak = generation_peak
+        # the embedder's weights count as weights; the KV cache and the transients as activations
+        weights = memory.inference_bytes(f.base.spec, f.device.kind) - memory.OVERHEAD[f.device.kind] + embedder
         breakdown = {
-            "weights": peak - memory.OVERHEAD[f.device.kind],
+            "weights": weights,
             "gradients": 0,
             "optimizer": 0,
             "adapters": 0,
-            "activations": 0,
+            "activations": peak - weights - memory.OVERHEAD[f.device.kind],
             "overhead": memory.OVERHEAD[f.device.kind],
         }
     else:
@@ -111,6 +121,7 @@ def estimate(f: Facts, d: Decisions, new_tokens: int) -> dict[str, Any]:
     usd = round(costs.usd(total, f.device), 2)
     return {
         "peak_memory_bytes": peak,
+        "generation_peak_bytes": generation_peak,  # the baseline's and eval's peak (the whole run's without a tune)
         "memory_breakdown": breakdown,
         "alternatives": d.alternatives,
         "train_tokens": train_tokens,
@@ -167,6 +178,22 @@ def _train_speedup(d: Decisions) -> float:
     return float((d.distributed or {}).get("speedup") or 1.0)
 
 
+def _longest_prompt(d: Decisions, per_row: int) -> int:
+    """Tokens of the longest prompt a generation step prefills: the most shots planned (the
+    search's candidates or the fixed few-shot), each about a training row, plus retrieved context
+    (``per_row`` includes it; shots come without passages)."""
+    shots = [int(d.hp["few_shot"]["value"] or 0)]
+    shots += [int(c["shots"]) for c in (d.prompt_search or {}).get("candidates", [])]
+    context = CONTEXT_TOKENS if "rag" in d.strategy else 0
+    return (1 + max(shots)) * (per_row - context) + context
+
+
+def _embeds(d: Decisions) -> bool:
+    """Whether a generation step loads the embedder: retrieval, or a search with nearest shots."""
+    search = d.prompt_search or {}
+    return "rag" in d.strategy or any(c["selection"] == "nearest" for c in search.get("candidates", []))
+
+
 def _eval_rows(f: Facts) -> int:
     r = f.recipe
     if r.eval.eval_data:
@@ -179,8 +206,16 @@ def _inference_flops(f: Facts, d: Decisions, per_row: int, new_tokens: int) -> i
     shots = int(d.hp["few_shot"]["value"] or 0)
     context = CONTEXT_TOKENS if "rag" in d.strategy else 0
     prompt = (per_row - context) * (1 + shots) + context  # few-shot examples come without passages
-    runs = 2 if d.trains else 1  # the baseline, and the tuned model's eval
-    return runs * costs.inference_flops(f.base.params, rows * (prompt + new_tokens))
+    flops = (2 if d.trains else 1) * costs.inference_flops(f.base.params, rows * (prompt + new_tokens))
+    if "rag" in d.strategy:  # the baseline also answers without retrieval (what retrieval adds)
+        flops += costs.inference_flops(f.base.params, rows * (prompt - context + new_tokens))
+    return flops
+
+
+def _runs(d: Decisions) -> int:
+    """Generation passes over the holdout: the baseline, the tuned model's eval, and with
+    retrieval the baseline's second pass without it."""
+    return (2 if d.trains else 1) + (1 if "rag" in d.strategy else 0)
 
 
 def _search_rows(d: Decisions) -> list[list[int]]:

@@ -171,3 +171,24 @@ def teacher_logits_bytes(teacher: ModelSpec, seq_len: int, micro_batch: int, dev
 def inference_bytes(spec: ModelSpec, device: str) -> int:
     """Memory to serve the model (weights + a small KV cache + overhead): for the baseline step."""
     return spec.params * dtype_bytes(device) + OVERHEAD.get(device, GIB)
+
+
+PERPLEXITY_WINDOW = 512  # tokens per window of ftc.runtime.perplexity (its max_length)
+LOGIT_COPIES = 3  # the window's fp32 logits, their log-softmax and the gathered/shifted copy
+
+
+def generation_bytes(
+    spec: ModelSpec, device: str, prompt_tokens: int, new_tokens: int, batch: int, embedder_bytes: int = 0
+) -> int:
+    """Peak of a generation step (baseline, eval): the weights and runtime overhead, the KV cache
+    of a batch of the longest prompts, and the larger of the step's two transients. Measured on
+    the reference CPU (each step's peak RSS; the quickstart and two more recipes), weights +
+    overhead alone under-estimated it by 20-50%: the prefill of a batch of long few-shot or
+    retrieval prompts holds the attention scores (batch x heads x prompt^2) and the gated MLP's
+    intermediates; the perplexity pass holds a window's logits over the whole vocabulary (three
+    fp32 copies). A nearest-shot search or retrieval also keeps the embedder loaded."""
+    a = dtype_bytes(device)
+    kv = batch * spec.layers * 2 * spec.kv_heads * spec.dim_head * (prompt_tokens + new_tokens) * a
+    prefill = batch * (spec.heads * prompt_tokens * prompt_tokens + 3 * prompt_tokens * spec.intermediate) * a
+    perplexity = PERPLEXITY_WINDOW * spec.vocab * 4 * LOGIT_COPIES
+    return inference_bytes(spec, device) + kv + max(prefill, perplexity) + embedder_bytes

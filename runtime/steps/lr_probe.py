@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ftc.runtime import timing
 from ftc.runtime.steps import common, retrieval
 from ftc.runtime.steps.spec import step
 from ftc.shared import atomic
@@ -96,7 +97,8 @@ def run_one(
     start = time.perf_counter()
     trainer, _ = build_trainer(model_dir, fit, val, probe_hparams(hp, lr, steps), out_dir, method=method)
     before = float(trainer.evaluate()["eval_loss"]) if untrained else None
-    trainer.train()
+    with timing.work("train"):
+        trainer.train()
     val_loss = float(trainer.evaluate()["eval_loss"])
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     shutil.rmtree(out_dir, ignore_errors=True)  # nothing of a probe run is kept but its numbers

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ftc.runtime import timing
 from ftc.runtime.train.common import (
     CHECKPOINTS,
     TrainResult,
@@ -131,6 +132,7 @@ def train_dpo(
     start = time.monotonic()
     trainer.train(resume_from_checkpoint=last_checkpoint(ckpt_dir))
     seconds = time.monotonic() - start
+    timing.add("train", seconds)
     final = Path(out_dir) / ADAPTER
     if trainer.is_world_process_zero():  # one writer in a launched run (ftc.runtime.train.worker)
         save_atomically(trainer.model, tokenizer, final)

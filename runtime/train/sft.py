@@ -19,6 +19,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from ftc.runtime import timing
 from ftc.runtime.prompting import Example
 from ftc.runtime.train.common import (  # noqa: F401 - TrainResult, hp_values, last_checkpoint, cpu_bf16: this module's API too
     ADAPTER_METHODS,
@@ -177,6 +178,7 @@ def train_sft(
     start = time.perf_counter()
     trainer.train(resume_from_checkpoint=last)
     seconds = time.perf_counter() - start
+    timing.add("train", seconds)
 
     final = out_dir / ("adapter" if method in ADAPTER_METHODS else "model")
     history = list(trainer.state.log_history)

@@ -77,3 +77,37 @@ def test_perplexity_is_finite_and_lower_on_natural_text_than_shuffled_words(load
     assert 1.0 < natural < 200.0
     assert shuffled > 2 * natural
     assert perplexity(loaded, text, max_length=128, stride=64) == pytest.approx(natural, rel=1e-6)
+
+
+def test_greedy_generation_equals_transformers_generate_when_rows_stop_at_different_steps(loaded):
+    """ftc decodes with its own loop (rows leave the batch at their stop token); the text must be
+    what transformers' ``generate`` gives for the same left-padded batch."""
+    import torch
+
+    from ftc.runtime.generate import _left_pad, _stop_ids, render
+
+    prompts = [
+        [SYS, {"role": "user", "content": "Name a colour. One word."}],
+        [SYS, {"role": "user", "content": "Reply with yes or no: is water wet?"}],
+        [SYS, {"role": "user", "content": "Write a long story about a lighthouse keeper and a storm at sea."}],
+        [SYS, {"role": "user", "content": "List three fruits."}],
+    ]
+    tok, model = loaded.tokenizer, loaded.model
+    encoded = [tok(render(tok, p), add_special_tokens=False)["input_ids"] for p in prompts]
+    order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))  # generate()'s batch order
+    ids, mask = _left_pad([encoded[i] for i in order], tok.pad_token_id, model.device)
+    with torch.inference_mode():
+        plain = model.generate(
+            input_ids=ids,
+            attention_mask=mask,
+            max_new_tokens=40,
+            do_sample=False,
+            eos_token_id=_stop_ids(tok),
+            pad_token_id=tok.pad_token_id,
+        )
+    expected = [""] * len(prompts)
+    for row, i in enumerate(order):
+        expected[i] = tok.decode(plain[row, ids.shape[1] :], skip_special_tokens=True).strip()
+    lengths = [int((plain[row, ids.shape[1] :] != tok.pad_token_id).sum()) for row in range(len(prompts))]
+    assert min(lengths) < 40 == max(lengths), "the prompts must stop at different steps to test early stop"
+    assert generate(loaded, prompts, max_new_tokens=40, batch_size=4) == expected
