@@ -3,9 +3,12 @@ for a few steps in bf16 with LoRA, QLoRA (bitsandbytes) and, with two GPUs, 2-pr
 (``accelerate launch``, as ``ftc run`` starts it). For each: the measured peak memory
 (``torch.cuda.max_memory_allocated``) beside the plan's estimate, and tokens/s.
 
-    .venv/bin/python bench/gpu_check.py [--steps 20] [--out bench/results/gpu_check.json]
+    .venv/bin/python bench/gpu_check.py [--steps 20] [--out bench/results/gpu_check.json] [--model-dir DIR]
 
 Without CUDA it says so and exits 0 (nothing to check here). Writes its figures as JSON.
+``--model-dir``: a folder with the base's config.json and tokenizer but no weights (a GPU machine
+that cannot receive the embedded model's 270 MB): the base is built from its config with random
+weights, so memory and speed are the real architecture's, and the loss means nothing.
 """
 
 from __future__ import annotations
@@ -65,16 +68,36 @@ def _hp(plan: dict, steps: int) -> dict:
     return hp
 
 
+_BASE: dict[str, Path] = {}  # the base's folder, set once in main
+
+
+def _from_config(model_dir: Path, out: Path) -> Path:
+    """The architecture of ``model_dir``'s config.json with random weights, saved beside its tokenizer."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(model_dir), dtype=torch.float32)
+    model.save_pretrained(out)
+    for f in model_dir.iterdir():
+        if f.is_file() and f.name != "config.json":
+            shutil.copy(f, out / f.name)
+    return out
+
+
+def _base_dir(plan: dict) -> Path:
+    from ftc.runtime.models import resolve_model
+
+    return _BASE.get("dir") or resolve_model(plan["model"]["base"])
+
+
 def _one_process(plan: dict, steps: int, out: Path) -> dict[str, Any]:
     import torch
 
-    from ftc.runtime.models import resolve_model
     from ftc.runtime.train.sft import train_sft
 
     torch.cuda.reset_peak_memory_stats()
-    result = train_sft(
-        resolve_model(plan["model"]["base"]), _examples(plan), None, _hp(plan, steps), out, method=plan["method"]
-    )
+    result = train_sft(_base_dir(plan), _examples(plan), None, _hp(plan, steps), out, method=plan["method"])
     return {
         "peak_bytes": torch.cuda.max_memory_allocated(),
         "tokens_per_s": result.train_tokens / result.train_seconds,
@@ -85,12 +108,11 @@ def _one_process(plan: dict, steps: int, out: Path) -> dict[str, Any]:
 
 def _ddp(plan: dict, steps: int, out: Path) -> dict[str, Any]:
     from ftc.runtime import launch
-    from ftc.runtime.models import resolve_model
 
     rows = [{"prompt": list(e.prompt), "completion": e.completion} for e in _examples(plan)]
     job = {
         "kind": "sft",
-        "model_dir": str(resolve_model(plan["model"]["base"])),
+        "model_dir": str(_base_dir(plan)),
         "train": rows,
         "val": None,
         "hp": _hp(plan, steps),
@@ -113,6 +135,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "gpu_check.json")
+    parser.add_argument("--model-dir", type=Path, help="config.json and tokenizer, no weights: random-weight base")
     args = parser.parse_args()
     import torch
 
@@ -123,12 +146,15 @@ def main() -> int:
         )
         return 0
     os.environ.setdefault("FTC_NUM_THREADS", "4")
+    if args.model_dir is not None:
+        _BASE["dir"] = _from_config(args.model_dir, Path(tempfile.mkdtemp()) / "base")
     gpus = torch.cuda.device_count()
     figures: dict[str, Any] = {
         "device": torch.cuda.get_device_name(0),
         "gpus": gpus,
         "torch": torch.__version__,
         "steps": args.steps,
+        "weights": "random (from config.json)" if args.model_dir else "the embedded model's",
         "runs": {},
     }
     runs = [("lora", "    device = cuda", _one_process), ("qlora", "    device = cuda", _one_process)]
