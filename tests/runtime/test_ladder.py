@@ -157,10 +157,15 @@ def test_without_the_expect_a_large_rise_is_a_note_and_the_report_shows_everythi
             "validation_rows": 24,
             "seconds": 9.5,
         },
-        "lr_probe": {
-            "tried": [{"lr": 2e-4, "val_loss": 1.5, "steps": 6}, {"lr": 6e-4, "val_loss": 1.2, "steps": 6}],
-            "chosen": 6e-4,
-            "rule_lr": 2e-4,
+        "lr_probe": {  # the rule's 6e-4 did not lower the untrained loss enough: stepped down to 2e-4
+            "tried": [
+                {"lr": 6e-4, "val_loss": 1.98, "steps": 6, "stable": False},
+                {"lr": 2e-4, "val_loss": 1.2, "steps": 6, "stable": True},
+            ],
+            "untrained_val_loss": 2.0,
+            "chosen": 2e-4,
+            "why": "the first stable lr below the rule's",
+            "rule_lr": 6e-4,
             "seconds": 30.0,
             "validation_rows": 24,
         },
@@ -170,7 +175,9 @@ def test_without_the_expect_a_large_rise_is_a_note_and_the_report_shows_everythi
     assert "| json_valid | >= 0.9 | 0.333 | 0.967 | +0.633 [" in md and "(mcnemar) |" in md
     assert "## The ladder" in md and "| tune | the best prompt | 60 |" in md
     assert "## Prompt search" in md and "| 3 | nearest | 0.400 | yes |" in md
-    assert "## Learning-rate probe" in md and "| 0.0006 | 1.200 | 6 | yes |" in md
+    assert "## Learning-rate probe" in md and "| 0.0002 | 1.200 | 6 | yes | yes |" in md
+    assert "| 0.0006 | 1.980 | 6 | no |  |" in md and "(the first stable lr below the rule's)" in md
+    assert "untrained validation loss 2.000" in md
     assert "possible forgetting" in md
     html = (tmp_path / "report.html").read_text()
     assert "demo &lt;b&gt;" in html and "demo <b>" not in html
