@@ -374,6 +374,29 @@ def _modules(ctx: Context, key: Key, v: ast.Value) -> str | tuple[str, ...] | No
     return tuple(names)
 
 
+def _layers(ctx: Context, key: Key, v: ast.Value) -> int | tuple[int, ...] | None:
+    """How many decoder layers the student keeps (evenly spaced, first and last kept), or which ones
+    by index from 0. Checked against the base's layer count by the planner (FTR327)."""
+    if isinstance(v, ast.Number):
+        return _int(ctx, key, v)
+    if not isinstance(v, ast.List) or not v.items:
+        _type_error(ctx, key, v, "a layer count or a non-empty list of layer indices", f"e.g. {key.name} = 15")
+        return None
+    seen: list[int] = []
+    for item in v.items:
+        if not isinstance(item, ast.Number) or item.unit or not float(item.value).is_integer() or item.value < 0:
+            _type_error(ctx, key, item, "layer indices as whole numbers from 0", "e.g. [0, 2, 4]")
+            return None
+        if int(item.value) in seen:
+            ctx.err("FTR107", f"layer {int(item.value)} is listed twice", item.span)
+            return None
+        seen.append(int(item.value))
+    if seen != sorted(seen):
+        ctx.err("FTR103", "list the kept layers in ascending order: they stay in the base's order", v.span)
+        return None
+    return tuple(seen)
+
+
 def _template(ctx: Context, key: Key, v: ast.Value) -> tuple[str, str] | None:
     """("name", standard template) or ("file", resolved path) of a Jinja file in the project."""
     from ftc.shared.templates import CHAT_TEMPLATES
@@ -447,5 +470,6 @@ CONVERTERS: dict[str, Callable[[Context, Key, ast.Value], Any]] = {
     "warmup": _warmup,
     "cadence": _cadence,
     "modules": _modules,
+    "layers": _layers,
     "template": _template,
 }

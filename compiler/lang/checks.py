@@ -249,7 +249,7 @@ def _build_train(block: Checked | None) -> TrainOverrides:
 def _build_distill(block: Checked | None) -> DistillSpec:
     if block is None:
         return DistillSpec()
-    return DistillSpec(dict(block.values), block.node.span)
+    return DistillSpec(dict(block.values), block.node.span, {k: n.value.span for k, n in block.nodes.items()})
 
 
 def _build_export(block: Checked | None) -> ExportSpec:

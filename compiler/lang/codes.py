@@ -424,6 +424,15 @@ CODES: dict[str, Code] = {
              "plan time rather than written as a file llama.cpp would misread.",
              'base = model("qwen2.5-0.5b")\nexport { gguf = f16 }',
              'base = model("qwen2.5-0.5b")\nexport { merged = true }'),
+        Code("FTR327", "student-layers", "error", "plan",
+             "`distill { student_layers = ... }` that does not cut a trainable, smaller student from the base.",
+             "A student cut from the base keeps some of its decoder layers, initialised from the base's weights "
+             "(R-STUDENT-LAYERS). The count must be below the base's layer count and every listed index must "
+             "exist; a cut needs a teacher to learn from (the base itself can be the teacher); and the cut model "
+             "trains all its weights, because its kept layers no longer see the inputs they were trained on, so "
+             "LoRA or QLoRA on it is refused.",
+             'base = model("smollm2-135m-instruct")   # 30 layers\ndistill { student_layers = 30 }',
+             'teacher = model("smollm2-135m-instruct")\ndistill { student_layers = 15 }'),
     )
 }  # fmt: skip
 

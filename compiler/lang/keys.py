@@ -72,6 +72,7 @@ KINDS: dict[str, Kind] = {
     ),
     "warmup": Kind("share or whole number", "% (or a fraction below 1)", "0 to below 100%, or >= 1 steps"),
     "cadence": Kind("whole number, share or epoch", "% of an epoch", ">= 1 steps, above 0% to 100%, or epoch"),
+    "layers": Kind("whole number or list of whole numbers", range="1 to the base's layer count - 1, or indices from 0"),
     "modules": Kind('"all-linear" or a list of strings', range="the base model's module names"),
     "template": Kind("name or path (string)", range=" | ".join(CHAT_TEMPLATES) + ", or a Jinja file in the project"),
 }
@@ -546,6 +547,16 @@ BLOCKS: dict[str, BlockSpec] = {
                     "a tokenizer)",
                     choices=("sequence", "logits"),
                     decided_by="R-DISTILL-KIND",
+                ),
+                Key(
+                    "student_layers",
+                    "layers",
+                    "a smaller student cut from the base: how many decoder layers it keeps (evenly spaced, the "
+                    "first and last kept) or which ones by index; initialised from the base's weights and trained "
+                    "in full (R-STUDENT-LAYERS)",
+                    lo=1,
+                    hi=1024,
+                    absent="the student is the whole base",
                 ),
                 Key(
                     "temperature",

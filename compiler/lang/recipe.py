@@ -133,10 +133,15 @@ class TrainOverrides:
 
 @dataclass(frozen=True)
 class DistillSpec:
-    """The ``distill`` block: only the keys the recipe set (kind, temperature, alpha)."""
+    """The ``distill`` block: only the keys the recipe set (kind, temperature, alpha, student_layers)."""
 
     values: Mapping[str, object] = field(default_factory=dict)
     span: Span = field(default_factory=Span.unknown, compare=False)
+    spans: Mapping[str, Span] = field(default_factory=dict, compare=False)  # where each value is written
+
+    def at(self, key: str) -> Span:
+        """Where the recipe writes ``key``'s value (the block when unknown)."""
+        return self.spans.get(key, self.span)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ JUDGE_REPLY = 8  # ftc.runtime.judge.REPLY_TOKENS
 
 def estimate(f: Facts, d: Decisions, new_tokens: int) -> dict[str, Any]:
     hp = d.hp
-    p = f.base.params
+    p = f.trained.params  # training FLOPs are the trained model's (a student cut from the base is smaller)
     max_len = int(hp["max_length"]["value"])
     overhead = f.system_tokens + TEMPLATE_TOKENS + (CONTEXT_TOKENS if "rag" in d.strategy else 0)
     per_row = min(max_len, int((f.tokens.mean if hp["packing"]["value"] else f.tokens.p90) + overhead))
@@ -66,6 +66,7 @@ def estimate(f: Facts, d: Decisions, new_tokens: int) -> dict[str, Any]:
     if d.synthesize:
         flops["synthesize"] = costs.inference_flops(int(d.synthesize["teacher_params"]), _synth_tokens(f, d, per_row))
     flops["inference"] = _inference_flops(f, d, per_row, new_tokens)
+    p = f.base.params  # generation: the baseline's base model (the larger, when a student is cut from it)
     if f.judges:
         flops["judge"] = _judge_flops(f, d, per_row, new_tokens)
     flops["prompt_search"] = _search_flops(f, d, per_row, new_tokens)
@@ -238,7 +239,7 @@ def _probe_flops(f: Facts, d: Decisions, per_row: int) -> int:
     runs = 1  # the rule's lr, stable in the common case; a step down adds a run each (the plan says so)
     trained = runs * int(probe["steps"]) * int(d.hp["batch"]["value"]) * per_row
     scored = (runs + 1) * int(probe["validation_rows"]) * per_row  # + the untrained model's loss
-    return costs.train_flops(f.base.params, trained, d.method) + costs.inference_flops(f.base.params, scored)
+    return costs.train_flops(f.trained.params, trained, d.method) + costs.inference_flops(f.trained.params, scored)
 
 
 # --- what the baseline searches and what the probe tries (R-PROMPT-SEARCH, R-LR-PROBE) -------------

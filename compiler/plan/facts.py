@@ -554,6 +554,8 @@ def shared_vocab(student: ModelFacts, teacher: ModelFacts) -> tuple[bool, str]:
     same vocabulary, position for position), and the evidence in words. Vocab sizes differing
     settle it from config.json; otherwise both tokenizer.json files are compared entry by entry."""
     s, t = student.spec.vocab, teacher.spec.vocab
+    if student.spec == teacher.spec and student.name == teacher.name and student.folder == teacher.folder:
+        return True, "teacher and student are the same model: one tokenizer"
     if s != t:
         return False, f"vocab sizes differ: student {s:,}, teacher {t:,}"
     files = {"student": tokenizer_for(student), "teacher": tokenizer_for(teacher)}

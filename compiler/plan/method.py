@@ -256,7 +256,7 @@ def _show(value: object) -> str:
 
 def _lr(f: Facts, method: str) -> tuple[float | None, str, str]:
     """R-LR: the full fine-tuning lr scaled by 1/width from 2e-5 at width 4096; LoRA 10x that."""
-    width = f.base.spec.hidden
+    width = f.trained.spec.hidden
     full = hparams.full_lr(width)
     if method == "none":
         return None, "rule", "no training"
@@ -320,7 +320,7 @@ def _max_length(f: Facts, retrieval: bool) -> tuple[int, str]:
     margin = 1.1 if t.method == "chars/4" else 1.0  # chars/4 undercounts code, JSON and names
     context = CONTEXT_TOKENS if retrieval else 0  # RAFT rows carry the retrieved passages
     need = math.ceil(longest * margin) + f.system_tokens + TEMPLATE_TOKENS + context
-    cap = min(f.base.spec.max_positions, 8192)
+    cap = min(f.trained.spec.max_positions, 8192)
     value = min(cap, max(128, 64 * math.ceil(need / 64)))
     est = f"{t.method} +10%" if margin > 1 else t.method
     return value, (
@@ -373,7 +373,18 @@ def decide_method(f: Facts, d: Decisions) -> None:
         return
     if not _targets_known(f, d):
         return
-    if asked:
+    if f.student is not None:  # R-STUDENT-LAYERS: every weight of a cut model retrains
+        if asked and asked != "full":
+            d.error(
+                "FTR327",
+                f"a student cut to {len(f.student_layers)} of {f.base.spec.layers} layers trains all its weights; "
+                f"method {asked} would leave the kept layers as they were in the deeper model",
+                r.train.at("method"),
+                "leave `method` out (full), or drop `student_layers` to distil into the whole base",
+            )
+            return
+        candidates = ["full"]
+    elif asked:
         candidates = [str(asked)]
     elif n >= FULL_MIN_EXAMPLES:
         candidates = ["full", "lora", "qlora"]
@@ -402,7 +413,7 @@ def _targets_known(f: Facts, d: Decisions) -> bool:
     """FTR322: every module in the recipe's ``target_modules`` exists in the base model, when its
     architecture's module names are known (a dotted name is matched by its last part, as PEFT does)."""
     asked = f.recipe.train.values.get("target_modules")
-    known = model_table.MODULE_NAMES.get(f.base.spec.arch)
+    known = model_table.MODULE_NAMES.get(f.trained.spec.arch)
     if not isinstance(asked, tuple) or known is None:
         return True
     names = (*known, "lm_head")
@@ -411,7 +422,7 @@ def _targets_known(f: Facts, d: Decisions) -> bool:
         guess = did_you_mean(name.rsplit(".", 1)[-1], names)
         d.error(
             "FTR322",
-            f"`{name}` is not a module of {f.base.name} ({f.base.spec.arch}): its linear modules are "
+            f"`{name}` is not a module of {f.base.name} ({f.trained.spec.arch}): its linear modules are "
             + ", ".join(known),
             f.recipe.train.at(f"target_modules[{i}]"),
             f"did you mean `{guess}`?" if guess else 'or write target_modules = "all-linear"',
@@ -458,7 +469,7 @@ def stage_memory(f: Facts, d: Decisions, seq_len: int, micro_batch: int) -> dict
     s = d.strategy
     held: list[tuple[str, int]] = []
     if ("dpo" in s or "kto" in s) and ("finetune" in s or "distill" in s):
-        held.append(("reference", f.base.params * memory.dtype_bytes(f.device.kind)))
+        held.append(("reference", f.trained.params * memory.dtype_bytes(f.device.kind)))
     if d.distill_kind == "logits" and f.teacher is not None:
         held.append(("teacher", memory.teacher_logits_bytes(f.teacher.spec, seq_len, micro_batch, f.device.kind)))
     # KTO's stage runs at least 2 rows a micro-batch (its KL term pairs each answer with another row).
@@ -481,7 +492,7 @@ def _fit(
         for ckpt in ckpts:
             for b in batches:
                 est = memory.estimate(
-                    f.base.spec,
+                    f.trained.spec,
                     method,
                     f.device.kind,
                     max_len,
@@ -511,10 +522,12 @@ def _method_rule(f: Facts, d: Decisions, asked: object, n: int) -> None:
     else:
         d.fire(
             "R-METHOD-BY-MEMORY",
-            f"{d.method}: {human_count(f.base.params)}-parameter base at max_length "
+            f"{d.method}: {human_count(f.trained.params)}-parameter {'student' if f.student else 'base'} at max_length "
             f"{d.hp['max_length']['value']} needs {peak:.1f} GB per device ({where})",
         )
-    if d.method == "full":
+    if d.method == "full" and f.student is not None:
+        d.fire("R-FULL-NEEDS-REASON", "a student cut from the base retrains all its weights (R-STUDENT-LAYERS)")
+    elif d.method == "full":
         d.fire(
             "R-FULL-NEEDS-REASON",
             "set by recipe" if asked else f"{n:,} training examples (at least {FULL_MIN_EXAMPLES:,})",
@@ -540,7 +553,7 @@ def _alternatives(f: Facts, d: Decisions) -> None:
             d.alternatives[method] = {"peak_memory_bytes": None, "fits": False, "note": "CUDA only"}
             continue
         est = memory.estimate(
-            f.base.spec,
+            f.trained.spec,
             method,
             f.device.kind,
             lora_r=_default_int("lora_r"),
@@ -567,7 +580,9 @@ def _nothing_fits(f: Facts, d: Decisions, candidates: list[str], asked: object) 
     r = f.recipe
     limit = f.device.memory_bytes or 0
     max_len = int(d.hp["max_length"]["value"])
-    need = {m: memory.estimate(f.base.spec, m, f.device.kind, max_len, 1, checkpointing=True).peak for m in candidates}
+    need = {
+        m: memory.estimate(f.trained.spec, m, f.device.kind, max_len, 1, checkpointing=True).peak for m in candidates
+    }
     cheapest = min(need, key=need.__getitem__)
     options = []
     if f.device.kind == "cpu":
@@ -576,7 +591,7 @@ def _nothing_fits(f: Facts, d: Decisions, candidates: list[str], asked: object) 
     if smaller:
         options.append("a smaller base (" + ", ".join(smaller) + ")")
     short = 128
-    if memory.estimate(f.base.spec, cheapest, f.device.kind, short, 1, checkpointing=True).peak <= limit:
+    if memory.estimate(f.trained.spec, cheapest, f.device.kind, short, 1, checkpointing=True).peak <= limit:
         options.append(f"a shorter max_length (e.g. train {{ max_length = {short} }})")
     if f.device.kind == "cuda":
         options.append("more GPUs (`gpus = N`, sharded with FSDP)")
@@ -600,7 +615,7 @@ def _smaller_bases(f: Facts, limit: int, max_len: int) -> list[str]:
     fits = [
         m
         for m in model_table.TABLE
-        if m.params < f.base.params
+        if m.params < f.trained.params
         and memory.estimate(
             m, "qlora" if f.device.kind == "cuda" else "lora", f.device.kind, max_len, 1, checkpointing=True
         ).peak

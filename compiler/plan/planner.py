@@ -224,13 +224,17 @@ def _distills(f: Facts, d: Decisions, n: int) -> bool:
             "otherwise serve the teacher, or drop it",
         )
         return False
-    base_breaches = _bound_breaches(f, f.base, c.max_params, c.latency_ms)
+    base_breaches = _bound_breaches(f, f.trained, c.max_params, c.latency_ms)
     if base_breaches:
+        who = f"the student cut from '{r.base.name}'" if f.student else f"the base '{r.base.name}'"
         d.error(
             "FTR316",
-            f"the base '{r.base.name}' breaks the bound it is meant to meet: {'; '.join(base_breaches)}",
-            r.base.span,
-            "pick a smaller base (the student), or relax the constraint",
+            f"{who} breaks the bound it is meant to meet: {'; '.join(base_breaches)}",
+            r.distill.at("student_layers") if f.student else r.base.span,
+            "keep fewer layers (`student_layers`), or relax the constraint"
+            if f.student
+            else "pick a smaller base (the student), or cut one from it (`distill { student_layers = N }`), "
+            "or relax the constraint",
         )
         return False
     limit = f.device.memory_bytes
@@ -258,11 +262,22 @@ def _distills(f: Facts, d: Decisions, n: int) -> bool:
         if kind == "logits"
         else f"learns the teacher's responses to {n} prompts"
     )
-    d.fire(
-        "R-DISTILL",
-        f"teacher '{r.teacher.name}' excluded ({'; '.join(reasons)}); the student '{r.base.name}' {learns}",
+    who = (
+        f"the student ({len(f.student_layers)} of the {f.base.spec.layers} layers of '{r.base.name}')"
+        if f.student
+        else f"the student '{r.base.name}'"
     )
+    d.fire("R-DISTILL", f"teacher '{r.teacher.name}' excluded ({'; '.join(reasons)}); {who} {learns}")
     d.fire("R-DISTILL-KIND", f"{kind}: {why}")
+    if f.student is not None:
+        from ftc.compiler.plan.student import describe
+
+        d.fire(
+            "R-STUDENT-LAYERS",
+            f"layers {describe(f.student_layers)} of {f.base.spec.layers} "
+            f"({human_count(f.student.params)} of {human_count(f.base.params)} parameters), initialised from the base "
+            f"and trained in full; {'; '.join(_bound_meets(f, f.student))}",
+        )
     return True
 
 
@@ -277,7 +292,9 @@ def _distill_kind(f: Facts, d: Decisions) -> tuple[str, str] | None:
     seq = max(64, f.tokens.p90 + f.system_tokens + TEMPLATE_TOKENS)
     need = (
         memory.inference_bytes(f.teacher.spec, f.device.kind)
-        + memory.estimate(f.base.spec, "lora", f.device.kind, seq, 1, checkpointing=True).peak
+        + memory.estimate(
+            f.trained.spec, "full" if f.student else "lora", f.device.kind, seq, 1, checkpointing=True
+        ).peak
     )
     fits = limit is None or need <= limit
     room = f"teacher and training student need ~{need / GB:.1f} GB" + (f" of {limit / GB:.1f} GB" if limit else "")
@@ -321,6 +338,18 @@ def _bound_breaches(f: Facts, model: ModelFacts, max_params: int | None, latency
         ms = costs.decode_ms(model.params, response_tokens(f), f.device)
         if ms > latency_ms:
             out.append(f"~{ms:,.0f} ms per {response_tokens(f)}-token response > latency {latency_ms:,.0f} ms")
+    return out
+
+
+def _bound_meets(f: Facts, model: ModelFacts) -> list[str]:
+    """What the student's size and estimated latency are against the bounds it meets."""
+    c = f.recipe.constraints
+    out = []
+    if c.max_params is not None:
+        out.append(f"{human_count(model.params)} parameters <= max_params {human_count(c.max_params)}")
+    if c.latency_ms is not None:
+        ms = costs.decode_ms(model.params, response_tokens(f), f.device)
+        out.append(f"~{ms:,.0f} ms per {response_tokens(f)}-token response <= latency {c.latency_ms:,.0f} ms")
     return out
 
 
@@ -406,7 +435,8 @@ def _latency_estimate(f: Facts) -> dict[str, Any]:
     """The cost model's latency of the served model (the base: a tune has its architecture), per
     typical response, as the latency bound is checked; the report sets the measured figure beside it."""
     tokens = response_tokens(f)
-    return {"model": f.base.name, "tokens": tokens, "ms": round(costs.decode_ms(f.base.params, tokens, f.device), 1)}
+    m = f.trained
+    return {"model": m.name, "tokens": tokens, "ms": round(costs.decode_ms(m.params, tokens, f.device), 1)}
 
 
 def check_gguf(f: Facts, d: Decisions) -> None:
@@ -472,7 +502,7 @@ def assemble(f: Facts, d: Decisions, est: dict[str, Any], new_tokens: int, out_d
         if step["kind"] == "kto":
             step["config"].update(_kto_batch(d))
         if step["kind"] == "distill":
-            step["config"].update(_distill_config(r, d))
+            step["config"].update(_distill_config(f, d))
     return {
         "plan_version": PLAN_VERSION,
         "recipe": {"name": r.name, "path": facts.rel_path(r.path, root), "sha256": _sha256(r.path)},
@@ -537,12 +567,16 @@ def _kto_batch(d: Decisions) -> dict[str, Any]:
     return {"micro_batch": 2, "grad_accum": max(1, accum // 2)}
 
 
-def _distill_config(r: Recipe, d: Decisions) -> dict[str, Any]:
-    """The distill step's kind (R-DISTILL-KIND) and, for logits, its temperature and alpha."""
+def _distill_config(f: Facts, d: Decisions) -> dict[str, Any]:
+    """The distill step's kind (R-DISTILL-KIND) and, for logits, its temperature and alpha; the
+    student's kept layers when it is cut from the base (R-STUDENT-LAYERS)."""
+    r = f.recipe
+    cut = {"student_layers": list(f.student_layers)} if f.student_layers else {}
     if d.distill_kind != "logits":
-        return {"kind": "sequence"}
+        return {"kind": "sequence", **cut}
     a = r.distill.values.get("alpha")
     return {
+        **cut,
         "kind": "logits",
         "temperature": float(r.distill.values.get("temperature") or DEFAULTS["distill_temperature"]),  # type: ignore[arg-type]
         "alpha": float(DEFAULTS["distill_alpha"] if a is None else a),  # type: ignore[arg-type]
@@ -586,6 +620,7 @@ def _model_json(f: Facts) -> dict[str, Any]:
         "source": f.base.source,
         "teacher_params": t.params if t else None,
         "teacher_source": t.source if t else None,
+        **({"student_layers": list(f.student_layers), "student_params": f.trained.params} if f.student else {}),
     }
 
 

@@ -68,6 +68,16 @@ def _table(title: str, *columns: str) -> Table:
     return table
 
 
+def _student_line(m: dict[str, Any]) -> str:
+    from ftc.compiler.plan.student import describe
+
+    kept = tuple(m["student_layers"])
+    return (
+        f"\n  student: layers {describe(kept)} of the base's {m['layers']} "
+        f"({m['student_params']:,} parameters, cut from the base)"
+    )
+
+
 def render_plan(plan: Plan, color: bool = False, width: int = 100) -> str:
     console = _console(color, width)
     r = plan["recipe"]
@@ -77,6 +87,7 @@ def render_plan(plan: Plan, color: bool = False, width: int = 100) -> str:
     console.print(
         f"  base: {m['base']} ({m['params']:,} parameters, from {m['source']})"
         + (f"\n  teacher: {m['teacher']} ({m['teacher_params']:,} parameters)" if m["teacher"] else "")
+        + (_student_line(m) if m.get("student_layers") else "")
     )
     for line in textwrap.wrap(f"device: {plan['device']['assumption']}", width - 4, subsequent_indent="  "):
         console.print("  " + line)

@@ -148,6 +148,22 @@ DECISION_RULES: tuple[DecisionRule, ...] = (
         "Knowledge Distillation",
     ),
     DecisionRule(
+        "R-STUDENT-LAYERS",
+        "A student cut from the base by layers",
+        "`distill { student_layers = N }` (or a list of indices) makes the student the base with only those "
+        "decoder layers, each initialised from the base's weights; a count keeps N evenly spaced layers with the "
+        "first and the last (the layers whose removal costs most). A cut model's layers no longer see the inputs "
+        "they were trained on, so every weight retrains (method full; LoRA on a cut model is an error, FTR327). "
+        "The bounds, the memory model, the time estimate and the latency estimate are the student's. The prompted "
+        "base breaks the bound the student is cut to meet, so the prompt is never the deliverable: the guard "
+        "baseline_misses_bar does not skip this distillation.",
+        "distill.student_layers, the base's layer count",
+        "the distill step's student_layers; method full; the student's parameters in the plan's model section",
+        "Sanh et al. 2019, DistilBERT (a student initialised from every other teacher layer); Kim et al. 2024, "
+        "Shortened LLaMA; Men et al. 2024, ShortGPT; Muralidharan et al. 2024, Compact Language Models via Pruning "
+        "and Knowledge Distillation (Minitron)",
+    ),
+    DecisionRule(
         "R-DISTILL",
         "Distil when a bound excludes the teacher",
         "A teacher model plus a latency, size or cost bound that the teacher breaks: the teacher generates responses "

@@ -221,6 +221,12 @@ STEP_CONFIGS: dict[str, Schema] = {
         "kind": {"enum": ["sequence", "logits"]},
         "temperature": {"anyOf": [{"type": "null"}, {"type": "number", "minimum": 0.1, "maximum": 100}]},
         "alpha": {"anyOf": [{"type": "null"}, {"type": "number", "minimum": 0, "maximum": 1}]},
+        "student_layers": {
+            "type": "array",
+            "items": {"type": "integer", "minimum": 0},
+            "minItems": 1,
+            "uniqueItems": True,
+        },
     },
     "dpo": {
         "model": _NAME,

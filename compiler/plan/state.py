@@ -37,6 +37,14 @@ class Facts:
     device: costs.DeviceFacts
     synth_teacher: ModelFacts | None = None  # the synthesize block's own teacher, when it names one
     judges: dict[str, ModelFacts] = field(default_factory=dict)  # judge expects' models, by name
+    # A student cut from the base (distill.student_layers): the model that trains and is served.
+    student: ModelFacts | None = None
+    student_layers: tuple[int, ...] = ()
+
+    @property
+    def trained(self) -> ModelFacts:
+        """The model the tuning steps train and the tune serves: the student, else the base."""
+        return self.student or self.base
 
     def rows(self, names: Iterable[str]) -> int:
         """Rows the run will read from these sources: after each one's max_rows and the mixture."""
@@ -128,6 +136,9 @@ def gather(recipe: Recipe) -> tuple[Facts | None, list[Diagnostic]]:
             diags.append(exc.diagnostic)
     if diags or base is None:
         return None, diags
+    student, keep = _student(recipe, base, diags)
+    if diags:
+        return None, diags
     tok_file = facts.tokenizer_for(base)
     # Every row-shaped source (the eval source too): its rows are what baseline and eval read.
     learn = [sources[s.name] for s in recipe.data if s.format != "documents"]
@@ -145,7 +156,35 @@ def gather(recipe: Recipe) -> tuple[Facts | None, list[Diagnostic]]:
         device=costs.device_facts(c.device, c.gpus, c.gpu_memory_bytes),
         synth_teacher=synth_teacher,
         judges=judges,
+        student=student,
+        student_layers=keep,
     ), diags
+
+
+def _student(recipe: Recipe, base: ModelFacts, diags: list[Diagnostic]) -> tuple[ModelFacts | None, tuple[int, ...]]:
+    """FTR327: ``student_layers`` must make a smaller model of the base."""
+    from ftc.compiler.plan.student import StudentError, kept_layers, student_facts
+
+    asked = recipe.distill.values.get("student_layers")
+    if asked is None:
+        return None, ()
+    span = recipe.distill.at("student_layers")
+    if recipe.teacher is None:
+        diags.append(
+            error(
+                "FTR327",
+                "`student_layers` cuts a student from the base for distillation, and the recipe names no teacher",
+                span,
+                'name the model the student learns from: teacher = model("...") (the base itself is a teacher)',
+            )
+        )
+        return None, ()
+    try:
+        keep = kept_layers(base.spec.layers, asked)  # type: ignore[arg-type]
+    except StudentError as exc:
+        diags.append(error("FTR327", str(exc), span, f"keep 1 to {base.spec.layers - 1} of {base.name}'s layers"))
+        return None, ()
+    return student_facts(base, keep), keep
 
 
 def system_prompt(recipe: Recipe) -> str:

@@ -8,6 +8,7 @@ optional; a missing one is recorded with the reason):
 * ``baseline/no_retrieval/predictions.jsonl``: the same prompt without retrieved context (written
   by the baseline step when retrieval is planned);
 * ``eval/stages/sft/predictions.jsonl``: the SFT adapter a DPO stage started from;
+* ``eval/stages/student/predictions.jsonl``: a student cut from the base, before distillation;
 * ``eval/stages/teacher/predictions.jsonl`` (or ``missing.json``): a distillation's teacher.
 
 Retrieval's rung also reports recall@k: over the holdout rows whose answer names the title of an
@@ -189,10 +190,21 @@ def ladder(
     tuned_file = tuned["dir"] / common.PREDICTIONS
     kind = tuned["stages"].get("tuned", "train")
     name = {"dpo": "dpo tune", "orpo": "orpo tune", "kto": "kto tune", "distill": "distilled student"}.get(kind, "tune")
-    against = "the untuned student (prompted base)" if kind == "distill" else "the best prompt"
+    cut = "student" in tuned["stages"]
+    against = (
+        "the prompted base"
+        if cut
+        else "the untuned student (prompted base)"
+        if kind == "distill"
+        else "the best prompt"
+    )
     out.append(compare_stage(name, against, expects, root, tuned_file, base_file, seed) | {"gate": True})
     if kind in ("dpo", "orpo", "kto"):
         out.append(_optional(tuned["dir"], "sft", kind, "its SFT start", expects, root, tuned_file, seed, "gain"))
+    if kind == "distill" and cut:
+        out.append(
+            _optional(tuned["dir"], "student", name, "the untuned cut student", expects, root, tuned_file, seed, "gain")
+        )
     if kind == "distill":
         out.append(
             _optional(

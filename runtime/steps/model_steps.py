@@ -107,6 +107,8 @@ def baseline_meets_bar_guard(ctx) -> tuple[bool, str]:  # noqa: ANN001
     baseline = ctx.by_kind("baseline")
     if baseline is None or baseline.dir is None:
         return False, ""
+    if ctx.plan.get("model.student_layers"):  # R-STUDENT-LAYERS: the prompted base breaks the bound
+        return False, ""
     values = common.scores_of(ctx.plan, ctx.project_root, baseline.dir)
     expects = ctx.plan.get("expects", [])
     if expects and baseline_meets_bar(expects, values):
@@ -116,7 +118,9 @@ def baseline_meets_bar_guard(ctx) -> tuple[bool, str]:  # noqa: ANN001
 
 # Not a step: it decides whether a guarded step runs, and is never cached, so its reads stay out
 # of the guarded step's key (an edited bar re-decides; a tune that runs does not depend on the bar).
-GUARD = StepSpec(GUARD_NAME, baseline_meets_bar_guard, reads=("expects",), needs_outputs_of=("baseline",))
+GUARD = StepSpec(
+    GUARD_NAME, baseline_meets_bar_guard, reads=("expects", "model.student_layers"), needs_outputs_of=("baseline",)
+)
 
 
 def fine_tune(
@@ -281,6 +285,11 @@ def _stage_predictions(ctx, prompts: list[list[dict]], refs: list[str]) -> dict:
         )
         stages["sft"] = f"{STAGES}/sft"
     if kind == "distill":
+        from ftc.runtime.steps.distill import student_dir
+
+        cut = student_dir(ctx)
+        if cut is not None:  # the student cut from the base, before it learned anything
+            stages["student"] = _generate_stage(ctx, "student", prompts, refs, cut, None)
         stages["teacher"] = _teacher_stage(ctx, prompts, refs)
     return stages
 
