@@ -241,11 +241,17 @@ def _interval(c: Check) -> str:
     )
 
 
-def forgetting_note(expects: list[dict], rise: float | None) -> list[str]:
+def forgetting_note(expects: list[dict], rise: float | None, *, cut: bool = False) -> list[str]:
     """Without an ``expect forgetting``, a rise of general-text perplexity over the rules' threshold
-    is a warning in the verdict (it does not block promotion)."""
+    is a warning in the verdict (it does not block promotion). ``cut``: the tune is a student cut
+    from the base, whose rise counts the layers it lost, not only what tuning changed."""
     if rise is None or rise <= FORGETTING_WARN or any(e["metric"] == "forgetting" for e in expects):
         return []
+    if cut:
+        return [
+            f"note: general-text perplexity is {rise:.0%} above the whole base's: the student was cut from it "
+            f"(fewer layers) and tuned to the task; `expect forgetting <= ...` would make it a check"
+        ]
     return [
         f"note: general-text perplexity rose {rise:.0%} after tuning (over {FORGETTING_WARN:.0%}): possible "
         f"forgetting; `expect forgetting <= {FORGETTING_WARN:.0%}` would make it a check"

@@ -36,6 +36,7 @@ from ftc.shared.contract import RATE_METRICS
 from ftc.shared.errors import FtcError
 
 NO_RETRIEVAL = "no_retrieval"
+CUT_STUDENT = "the untuned cut student"  # the ladder's rung for a student cut from the base
 STAGES = "stages"
 
 
@@ -202,9 +203,7 @@ def ladder(
     if kind in ("dpo", "orpo", "kto"):
         out.append(_optional(tuned["dir"], "sft", kind, "its SFT start", expects, root, tuned_file, seed, "gain"))
     if kind == "distill" and cut:
-        out.append(
-            _optional(tuned["dir"], "student", name, "the untuned cut student", expects, root, tuned_file, seed, "gain")
-        )
+        out.append(_optional(tuned["dir"], "student", name, CUT_STUDENT, expects, root, tuned_file, seed, "gain"))
     if kind == "distill":
         out.append(
             _optional(
@@ -388,10 +387,11 @@ def _judge_summaries(ctx) -> dict[str, list[dict]]:  # noqa: ANN001
     return {who: s for who, s in found.items() if s}
 
 
-@step("gate", reads=("expects", "gate"), needs_outputs_of=("dedup", "baseline", "eval"), version=2)
+@step("gate", reads=("expects", "gate"), needs_outputs_of=("dedup", "baseline", "eval"), version=3)
 def gate_step(ctx) -> dict:  # noqa: ANN001
     g = gate_inputs(ctx)
-    notes = stage_notes(g["stages"]) + forgetting_note(g["expects"], g["forgetting"])
+    cut = any(s.get("against") == CUT_STUDENT for s in g["stages"])
+    notes = stage_notes(g["stages"]) + forgetting_note(g["expects"], g["forgetting"], cut=cut)
     result = decide(
         g["expects"], ctx.plan.get("gate") or {}, g["base"], g["tuned"], rows=g["rows"], seed=g["seed"], notes=notes
     )

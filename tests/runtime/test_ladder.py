@@ -116,6 +116,23 @@ def test_expect_forgetting_is_scored_from_the_two_perplexities_and_gates(tmp_pat
     assert _gate(tmp_path, [JV, FORGET], ev)["passed"]
 
 
+def test_a_student_cut_from_the_base_is_set_against_its_untuned_self_and_its_rise_is_explained(
+    tmp_path: Path,
+) -> None:
+    _write(tmp_path / "baseline", 50, ppl=20.0)
+    stages = {"tuned": "distill", "student": "stages/student", "teacher": "stages/teacher"}
+    ev = _write(tmp_path / "eval", 57, ppl=400.0, stages=stages)
+    _write(ev / "stages" / "student", 0)  # the cut model before training answers nothing right
+    _write(ev / "stages" / "teacher", 50)
+    gate = _gate(tmp_path, [JV], ev)
+    rungs = {s["against"]: s for s in gate["stages"]}
+    assert set(rungs) == {"the prompted base", "the untuned cut student", "the teacher"}
+    cut = rungs["the untuned cut student"]
+    assert cut["kind"] == "gain" and cut["helps"] is True and cut["checks"][0]["diff"] == pytest.approx(57 / N)
+    assert gate["reasons"][-1].startswith("note: general-text perplexity is 1900% above the whole base's")
+    assert "cut from it" in gate["reasons"][-1]
+
+
 def test_without_the_expect_a_large_rise_is_a_note_and_the_report_shows_everything(tmp_path: Path) -> None:
     _write(tmp_path / "baseline", 20, ppl=20.0)
     ev = _write(tmp_path / "eval", 58, ppl=26.0, stages={"tuned": "train"})

@@ -11,6 +11,9 @@ the gate wrote a verdict), not the verdict itself, which a four-token answer can
 from __future__ import annotations
 
 import json
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -71,28 +74,63 @@ def _needs_another_machine(plan: dict) -> bool:
     return False
 
 
-@pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.stem)
-def test_each_recipe_reaches_a_verdict_offline_or_says_first_what_it_needs(recipe: Path, tmp_path: Path) -> None:
-    plan = _plan(recipe, tmp_path)
-    runs = tmp_path / "runs"
+@dataclass(frozen=True)
+class Outcome:
+    plan: dict
+    runs: Path
+    refused: bool  # preflight says this machine cannot run it
+    done: subprocess.CompletedProcess
+
+
+def _run(recipe: Path, folder: Path) -> Outcome:
+    folder.mkdir(parents=True)
+    plan = _plan(recipe, folder)
+    runs = folder / "runs"
     if _needs_another_machine(plan):
-        done = ftc_run(str(recipe), "--runs-dir", str(runs), cwd=REPO, timeout=120)
+        return Outcome(plan, runs, True, ftc_run(str(recipe), "--runs-dir", str(runs), cwd=REPO, timeout=120))
+    path = write_plan(folder / "plan.json", _shrink(plan))
+    # The plan file lives in the test folder, its project (the data) in recipes/: allowed explicitly.
+    return Outcome(
+        plan, runs, False, ftc_run(str(path), "--runs-dir", str(runs), "--allow-outside", cwd=folder, timeout=900)
+    )
+
+
+@pytest.fixture(scope="module")
+def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome]:
+    """Every recipe's run, two at a time: each `ftc run` uses one torch thread, so the two cores
+    carry two runs without the threads of one fighting over them."""
+    root = tmp_path_factory.mktemp("recipes")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {r.stem: pool.submit(_run, r, root / r.stem) for r in RECIPES}
+        return {name: f.result() for name, f in futures.items()}
+
+
+@pytest.mark.parametrize("recipe", [r.stem for r in RECIPES])
+def test_each_recipe_reaches_a_verdict_offline_or_says_first_what_it_needs(
+    recipe: str, outcomes: dict[str, Outcome]
+) -> None:
+    out = outcomes[recipe]
+    done = out.done
+    if out.refused:
         assert done.returncode != 0 and "nothing was started" in done.stderr, done.stderr
         assert "cuda" in done.stderr.lower() or "hf download" in done.stderr
-        assert not any(runs.rglob("state.json")), "a step ran before the refusal"
+        assert not any(out.runs.rglob("state.json")), "a step ran before the refusal"
         return
-    path = write_plan(tmp_path / "plan.json", _shrink(plan))
-    # The plan file lives in the test folder, its project (the data) in recipes/: allowed explicitly.
-    done = ftc_run(str(path), "--runs-dir", str(runs), "--allow-outside", cwd=tmp_path, timeout=600)
     # 0: promoted or the prompt is the deliverable; 3: not promoted (a verdict). Anything else failed.
     assert done.returncode in (0, 3), done.stdout[-3000:] + done.stderr[-3000:]
-    (state_file,) = runs.rglob("state.json")
+    (state_file,) = out.runs.rglob("state.json")
     steps = json.loads(state_file.read_text(encoding="utf-8"))["steps"]
-    planned = [s["id"] for s in plan["steps"]]
-    assert sorted(steps) == sorted(planned)
+    assert sorted(steps) == sorted(s["id"] for s in out.plan["steps"])
     for sid, s in steps.items():
         assert s["status"] in ("ran", "cached", "skipped"), (sid, s)
         if s["status"] == "skipped":
             assert s.get("reason"), (sid, s)
     gate = next(s for s in steps.values() if s["kind"] == "gate")
     assert json.loads((Path(gate["dir"]) / "gate.json").read_text(encoding="utf-8"))["verdict"] in VERDICTS
+
+
+def test_the_examples_cover_every_strategy_offline(outcomes: dict[str, Outcome]) -> None:
+    """What recipes/ shows on this machine: a tune, retrieval, SFT then DPO, and distillation."""
+    here = [o.plan for o in outcomes.values() if not o.refused]
+    kinds = {s["kind"] for p in here for s in p["steps"]}
+    assert {"train", "index", "dpo", "distill"} <= kinds, kinds

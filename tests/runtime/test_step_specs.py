@@ -46,7 +46,8 @@ def test_every_step_kind_of_the_contract_is_registered_with_a_consistent_spec() 
         "eval",
     }
     assert {k for k, s in STEPS.items() if s.content_keyed} == {"load", "clean", "dedup", "split"}
-    assert step_package.GUARD.reads == ("expects",) and GUARD.needs_outputs_of == ("baseline",)
+    # The bar, and whether the prompted base is ruled out by a student cut from it (R-STUDENT-LAYERS).
+    assert step_package.GUARD.reads == ("expects", "model.student_layers") and GUARD.needs_outputs_of == ("baseline",)
 
 
 def test_the_plan_view_refuses_undeclared_reads_and_shows_what_the_key_hashes() -> None:
