@@ -43,7 +43,6 @@ def _shrink(plan: dict) -> dict:
     small = {"max_steps": 1, "batch": 2, "grad_accum": 1, "save_steps": 1, "early_stopping": False, "eval_steps": None}
     for name, value in small.items():
         hp[name] = {"value": value, "set_by": "recipe", "reason": "a smoke run"}
-    hp["max_length"]["value"] = min(int(hp["max_length"]["value"]), 128)
     for step in plan["steps"]:
         cfg, kind = step["config"], step["kind"]
         if kind == "load":
