@@ -129,6 +129,9 @@ def _generate(
     prefill: str,
 ) -> list[str]:
     import torch
+    from transformers import DynamicCache
+
+    from ftc.runtime import kv_cache
 
     tok, model = loaded.tokenizer, loaded.model
     encoded = [tok(render(tok, p) + prefill, add_special_tokens=False)["input_ids"] for p in prompts]
@@ -136,11 +139,21 @@ def _generate(
     order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))
     out: list[str] = [""] * len(encoded)
     stop = _stop_ids(tok)
+    growing = kv_cache.supports_growing(model)
+    shared = kv_cache.shared_prefix(encoded) if growing else []
+    with torch.inference_mode():
+        prefix = kv_cache.prefill_prefix(model, shared) if shared else None
     for start in range(0, len(order), max(1, batch_size)):
         idx = order[start : start + batch_size]
-        ids, mask = _left_pad([encoded[i] for i in idx], tok.pad_token_id, model.device)
+        ids, mask = _left_pad([encoded[i][len(shared) :] for i in idx], tok.pad_token_id, model.device)
+        if growing:
+            cache = kv_cache.new_cache(model, len(idx), len(shared) + ids.shape[1] + max_new_tokens, prefix)
+        else:
+            cache = DynamicCache(config=model.config)
         with torch.inference_mode():
-            rows = greedy(model, ids, mask, max_new_tokens=max_new_tokens, stop_ids=stop)
+            rows = greedy(
+                model, ids, mask, max_new_tokens=max_new_tokens, stop_ids=stop, cache=cache, shared=len(shared)
+            )
         for row, i in enumerate(idx):
             out[i] = tok.decode(rows[row], skip_special_tokens=True).strip()
         if progress:
@@ -148,7 +161,9 @@ def _generate(
     return out
 
 
-def greedy(model, ids, mask, *, max_new_tokens: int, stop_ids: list[int]) -> list[list[int]]:
+def greedy(
+    model, ids, mask, *, max_new_tokens: int, stop_ids: list[int], cache=None, shared: int = 0
+) -> list[list[int]]:
     """Greedy decoding of a left-padded batch: the new token ids of each row, its stop token included.
 
     The same arithmetic as transformers' ``generate(do_sample=False)`` (prefill with the last
@@ -156,12 +171,17 @@ def greedy(model, ids, mask, *, max_new_tokens: int, stop_ids: list[int]) -> lis
     the outputs are identical, but without its per-token machinery (logits processors, stopping
     criteria, cache-position bookkeeping) and with early stop per row: a row that has emitted a
     stop token leaves the batch and its KV cache (``generate`` keeps decoding it as padding until
-    the longest row ends), so later steps cost only the rows still running."""
+    the longest row ends), so later steps cost only the rows still running.
+
+    ``shared``: how many positions ``cache`` already holds in every row (a prompt prefix common to
+    all rows, ``kv_cache.prefill_prefix``); ``ids`` are then the rest of each prompt."""
     import torch
     from transformers import DynamicCache
 
-    cache = DynamicCache(config=model.config)
-    positions = (mask.cumsum(-1) - 1).masked_fill(mask == 0, 0)
+    if cache is None:
+        cache = DynamicCache(config=model.config)
+    mask = torch.cat([mask.new_ones((mask.shape[0], shared)), mask], dim=1)
+    positions = ((mask.cumsum(-1) - 1).masked_fill(mask == 0, 0))[:, shared:]
     out = model(input_ids=ids, attention_mask=mask, position_ids=positions, cache=cache, logits_to_keep=1)
     new: list[list[int]] = [[] for _ in range(ids.shape[0])]
     live = torch.arange(ids.shape[0])  # the original row of each row still decoding

@@ -111,3 +111,63 @@ def test_greedy_generation_equals_transformers_generate_when_rows_stop_at_differ
     lengths = [int((plain[row, ids.shape[1] :] != tok.pad_token_id).sum()) for row in range(len(prompts))]
     assert min(lengths) < 40 == max(lengths), "the prompts must stop at different steps to test early stop"
     assert generate(loaded, prompts, max_new_tokens=40, batch_size=4) == expected
+
+
+def test_shared_prefix_is_the_common_start_less_one_token_and_only_when_long_enough():
+    from ftc.runtime.kv_cache import shared_prefix
+
+    head = list(range(100, 120))
+    assert shared_prefix([head + [1, 2], head + [1, 3], head + [4]]) == head
+    assert shared_prefix([head, head]) == head[:-1], "each row keeps a token of its own"
+    assert shared_prefix([head[:10] + [1], head[:10] + [2]]) == [], "10 shared tokens: not worth a prefill"
+    assert shared_prefix([head + [1]]) == [], "one prompt: nothing to share"
+    assert shared_prefix([[1] + head, [2] + head]) == []
+
+
+def test_a_few_shot_prefix_is_prefilled_once_and_the_outputs_equal_transformers_generate(loaded, monkeypatch):
+    """Rows that share their system prompt and examples decode from one prefill of that prefix
+    (padding sits between the prefix and each row's own tokens); the text must still be what
+    ``generate`` gives for the whole prompts, left-padded, in the same batches."""
+    import torch
+
+    from ftc.runtime import kv_cache
+    from ftc.runtime.generate import _left_pad, _stop_ids, render
+
+    shots = [
+        {"role": "user", "content": "Capital of Italy?"},
+        {"role": "assistant", "content": "Rome."},
+        {"role": "user", "content": "Capital of Spain?"},
+        {"role": "assistant", "content": "Madrid."},
+    ]
+    questions = [
+        "Capital of France?",
+        "Capital of Japan, and one fact about it?",
+        "Capital of Peru?",
+        "Capital of Kenya?",
+    ]
+    prompts = [[SYS, *shots, {"role": "user", "content": q}] for q in questions]
+    tok, model = loaded.tokenizer, loaded.model
+    encoded = [tok(render(tok, p), add_special_tokens=False)["input_ids"] for p in prompts]
+    assert len(kv_cache.shared_prefix(encoded)) > 30
+    prefills = []
+    real = kv_cache.prefill_prefix
+    monkeypatch.setattr(kv_cache, "prefill_prefix", lambda m, t: prefills.append(len(t)) or real(m, t))
+    order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))
+    expected = [""] * len(prompts)
+    for start in (0, 2):  # generate()'s batches of 2, longest first
+        idx = order[start : start + 2]
+        ids, mask = _left_pad([encoded[i] for i in idx], tok.pad_token_id, model.device)
+        with torch.inference_mode():
+            plain = model.generate(
+                input_ids=ids,
+                attention_mask=mask,
+                max_new_tokens=24,
+                do_sample=False,
+                eos_token_id=_stop_ids(tok),
+                pad_token_id=tok.pad_token_id,
+            )
+        for row, i in enumerate(idx):
+            expected[i] = tok.decode(plain[row, ids.shape[1] :], skip_special_tokens=True).strip()
+    assert generate(loaded, prompts, max_new_tokens=24, batch_size=2) == expected
+    assert prefills == [len(kv_cache.shared_prefix(encoded))], "one prefill of the shared prefix for all batches"
+    assert "Paris" in expected[0]
