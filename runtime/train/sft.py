@@ -6,8 +6,9 @@ the closing ``<|im_end|>``); a ``messages`` dataset would train on the system an
 (design section 6; tests/runtime/test_sft.py asserts which tokens carry labels).
 
 CPU speed: padded or padding-free batches, whichever costs less on the rows at hand (see
-``padding_free_pays``; padding-free flattens a batch into one sequence and transformers builds a
-block-diagonal mask from the position ids, so rows do not see each other), tokenization once,
+``padding_free_pays``; padding-free flattens a batch into one sequence whose position ids restart
+at each row, and ``segment_attention`` runs attention row by row, so rows do not see each other
+and no pair across rows is computed; QLoRA keeps transformers' block-diagonal mask), tokenization once,
 dataloader workers 0, fp32 weights with bf16 autocast where the CPU has native bf16 (measured
 1.23-1.30x here, see ``cpu_bf16``); on CUDA bf16 autocast when supported.
 """
@@ -75,16 +76,18 @@ def _fit(tokenizer, examples: Sequence[Example], max_length: int) -> tuple[list[
     return kept, lengths, len(examples) - len(kept)
 
 
-def padding_free_pays(lengths: Sequence[int], batch: int, seed: int, layers: int, width: int, params: int) -> bool:
+def padding_free_pays(
+    lengths: Sequence[int], batch: int, seed: int, layers: int, width: int, params: int, per_row: bool = True
+) -> bool:
     """Padded batches or padding-free ones, whichever costs fewer FLOPs on these rows.
 
-    Padding-free removes the padding but, without a varlen attention kernel (CPU, SDPA),
-    attention runs over the whole flattened batch under a block-diagonal mask: its cost grows
-    with (sum of lengths)^2 instead of batch * max^2. Measured here on the quickstart tickets
-    (lengths 87-102, batch 8): padding-free was ~10% slower; the design measured 1.27x faster on
-    rows of very different lengths. Per token ~2*params FLOPs for the matmuls, per attended
-    token pair ~4*layers*width (QK^T and AV); batches drawn in a seeded random order as the
-    trainer does."""
+    Padding-free removes the padding. ``per_row``: each row attends within itself
+    (``segment_attention``), so padding-free never costs more. Without it (transformers' SDPA path)
+    attention runs over the whole flattened batch under a block-diagonal mask and its cost grows
+    with (sum of lengths)^2 instead of batch * max^2: measured on the quickstart tickets (lengths
+    87-102, batch 8), padding-free was then ~10% slower. Per token ~2*params FLOPs for the matmuls,
+    per attended token pair ~4*layers*width (QK^T and AV); batches drawn in a seeded random order
+    as the trainer does."""
     import random
 
     order = list(lengths)
@@ -95,7 +98,8 @@ def padding_free_pays(lengths: Sequence[int], batch: int, seed: int, layers: int
         rows = order[start : start + batch]
         longest, total = max(rows), sum(rows)
         padded += 2.0 * params * longest * len(rows) + pair * len(rows) * longest**2 / 2
-        packed += 2.0 * params * total + pair * total**2 / 2
+        attended = sum(n * n for n in rows) if per_row else total**2
+        packed += 2.0 * params * total + pair * attended / 2
     return packed < padded
 
 
@@ -120,6 +124,7 @@ def build_trainer(
     from trl import SFTTrainer
 
     from ftc.runtime.generate import apply_thread_setting, load_tokenizer
+    from ftc.runtime.train import segment_attention
 
     apply_thread_setting()
     p = hp_values(hp)
@@ -134,12 +139,15 @@ def build_trainer(
     train = kept
     val_rows = _fit(tokenizer, val, int(p["max_length"]))[0] if val else []
     cfg = _model_shape(Path(model_dir))
-    padding_free = padding_free_pays(lengths, int(p["batch"]), int(p["seed"]), *cfg)
+    padding_free = padding_free_pays(lengths, int(p["batch"]), int(p["seed"]), *cfg, per_row=method != "qlora")
     dtype = model_dtype(p, method)
     if method == "qlora":
         model = _load_4bit(Path(model_dir))
     else:
-        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype)
+        # Padding-free rows attend within themselves only (segment_attention): no block-diagonal
+        # mask over the whole flattened batch.
+        attention = {"attn_implementation": segment_attention.register()} if padding_free or p["packing"] else {}
+        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype, **attention)
     trainer = (trainer_class or SFTTrainer)(
         model=model,
         args=_config(p, Path(out_dir) / CHECKPOINTS, bool(val_rows), padding_free),

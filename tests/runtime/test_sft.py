@@ -154,8 +154,37 @@ def test_padding_free_only_where_it_saves_work():
     from ftc.runtime.train.sft import padding_free_pays
 
     shape = (30, 576, 134_000_000)  # SmolLM2-135M: layers, attention width, matmul parameters
-    assert not padding_free_pays([90, 95, 100, 102] * 8, 8, 0, *shape)  # similar lengths: pad
-    assert padding_free_pays([30, 40, 400, 35, 50, 380, 45, 60] * 4, 8, 0, *shape)  # ragged
+    similar, ragged = [90, 95, 100, 102] * 8, [30, 40, 400, 35, 50, 380, 45, 60] * 4
+    # transformers' block-diagonal mask over the flattened batch (QLoRA): only ragged rows pay
+    assert not padding_free_pays(similar, 8, 0, *shape, per_row=False)
+    assert padding_free_pays(ragged, 8, 0, *shape, per_row=False)
+    # attention row by row (segment_attention): no padding and no cross-row pairs, always cheaper
+    assert padding_free_pays(similar, 8, 0, *shape) and padding_free_pays(ragged, 8, 0, *shape)
+
+
+def test_row_attention_on_a_padding_free_batch_equals_each_row_run_alone(base_dir):
+    """Rows flattened into one sequence (position ids restart at each row) attend only within
+    themselves: the logits of each row equal that row's logits run alone, and a backward pass runs."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from ftc.runtime.train import segment_attention
+
+    model = AutoModelForCausalLM.from_pretrained(base_dir, attn_implementation=segment_attention.register())
+    rows = [list(range(100, 100 + n)) for n in (7, 12, 5)]
+    ids = torch.tensor([sum(rows, [])])
+    positions = torch.tensor([sum((list(range(len(r))) for r in rows), [])])
+    assert segment_attention.row_starts(positions) == [0, 7, 19]
+    assert segment_attention.row_starts(torch.arange(9)[None]) is None, "one row: plain SDPA"
+    packed = model(input_ids=ids, position_ids=positions).logits[0]
+    start = 0
+    for r in rows:
+        with torch.no_grad():
+            alone = model(input_ids=torch.tensor([r])).logits[0]
+        assert torch.allclose(packed[start : start + len(r)], alone, atol=1e-4), "a row saw another row"
+        start += len(r)
+    packed.float().logsumexp(-1).mean().backward()
+    assert model.model.layers[0].self_attn.q_proj.weight.grad is not None
 
 
 def test_resume_picks_the_newest_complete_checkpoint(tmp_path):
