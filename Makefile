@@ -3,7 +3,10 @@ PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
-# Tests may use both cores; the training tests are serialised by their own fixtures.
+# Two pytest workers (pytest-xdist), one torch thread each: the reference machine's two cores, with
+# no two OpenMP pools fighting over them. Each test file stays on one worker (its module fixtures,
+# a loaded model or a finished run, are built once). TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 
 .PHONY: install test check run lint fmt fuzz bench clean
@@ -34,7 +37,7 @@ check: install
 	cd $(MYPY_SRC) && MYPYPATH=$(CURDIR)/$(MYPY_SRC) $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml
 
 test: check
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	FTC_NUM_THREADS=$${FTC_NUM_THREADS:-1} $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 run: install
 	$(BIN)/ftc run recipes/quickstart.ftr
