@@ -5,7 +5,9 @@
 Each side runs in its own subprocess (clean peak RSS, no shared warm caches) and reports the
 tokens it trained on (real tokens, no padding), the seconds inside ``trainer.train()`` and its
 peak RSS. The TRL script is what a user would write: a ``messages`` dataset, SFTConfig defaults
-(padded batches), LoRA on all linear layers. ``FTC_NUM_THREADS`` applies to both sides.
+(padded batches), LoRA on all linear layers with dropout 0.05. ftc's side takes ftc's rules where
+they differ (no adapter dropout on a CPU, R-HPARAM-DEFAULTS), so the holdout loss shows what that
+costs. ``FTC_NUM_THREADS`` applies to both sides.
 Each side's adapter is then scored the same way on ``--holdout`` rows it never saw (the rows after
 the training rows): the mean loss over the answer tokens. Figures are medians over ``--repeat``.
 """
@@ -50,6 +52,8 @@ def run_ftc(args, out: Path) -> dict:
     train = [to_example(r, "chat", SYSTEM) for r in _rows(args.rows)]
     hp = {
         **LORA,
+        # ftc's own rule (R-HPARAM-DEFAULTS): no adapter dropout on a CPU; the script keeps 0.05
+        "lora_dropout": _rule_dropout(),
         "lr": 2e-4,
         "batch": args.batch,
         "max_steps": args.steps,
@@ -66,6 +70,14 @@ def run_ftc(args, out: Path) -> dict:
         "peak_rss_mb": peak,
         "holdout_loss": holdout_loss(Path(result.output_dir), args),
     }
+
+
+def _rule_dropout() -> float:
+    import torch
+
+    from ftc.compiler.plan.method import lora_dropout_rule
+
+    return float(lora_dropout_rule("cuda" if torch.cuda.is_available() else "cpu")["value"])
 
 
 def run_trl(args, out: Path) -> dict:

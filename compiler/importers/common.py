@@ -57,7 +57,7 @@ MAX_LEN = Decide(
 PACKING = Decide("R-MAX-LENGTH-FROM-DATA", "padding-free packing when the median row is under half of max_length")
 LORA_R = Decide("R-HPARAM-DEFAULTS", f"LoRA rank {DEFAULTS['lora_r']}")
 LORA_ALPHA = Decide("R-HPARAM-DEFAULTS", "LoRA alpha = 2 x the rank")
-LORA_DROPOUT = Decide("R-HPARAM-DEFAULTS", f"LoRA dropout {DEFAULTS['lora_dropout']}")
+LORA_DROPOUT = Decide("R-HPARAM-DEFAULTS", f"LoRA dropout {DEFAULTS['lora_dropout']} (0 on a CPU)")
 TARGETS = Decide("R-HPARAM-DEFAULTS", "LoRA on all linear layers (attention and MLP)")
 SCHEDULER = Decide("R-HPARAM-DEFAULTS", f"{hparams.LR_SCHEDULER} decay after a {hparams.WARMUP_RATIO:.0%} warmup")
 WARMUP = Decide("R-HPARAM-DEFAULTS", f"{hparams.WARMUP_RATIO:.0%} warmup (warmup {hparams.WARMUP_RATIO:g})")

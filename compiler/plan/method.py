@@ -53,7 +53,7 @@ def decide_hparams(f: Facts, d: Decisions, method: str) -> dict[str, Any]:
     max_len = _max_length(f, "rag" in d.strategy)
     eff = hparams.EFFECTIVE_BATCH_SMALL if n_train < hparams.LARGE_DATA_ROWS else hparams.EFFECTIVE_BATCH
     hp: dict[str, Any] = {
-        **_lora_hparams(o, lora),
+        **_lora_hparams(o, lora, f.device.kind),
         "lr": _hp(*_lr(f, method)),
         "lr_scheduler": _hp(hparams.LR_SCHEDULER, "rule", f"{hparams.LR_SCHEDULER} decay after warmup"),
         "epochs": _hp(*_epochs(n_train, eff)),
@@ -144,7 +144,7 @@ def decide_hparams(f: Facts, d: Decisions, method: str) -> dict[str, Any]:
     return hp
 
 
-def _lora_hparams(o: dict[str, Any], lora: bool) -> dict[str, Any]:
+def _lora_hparams(o: dict[str, Any], lora: bool, device: str) -> dict[str, Any]:
     """The LoRA shape by rule (alpha follows the rank the recipe may set: see ``_alpha_rule``)."""
     if not lora:
         return {
@@ -155,11 +155,7 @@ def _lora_hparams(o: dict[str, Any], lora: bool) -> dict[str, Any]:
     return {
         "lora_r": _hp(r_, "rule", f"LoRA rank {r_}: enough capacity for a narrow task"),
         "lora_alpha": _alpha_rule(int(o.get("lora_r", r_)), bool(o.get("use_rslora", False))),
-        "lora_dropout": _hp(
-            DEFAULTS["lora_dropout"],
-            "rule",
-            f"dropout {DEFAULTS['lora_dropout']:g}: light regularisation for small data",
-        ),
+        "lora_dropout": lora_dropout_rule(device),
         "target_modules": _hp(
             DEFAULTS["target_modules"],
             "rule",
@@ -167,6 +163,21 @@ def _lora_hparams(o: dict[str, Any], lora: bool) -> dict[str, Any]:
         ),
         "use_rslora": _hp(False, "rule", "plain LoRA scaling alpha/r: ranks this small do not need rsLoRA"),
     }
+
+
+def lora_dropout_rule(device: str) -> dict[str, Any]:
+    """R-HPARAM-DEFAULTS: light dropout on a GPU; none on a CPU, where drawing and applying a mask
+    before each adapter is memory-bound work the size of the activations, seven times a layer."""
+    if device == "cpu":
+        return _hp(
+            0.0,
+            "rule",
+            f"dropout 0 on a CPU: there the adapters' dropout masks took ~40% of a LoRA step (measured, "
+            f"bench/train_vs_trl.py) for the same holdout loss; {DEFAULTS['lora_dropout']:g} on a GPU",
+        )
+    return _hp(
+        DEFAULTS["lora_dropout"], "rule", f"dropout {DEFAULTS['lora_dropout']:g}: light regularisation for small data"
+    )
 
 
 def _alpha_rule(r: int, rslora: bool) -> dict[str, Any]:

@@ -157,3 +157,13 @@ def test_short_rows_on_small_data_are_not_packed_so_the_updates_stay(tmp_path: P
     assert packing["value"] is False and "288 train rows" in packing["reason"] and "updates" in packing["reason"]
     large, _ = plan_for(tmp_path, rows=3000)
     assert large["hyperparameters"]["packing"]["value"] is True
+
+
+def test_lora_dropout_is_off_on_a_cpu_and_light_on_a_gpu(tmp_path: Path) -> None:
+    """On a CPU the adapters' dropout masks were ~40% of a LoRA step for the same holdout loss
+    (bench/train_vs_trl.py); a GPU keeps the light regularisation."""
+    cpu, _ = plan_for(tmp_path / "cpu", rows=360)
+    gpu, _ = plan_for(tmp_path / "gpu", rows=360, device="cuda")
+    drop_cpu, drop_gpu = cpu["hyperparameters"]["lora_dropout"], gpu["hyperparameters"]["lora_dropout"]
+    assert drop_cpu["value"] == 0.0 and drop_cpu["set_by"] == "rule" and "40%" in drop_cpu["reason"]
+    assert drop_gpu["value"] == 0.05 and "regularisation" in drop_gpu["reason"]
