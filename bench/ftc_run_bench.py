@@ -8,7 +8,8 @@ converted. From each step's state (``ftc.runtime.timing``: seconds inside the tr
 generator, the step's peak RSS) it derives:
 
 - overhead: wall time less the trainer's and the generator's own seconds, as a share of wall;
-- estimate errors: the plan's ``seconds_breakdown`` (train, inference, prompt_search, lr_probe)
+- estimate errors: the plan's ``seconds_breakdown`` (train, inference: the baseline's holdout,
+  eval, prompt_search, lr_probe, index)
   and its total, and ``peak_memory_bytes``, each against the measured figure, in percent
   ((estimate - measured) / measured): positive means the plan over-estimated. Seconds are compared
   twice: against wall time, and against CPU time (``estimate_error_cpu_pct``), which on a shared,
@@ -111,7 +112,8 @@ def _measured_seconds(steps: dict, field: str) -> dict[str, float]:
             search *= float(s.get(field) or 0.0) / s["seconds"] if s["seconds"] else 1.0
     out = {
         "train": sum(by_kind.get(k, 0.0) for k in TUNING_KINDS),
-        "inference": by_kind.get("baseline", 0.0) - search + by_kind.get("eval", 0.0),
+        "inference": by_kind.get("baseline", 0.0) - search,
+        "eval": by_kind.get("eval", 0.0),
         "prompt_search": search,
         "lr_probe": by_kind.get("lr_probe", 0.0),
         "index": by_kind.get("index", 0.0),

@@ -13,9 +13,20 @@ from dataclasses import dataclass
 # The reference machine (measured): 2 Zen 5 cores, fp32 matmul 215 GFLOP/s. The CPU
 # runtime trains in fp32 (bf16 gained only 1.13-1.15x on a real LoRA step), so fp32 is the peak.
 CPU_PEAK_FLOPS = 215e9
-CPU_UTILISATION = 0.5  # small models spend time outside the big matmuls (LoRA adapters, the head)
+# Training's share of the peak, measured: the quickstart's LoRA run trained 133.5 tokens/s, i.e.
+# 4 x 134.5M x 133.5 = 72 GFLOP/s (small models spend time outside the big matmuls: the adapters,
+# the optimizer, the loss over the 49k-entry head, checkpoints).
+CPU_UTILISATION = 0.35
 CPU_MEMORY = 16 * 10**9  # assumed when the recipe states none: a 16 GB CI runner or laptop
 CPU_BANDWIDTH = 60e9  # bytes/s, a typical dual-channel DDR5 desktop (assumed, not measured)
+# Generation on the reference machine (measured by bench/decode_steps.py: the embedded 135M model
+# in fp32, two threads, a 300-token context): a prompt's prefill ran at 146 GFLOP/s (68% of the
+# peak: no backward pass, no adapters); a batch-1 decoding step read the weights at 8.8 GB/s, far
+# below CPU_BANDWIDTH (matrix-vector products), and each further row in a step added 13% of a
+# batch-1 step (61 ms at 1 row, 118 ms at 8: the 49k-entry LM head and attention over the context).
+CPU_PREFILL_UTILISATION = 0.68
+CPU_DECODE_BANDWIDTH = 8.8e9
+CPU_ROW_STEP = 0.13
 GPU_UTILISATION = 0.4  # model FLOPs utilisation of a typical single-node fine-tune
 
 
@@ -120,7 +131,41 @@ def usd(secs: float, device: DeviceFacts) -> float:
     return secs / 3600 * device.usd_per_hour * device.gpus
 
 
-def decode_ms(params: int, tokens: int, device: DeviceFacts) -> float:
-    """Latency of one response: decoding is bound by reading the weights once per token."""
+def decode_step_ms(params: int, batch: int, device: DeviceFacts) -> float:
+    """One decoding step of ``batch`` rows: bound by reading the weights once. On a CPU the small
+    matrix products run far below the memory's bandwidth and each further row adds to the step
+    (``CPU_DECODE_BANDWIDTH``, ``CPU_ROW_STEP``: measured); a GPU's step barely grows with the batch."""
     weight_bytes = params * (2 if device.kind == "cuda" else 4)
-    return tokens * weight_bytes / device.bandwidth * 1000
+    if device.kind == "cpu":
+        return weight_bytes / CPU_DECODE_BANDWIDTH * (1 + CPU_ROW_STEP * (max(1, batch) - 1)) * 1000
+    return weight_bytes / device.bandwidth * 1000
+
+
+def decode_ms(params: int, tokens: int, device: DeviceFacts) -> float:
+    """Decoding ``tokens`` new tokens of one response at batch 1."""
+    return tokens * decode_step_ms(params, 1, device)
+
+
+def prefill_ms(params: int, tokens: int, device: DeviceFacts) -> float:
+    """Reading a prompt of ``tokens`` tokens: compute-bound, like training's forward pass."""
+    rate = device.peak_flops * CPU_PREFILL_UTILISATION if device.kind == "cpu" else device.flops_per_second
+    return inference_flops(params, tokens) / rate * 1000
+
+
+def response_ms(params: int, prompt_tokens: int, tokens: int, device: DeviceFacts) -> float:
+    """Latency of one request at batch 1: its prompt's prefill, then ``tokens`` decoding steps."""
+    return prefill_ms(params, prompt_tokens, device) + decode_ms(params, tokens, device)
+
+
+def generation_seconds(
+    params: int, prompts: int, prompt_tokens: int, new_tokens: int, batch: int, device: DeviceFacts, shared: int = 0
+) -> float:
+    """Greedy answers to ``prompts`` prompts in batches of ``batch`` (ftc.runtime.generate): each
+    prompt's prefill, less a prefix of ``shared`` tokens every prompt starts with (computed once),
+    then ``new_tokens`` steps a batch (the budget: a prompted model often writes to it)."""
+    if prompts <= 0:
+        return 0.0
+    shared = min(shared, prompt_tokens)
+    prefill = prefill_ms(params, prompts * (prompt_tokens - shared) + shared, device)
+    batches, rows = -(-prompts // max(1, batch)), min(prompts, max(1, batch))
+    return (prefill + batches * new_tokens * decode_step_ms(params, rows, device)) / 1000

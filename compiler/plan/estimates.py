@@ -18,8 +18,17 @@ EMBEDDER_PARAMS = 22_700_000  # all-MiniLM-L6-v2
 # Resident bytes the loaded embedder adds to a step (weights, tokenizer, sentence-transformers):
 # the index step's peak RSS less the runtime's own, measured on the reference CPU (~185 MB).
 EMBEDDER_BYTES = 200 * 10**6
+# Seconds to load sentence-transformers and the embedder before the first passage (measured: the
+# index step of handbook-qa took 8.1 s for a few KB of passages).
+EMBEDDER_LOAD_S = 7.0
+# Seconds a generation step spends loading its model and tokenizer (measured ~2-3 s here).
+MODEL_LOAD_S = 3.0
 SEARCH_MIN_ROWS = 8  # the smallest validation slice a prompt search or lr probe is scored on
 BATCH = 8  # generation batch of the baseline and eval steps
+# The perplexity checks (ftc.runtime.perplexity): the general text is ~900 tokens; windows of 512
+# with a stride of 256 forward each token about twice.
+GENERAL_TEXT_TOKENS = 900
+PERPLEXITY_PASSES = 2
 JUDGE_PROMPT = 80  # tokens of the judge's fixed prompt around the rubric and the row (ftc.runtime.judge)
 JUDGE_REPLY = 8  # ftc.runtime.judge.REPLY_TOKENS
 
@@ -75,29 +84,33 @@ def estimate(f: Facts, d: Decisions, new_tokens: int) -> dict[str, Any]:
         doc_bytes = sum(f.sources[s.name].bytes for s in f.recipe.documents)
         flops["index"] = costs.inference_flops(EMBEDDER_PARAMS, doc_bytes // 4)
     secs = {k: costs.seconds(v, f.device) for k, v in flops.items()}
+    if "index" in secs:
+        secs["index"] += EMBEDDER_LOAD_S
     secs["train"] /= _train_speedup(d)  # only training is launched over several processes
-    # Generation at small batch is bound by reading the weights once per token, not by FLOPs.
-    rows = _eval_rows(f)
-    secs["inference"] = max(
-        secs["inference"], _runs(d) * rows * costs.decode_ms(p, new_tokens, f.device) / 1000 / BATCH
-    )
-    searched = sum(len(c) for c in _search_rows(d))
-    secs["prompt_search"] = max(
-        secs["prompt_search"], searched * costs.decode_ms(p, new_tokens, f.device) / 1000 / BATCH
-    )
-    secs = {k: v for k, v in secs.items() if v or k not in ("prompt_search", "lr_probe")}
+    # Generation: each prompt's prefill (FLOPs) and a batch's decoding steps (reading the weights).
+    secs["inference"], secs["eval"] = _inference_seconds(f, d, per_row, new_tokens)
+    secs["prompt_search"] = _search_seconds(f, d, new_tokens)
+    secs = {k: v for k, v in secs.items() if v or k not in ("prompt_search", "lr_probe", "eval")}
     flops = {k: v for k, v in flops.items() if v or k not in ("prompt_search", "lr_probe")}
-    if "teacher" in secs and f.teacher is not None and d.distill_kind != "logits":  # generation is decode-bound
-        secs["teacher"] = max(
-            secs["teacher"], n_train * costs.decode_ms(f.teacher.params, response_tokens(f), f.device) / 1000 / BATCH
+    if "teacher" in secs and f.teacher is not None and d.distill_kind != "logits":  # the teacher answers each row
+        secs["teacher"] = costs.generation_seconds(
+            f.teacher.params, n_train, per_row, response_tokens(f), BATCH, f.device
         )
     if f.judges:  # a short reply per row and judge expect, for the baseline and the tune
         judged = _eval_rows(f) * (2 if d.trains else 1) * _judge_count(f)
         params = max(m.params for m in f.judges.values())
-        secs["judge"] = max(secs["judge"], judged * costs.decode_ms(params, JUDGE_REPLY, f.device) / 1000 / BATCH)
-    if d.synthesize:  # two generations per row (the input, then its answer), bound by decoding
-        decode = costs.decode_ms(int(d.synthesize["teacher_params"]), response_tokens(f), f.device)
-        secs["synthesize"] = max(secs["synthesize"], 2 * d.synthetic_rows * decode / 1000 / BATCH)
+        prompt = per_row + new_tokens + JUDGE_PROMPT
+        secs["judge"] = costs.generation_seconds(params, judged, prompt, JUDGE_REPLY, BATCH, f.device)
+    if d.synthesize:  # two generations per row (the input, then its answer)
+        shots = int(d.synthesize["shots"])
+        secs["synthesize"] = 2 * costs.generation_seconds(
+            int(d.synthesize["teacher_params"]),
+            d.synthetic_rows,
+            (1 + shots) * per_row,
+            response_tokens(f),
+            BATCH,
+            f.device,
+        )
     secs = {k: round(v, 1) for k, v in secs.items()}
     total = round(sum(secs.values()), 1)
     mem = d.mem
@@ -213,10 +226,60 @@ def _inference_flops(f: Facts, d: Decisions, per_row: int, new_tokens: int) -> i
     return flops
 
 
-def _runs(d: Decisions) -> int:
-    """Generation passes over the holdout: the baseline, the tuned model's eval, and with
-    retrieval the baseline's second pass without it."""
-    return (2 if d.trains else 1) + (1 if "rag" in d.strategy else 0)
+def _inference_seconds(f: Facts, d: Decisions, per_row: int, new_tokens: int) -> tuple[float, float]:
+    """The baseline's and the eval's seconds. The baseline answers the holdout with its few-shot
+    prompt (with retrieval, once more without it); a tuned model answers with the plain prompt.
+    Each step loads its model and scores the general text and the holdout answers for perplexity
+    (a forward pass of each window)."""
+    p, rows, row = f.base.params, _eval_rows(f), _search_row_tokens(f)
+    shots = int(d.hp["few_shot"]["value"] or 0)
+    context = CONTEXT_TOKENS if "rag" in d.strategy else 0
+    prompt = f.system_tokens + (1 + shots) * row + context  # few-shot examples come without passages
+    scored = PERPLEXITY_PASSES * (GENERAL_TEXT_TOKENS + rows * max(1, round(f.answers.mean)))
+    fixed = costs.prefill_ms(p, scored, f.device) / 1000 + MODEL_LOAD_S
+    baseline = fixed + costs.generation_seconds(p, rows, prompt, _answer_steps(f, shots, new_tokens), BATCH, f.device)
+    if "rag" in d.strategy:
+        steps = _answer_steps(f, shots, new_tokens)
+        baseline += costs.generation_seconds(p, rows, prompt - context, steps, BATCH, f.device)
+    if not d.trains:
+        return baseline, 0.0
+    plain = f.system_tokens + row + context
+    steps = _answer_steps(f, 1, new_tokens)
+    return baseline, fixed + costs.generation_seconds(f.trained.params, rows, plain, steps, BATCH, f.device)
+
+
+def _answer_steps(f: Facts, shots: int, new_tokens: int) -> int:
+    """Decoding steps a batch takes: with examples in the prompt (or after tuning) a model answers
+    in their shape and stops, so a batch lasts about its longest answer (the answers' p99); with
+    none, a prompted model often writes to the token budget."""
+    if shots == 0 or not f.answers.p99:
+        return new_tokens
+    return max(1, min(new_tokens, f.answers.p99))
+
+
+def _search_seconds(f: Facts, d: Decisions, new_tokens: int) -> float:
+    """Each candidate prompt answers the validation rows; random shots are the same for every row
+    (a prefix computed once), nearest shots differ per row."""
+    search = d.prompt_search
+    if not search:
+        return 0.0
+    row = _search_row_tokens(f)
+    nearest = any(c["selection"] == "nearest" for c in search["candidates"])
+    secs = EMBEDDER_LOAD_S if nearest else 0.0  # nearest shots: the train rows are embedded first
+    for c in search["candidates"]:
+        k = int(c["shots"])
+        shared = f.system_tokens + (k * row if c["selection"] == "random" else 0)
+        prompt = f.system_tokens + (1 + k) * row
+        steps = _answer_steps(f, k, new_tokens)
+        secs += costs.generation_seconds(
+            f.base.params, int(search["validation_rows"]), prompt, steps, BATCH, f.device, shared
+        )
+    return secs
+
+
+def _search_row_tokens(f: Facts) -> int:
+    """Tokens a shot or a validation row adds to a prompt: a typical row with its turn markers."""
+    return int(round(f.tokens.mean)) + TEMPLATE_TOKENS
 
 
 def _search_rows(d: Decisions) -> list[list[int]]:

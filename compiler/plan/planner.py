@@ -29,6 +29,7 @@ from ftc.compiler.plan.state import (
     Facts,
     gather,
     human_count,
+    request_tokens,
     response_tokens,
     system_prompt,
     train_rows,
@@ -335,7 +336,7 @@ def _bound_breaches(f: Facts, model: ModelFacts, max_params: int | None, latency
     if max_params is not None and model.params > max_params:
         out.append(f"{human_count(model.params)} parameters > max_params {human_count(max_params)}")
     if latency_ms is not None:
-        ms = costs.decode_ms(model.params, response_tokens(f), f.device)
+        ms = costs.response_ms(model.params, request_tokens(f), response_tokens(f), f.device)
         if ms > latency_ms:
             out.append(f"~{ms:,.0f} ms per {response_tokens(f)}-token response > latency {latency_ms:,.0f} ms")
     return out
@@ -348,7 +349,7 @@ def _bound_meets(f: Facts, model: ModelFacts) -> list[str]:
     if c.max_params is not None:
         out.append(f"{human_count(model.params)} parameters <= max_params {human_count(c.max_params)}")
     if c.latency_ms is not None:
-        ms = costs.decode_ms(model.params, response_tokens(f), f.device)
+        ms = costs.response_ms(model.params, request_tokens(f), response_tokens(f), f.device)
         out.append(f"~{ms:,.0f} ms per {response_tokens(f)}-token response <= latency {c.latency_ms:,.0f} ms")
     return out
 
@@ -436,7 +437,8 @@ def _latency_estimate(f: Facts) -> dict[str, Any]:
     typical response, as the latency bound is checked; the report sets the measured figure beside it."""
     tokens = response_tokens(f)
     m = f.trained
-    return {"model": m.name, "tokens": tokens, "ms": round(costs.decode_ms(m.params, tokens, f.device), 1)}
+    ms = costs.response_ms(m.params, request_tokens(f), tokens, f.device)
+    return {"model": m.name, "tokens": tokens, "prompt_tokens": request_tokens(f), "ms": round(ms, 1)}
 
 
 def check_gguf(f: Facts, d: Decisions) -> None:

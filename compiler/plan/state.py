@@ -203,6 +203,12 @@ def response_tokens(f: Facts) -> int:
     return max(16, f.answers.p90 or 128)
 
 
+def request_tokens(f: Facts) -> int:
+    """Tokens of a typical request's prompt: the system prompt, the turn markers and a row less its
+    answer (the latency a served model is held to includes reading it)."""
+    return f.system_tokens + TEMPLATE_TOKENS + max(1, round(f.tokens.mean - f.answers.mean))
+
+
 def train_rows(f: Facts, n: int) -> int:
     """Rows left for training after the holdout (all of them when a separate eval source exists)."""
     if f.recipe.eval.eval_data:

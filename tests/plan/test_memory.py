@@ -124,8 +124,25 @@ def test_flops_and_seconds():
     assert costs.train_flops(10**9, 1000, "full") == 6 * 10**12
     assert costs.train_flops(10**9, 1000, "lora") == 4 * 10**12
     cpu = costs.device_facts("cpu")
-    assert cpu.flops_per_second == pytest.approx(215e9 * 0.5)
-    assert costs.seconds(215e9, cpu) == pytest.approx(2.0)
+    assert cpu.flops_per_second == pytest.approx(215e9 * costs.CPU_UTILISATION)
+    assert costs.seconds(215e9, cpu) == pytest.approx(1 / costs.CPU_UTILISATION)
+
+
+def test_generation_seconds_count_the_prefill_once_for_a_shared_prefix_and_each_batchs_steps():
+    cpu = costs.device_facts("cpu")
+    p = 134_515_008
+    step1, step8 = costs.decode_step_ms(p, 1, cpu), costs.decode_step_ms(p, 8, cpu)
+    assert step1 == pytest.approx(p * 4 / costs.CPU_DECODE_BANDWIDTH * 1000)  # ~61 ms, as measured
+    assert step8 == pytest.approx(step1 * (1 + 7 * costs.CPU_ROW_STEP))
+    plain = costs.generation_seconds(p, 16, 300, 40, 8, cpu)
+    assert plain == pytest.approx((costs.prefill_ms(p, 16 * 300, cpu) + 2 * 40 * step8) / 1000)
+    shared = costs.generation_seconds(p, 16, 300, 40, 8, cpu, shared=250)
+    assert shared == pytest.approx((costs.prefill_ms(p, 16 * 50 + 250, cpu) + 2 * 40 * step8) / 1000)
+    assert costs.generation_seconds(p, 0, 300, 40, 8, cpu) == 0.0
+    latency = costs.response_ms(p, 80, 16, cpu)
+    assert latency == pytest.approx(costs.prefill_ms(p, 80, cpu) + 16 * step1)
+    gpu = costs.device_facts("cuda")
+    assert costs.decode_step_ms(p, 8, gpu) == costs.decode_step_ms(p, 1, gpu)  # bandwidth-bound
     assert costs.usd(3600, cpu) == 0.0
     gpu = costs.device_facts("cuda", gpus=2)
     assert gpu.memory_bytes == 80 * 10**9 and costs.usd(3600, gpu) == pytest.approx(3.6)
