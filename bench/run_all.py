@@ -47,6 +47,7 @@ REPO = HERE.parent
 RESULTS = HERE / "results"
 SECTIONS = ("lint", "data", "train", "generate", "run", "cuda")
 BUSY_LOAD_PER_CORE = 0.5
+SETTLE_S = 120.0  # the longest wait between sections for the bench's own load to decay
 # The keys every benchmark file has (tests/bench checks them); None where a figure could not be taken.
 KEYS = (
     "train_tokens_per_s_ratio",
@@ -106,6 +107,14 @@ def busy() -> tuple[bool, float]:
     return load > BUSY_LOAD_PER_CORE * (os.cpu_count() or 1), load
 
 
+def settle(limit_s: float = SETTLE_S) -> None:
+    """Wait, up to ``limit_s``, for the 1-minute load average to fall below the busy line: it decays
+    over about a minute, so right after a section the bench's own work reads as a busy machine."""
+    deadline = time.monotonic() + limit_s
+    while busy()[0] and time.monotonic() < deadline:
+        time.sleep(5)
+
+
 # --- sections: each returns (top-level keys, detail) ---------------------------------------------
 def lint(quick: bool, repeat: int) -> tuple[dict, dict]:
     r = bench("lint_cold_start.py", "-n", "2" if quick else str(max(5, 5 * repeat)), "--json")
@@ -156,7 +165,8 @@ def run(quick: bool, repeat: int, reuse: Path | None = None) -> tuple[dict, dict
     folder holding ``<recipe>/`` run folders that ftc_run_bench.py --runs-dir filled earlier;
     they are measured again (with today's plan estimates) instead of run."""
     # On a busy machine wall time measures the neighbours: the estimates are checked against CPU time.
-    basis = "estimate_error_cpu_pct" if busy()[0] else "estimate_error_pct"
+    # Reused runs were timed when they ran: their wall figures stand whatever the load is now.
+    basis = "estimate_error_cpu_pct" if busy()[0] and reuse is None else "estimate_error_pct"
     with tempfile.TemporaryDirectory(prefix="ftc-bench-run-") as tmp:
         recipes = [_tiny_recipe(Path(tmp))] if quick else [REPO / "recipes" / f"{n}.ftr" for n in ESTIMATE_RECIPES]
         runs = []
@@ -231,7 +241,9 @@ def run_sections(names: list[str], quick: bool, repeat: int, previous: dict, reu
     out: dict[str, Any] = {k: previous.get(k) for k in KEYS if k != "machine"}
     sections: dict[str, Any] = dict(previous.get("sections") or {})
     warnings = [w for w in previous.get("warnings", []) if w.split(":", 1)[0] not in names]
-    for name in names:
+    for n, name in enumerate(names):
+        if n and not quick:
+            settle()
         is_busy, load = busy()
         print(f"== {name} (load average {load:.1f} on {os.cpu_count()} cores)", flush=True)
         if is_busy:
