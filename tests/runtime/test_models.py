@@ -82,9 +82,8 @@ def test_perplexity_is_finite_and_lower_on_natural_text_than_shuffled_words(load
 def test_greedy_generation_equals_transformers_generate_when_rows_stop_at_different_steps(loaded):
     """ftc decodes with its own loop (rows leave the batch at their stop token); the text must be
     what transformers' ``generate`` gives for the same left-padded batch."""
-    import torch
 
-    from ftc.runtime.generate import _left_pad, _stop_ids, render
+    from ftc.runtime.generate import _left_pad, render
 
     prompts = [
         [SYS, {"role": "user", "content": "Name a colour. One word."}],
@@ -96,15 +95,7 @@ def test_greedy_generation_equals_transformers_generate_when_rows_stop_at_differ
     encoded = [tok(render(tok, p), add_special_tokens=False)["input_ids"] for p in prompts]
     order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))  # generate()'s batch order
     ids, mask = _left_pad([encoded[i] for i in order], tok.pad_token_id, model.device)
-    with torch.inference_mode():
-        plain = model.generate(
-            input_ids=ids,
-            attention_mask=mask,
-            max_new_tokens=40,
-            do_sample=False,
-            eos_token_id=_stop_ids(tok),
-            pad_token_id=tok.pad_token_id,
-        )
+    plain = _transformers_generate(loaded, ids, mask, 40)
     expected = [""] * len(prompts)
     for row, i in enumerate(order):
         expected[i] = tok.decode(plain[row, ids.shape[1] :], skip_special_tokens=True).strip()
@@ -128,10 +119,9 @@ def test_a_few_shot_prefix_is_prefilled_once_and_the_outputs_equal_transformers_
     """Rows that share their system prompt and examples decode from one prefill of that prefix
     (padding sits between the prefix and each row's own tokens); the text must still be what
     ``generate`` gives for the whole prompts, left-padded, in the same batches."""
-    import torch
 
     from ftc.runtime import kv_cache
-    from ftc.runtime.generate import _left_pad, _stop_ids, render
+    from ftc.runtime.generate import _left_pad, render
 
     shots = [
         {"role": "user", "content": "Capital of Italy?"},
@@ -157,17 +147,27 @@ def test_a_few_shot_prefix_is_prefilled_once_and_the_outputs_equal_transformers_
     for start in (0, 2):  # generate()'s batches of 2, longest first
         idx = order[start : start + 2]
         ids, mask = _left_pad([encoded[i] for i in idx], tok.pad_token_id, model.device)
-        with torch.inference_mode():
-            plain = model.generate(
-                input_ids=ids,
-                attention_mask=mask,
-                max_new_tokens=24,
-                do_sample=False,
-                eos_token_id=_stop_ids(tok),
-                pad_token_id=tok.pad_token_id,
-            )
+        plain = _transformers_generate(loaded, ids, mask, 24)
         for row, i in enumerate(idx):
             expected[i] = tok.decode(plain[row, ids.shape[1] :], skip_special_tokens=True).strip()
     assert generate(loaded, prompts, max_new_tokens=24, batch_size=2) == expected
     assert prefills == [len(kv_cache.shared_prefix(encoded))], "one prefill of the shared prefix for all batches"
     assert "Paris" in expected[0]
+
+
+def _transformers_generate(loaded, ids, mask, max_new_tokens: int):
+    """transformers' greedy ``generate`` on a left-padded batch, stopping at the chat's stop tokens."""
+    import torch
+
+    from ftc.runtime.generate import _stop_ids
+
+    tok = loaded.tokenizer
+    with torch.inference_mode():
+        return loaded.model.generate(
+            input_ids=ids,
+            attention_mask=mask,
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            eos_token_id=_stop_ids(tok),
+            pad_token_id=tok.pad_token_id,
+        )
