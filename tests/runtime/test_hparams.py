@@ -13,11 +13,11 @@ from ftc.shared.hparams import DEFAULTS, short
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "plans"
 # Not lr: R-LR scales it with the model's width, so no single default can equal it (the runtime's
-# fallback for a hand-written plan without lr stays DEFAULTS["lr"]).
+# fallback for a hand-written plan without lr stays DEFAULTS["lr"]). Not lora_dropout: the rule
+# sets it by device (0 on a CPU, DEFAULTS' 0.05 on a GPU).
 SHARED = (
     "lora_r",
     "lora_alpha",
-    "lora_dropout",
     "target_modules",
     "weight_decay",
     "max_steps",
@@ -34,10 +34,14 @@ SHARED = (
 
 @pytest.mark.parametrize("name", ["quickstart", "polite-replies", "sql-distill"])
 def test_rule_set_hyperparameters_equal_the_runtime_defaults(name: str) -> None:
-    hp = json.loads((GOLDEN / f"{name}.json").read_text())["hyperparameters"]
+    plan = json.loads((GOLDEN / f"{name}.json").read_text())
+    hp = plan["hyperparameters"]
     checked = [k for k in SHARED if k in hp and hp[k]["set_by"] == "rule"]
     assert len(checked) >= 5
     assert {k: hp[k]["value"] for k in checked} == {k: DEFAULTS[k] for k in checked}
+    if hp["lora_dropout"]["set_by"] == "rule" and hp["lora_dropout"]["value"] is not None:  # a LoRA plan
+        cpu = plan["device"]["kind"] == "cpu"
+        assert hp["lora_dropout"]["value"] == (0.0 if cpu else DEFAULTS["lora_dropout"])
 
 
 def test_a_plan_without_hyperparameters_trains_with_the_defaults() -> None:
