@@ -17,6 +17,7 @@ row's own tokens, where the attention mask hides it as before.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 # Below this many shared tokens a separate prefill costs more than it saves.
@@ -65,7 +66,7 @@ def new_cache(model: Any, batch: int, capacity: int, prefix: list[tuple[Any, Any
     from transformers import DynamicCache
 
     count = model.config.get_text_config(decoder=True).num_hidden_layers
-    layers = [GrowingLayer(capacity) for _ in range(count)]
+    layers = [_growing_layer_class()(capacity) for _ in range(count)]
     for layer, (keys, values) in zip(layers, prefix or [], strict=False):
         layer.update(keys.expand(batch, -1, -1, -1), values.expand(batch, -1, -1, -1))
     cache = DynamicCache()
@@ -73,10 +74,12 @@ def new_cache(model: Any, batch: int, capacity: int, prefix: list[tuple[Any, Any
     return cache
 
 
+@cache
 def _growing_layer_class() -> type:
+    """``GrowingLayer``, built on first use: transformers is imported only when a cache is."""
     from transformers.cache_utils import DynamicLayer
 
-    class _GrowingLayer(DynamicLayer):
+    class GrowingLayer(DynamicLayer):
         """A ``DynamicLayer`` whose keys and values are views of a buffer with room to grow."""
 
         def __init__(self, capacity: int) -> None:
@@ -108,19 +111,4 @@ def _growing_layer_class() -> type:
                 self._keys, self._values = self._keys[indices], self._values[indices]
                 self.keys, self.values = self._keys[:, :, : self.length], self._values[:, :, : self.length]
 
-    return _GrowingLayer
-
-
-class _Lazy:
-    """Defers importing transformers until a cache is built (the module is imported by steps that
-    never decode)."""
-
-    cls: type | None = None
-
-    def __call__(self, capacity: int) -> Any:
-        if _Lazy.cls is None:
-            _Lazy.cls = _growing_layer_class()
-        return _Lazy.cls(capacity)
-
-
-GrowingLayer = _Lazy()
+    return GrowingLayer

@@ -88,7 +88,7 @@ def estimate(f: Facts, d: Decisions, new_tokens: int) -> dict[str, Any]:
         secs["index"] += EMBEDDER_LOAD_S
     secs["train"] /= _train_speedup(d)  # only training is launched over several processes
     # Generation: each prompt's prefill (FLOPs) and a batch's decoding steps (reading the weights).
-    secs["inference"], secs["eval"] = _inference_seconds(f, d, per_row, new_tokens)
+    secs["inference"], secs["eval"] = _inference_seconds(f, d, new_tokens)
     secs["prompt_search"] = _search_seconds(f, d, new_tokens)
     secs = {k: v for k, v in secs.items() if v or k not in ("prompt_search", "lr_probe", "eval")}
     flops = {k: v for k, v in flops.items() if v or k not in ("prompt_search", "lr_probe")}
@@ -226,26 +226,26 @@ def _inference_flops(f: Facts, d: Decisions, per_row: int, new_tokens: int) -> i
     return flops
 
 
-def _inference_seconds(f: Facts, d: Decisions, per_row: int, new_tokens: int) -> tuple[float, float]:
+def _inference_seconds(f: Facts, d: Decisions, new_tokens: int) -> tuple[float, float]:
     """The baseline's and the eval's seconds. The baseline answers the holdout with its few-shot
     prompt (with retrieval, once more without it); a tuned model answers with the plain prompt.
     Each step loads its model and scores the general text and the holdout answers for perplexity
     (a forward pass of each window)."""
-    p, rows, row = f.base.params, _eval_rows(f), _search_row_tokens(f)
+    p, rows, row = f.base.params, _eval_rows(f), _row_tokens(f)
     shots = int(d.hp["few_shot"]["value"] or 0)
     context = CONTEXT_TOKENS if "rag" in d.strategy else 0
     prompt = f.system_tokens + (1 + shots) * row + context  # few-shot examples come without passages
     scored = PERPLEXITY_PASSES * (GENERAL_TEXT_TOKENS + rows * max(1, round(f.answers.mean)))
     fixed = costs.prefill_ms(p, scored, f.device) / 1000 + MODEL_LOAD_S
-    baseline = fixed + costs.generation_seconds(p, rows, prompt, _answer_steps(f, shots, new_tokens), BATCH, f.device)
+    steps = _answer_steps(f, shots, new_tokens)
+    baseline = fixed + costs.generation_seconds(p, rows, prompt, steps, BATCH, f.device)
     if "rag" in d.strategy:
-        steps = _answer_steps(f, shots, new_tokens)
         baseline += costs.generation_seconds(p, rows, prompt - context, steps, BATCH, f.device)
     if not d.trains:
         return baseline, 0.0
     plain = f.system_tokens + row + context
-    steps = _answer_steps(f, 1, new_tokens)
-    return baseline, fixed + costs.generation_seconds(f.trained.params, rows, plain, steps, BATCH, f.device)
+    tuned_steps = _answer_steps(f, 1, new_tokens)
+    return baseline, fixed + costs.generation_seconds(f.trained.params, rows, plain, tuned_steps, BATCH, f.device)
 
 
 def _answer_steps(f: Facts, shots: int, new_tokens: int) -> int:
@@ -263,7 +263,7 @@ def _search_seconds(f: Facts, d: Decisions, new_tokens: int) -> float:
     search = d.prompt_search
     if not search:
         return 0.0
-    row = _search_row_tokens(f)
+    row = _row_tokens(f)
     nearest = any(c["selection"] == "nearest" for c in search["candidates"])
     secs = EMBEDDER_LOAD_S if nearest else 0.0  # nearest shots: the train rows are embedded first
     for c in search["candidates"]:
@@ -277,7 +277,7 @@ def _search_seconds(f: Facts, d: Decisions, new_tokens: int) -> float:
     return secs
 
 
-def _search_row_tokens(f: Facts) -> int:
+def _row_tokens(f: Facts) -> int:
     """Tokens a shot or a validation row adds to a prompt: a typical row with its turn markers."""
     return int(round(f.tokens.mean)) + TEMPLATE_TOKENS
 

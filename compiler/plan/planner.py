@@ -336,7 +336,7 @@ def _bound_breaches(f: Facts, model: ModelFacts, max_params: int | None, latency
     if max_params is not None and model.params > max_params:
         out.append(f"{human_count(model.params)} parameters > max_params {human_count(max_params)}")
     if latency_ms is not None:
-        ms = costs.response_ms(model.params, request_tokens(f), response_tokens(f), f.device)
+        ms = _response_ms(f, model.params)
         if ms > latency_ms:
             out.append(f"~{ms:,.0f} ms per {response_tokens(f)}-token response > latency {latency_ms:,.0f} ms")
     return out
@@ -349,7 +349,7 @@ def _bound_meets(f: Facts, model: ModelFacts) -> list[str]:
     if c.max_params is not None:
         out.append(f"{human_count(model.params)} parameters <= max_params {human_count(c.max_params)}")
     if c.latency_ms is not None:
-        ms = costs.response_ms(model.params, request_tokens(f), response_tokens(f), f.device)
+        ms = _response_ms(f, model.params)
         out.append(f"~{ms:,.0f} ms per {response_tokens(f)}-token response <= latency {c.latency_ms:,.0f} ms")
     return out
 
@@ -435,10 +435,14 @@ def _measures_latency(f: Facts, d: Decisions) -> bool:
 def _latency_estimate(f: Facts) -> dict[str, Any]:
     """The cost model's latency of the served model (the base: a tune has its architecture), per
     typical response, as the latency bound is checked; the report sets the measured figure beside it."""
-    tokens = response_tokens(f)
     m = f.trained
-    ms = costs.response_ms(m.params, request_tokens(f), tokens, f.device)
-    return {"model": m.name, "tokens": tokens, "prompt_tokens": request_tokens(f), "ms": round(ms, 1)}
+    ms = round(_response_ms(f, m.params), 1)
+    return {"model": m.name, "tokens": response_tokens(f), "prompt_tokens": request_tokens(f), "ms": ms}
+
+
+def _response_ms(f: Facts, params: int) -> float:
+    """The cost model's latency of a typical request (its prompt, then a typical response) at batch 1."""
+    return costs.response_ms(params, request_tokens(f), response_tokens(f), f.device)
 
 
 def check_gguf(f: Facts, d: Decisions) -> None:

@@ -5,11 +5,12 @@ transformers then gives SDPA one block-diagonal mask over the whole flattened ba
 costs (sum of lengths)^2 instead of the sum of each row's length^2, and the masked kernel is the
 slow one: on the quickstart's tickets (8 rows of ~100 tokens, CPU) attention forward and backward
 were 18% of a LoRA step. Without a varlen kernel (flash-attention's, CUDA only), cutting the
-sequence at each restart and running causal SDPA per row does the same arithmetic over the same
-pairs, none of the masked-out ones.
+sequence at each restart and running each row's causal attention on its own computes the same
+pairs, none of the masked-out ones (as plain products: see ``_causal``).
 
 ``register()`` adds the implementation under ``NAME``; a model loaded with
-``attn_implementation=NAME`` uses it where the batch is padding-free and SDPA everywhere else.
+``attn_implementation=NAME`` uses it where the batch is padding-free and transformers' SDPA
+everywhere else.
 """
 
 from __future__ import annotations
