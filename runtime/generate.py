@@ -175,6 +175,13 @@ def greedy(
 
     ``shared``: how many positions ``cache`` already holds in every row (a prompt prefix common to
     all rows, ``kv_cache.prefill_prefix``); ``ids`` are then the rest of each prompt."""
+    from ftc.runtime.greedy_head import argmax_exact_head
+
+    with argmax_exact_head(model):
+        return _greedy(model, ids, mask, max_new_tokens, stop_ids, cache, shared)
+
+
+def _greedy(model, ids, mask, max_new_tokens: int, stop_ids: list[int], cache, shared: int) -> list[list[int]]:
     import torch
     from transformers import DynamicCache
 
