@@ -84,7 +84,9 @@ def measure(args) -> dict:
             if side == "hf":
                 outputs[side] = hf_generate(loaded, prompts, args.batch, args.max_new_tokens)
             else:
-                outputs[side] = generate(loaded, prompts, max_new_tokens=args.max_new_tokens, batch_size=args.batch)
+                outputs[side] = generate(
+                    loaded, prompts, max_new_tokens=args.max_new_tokens, batch_size=args.batch, widen=False
+                )
             times[side].append(time.perf_counter() - start)
             cpu[side].append(time.process_time() - cpu_start)
     same = outputs["ftc"] == outputs["hf"]

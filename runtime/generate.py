@@ -111,13 +111,16 @@ def generate(
     batch_size: int = 8,
     progress: Callable[[int, int], None] | None = None,
     prefill: str = "",
+    widen: bool = True,
 ) -> list[str]:
     """Greedy completions for each prompt (messages), in input order. ``prefill``: text the
-    assistant turn starts with (the judge's "Score:"); the completions continue it."""
+    assistant turn starts with (the judge's "Score:"); the completions continue it. ``widen``: a
+    CPU may decode more rows at once than ``batch_size`` when the prompts' own tokens are few
+    (``ftc.shared.decode_batch``); False holds the batch (a comparison at equal batch)."""
     from ftc.runtime import timing
 
     with timing.work("generate"):
-        return _generate(loaded, prompts, max_new_tokens, batch_size, progress, prefill)
+        return _generate(loaded, prompts, max_new_tokens, batch_size, progress, prefill, widen)
 
 
 def _generate(
@@ -127,11 +130,13 @@ def _generate(
     batch_size: int,
     progress: Callable[[int, int], None] | None,
     prefill: str,
+    widen: bool,
 ) -> list[str]:
     import torch
     from transformers import DynamicCache
 
     from ftc.runtime import kv_cache
+    from ftc.shared.decode_batch import decode_rows
 
     tok, model = loaded.tokenizer, loaded.model
     encoded = [tok(render(tok, p) + prefill, add_special_tokens=False)["input_ids"] for p in prompts]
@@ -143,6 +148,9 @@ def _generate(
     shared = kv_cache.shared_prefix(encoded) if growing else []
     with torch.inference_mode():
         prefix = kv_cache.prefill_prefix(model, shared) if shared else None
+    if widen and encoded:
+        own = max(len(e) for e in encoded) - len(shared)
+        batch_size = decode_rows(batch_size, own, model.device.type)
     for start in range(0, len(order), max(1, batch_size)):
         idx = order[start : start + batch_size]
         ids, mask = _left_pad([encoded[i][len(shared) :] for i in idx], tok.pad_token_id, model.device)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ftc.shared.decode_batch import decode_rows
+
 # The reference machine (measured): 2 Zen 5 cores, fp32 matmul 215 GFLOP/s. The CPU
 # runtime trains in fp32 (bf16 gained only 1.13-1.15x on a real LoRA step), so fp32 is the peak.
 CPU_PEAK_FLOPS = 215e9
@@ -160,12 +162,14 @@ def response_ms(params: int, prompt_tokens: int, tokens: int, device: DeviceFact
 def generation_seconds(
     params: int, prompts: int, prompt_tokens: int, new_tokens: int, batch: int, device: DeviceFacts, shared: int = 0
 ) -> float:
-    """Greedy answers to ``prompts`` prompts in batches of ``batch`` (ftc.runtime.generate): each
-    prompt's prefill, less a prefix of ``shared`` tokens every prompt starts with (computed once),
-    then ``new_tokens`` steps a batch (the budget: a prompted model often writes to it)."""
+    """Greedy answers to ``prompts`` prompts in batches of ``batch`` (ftc.runtime.generate; a CPU
+    widens them, ``decode_batch``): each prompt's prefill, less a prefix of ``shared`` tokens every
+    prompt starts with (computed once), then ``new_tokens`` steps a batch (the budget: a prompted
+    model often writes to it)."""
     if prompts <= 0:
         return 0.0
     shared = min(shared, prompt_tokens)
     prefill = prefill_ms(params, prompts * (prompt_tokens - shared) + shared, device)
-    batches, rows = -(-prompts // max(1, batch)), min(prompts, max(1, batch))
+    batch = decode_rows(batch, prompt_tokens - shared, device.kind)
+    batches, rows = -(-prompts // batch), min(prompts, batch)
     return (prefill + batches * new_tokens * decode_step_ms(params, rows, device)) / 1000

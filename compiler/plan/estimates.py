@@ -13,6 +13,7 @@ from ftc.compiler.plan.render import duration
 from ftc.compiler.plan.state import TEMPLATE_TOKENS, Decisions, Facts, response_tokens, train_rows
 from ftc.compiler.plan.steps import CONTEXT_TOKENS
 from ftc.shared import hparams
+from ftc.shared.decode_batch import decode_rows
 
 EMBEDDER_PARAMS = 22_700_000  # all-MiniLM-L6-v2
 # Resident bytes the loaded embedder adds to a step (weights, tokenizer, sentence-transformers):
@@ -115,9 +116,7 @@ def estimate(f: Facts, d: Decisions, new_tokens: int) -> dict[str, Any]:
     total = round(sum(secs.values()), 1)
     mem = d.mem
     embedder = EMBEDDER_BYTES if _embeds(d) else 0
-    generation_peak = memory.generation_bytes(
-        f.base.spec, f.device.kind, _longest_prompt(d, per_row), new_tokens, BATCH, embedder
-    )
+    generation_peak = _generation_peak(f, d, per_row, new_tokens, embedder)
     if mem is None:
         peak = generation_peak
         # the embedder's weights count as weights; the KV cache and the transients as activations
@@ -192,14 +191,21 @@ def _train_speedup(d: Decisions) -> float:
     return float((d.distributed or {}).get("speedup") or 1.0)
 
 
-def _longest_prompt(d: Decisions, per_row: int) -> int:
-    """Tokens of the longest prompt a generation step prefills: the most shots planned (the
-    search's candidates or the fixed few-shot), each about a training row, plus retrieved context
-    (``per_row`` includes it; shots come without passages)."""
-    shots = [int(d.hp["few_shot"]["value"] or 0)]
-    shots += [int(c["shots"]) for c in (d.prompt_search or {}).get("candidates", [])]
+def _generation_peak(f: Facts, d: Decisions, per_row: int, new_tokens: int, embedder: int) -> int:
+    """The larger peak of the generation steps' prompt shapes: the most random shots (a prefix
+    every row shares, so a CPU decodes more rows at once) and the most nearest shots (each row's
+    own), each about a training row, plus retrieved context (``per_row`` includes it; shots come
+    without passages)."""
     context = CONTEXT_TOKENS if "rag" in d.strategy else 0
-    return (1 + max(shots)) * (per_row - context) + context
+    shapes = {("random", int(d.hp["few_shot"]["value"] or 0))}
+    shapes |= {(c["selection"], int(c["shots"])) for c in (d.prompt_search or {}).get("candidates", [])}
+    peaks = []
+    for selection, shots in shapes:
+        prompt = (1 + shots) * (per_row - context) + context
+        shared = f.system_tokens + (shots * (per_row - context) if selection == "random" else 0)
+        rows = decode_rows(BATCH, prompt - shared, f.device.kind)
+        peaks.append(memory.generation_bytes(f.base.spec, f.device.kind, prompt, new_tokens, rows, embedder, shared))
+    return max(peaks)
 
 
 def _embeds(d: Decisions) -> bool:
@@ -238,14 +244,17 @@ def _inference_seconds(f: Facts, d: Decisions, new_tokens: int) -> tuple[float, 
     scored = PERPLEXITY_PASSES * (GENERAL_TEXT_TOKENS + rows * max(1, round(f.answers.mean)))
     fixed = costs.prefill_ms(p, scored, f.device) / 1000 + MODEL_LOAD_S
     steps = _answer_steps(f, shots, new_tokens)
-    baseline = fixed + costs.generation_seconds(p, rows, prompt, steps, BATCH, f.device)
+    # The system prompt and the plan's random shots begin every prompt: one prefill (kv_cache).
+    shared = f.system_tokens + shots * row
+    baseline = fixed + costs.generation_seconds(p, rows, prompt, steps, BATCH, f.device, shared)
     if "rag" in d.strategy:
-        baseline += costs.generation_seconds(p, rows, prompt - context, steps, BATCH, f.device)
+        baseline += costs.generation_seconds(p, rows, prompt - context, steps, BATCH, f.device, shared)
     if not d.trains:
         return baseline, 0.0
     plain = f.system_tokens + row + context
     tuned_steps = _answer_steps(f, 1, new_tokens)
-    return baseline, fixed + costs.generation_seconds(f.trained.params, rows, plain, tuned_steps, BATCH, f.device)
+    tuned = costs.generation_seconds(f.trained.params, rows, plain, tuned_steps, BATCH, f.device, f.system_tokens)
+    return baseline, fixed + tuned
 
 
 def _answer_steps(f: Facts, shots: int, new_tokens: int) -> int:

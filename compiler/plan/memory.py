@@ -178,7 +178,13 @@ LOGIT_COPIES = 3  # the window's fp32 logits, their log-softmax and the gathered
 
 
 def generation_bytes(
-    spec: ModelSpec, device: str, prompt_tokens: int, new_tokens: int, batch: int, embedder_bytes: int = 0
+    spec: ModelSpec,
+    device: str,
+    prompt_tokens: int,
+    new_tokens: int,
+    batch: int,
+    embedder_bytes: int = 0,
+    shared: int = 0,
 ) -> int:
     """Peak of a generation step (baseline, eval): the weights and runtime overhead, the KV cache
     of a batch of the longest prompts, and the larger of the step's two transients. Measured on
@@ -186,9 +192,12 @@ def generation_bytes(
     overhead alone under-estimated it by 20-50%: the prefill of a batch of long few-shot or
     retrieval prompts holds the attention scores (batch x heads x prompt^2) and the gated MLP's
     intermediates; the perplexity pass holds a window's logits over the whole vocabulary (three
-    fp32 copies). A nearest-shot search or retrieval also keeps the embedder loaded."""
+    fp32 copies). A nearest-shot search or retrieval also keeps the embedder loaded. ``shared``:
+    a prefix every prompt starts with, prefilled once: each row's cache holds a copy of it, each
+    row's prefill reads only its own tokens (against the whole prompt)."""
     a = dtype_bytes(device)
+    own = prompt_tokens - min(shared, prompt_tokens)
     kv = batch * spec.layers * 2 * spec.kv_heads * spec.dim_head * (prompt_tokens + new_tokens) * a
-    prefill = batch * (spec.heads * prompt_tokens * prompt_tokens + 3 * prompt_tokens * spec.intermediate) * a
+    prefill = batch * (spec.heads * own * prompt_tokens + 3 * own * spec.intermediate) * a
     perplexity = PERPLEXITY_WINDOW * spec.vocab * 4 * LOGIT_COPIES
     return inference_bytes(spec, device) + kv + max(prefill, perplexity) + embedder_bytes

@@ -61,7 +61,7 @@ def test_generation_is_greedy_deterministic_and_batched_equals_unbatched(loaded)
     ]
     seen = []
     batched = generate(loaded, prompts, max_new_tokens=12, batch_size=3, progress=lambda d, t: seen.append((d, t)))
-    single = generate(loaded, prompts, max_new_tokens=12, batch_size=1)
+    single = generate(loaded, prompts, max_new_tokens=12, batch_size=1, widen=False)
     assert batched == single
     assert "Paris" in batched[0]
     assert all(isinstance(s, str) and s and "<|im_end|>" not in s for s in batched)
@@ -101,7 +101,7 @@ def test_greedy_generation_equals_transformers_generate_when_rows_stop_at_differ
         expected[i] = tok.decode(plain[row, ids.shape[1] :], skip_special_tokens=True).strip()
     lengths = [int((plain[row, ids.shape[1] :] != tok.pad_token_id).sum()) for row in range(len(prompts))]
     assert min(lengths) < 40 == max(lengths), "the prompts must stop at different steps to test early stop"
-    assert generate(loaded, prompts, max_new_tokens=40, batch_size=4) == expected
+    assert generate(loaded, prompts, max_new_tokens=40, batch_size=4, widen=False) == expected
 
 
 def test_shared_prefix_is_the_common_start_less_one_token_and_only_when_long_enough():
@@ -150,9 +150,29 @@ def test_a_few_shot_prefix_is_prefilled_once_and_the_outputs_equal_transformers_
         plain = _transformers_generate(loaded, ids, mask, 24)
         for row, i in enumerate(idx):
             expected[i] = tok.decode(plain[row, ids.shape[1] :], skip_special_tokens=True).strip()
-    assert generate(loaded, prompts, max_new_tokens=24, batch_size=2) == expected
+    assert generate(loaded, prompts, max_new_tokens=24, batch_size=2, widen=False) == expected
     assert prefills == [len(kv_cache.shared_prefix(encoded))], "one prefill of the shared prefix for all batches"
     assert "Paris" in expected[0]
+
+
+def test_a_cpu_decodes_more_rows_at_once_when_their_own_prompts_are_short_with_the_same_answers(loaded):
+    """Rows that share a long prefix and add a few tokens each are decoded 4x the plan's batch at
+    a time on a CPU (ftc.shared.decode_batch); the answers are those of the plan's batch."""
+    shots = [
+        {"role": "user", "content": "Capital of Italy?"},
+        {"role": "assistant", "content": "Rome."},
+    ]
+    countries = ["France", "Japan", "Peru", "Kenya", "Chile", "Egypt", "Canada", "Norway"]
+    prompts = [[SYS, *shots, {"role": "user", "content": f"Capital of {c}?"}] for c in countries]
+    wide_batches: list[int] = []
+    fixed_batches: list[int] = []
+    wide = generate(loaded, prompts, max_new_tokens=8, batch_size=2, progress=lambda d, t: wide_batches.append(d))
+    fixed = generate(
+        loaded, prompts, max_new_tokens=8, batch_size=2, widen=False, progress=lambda d, t: fixed_batches.append(d)
+    )
+    assert wide == fixed
+    assert wide_batches == [8], "one batch of 8 rows (2 x 4)"
+    assert fixed_batches == [2, 4, 6, 8]
 
 
 def _transformers_generate(loaded, ids, mask, max_new_tokens: int):
