@@ -148,9 +148,12 @@ def _generate(
     shared = kv_cache.shared_prefix(encoded) if growing else []
     with torch.inference_mode():
         prefix = kv_cache.prefill_prefix(model, shared) if shared else None
-    if widen and encoded:
-        own = max(len(e) for e in encoded) - len(shared)
-        batch_size = decode_rows(batch_size, own, model.device.type)
+    # A CPU decodes more rows at once (each step reads every weight once); their prompts are read
+    # in chunks of the plan's batch, so a wide batch never prefills more rows at a time.
+    chunk = max(1, batch_size) if growing else None
+    if widen and growing and encoded:
+        longest = max(len(e) for e in encoded)
+        batch_size = decode_rows(batch_size, longest + max_new_tokens, kv_cache.token_bytes(model), model.device.type)
     for start in range(0, len(order), max(1, batch_size)):
         idx = order[start : start + batch_size]
         ids, mask = _left_pad([encoded[i][len(shared) :] for i in idx], tok.pad_token_id, model.device)
@@ -160,7 +163,14 @@ def _generate(
             cache = DynamicCache(config=model.config)
         with torch.inference_mode():
             rows = greedy(
-                model, ids, mask, max_new_tokens=max_new_tokens, stop_ids=stop, cache=cache, shared=len(shared)
+                model,
+                ids,
+                mask,
+                max_new_tokens=max_new_tokens,
+                stop_ids=stop,
+                cache=cache,
+                shared=len(shared),
+                prefill_rows=chunk,
             )
         for row, i in enumerate(idx):
             out[i] = tok.decode(rows[row], skip_special_tokens=True).strip()
@@ -170,7 +180,15 @@ def _generate(
 
 
 def greedy(
-    model, ids, mask, *, max_new_tokens: int, stop_ids: list[int], cache=None, shared: int = 0
+    model,
+    ids,
+    mask,
+    *,
+    max_new_tokens: int,
+    stop_ids: list[int],
+    cache=None,
+    shared: int = 0,
+    prefill_rows: int | None = None,
 ) -> list[list[int]]:
     """Greedy decoding of a left-padded batch: the new token ids of each row, its stop token included.
 
@@ -182,14 +200,18 @@ def greedy(
     the longest row ends), so later steps cost only the rows still running.
 
     ``shared``: how many positions ``cache`` already holds in every row (a prompt prefix common to
-    all rows, ``kv_cache.prefill_prefix``); ``ids`` are then the rest of each prompt."""
+    all rows, ``kv_cache.prefill_prefix``); ``ids`` are then the rest of each prompt.
+    ``prefill_rows``: with a ``kv_cache.new_cache`` cache, the prompts are read that many rows at a
+    time (each chunk padded only to its own longest prompt), then decoded together."""
     from ftc.runtime.greedy_head import argmax_exact_head
 
     with argmax_exact_head(model):
-        return _greedy(model, ids, mask, max_new_tokens, stop_ids, cache, shared)
+        return _greedy(model, ids, mask, max_new_tokens, stop_ids, cache, shared, prefill_rows)
 
 
-def _greedy(model, ids, mask, max_new_tokens: int, stop_ids: list[int], cache, shared: int) -> list[list[int]]:
+def _greedy(
+    model, ids, mask, max_new_tokens: int, stop_ids: list[int], cache, shared: int, prefill_rows: int | None
+) -> list[list[int]]:
     import torch
     from transformers import DynamicCache
 
@@ -197,13 +219,16 @@ def _greedy(model, ids, mask, max_new_tokens: int, stop_ids: list[int], cache, s
         cache = DynamicCache(config=model.config)
     mask = torch.cat([mask.new_ones((mask.shape[0], shared)), mask], dim=1)
     positions = ((mask.cumsum(-1) - 1).masked_fill(mask == 0, 0))[:, shared:]
-    out = model(input_ids=ids, attention_mask=mask, position_ids=positions, cache=cache, logits_to_keep=1)
+    if prefill_rows and prefill_rows < ids.shape[0]:
+        logits = _prefill_in_chunks(model, ids, mask, positions, cache, shared, prefill_rows)
+    else:
+        logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, cache=cache, logits_to_keep=1).logits
     new: list[list[int]] = [[] for _ in range(ids.shape[0])]
     live = torch.arange(ids.shape[0])  # the original row of each row still decoding
     stops = torch.tensor(stop_ids, dtype=torch.long)
     last = positions[:, -1:]
     for step in range(max_new_tokens):
-        token = out.logits[:, -1, :].argmax(-1)
+        token = logits[:, -1, :].argmax(-1)
         for row, t in zip(live.tolist(), token.tolist()):
             new[row].append(t)
         done = torch.isin(token, stops)
@@ -215,14 +240,41 @@ def _greedy(model, ids, mask, max_new_tokens: int, stop_ids: list[int], cache, s
             cache.batch_select_indices(keep.to(mask.device))
         mask = torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=1)
         last = last + 1
-        out = model(
+        logits = model(
             input_ids=token.unsqueeze(1).to(mask.device),
             attention_mask=mask,
             position_ids=last,
             cache=cache,
             logits_to_keep=1,
-        )
+        ).logits
     return new
+
+
+def _prefill_in_chunks(model, ids, mask, positions, cache, shared: int, rows: int):  # noqa: ANN001, ANN202
+    """The first logits of a wide batch, its prompts read ``rows`` rows at a time. A chunk's prompts
+    are padded to its own longest, and its keys and values land right-aligned in the batch's cache
+    (``kv_cache.row_view``); the columns before them stay zero, hidden by the chunk's mask as its
+    own padding is."""
+    import torch
+
+    from ftc.runtime import kv_cache
+
+    width = ids.shape[1]
+    logits = []
+    for lo in range(0, ids.shape[0], rows):
+        hi = min(lo + rows, ids.shape[0])
+        own = int(mask[lo:hi, shared:].sum(-1).max())
+        view = kv_cache.row_view(cache, lo, hi, shared + width - own)
+        out = model(
+            input_ids=ids[lo:hi, width - own :],
+            attention_mask=mask[lo:hi],
+            position_ids=positions[lo:hi, width - own :],
+            cache=view,
+            logits_to_keep=1,
+        )
+        logits.append(out.logits)
+    kv_cache.set_length(cache, shared + width)
+    return torch.cat(logits)
 
 
 def _left_pad(rows: list[list[int]], pad_id: int, device):

@@ -49,6 +49,17 @@ def supports_growing(model: Any) -> bool:
     return bool(layers) and all(type(layer) is DynamicLayer for layer in layers)
 
 
+def token_bytes(model: Any) -> int:
+    """Bytes a token adds to the model's KV cache (for ``ftc.shared.decode_batch``)."""
+    from ftc.shared.decode_batch import kv_bytes_per_token
+
+    cfg = model.config.get_text_config(decoder=True)
+    heads = int(getattr(cfg, "num_attention_heads", 1) or 1)
+    kv_heads = int(getattr(cfg, "num_key_value_heads", None) or heads)
+    head_dim = int(getattr(cfg, "head_dim", None) or cfg.hidden_size // heads)
+    return kv_bytes_per_token(int(cfg.num_hidden_layers), kv_heads, head_dim, model.dtype.itemsize)
+
+
 def prefill_prefix(model: Any, tokens: list[int]) -> list[tuple[Any, Any]]:
     """Each layer's (keys, values) for ``tokens`` at batch 1, positions 0..n-1."""
     import torch
@@ -66,12 +77,30 @@ def new_cache(model: Any, batch: int, capacity: int, prefix: list[tuple[Any, Any
     from transformers import DynamicCache
 
     count = model.config.get_text_config(decoder=True).num_hidden_layers
-    layers = [_growing_layer_class()(capacity) for _ in range(count)]
+    layers = [_growing_layer_class()(capacity, batch) for _ in range(count)]
     for layer, (keys, values) in zip(layers, prefix or [], strict=False):
         layer.update(keys.expand(batch, -1, -1, -1), values.expand(batch, -1, -1, -1))
     cache = DynamicCache()
     cache.layers = layers
     return cache
+
+
+def row_view(whole: Any, lo: int, hi: int, start: int) -> Any:
+    """A cache over rows ``lo:hi`` of ``whole`` (from ``new_cache``), writing into the same buffers
+    from position ``start``: a chunk of the batch is prefilled on its own, its keys and values
+    right-aligned with the longest chunk's (the positions between stay zero and masked)."""
+    from transformers import DynamicCache
+
+    view = DynamicCache()
+    view.layers = [layer.rows(lo, hi, start) for layer in whole.layers]
+    return view
+
+
+def set_length(whole: Any, length: int) -> None:
+    """After its chunks were prefilled through ``row_view``s: every row of ``whole`` holds ``length``
+    positions."""
+    for layer in whole.layers:
+        layer.set_length(length)
 
 
 @cache
@@ -82,18 +111,34 @@ def _growing_layer_class() -> type:
     class GrowingLayer(DynamicLayer):
         """A ``DynamicLayer`` whose keys and values are views of a buffer with room to grow."""
 
-        def __init__(self, capacity: int) -> None:
+        def __init__(self, capacity: int, rows: int | None = None) -> None:
             super().__init__()
             self.capacity = capacity
+            self.rows_total = rows  # the batch's rows: a view's first write allocates them all
             self.length = 0
+            self.parent: GrowingLayer | None = None  # a row view's whole layer
+            self.span = (0, 0)  # a row view's rows in it
+
+        def _allocate(self, rows: int, key_states, value_states) -> None:  # noqa: ANN001
+            # Zeros, not empty: a chunk's padding gap is never written, and masked garbage
+            # (NaN times a zero weight) would still poison the attention.
+            shape = (rows, key_states.shape[1], self.capacity, key_states.shape[-1])
+            self._keys = key_states.new_zeros(shape)
+            self._values = value_states.new_zeros((*shape[:3], value_states.shape[-1]))
+            self.device, self.is_initialized = key_states.device, True
+
+        def _attach(self) -> None:
+            lo, hi = self.span
+            self._keys, self._values = self.parent._keys[lo:hi], self.parent._values[lo:hi]
+            self.device, self.is_initialized = self.parent.device, True
 
         def update(self, key_states, value_states, *args, **kwargs):  # noqa: ANN001, ANN201
+            if self.parent is not None and not self.is_initialized:
+                if not self.parent.is_initialized:
+                    self.parent._allocate(self.parent.rows_total or self.span[1], key_states, value_states)
+                self._attach()
             if not self.is_initialized:
-                self.device = key_states.device
-                shape = (*key_states.shape[:2], self.capacity, key_states.shape[-1])
-                self._keys = key_states.new_empty(shape)
-                self._values = value_states.new_empty((*shape[:3], value_states.shape[-1]))
-                self.is_initialized = True
+                self._allocate(self.rows_total or key_states.shape[0], key_states, value_states)
             end = self.length + key_states.shape[-2]
             if end > self.capacity:
                 raise RuntimeError(f"KV cache capacity {self.capacity} exceeded ({end} positions)")
@@ -105,6 +150,17 @@ def _growing_layer_class() -> type:
 
         def get_seq_length(self) -> int:
             return self.length
+
+        def rows(self, lo: int, hi: int, start: int) -> GrowingLayer:
+            view = GrowingLayer(self.capacity)
+            view.parent, view.span, view.length = self, (lo, hi), start
+            if self.is_initialized:
+                view._attach()
+            return view
+
+        def set_length(self, length: int) -> None:
+            self.length = length
+            self.keys, self.values = self._keys[:, :, :length], self._values[:, :, :length]
 
         def batch_select_indices(self, indices) -> None:  # noqa: ANN001
             if self.is_initialized:

@@ -160,16 +160,26 @@ def response_ms(params: int, prompt_tokens: int, tokens: int, device: DeviceFact
 
 
 def generation_seconds(
-    params: int, prompts: int, prompt_tokens: int, new_tokens: int, batch: int, device: DeviceFacts, shared: int = 0
+    params: int,
+    prompts: int,
+    prompt_tokens: int,
+    new_tokens: int,
+    batch: int,
+    device: DeviceFacts,
+    shared: int = 0,
+    kv_token_bytes: int = 0,
 ) -> float:
-    """Greedy answers to ``prompts`` prompts in batches of ``batch`` (ftc.runtime.generate; a CPU
-    widens them, ``decode_batch``): each prompt's prefill, less a prefix of ``shared`` tokens every
-    prompt starts with (computed once), then ``new_tokens`` steps a batch (the budget: a prompted
-    model often writes to it)."""
+    """Greedy answers to ``prompts`` prompts in batches of ``batch`` (ftc.runtime.generate): each
+    prompt's prefill, less a prefix of ``shared`` tokens every prompt starts with (computed once),
+    then ``new_tokens`` steps a batch (the budget: a prompted model often writes to it). With the
+    model's ``kv_token_bytes``, a CPU's batches are widened as the runtime widens them
+    (``decode_batch``); without, they hold ``batch``."""
     if prompts <= 0:
         return 0.0
     shared = min(shared, prompt_tokens)
     prefill = prefill_ms(params, prompts * (prompt_tokens - shared) + shared, device)
-    batch = decode_rows(batch, prompt_tokens - shared, device.kind)
+    if kv_token_bytes:
+        batch = decode_rows(batch, prompt_tokens + new_tokens, kv_token_bytes, device.kind)
+    batch = max(1, batch)
     batches, rows = -(-prompts // batch), min(prompts, batch)
     return (prefill + batches * new_tokens * decode_step_ms(params, rows, device)) / 1000

@@ -13,7 +13,7 @@ from ftc.compiler.plan.render import duration
 from ftc.compiler.plan.state import TEMPLATE_TOKENS, Decisions, Facts, response_tokens, train_rows
 from ftc.compiler.plan.steps import CONTEXT_TOKENS
 from ftc.shared import hparams
-from ftc.shared.decode_batch import decode_rows
+from ftc.shared.decode_batch import decode_rows, kv_bytes_per_token
 
 EMBEDDER_PARAMS = 22_700_000  # all-MiniLM-L6-v2
 # Resident bytes the loaded embedder adds to a step (weights, tokenizer, sentence-transformers):
@@ -191,11 +191,15 @@ def _train_speedup(d: Decisions) -> float:
     return float((d.distributed or {}).get("speedup") or 1.0)
 
 
+def _kv_token_bytes(spec: Any, f: Facts) -> int:
+    return kv_bytes_per_token(spec.layers, spec.kv_heads, spec.dim_head, memory.dtype_bytes(f.device.kind))
+
+
 def _generation_peak(f: Facts, d: Decisions, per_row: int, new_tokens: int, embedder: int) -> int:
     """The larger peak of the generation steps' prompt shapes: the most random shots (a prefix
-    every row shares, so a CPU decodes more rows at once) and the most nearest shots (each row's
-    own), each about a training row, plus retrieved context (``per_row`` includes it; shots come
-    without passages)."""
+    every row shares) and the most nearest shots (each row's own), each about a training row, plus
+    retrieved context (``per_row`` includes it; shots come without passages). A CPU decodes more
+    rows than it prefills at once (decode_batch)."""
     context = CONTEXT_TOKENS if "rag" in d.strategy else 0
     shapes = {("random", int(d.hp["few_shot"]["value"] or 0))}
     shapes |= {(c["selection"], int(c["shots"])) for c in (d.prompt_search or {}).get("candidates", [])}
@@ -203,8 +207,10 @@ def _generation_peak(f: Facts, d: Decisions, per_row: int, new_tokens: int, embe
     for selection, shots in shapes:
         prompt = (1 + shots) * (per_row - context) + context
         shared = f.system_tokens + (shots * (per_row - context) if selection == "random" else 0)
-        rows = decode_rows(BATCH, prompt - shared, f.device.kind)
-        peaks.append(memory.generation_bytes(f.base.spec, f.device.kind, prompt, new_tokens, rows, embedder, shared))
+        rows = decode_rows(BATCH, prompt + new_tokens, _kv_token_bytes(f.base.spec, f), f.device.kind)
+        peaks.append(
+            memory.generation_bytes(f.base.spec, f.device.kind, prompt, new_tokens, rows, embedder, shared, BATCH)
+        )
     return max(peaks)
 
 
@@ -244,16 +250,22 @@ def _inference_seconds(f: Facts, d: Decisions, new_tokens: int) -> tuple[float, 
     scored = PERPLEXITY_PASSES * (GENERAL_TEXT_TOKENS + rows * max(1, round(f.answers.mean)))
     fixed = costs.prefill_ms(p, scored, f.device) / 1000 + MODEL_LOAD_S
     steps = _answer_steps(f, shots, new_tokens)
-    # The system prompt and the plan's random shots begin every prompt: one prefill (kv_cache).
-    shared = f.system_tokens + shots * row
-    baseline = fixed + costs.generation_seconds(p, rows, prompt, steps, BATCH, f.device, shared)
+    # The system prompt begins every prompt: one prefill (kv_cache); random shots do too, but a
+    # search with nearest-shot candidates often picks one (the quickstart's does), so its holdout
+    # is priced with each row's own shots.
+    nearest = any(c["selection"] == "nearest" for c in (d.prompt_search or {}).get("candidates", []))
+    shared = f.system_tokens + (0 if nearest else shots * row)
+    kv = _kv_token_bytes(f.base.spec, f)
+    baseline = fixed + costs.generation_seconds(p, rows, prompt, steps, BATCH, f.device, shared, kv)
     if "rag" in d.strategy:
-        baseline += costs.generation_seconds(p, rows, prompt - context, steps, BATCH, f.device, shared)
+        baseline += costs.generation_seconds(p, rows, prompt - context, steps, BATCH, f.device, shared, kv)
     if not d.trains:
         return baseline, 0.0
     plain = f.system_tokens + row + context
     tuned_steps = _answer_steps(f, 1, new_tokens)
-    tuned = costs.generation_seconds(f.trained.params, rows, plain, tuned_steps, BATCH, f.device, f.system_tokens)
+    tuned = costs.generation_seconds(
+        f.trained.params, rows, plain, tuned_steps, BATCH, f.device, f.system_tokens, _kv_token_bytes(f.trained.spec, f)
+    )
     return baseline, fixed + tuned
 
 
@@ -275,13 +287,14 @@ def _search_seconds(f: Facts, d: Decisions, new_tokens: int) -> float:
     row = _row_tokens(f)
     nearest = any(c["selection"] == "nearest" for c in search["candidates"])
     secs = EMBEDDER_LOAD_S if nearest else 0.0  # nearest shots: the train rows are embedded first
+    kv = _kv_token_bytes(f.base.spec, f)
     for c in search["candidates"]:
         k = int(c["shots"])
         shared = f.system_tokens + (k * row if c["selection"] == "random" else 0)
         prompt = f.system_tokens + (1 + k) * row
         steps = _answer_steps(f, k, new_tokens)
         secs += costs.generation_seconds(
-            f.base.params, int(search["validation_rows"]), prompt, steps, BATCH, f.device, shared
+            f.base.params, int(search["validation_rows"]), prompt, steps, BATCH, f.device, shared, kv
         )
     return secs
 

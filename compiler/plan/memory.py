@@ -185,6 +185,7 @@ def generation_bytes(
     batch: int,
     embedder_bytes: int = 0,
     shared: int = 0,
+    prefill_rows: int | None = None,
 ) -> int:
     """Peak of a generation step (baseline, eval): the weights and runtime overhead, the KV cache
     of a batch of the longest prompts, and the larger of the step's two transients. Measured on
@@ -194,10 +195,12 @@ def generation_bytes(
     intermediates; the perplexity pass holds a window's logits over the whole vocabulary (three
     fp32 copies). A nearest-shot search or retrieval also keeps the embedder loaded. ``shared``:
     a prefix every prompt starts with, prefilled once: each row's cache holds a copy of it, each
-    row's prefill reads only its own tokens (against the whole prompt)."""
+    row's prefill reads only its own tokens (against the whole prompt). ``prefill_rows``: rows
+    whose prompts are read at once, when fewer than the rows decoded together (decode_batch)."""
     a = dtype_bytes(device)
     own = prompt_tokens - min(shared, prompt_tokens)
     kv = batch * spec.layers * 2 * spec.kv_heads * spec.dim_head * (prompt_tokens + new_tokens) * a
-    prefill = batch * (spec.heads * own * prompt_tokens + 3 * own * spec.intermediate) * a
+    chunk = min(batch, prefill_rows or batch)
+    prefill = chunk * (spec.heads * own * prompt_tokens + 3 * own * spec.intermediate) * a
     perplexity = PERPLEXITY_WINDOW * spec.vocab * 4 * LOGIT_COPIES
     return inference_bytes(spec, device) + kv + max(prefill, perplexity) + embedder_bytes

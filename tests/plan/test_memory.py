@@ -134,11 +134,10 @@ def test_generation_seconds_count_the_prefill_once_for_a_shared_prefix_and_each_
     step1, step8 = costs.decode_step_ms(p, 1, cpu), costs.decode_step_ms(p, 8, cpu)
     assert step1 == pytest.approx(p * 4 / costs.CPU_DECODE_BANDWIDTH * 1000)  # ~61 ms, as measured
     assert step8 == pytest.approx(step1 * (1 + 7 * costs.CPU_ROW_STEP))
-    plain = costs.generation_seconds(p, 16, 600, 40, 8, cpu)  # 600 tokens a row: the plan's batch of 8
-    assert plain == pytest.approx((costs.prefill_ms(p, 16 * 600, cpu) + 2 * 40 * step8) / 1000)
-    shared = costs.generation_seconds(p, 16, 600, 40, 8, cpu, shared=550)
-    step16 = costs.decode_step_ms(p, 16, cpu)  # 50 tokens of its own a row: one batch of 16 (decode_batch)
-    assert shared == pytest.approx((costs.prefill_ms(p, 16 * 50 + 550, cpu) + 40 * step16) / 1000)
+    plain = costs.generation_seconds(p, 16, 300, 40, 8, cpu)
+    assert plain == pytest.approx((costs.prefill_ms(p, 16 * 300, cpu) + 2 * 40 * step8) / 1000)
+    shared = costs.generation_seconds(p, 16, 300, 40, 8, cpu, shared=250)
+    assert shared == pytest.approx((costs.prefill_ms(p, 16 * 50 + 250, cpu) + 2 * 40 * step8) / 1000)
     assert costs.generation_seconds(p, 0, 300, 40, 8, cpu) == 0.0
     latency = costs.response_ms(p, 80, 16, cpu)
     assert latency == pytest.approx(costs.prefill_ms(p, 80, cpu) + 16 * step1)

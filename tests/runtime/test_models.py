@@ -155,23 +155,30 @@ def test_a_few_shot_prefix_is_prefilled_once_and_the_outputs_equal_transformers_
     assert "Paris" in expected[0]
 
 
-def test_a_cpu_decodes_more_rows_at_once_when_their_own_prompts_are_short_with_the_same_answers(loaded):
-    """Rows that share a long prefix and add a few tokens each are decoded 4x the plan's batch at
-    a time on a CPU (ftc.shared.decode_batch); the answers are those of the plan's batch."""
-    shots = [
-        {"role": "user", "content": "Capital of Italy?"},
-        {"role": "assistant", "content": "Rome."},
+def test_a_cpu_decodes_a_wider_batch_than_it_prefills_with_the_same_answers(loaded):
+    """On a CPU a batch decodes up to 4x the plan's rows (ftc.shared.decode_batch) while its prompts
+    are still read the plan's batch at a time: each chunk padded to its own longest prompt, its keys
+    right-aligned in the wide cache. Prompts of very different lengths put gaps between chunks;
+    the answers must be those of the plan's batch."""
+    questions = [
+        "Capital of France?",
+        "Name a colour. One word.",
+        "Write a long story about a lighthouse keeper, a storm at sea and a ship that lost its way.",
+        "Is water wet? Yes or no.",
+        "Describe, in two sentences, how a bicycle's gears let a rider climb a steep hill with less effort.",
+        "Capital of Peru?",
+        "List three fruits.",
+        "Explain what a lighthouse is for.",
     ]
-    countries = ["France", "Japan", "Peru", "Kenya", "Chile", "Egypt", "Canada", "Norway"]
-    prompts = [[SYS, *shots, {"role": "user", "content": f"Capital of {c}?"}] for c in countries]
+    prompts = [[SYS, {"role": "user", "content": q}] for q in questions]
     wide_batches: list[int] = []
     fixed_batches: list[int] = []
-    wide = generate(loaded, prompts, max_new_tokens=8, batch_size=2, progress=lambda d, t: wide_batches.append(d))
+    wide = generate(loaded, prompts, max_new_tokens=10, batch_size=2, progress=lambda d, t: wide_batches.append(d))
     fixed = generate(
-        loaded, prompts, max_new_tokens=8, batch_size=2, widen=False, progress=lambda d, t: fixed_batches.append(d)
+        loaded, prompts, max_new_tokens=10, batch_size=2, widen=False, progress=lambda d, t: fixed_batches.append(d)
     )
     assert wide == fixed
-    assert wide_batches == [8], "one batch of 8 rows (2 x 4)"
+    assert wide_batches == [8], "one batch of 8 rows (2 x 4), prefilled 2 at a time"
     assert fixed_batches == [2, 4, 6, 8]
 
 
