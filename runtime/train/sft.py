@@ -123,8 +123,11 @@ def build_trainer(
     from transformers.trainer_callback import PrinterCallback
     from trl import SFTTrainer
 
+    import torch
+
     from ftc.runtime.generate import apply_thread_setting, load_tokenizer
     from ftc.runtime.train import segment_attention
+    from ftc.runtime.train.completion_loss import completion_loss_class
 
     apply_thread_setting()
     p = hp_values(hp)
@@ -148,7 +151,9 @@ def build_trainer(
         # mask over the whole flattened batch.
         attention = {"attn_implementation": segment_attention.register()} if padding_free or p["packing"] else {}
         model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype, **attention)
-    trainer = (trainer_class or SFTTrainer)(
+    if trainer_class is None:
+        trainer_class = SFTTrainer if torch.cuda.is_available() else completion_loss_class()
+    trainer = trainer_class(
         model=model,
         args=_config(p, Path(out_dir) / CHECKPOINTS, bool(val_rows), padding_free),
         train_dataset=Dataset.from_list(to_rows(train)),

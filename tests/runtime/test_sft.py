@@ -86,6 +86,33 @@ def test_only_completion_tokens_and_the_end_of_turn_carry_labels(base_dir, tmp_p
     assert SYS not in "".join(spans) and "Order" not in "".join(spans) and "parcel" not in "".join(spans)
 
 
+@pytest.mark.parametrize("rows,batching", [(ROWS[:2], "padded"), ([ROWS[0], LONG], "padding-free")])
+def test_the_cpu_loss_projects_only_labelled_positions_and_equals_trls(base_dir, tmp_path, rows, batching, monkeypatch):
+    """On a CPU ftc's trainer takes the cross-entropy at the answer positions only (the LM head
+    sees those hidden states, not the prompt's): the loss and the token accuracy are TRL's."""
+    import torch
+    from trl import SFTTrainer
+
+    trainer, _ = build_trainer(base_dir, rows, None, HP, tmp_path)
+    assert type(trainer).__name__ == "CompletionLossTrainer" and trainer.ftc_batching == batching
+    batch = trainer._prepare_inputs(trainer.data_collator([trainer.train_dataset[0], trainer.train_dataset[1]]))
+    labelled = int((batch["labels"][:, 1:] != -100).sum())
+    head = trainer.model.get_output_embeddings()
+    projected: list[int] = []
+    hook = head.register_forward_hook(lambda m, args, out: projected.append(args[0].shape[0] * args[0].shape[1]))
+    with torch.no_grad():
+        ours = trainer.compute_loss(trainer.model, dict(batch), num_items_in_batch=labelled)
+        hook.remove()
+        accuracy = trainer._metrics["train"]["mean_token_accuracy"][-1]
+        trls = SFTTrainer.compute_loss(trainer, trainer.model, dict(batch), num_items_in_batch=labelled)
+    assert float(ours) == pytest.approx(float(trls), rel=1e-5)
+    assert accuracy == pytest.approx(trainer._metrics["train"]["mean_token_accuracy"][-1])
+    rows_in_batch = batch["labels"].shape[0]
+    assert projected and projected[0] < batch["labels"].numel(), "the prompt positions never reach the head"
+    if rows_in_batch == 1:  # padding-free: exactly the labelled positions
+        assert projected == [labelled]
+
+
 def test_lora_lowers_loss_resumes_from_a_checkpoint_and_saves_a_loadable_adapter(base_dir, tmp_path):
     first = train_sft(base_dir, ROWS, None, {**HP, "max_steps": 2}, tmp_path)
     assert first.global_step == 2 and (tmp_path / "checkpoints" / "checkpoint-2").is_dir()
