@@ -118,12 +118,11 @@ def build_trainer(
     distillation) and the number of overlong train rows left out."""
     if method not in ADAPTER_METHODS + ("full",):
         raise FtcError(f"method '{method}' is not supported by the SFT trainer (lora, dora, qlora or full)")
+    import torch
     from datasets import Dataset
     from transformers import AutoModelForCausalLM
     from transformers.trainer_callback import PrinterCallback
     from trl import SFTTrainer
-
-    import torch
 
     from ftc.runtime.generate import apply_thread_setting, load_tokenizer
     from ftc.runtime.train import segment_attention
