@@ -115,8 +115,9 @@ def generate(
 ) -> list[str]:
     """Greedy completions for each prompt (messages), in input order. ``prefill``: text the
     assistant turn starts with (the judge's "Score:"); the completions continue it. ``widen``: a
-    CPU may decode more rows at once than ``batch_size`` when the prompts' own tokens are few
-    (``ftc.shared.decode_batch``); False holds the batch (a comparison at equal batch)."""
+    CPU decodes up to 4x ``batch_size`` rows at once while their KV cache fits its budget, still
+    reading the prompts ``batch_size`` rows at a time (``ftc.shared.decode_batch``); False holds
+    the batch (a comparison at equal batch)."""
     from ftc.runtime import timing
 
     with timing.work("generate"):

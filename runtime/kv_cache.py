@@ -10,6 +10,9 @@ Two costs of transformers' ``DynamicCache`` that a batch of greedy completions d
   half of a baseline's time. ``shared_prefix`` finds it, ``prefill_prefix`` computes its keys and
   values once, and ``new_cache`` starts each batch from a copy of them.
 
+A batch may also decode more rows than it prefills at once (``ftc.shared.decode_batch``): each
+chunk of rows is prefilled through a ``row_view`` of the batch's cache, right-aligned.
+
 The arithmetic is transformers' own (the same attention over the same keys, values and position
 ids); only the padding moves, from before the whole prompt to between the shared prefix and each
 row's own tokens, where the attention mask hides it as before.

@@ -203,11 +203,14 @@ def _generation_peak(f: Facts, d: Decisions, per_row: int, new_tokens: int, embe
     context = CONTEXT_TOKENS if "rag" in d.strategy else 0
     shapes = {("random", int(d.hp["few_shot"]["value"] or 0))}
     shapes |= {(c["selection"], int(c["shots"])) for c in (d.prompt_search or {}).get("candidates", [])}
+    # A batch holds no more rows than its step answers: the holdout, or the search's validation rows.
+    answered = max(_eval_rows(f), int((d.prompt_search or {}).get("validation_rows") or 0), 1)
     peaks = []
     for selection, shots in shapes:
         prompt = (1 + shots) * (per_row - context) + context
         shared = f.system_tokens + (shots * (per_row - context) if selection == "random" else 0)
         rows = decode_rows(BATCH, prompt + new_tokens, _kv_token_bytes(f.base.spec, f), f.device.kind)
+        rows = min(rows, answered)
         peaks.append(
             memory.generation_bytes(f.base.spec, f.device.kind, prompt, new_tokens, rows, embedder, shared, BATCH)
         )

@@ -180,6 +180,14 @@ def test_a_cpu_decodes_a_wider_batch_than_it_prefills_with_the_same_answers(load
     assert wide == fixed
     assert wide_batches == [8], "one batch of 8 rows (2 x 4), prefilled 2 at a time"
     assert fixed_batches == [2, 4, 6, 8]
+    # No prefix every prompt shares (each its own system prompt): the first chunk allocates the
+    # wide cache itself.
+    own_system = [
+        [{"role": "system", "content": f"You are assistant number {n}."}, p[1]] for n, p in enumerate(prompts)
+    ]
+    assert generate(loaded, own_system, max_new_tokens=6, batch_size=2) == generate(
+        loaded, own_system, max_new_tokens=6, batch_size=2, widen=False
+    )
 
 
 def _transformers_generate(loaded, ids, mask, max_new_tokens: int):
