@@ -40,7 +40,8 @@ def _subclass(base: type) -> type:
                 return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
             target = labels[:, 1:]
             positions = (target != IGNORE).any(0).nonzero().squeeze(1)
-            vocab = model.get_output_embeddings().weight.shape[0]
+            # DDP (a launched run) wraps the model: the head is the unwrapped model's.
+            vocab = self.accelerator.unwrap_model(model).get_output_embeddings().weight.shape[0]
             if positions.numel() * labels.shape[0] * vocab > MAX_LOGITS:
                 return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
             forward = {k: v for k, v in inputs.items() if k != "labels"}
