@@ -155,10 +155,21 @@ def sha(obj: Any) -> str:
     return hashlib.sha256(canonical(obj).encode("utf-8")).hexdigest()
 
 
+# What a plan says about the work's time and about the machine, not the work itself: left out of
+# the run folder's name (the rules' reasons and the warnings quote the estimated minutes).
+EXPLANATION_KEYS = ("project_root", "estimates", "rules", "warnings", "device")
+ESTIMATE_ONLY_DEVICE_KEYS = ("assumption", "peak_flops", "utilisation", "profile")
+
+
 def plan_hash(plan: dict) -> str:
-    """The run folder's name. ``project_root`` is left out: the same plan run from a moved or
-    re-cloned project is the same plan."""
-    return sha({k: v for k, v in plan.items() if k != "project_root"})[:12]
+    """The run folder's name: what the run does. ``project_root`` is left out (the same plan run
+    from a moved or re-cloned project is the same plan), and so are the estimates, the device's
+    rates and what quotes them (the rules' reasons, the warnings): the same work planned on another
+    machine, or after ``ftc device profile`` measured this one, runs in the same folder and shows
+    the same hash in its report."""
+    device = {k: v for k, v in (plan.get("device") or {}).items() if k not in ESTIMATE_ONLY_DEVICE_KEYS}
+    kept = {k: v for k, v in plan.items() if k not in EXPLANATION_KEYS}
+    return sha({**kept, "device": device})[:12]
 
 
 def topo_order(steps: list[dict]) -> list[dict]:
