@@ -94,6 +94,7 @@ def _register() -> None:
     from ftc.compiler.cli import (
         cmd_chat,
         cmd_data,
+        cmd_device,
         cmd_import,
         cmd_init,
         cmd_lang,
@@ -103,7 +104,8 @@ def _register() -> None:
         cmd_run,
     )
 
-    for module in (cmd_lang, cmd_plan, cmd_data, cmd_run, cmd_chat, cmd_import, cmd_init, cmd_pr, cmd_lsp):
+    modules = (cmd_lang, cmd_plan, cmd_data, cmd_run, cmd_chat, cmd_import, cmd_init, cmd_pr, cmd_lsp, cmd_device)
+    for module in modules:
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ftc.shared.decode_batch import decode_rows
+from ftc.shared.device_profile import CpuProfile
 
 # The reference machine (measured): 2 Zen 5 cores, fp32 matmul 215 GFLOP/s. The CPU
 # runtime trains in fp32 (bf16 gained only 1.13-1.15x on a real LoRA step), so fp32 is the peak.
@@ -30,6 +31,8 @@ CPU_PREFILL_UTILISATION = 0.68
 CPU_DECODE_BANDWIDTH = 8.8e9
 CPU_ROW_STEP = 0.13
 GPU_UTILISATION = 0.4  # model FLOPs utilisation of a typical single-node fine-tune
+# Seconds a generation step spends loading its model and tokenizer (measured ~2-3 s here).
+MODEL_LOAD_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,11 @@ class DeviceFacts:
     usd_per_hour: float  # per device
     bandwidth: float  # bytes/s per device
     assumption: str  # one sentence the plan shows
+    prefill_flops: float  # FLOP/s reading a prompt (no backward pass, no adapters)
+    decode_bandwidth: float  # weight bytes/s of a batch-1 decoding step
+    row_step: float  # a further row's share of a batch-1 decoding step
+    model_load_s: float = MODEL_LOAD_S
+    profile: CpuProfile | None = None  # measured on this machine (``ftc device profile``)
 
     @property
     def flops_per_second(self) -> float:
@@ -70,7 +78,7 @@ class DeviceFacts:
         return self.peak_flops * self.utilisation
 
     def to_json(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "kind": self.kind,
             "gpus": self.gpus,
             "memory_bytes": self.memory_bytes,
@@ -79,22 +87,23 @@ class DeviceFacts:
             "utilisation": self.utilisation,
             "assumption": self.assumption,
         }
+        if self.profile is not None:
+            out["profile"] = self.profile.to_json()
+        return out
 
 
-def device_facts(kind: str, gpus: int = 1, memory_bytes: int | None = None) -> DeviceFacts:
+def device_facts(
+    kind: str,
+    gpus: int = 1,
+    memory_bytes: int | None = None,
+    profile: CpuProfile | None = None,
+    profile_problem: str | None = None,
+) -> DeviceFacts:
+    """The device the estimates assume. A CPU uses this machine's measured ``profile`` when there
+    is one, else the reference machine's constants; ``profile_problem``: why a profile on disk was
+    not used (said in the assumption)."""
     if kind == "cpu":
-        memory = memory_bytes or CPU_MEMORY
-        note = (
-            f"CPU at {CPU_PEAK_FLOPS / 1e9:.0f} GFLOP/s fp32 peak (2 Zen 5 cores, measured), "
-            f"{CPU_UTILISATION:.0%} utilisation; "
-            + (
-                f"{memory / GB:.1f} GB memory as stated"
-                if memory_bytes
-                else f"{memory / GB:.0f} GB memory assumed (a common CI runner; set gpu_memory to state yours)"
-            )
-            + "; local compute, no cost"
-        )
-        return DeviceFacts("cpu", 1, memory, "cpu", CPU_PEAK_FLOPS, CPU_UTILISATION, 0.0, CPU_BANDWIDTH, note)
+        return _cpu_facts(memory_bytes, profile, profile_problem)
     gpu = _reference_gpu(memory_bytes)
     memory = memory_bytes or gpu.memory_bytes
     stated = "as stated" if memory_bytes else "assumed"
@@ -102,8 +111,67 @@ def device_facts(kind: str, gpus: int = 1, memory_bytes: int | None = None) -> D
         f"{gpus} x {gpu.name}-class GPU: {memory / GB:.0f} GB each ({stated}), {gpu.bf16_flops / 1e12:.0f} TFLOP/s "
         f"bf16 peak, {GPU_UTILISATION:.0%} utilisation, ${gpu.usd_per_hour:.2f}/GPU-hour"
     )
+    rate = gpu.bf16_flops * GPU_UTILISATION
     return DeviceFacts(
-        "cuda", max(1, gpus), memory, gpu.name, gpu.bf16_flops, GPU_UTILISATION, gpu.usd_per_hour, gpu.bandwidth, note
+        "cuda",
+        max(1, gpus),
+        memory,
+        gpu.name,
+        gpu.bf16_flops,
+        GPU_UTILISATION,
+        gpu.usd_per_hour,
+        gpu.bandwidth,
+        note,
+        prefill_flops=rate,
+        decode_bandwidth=gpu.bandwidth,
+        row_step=0.0,  # a GPU's step barely grows with the batch
+    )
+
+
+def _cpu_facts(memory_bytes: int | None, profile: CpuProfile | None, problem: str | None) -> DeviceFacts:
+    memory = memory_bytes or CPU_MEMORY
+    stated = (
+        f"{memory / GB:.1f} GB memory as stated"
+        if memory_bytes
+        else f"{memory / GB:.0f} GB memory assumed (a common CI runner; set gpu_memory to state yours)"
+    )
+    if profile is not None:
+        # The plan states a rate as peak x utilisation: a measured rate is its own peak, at 100%.
+        note = f"{profile.describe()}; {stated}; local compute, no cost"
+        return DeviceFacts(
+            "cpu",
+            1,
+            memory,
+            "cpu",
+            profile.train_flops_per_s,
+            1.0,
+            0.0,
+            CPU_BANDWIDTH,
+            note,
+            prefill_flops=profile.prefill_flops_per_s,
+            decode_bandwidth=profile.decode_bytes_per_s,
+            row_step=profile.row_step,
+            model_load_s=profile.model_load_s,
+            profile=profile,
+        )
+    note = (
+        f"CPU at {CPU_PEAK_FLOPS / 1e9:.0f} GFLOP/s fp32 peak (2 Zen 5 cores, measured), "
+        f"{CPU_UTILISATION:.0%} utilisation; {stated}; local compute, no cost; "
+        + (problem or "`ftc device profile` measures this machine instead")
+    )
+    return DeviceFacts(
+        "cpu",
+        1,
+        memory,
+        "cpu",
+        CPU_PEAK_FLOPS,
+        CPU_UTILISATION,
+        0.0,
+        CPU_BANDWIDTH,
+        note,
+        prefill_flops=CPU_PEAK_FLOPS * CPU_PREFILL_UTILISATION,
+        decode_bandwidth=CPU_DECODE_BANDWIDTH,
+        row_step=CPU_ROW_STEP,
     )
 
 
@@ -138,9 +206,7 @@ def decode_step_ms(params: int, batch: int, device: DeviceFacts) -> float:
     matrix products run far below the memory's bandwidth and each further row adds to the step
     (``CPU_DECODE_BANDWIDTH``, ``CPU_ROW_STEP``: measured); a GPU's step barely grows with the batch."""
     weight_bytes = params * (2 if device.kind == "cuda" else 4)
-    if device.kind == "cpu":
-        return weight_bytes / CPU_DECODE_BANDWIDTH * (1 + CPU_ROW_STEP * (max(1, batch) - 1)) * 1000
-    return weight_bytes / device.bandwidth * 1000
+    return weight_bytes / device.decode_bandwidth * (1 + device.row_step * (max(1, batch) - 1)) * 1000
 
 
 def decode_ms(params: int, tokens: int, device: DeviceFacts) -> float:
@@ -150,8 +216,7 @@ def decode_ms(params: int, tokens: int, device: DeviceFacts) -> float:
 
 def prefill_ms(params: int, tokens: int, device: DeviceFacts) -> float:
     """Reading a prompt of ``tokens`` tokens: compute-bound, like training's forward pass."""
-    rate = device.peak_flops * CPU_PREFILL_UTILISATION if device.kind == "cpu" else device.flops_per_second
-    return inference_flops(params, tokens) / rate * 1000
+    return inference_flops(params, tokens) / device.prefill_flops * 1000
 
 
 def response_ms(params: int, prompt_tokens: int, tokens: int, device: DeviceFacts) -> float:

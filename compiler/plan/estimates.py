@@ -22,8 +22,10 @@ EMBEDDER_BYTES = 200 * 10**6
 # Seconds to load sentence-transformers and the embedder before the first passage (measured: the
 # index step of handbook-qa took 8.1 s for a few KB of passages).
 EMBEDDER_LOAD_S = 7.0
-# Seconds a generation step spends loading its model and tokenizer (measured ~2-3 s here).
-MODEL_LOAD_S = 3.0
+# The data steps (load, clean, dedup, split) and the gate and export, measured: ~2 s for a few
+# hundred rows, then ~140 us a row (`ftc data check` on 1M chat rows: 139 s on a 2-core machine).
+DATA_FIXED_S = 2.0
+DATA_ROW_S = 140e-6
 SEARCH_MIN_ROWS = 8  # the smallest validation slice a prompt search or lr probe is scored on
 BATCH = 8  # generation batch of the baseline and eval steps
 # The perplexity checks (ftc.runtime.perplexity): the general text is ~900 tokens; windows of 512
@@ -91,6 +93,7 @@ def estimate(f: Facts, d: Decisions, new_tokens: int) -> dict[str, Any]:
     # Generation: each prompt's prefill (FLOPs) and a batch's decoding steps (reading the weights).
     secs["inference"], secs["eval"] = _inference_seconds(f, d, new_tokens)
     secs["prompt_search"] = _search_seconds(f, d, new_tokens)
+    secs["data"] = DATA_FIXED_S + DATA_ROW_S * f.rows(f.sources)
     secs = {k: v for k, v in secs.items() if v or k not in ("prompt_search", "lr_probe", "eval")}
     flops = {k: v for k, v in flops.items() if v or k not in ("prompt_search", "lr_probe")}
     if "teacher" in secs and f.teacher is not None and d.distill_kind != "logits":  # the teacher answers each row
@@ -251,7 +254,7 @@ def _inference_seconds(f: Facts, d: Decisions, new_tokens: int) -> tuple[float, 
     context = CONTEXT_TOKENS if "rag" in d.strategy else 0
     prompt = f.system_tokens + (1 + shots) * row + context  # few-shot examples come without passages
     scored = PERPLEXITY_PASSES * (GENERAL_TEXT_TOKENS + rows * max(1, round(f.answers.mean)))
-    fixed = costs.prefill_ms(p, scored, f.device) / 1000 + MODEL_LOAD_S
+    fixed = costs.prefill_ms(p, scored, f.device) / 1000 + f.device.model_load_s
     steps = _answer_steps(f, shots, new_tokens)
     # The system prompt begins every prompt: one prefill (kv_cache); random shots do too, but a
     # search with nearest-shot candidates often picks one (the quickstart's does), so its holdout

@@ -24,7 +24,10 @@ GIB = 1 << 30
 NF4_BYTES = 0.516  # 4 bits + double-quantised absmax (block 64): 4.127 bits/param
 ADAPTER_BYTES = 16  # fp32 weight 4 + grad 4 + Adam m and v 8
 METHODS = ("full", "lora", "dora", "qlora")
-OVERHEAD = {"cuda": 1 * GIB, "cpu": GIB // 2}  # CUDA context + cuBLAS workspace / Python + torch runtime
+# CUDA: context + cuBLAS workspace. CPU: the Python process with torch and transformers imported
+# (231 MB, measured) and what the first forward pass adds beyond the weights (224 MB: the allocator's
+# and oneDNN's workspace), with ftc's own modules rounded up.
+OVERHEAD = {"cuda": 1 * GIB, "cpu": 480 * 10**6}
 # Measured on this machine (2 Zen 5 cores, torch 2.13 CPU, transformers 5, peft 0.21): a LoRA r=16
 # all-linear fp32 step of SmolLM2-135M peaks at 1.98 GB RSS for 1 x 192 tokens, 4.16 GB for
 # 4 x 192 and 2.93 GB for 4 x 128 (the estimate: 1.89, 4.10, 3.12). The slope, 3.8 MB/token, is 2.2x the fused-kernel count below: eager CPU kernels keep
@@ -174,7 +177,9 @@ def inference_bytes(spec: ModelSpec, device: str) -> int:
 
 
 PERPLEXITY_WINDOW = 512  # tokens per window of ftc.runtime.perplexity (its max_length)
-LOGIT_COPIES = 3  # the window's fp32 logits, their log-softmax and the gathered/shifted copy
+# The window's fp32 logits and what the loss makes of them (log-softmax, shifted copies), freed in
+# turn: the pass peaked 227 MB above the steady state on a 512-token window (measured), 2.25 copies.
+LOGIT_COPIES = 2.25
 
 
 def generation_bytes(
@@ -192,7 +197,7 @@ def generation_bytes(
     the reference CPU (each step's peak RSS; the quickstart and two more recipes), weights +
     overhead alone under-estimated it by 20-50%: the prefill of a batch of long few-shot or
     retrieval prompts holds the attention scores (batch x heads x prompt^2) and the gated MLP's
-    intermediates; the perplexity pass holds a window's logits over the whole vocabulary (three
+    intermediates; the perplexity pass holds a window's logits over the whole vocabulary (2.25
     fp32 copies). A nearest-shot search or retrieval also keeps the embedder loaded. ``shared``:
     a prefix every prompt starts with, prefilled once: each row's cache holds a copy of it, each
     row's prefill reads only its own tokens (against the whole prompt). ``prefill_rows``: rows
@@ -202,5 +207,5 @@ def generation_bytes(
     kv = batch * spec.layers * 2 * spec.kv_heads * spec.dim_head * (prompt_tokens + new_tokens) * a
     chunk = min(batch, prefill_rows or batch)
     prefill = chunk * (spec.heads * own * prompt_tokens + 3 * own * spec.intermediate) * a
-    perplexity = PERPLEXITY_WINDOW * spec.vocab * 4 * LOGIT_COPIES
+    perplexity = int(PERPLEXITY_WINDOW * spec.vocab * 4 * LOGIT_COPIES)
     return inference_bytes(spec, device) + kv + max(prefill, perplexity) + embedder_bytes

@@ -17,7 +17,7 @@ from ftc.compiler.lang.recipe import ModelRef, Recipe, Span
 from ftc.compiler.plan import costs, facts, memory
 from ftc.compiler.plan.facts import FactError, ModelFacts, SourceFacts, TokenStats
 from ftc.compiler.plan.rules import fired
-from ftc.shared import mixture
+from ftc.shared import device_profile, mixture
 
 TEMPLATE_TOKENS = 16  # chat-template tokens around a short conversation (role headers, end markers)
 GB = 1e9
@@ -153,12 +153,18 @@ def gather(recipe: Recipe) -> tuple[Facts | None, list[Diagnostic]]:
         tokens=facts.token_stats(texts, tok_file),
         answers=facts.token_stats(answers, tok_file),
         system_tokens=facts.token_stats([system_prompt(recipe)], tok_file).max,
-        device=costs.device_facts(c.device, c.gpus, c.gpu_memory_bytes),
+        device=_device(c.device, c.gpus, c.gpu_memory_bytes),
         synth_teacher=synth_teacher,
         judges=judges,
         student=student,
         student_layers=keep,
     ), diags
+
+
+def _device(kind: str, gpus: int, memory_bytes: int | None) -> costs.DeviceFacts:
+    """A CPU plan reads this machine's measured profile when there is one (``ftc device profile``)."""
+    profile, problem = device_profile.load() if kind == "cpu" else (None, None)
+    return costs.device_facts(kind, gpus, memory_bytes, profile, problem)
 
 
 def _student(recipe: Recipe, base: ModelFacts, diags: list[Diagnostic]) -> tuple[ModelFacts | None, tuple[int, ...]]:

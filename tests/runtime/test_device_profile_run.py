@@ -1,0 +1,65 @@
+"""`ftc device profile` really measures the embedded model (a LoRA run of the SFT trainer, a
+prefill, greedy decoding), writes a profile plans accept, and `ftc device show` reports it.
+The sizes are shrunk so the test takes seconds; the arithmetic is the command's own."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ftc.compiler.cli.main import main
+from ftc.runtime import device_profile as measuring
+from ftc.shared import device_profile
+
+
+@pytest.fixture
+def tiny(monkeypatch):
+    for name, value in {
+        "TRAIN_ROWS": 4,
+        "TRAIN_BATCH": 2,
+        "TRAIN_STEPS": 2,
+        "PROMPT_WORDS": 12,
+        "ANSWER_WORDS": 8,
+        "PREFILL_ROWS": 1,
+        "PREFILL_TOKENS": 32,
+        "DECODE_CONTEXT": 16,
+        "DECODE_STEPS": 2,
+        "WIDE": 2,
+    }.items():
+        monkeypatch.setattr(measuring, name, value)
+
+
+def test_a_profile_is_measured_saved_and_then_used_by_plans(tiny, tmp_path, monkeypatch, capsys, one_thread):
+    monkeypatch.delenv(device_profile.ENV, raising=False)
+    out = tmp_path / "cpu.json"
+    assert main(["device", "profile", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "CPU profiled on this machine" in printed and f"saved to {out}" in printed
+    assert "plans read" in printed, "--out elsewhere than where plans look is said"
+    saved = json.loads(out.read_text(encoding="utf-8"))
+    profile = device_profile.parse(out.read_bytes(), str(out))
+    assert saved["model"] == "smollm2-135m-instruct" and saved["params"] > 100_000_000
+    assert saved["threads"] == 1 and saved["cores"] >= 1
+    # Rates a real machine has: far from the file's plausible bounds.
+    assert 1e9 < profile.train_flops_per_s < 1e13 and 1e9 < profile.prefill_flops_per_s < 1e13
+    assert 1e8 < profile.decode_bytes_per_s < 1e12 and 0 < profile.model_load_s < 60
+    tokens = saved["tokens_per_s"]
+    assert saved["train_flops_per_s"] == pytest.approx(4 * saved["params"] * tokens["train"], rel=1e-2)
+    assert saved["prefill_flops_per_s"] == pytest.approx(2 * saved["params"] * tokens["prefill"], rel=1e-2)
+
+    monkeypatch.setenv(device_profile.ENV, str(out))
+    assert main(["device", "show"]) == 0
+    assert str(out) in capsys.readouterr().out
+    assert main(["device", "show", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["used"] is True and shown["profile"] == saved
+
+    out.write_text('{"version": 1, "kind": "cpu"}', encoding="utf-8")
+    assert main(["device", "show"]) == 1
+    assert "was not used" in capsys.readouterr().out
+
+
+def test_profile_refuses_a_folder_as_its_output(tmp_path, capsys):
+    assert main(["device", "profile", "--out", str(tmp_path)]) == 2
+    assert "is a directory" in capsys.readouterr().err
