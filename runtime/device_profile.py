@@ -2,9 +2,9 @@
 the embedded model and the runtime's own code paths (``ftc.shared.device_profile`` reads them).
 
 Each figure is timed after a warm-up, so one-off costs (first kernels, allocator growth) are not in
-it: a LoRA run of the SFT trainer (the steps after its first), a prompt prefill, and greedy
-decoding at one row and at the plan's batch (the runtime's KV cache and LM head). About a minute on
-a 2-core machine.
+it: a LoRA run of the SFT trainer (the median of the steps after its first), a prompt prefill,
+greedy decoding steps at one row and at the plan's batch (the runtime's KV cache and LM head), a
+model load, and the imports of a fresh process. About a minute and a half on a 2-core machine.
 """
 
 from __future__ import annotations
@@ -12,6 +12,9 @@ from __future__ import annotations
 import os
 import platform
 import random
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -29,6 +32,7 @@ PROMPT_WORDS, ANSWER_WORDS = 110, 90  # ~220 tokens a row with the chat template
 PREFILL_ROWS, PREFILL_TOKENS = 4, 256
 DECODE_CONTEXT, DECODE_STEPS = 300, 16
 WIDE = 8  # the plan's generation batch (estimates.BATCH)
+IMPORTS = "torch, transformers, peft, trl"  # what a run's first model step imports
 WORDS = (
     "the order arrived late and the box was damaged so please send a replacement or refund my card "
     "payment today because I need the printer for work next week thanks for the quick help with "
@@ -63,6 +67,8 @@ def measure(say: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
     del loaded
     say(f"a LoRA run of {TRAIN_STEPS} steps")
     train = _train_rate(model_dir)
+    say("importing the libraries in a fresh process")
+    imports = _import_seconds()
     m = Measured(train, prefill, one, wide, load_s)
     return {
         "version": VERSION,
@@ -79,10 +85,19 @@ def measure(say: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
         "decode_bytes_per_s": round(4 * params / m.decode_step_s),
         "row_step": round(max(0.0, (m.wide_step_s / m.decode_step_s - 1) / (WIDE - 1)), 4),
         "model_load_s": round(m.model_load_s, 2),
+        "import_s": round(imports, 2),
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "tokens_per_s": {"train": round(m.train_tokens_per_s, 1), "prefill": round(m.prefill_tokens_per_s, 1)},
         "decode_step_ms": {"1": round(one * 1000, 1), str(WIDE): round(wide * 1000, 1)},
     }
+
+
+def _import_seconds() -> float:
+    """Wall seconds a fresh interpreter takes to import what a run's first model step imports
+    (the files are in the page cache by now, as they are for a run after this one)."""
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", f"import {IMPORTS}"], check=True, capture_output=True)
+    return time.perf_counter() - start
 
 
 def _processor() -> str:
@@ -125,28 +140,35 @@ def _prefill_rate(model) -> float:  # noqa: ANN001
 
 
 def _decode_step(model, rows: int) -> float:  # noqa: ANN001
-    """Seconds of one greedy decoding step of ``rows`` rows over a DECODE_CONTEXT-token prompt:
-    the runtime's decoder (``generate.greedy``, its KV cache and LM head) run for DECODE_STEPS + 1
-    tokens and for 1, the difference over DECODE_STEPS. No stop token: every row runs each step."""
+    """Seconds of one greedy decoding step of ``rows`` rows after a DECODE_CONTEXT-token prompt, as
+    ``generate.greedy`` takes it (the runtime's KV cache and LM head, an argmax a step): the prompt
+    is read untimed, then DECODE_STEPS steps are timed; the best of two runs. (Timing whole
+    generations of different lengths and subtracting left the prefill's noise in the step.)"""
     import torch
+    from transformers import DynamicCache
 
     from ftc.runtime import kv_cache
-    from ftc.runtime.generate import greedy
+    from ftc.runtime.greedy_head import argmax_exact_head
 
     ids = _tokens(DECODE_CONTEXT, rows, 2)
-    mask = torch.ones_like(ids)
-
-    def run(new: int) -> float:
-        cache = kv_cache.new_cache(model, rows, DECODE_CONTEXT + new) if kv_cache.supports_growing(model) else None
-        start = time.perf_counter()
-        with torch.inference_mode():
-            greedy(model, ids, mask, max_new_tokens=new, stop_ids=[], cache=cache)
-        return time.perf_counter() - start
-
-    run(2)  # warm-up
-    short = min(run(1) for _ in range(2))
-    long = min(run(DECODE_STEPS + 1) for _ in range(2))
-    return max(long - short, 1e-6) / DECODE_STEPS
+    growing = kv_cache.supports_growing(model)
+    best = float("inf")
+    with torch.inference_mode(), argmax_exact_head(model):
+        for _ in range(2):
+            capacity = DECODE_CONTEXT + DECODE_STEPS + 1
+            cache = kv_cache.new_cache(model, rows, capacity) if growing else DynamicCache(config=model.config)
+            mask = torch.ones_like(ids)
+            logits = model(input_ids=ids, attention_mask=mask, cache=cache, logits_to_keep=1).logits
+            token, last = logits[:, -1].argmax(-1), torch.full((rows, 1), DECODE_CONTEXT - 1)
+            start = time.perf_counter()
+            for _ in range(DECODE_STEPS):
+                mask, last = torch.cat([mask, mask.new_ones((rows, 1))], 1), last + 1
+                logits = model(
+                    input_ids=token[:, None], attention_mask=mask, position_ids=last, cache=cache, logits_to_keep=1
+                ).logits
+                token = logits[:, -1].argmax(-1)
+            best = min(best, (time.perf_counter() - start) / DECODE_STEPS)
+    return best
 
 
 def _rows() -> list[Any]:
@@ -191,7 +213,8 @@ def _train_rate(model_dir: Path) -> float:
         trainer, _ = build_trainer(model_dir, _rows(), None, hp, Path(tmp), callbacks=[StepClock()])
         per_row = sum(len(ids) for ids in trainer.train_dataset["input_ids"]) / len(trainer.train_dataset)
         trainer.train()
-    timed = len(ends) - 1
-    if timed < 1:
+    steps = [b - a for a, b in zip(ends, ends[1:])]
+    if not steps:
         raise RuntimeError(f"the profile's LoRA run ended after {len(ends)} steps")
-    return timed * TRAIN_BATCH * per_row / (ends[-1] - ends[0])
+    # the median step: one step slowed by a neighbour on a shared machine does not move it
+    return TRAIN_BATCH * per_row / statistics.median(steps)

@@ -69,6 +69,7 @@ class DeviceFacts:
     decode_bandwidth: float  # weight bytes/s of a batch-1 decoding step
     row_step: float  # a further row's share of a batch-1 decoding step
     model_load_s: float = MODEL_LOAD_S
+    import_s: float = 0.0  # once a run, in its first model step (the reference folds it into MODEL_LOAD_S)
     profile: CpuProfile | None = None  # measured on this machine (``ftc device profile``)
 
     @property
@@ -152,6 +153,7 @@ def _cpu_facts(memory_bytes: int | None, profile: CpuProfile | None, problem: st
             decode_bandwidth=profile.decode_bytes_per_s,
             row_step=profile.row_step,
             model_load_s=profile.model_load_s,
+            import_s=profile.import_s,
             profile=profile,
         )
     note = (

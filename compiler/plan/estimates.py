@@ -28,10 +28,10 @@ DATA_FIXED_S = 2.0
 DATA_ROW_S = 140e-6
 SEARCH_MIN_ROWS = 8  # the smallest validation slice a prompt search or lr probe is scored on
 BATCH = 8  # generation batch of the baseline and eval steps
-# The perplexity checks (ftc.runtime.perplexity): the general text is ~900 tokens; windows of 512
-# with a stride of 256 forward each token about twice.
-GENERAL_TEXT_TOKENS = 900
-PERPLEXITY_PASSES = 2
+# The perplexity checks (ftc.runtime.perplexity): the general text (runtime/assets/general.txt) is
+# 767 tokens of the embedded model's tokenizer, read in windows of 512 with a stride of 256.
+GENERAL_TEXT_TOKENS = 767
+PERPLEXITY_WINDOW, PERPLEXITY_STRIDE = 512, 256
 JUDGE_PROMPT = 80  # tokens of the judge's fixed prompt around the rubric and the row (ftc.runtime.judge)
 JUDGE_REPLY = 8  # ftc.runtime.judge.REPLY_TOKENS
 
@@ -253,7 +253,7 @@ def _inference_seconds(f: Facts, d: Decisions, new_tokens: int) -> tuple[float, 
     shots = int(d.hp["few_shot"]["value"] or 0)
     context = CONTEXT_TOKENS if "rag" in d.strategy else 0
     prompt = f.system_tokens + (1 + shots) * row + context  # few-shot examples come without passages
-    scored = PERPLEXITY_PASSES * (GENERAL_TEXT_TOKENS + rows * max(1, round(f.answers.mean)))
+    scored = perplexity_tokens(GENERAL_TEXT_TOKENS) + perplexity_tokens(rows * max(1, round(f.answers.mean)))
     fixed = costs.prefill_ms(p, scored, f.device) / 1000 + f.device.model_load_s
     steps = _answer_steps(f, shots, new_tokens)
     # The system prompt begins every prompt: one prefill (kv_cache); random shots do too, but a
@@ -262,7 +262,8 @@ def _inference_seconds(f: Facts, d: Decisions, new_tokens: int) -> tuple[float, 
     nearest = any(c["selection"] == "nearest" for c in (d.prompt_search or {}).get("candidates", []))
     shared = f.system_tokens + (0 if nearest else shots * row)
     kv = _kv_token_bytes(f.base.spec, f)
-    baseline = fixed + costs.generation_seconds(p, rows, prompt, steps, BATCH, f.device, shared, kv)
+    # the baseline is the run's first step to load a model: it also imports the libraries
+    baseline = fixed + f.device.import_s + costs.generation_seconds(p, rows, prompt, steps, BATCH, f.device, shared, kv)
     if "rag" in d.strategy:
         baseline += costs.generation_seconds(p, rows, prompt - context, steps, BATCH, f.device, shared, kv)
     if not d.trains:
@@ -273,6 +274,19 @@ def _inference_seconds(f: Facts, d: Decisions, new_tokens: int) -> tuple[float, 
         f.trained.params, rows, plain, tuned_steps, BATCH, f.device, f.system_tokens, _kv_token_bytes(f.trained.spec, f)
     )
     return baseline, fixed + tuned
+
+
+def perplexity_tokens(total: int) -> int:
+    """Tokens the sliding-window perplexity forwards for a text of ``total`` tokens: each window
+    reads up to PERPLEXITY_WINDOW tokens, the next starts PERPLEXITY_STRIDE later, the last ends at
+    the text's end (ftc.runtime.perplexity's loop)."""
+    forwarded, begin = 0, 0
+    while True:
+        end = min(begin + PERPLEXITY_WINDOW, total)
+        forwarded += end - begin
+        if end >= total:
+            return forwarded
+        begin += PERPLEXITY_STRIDE
 
 
 def _answer_steps(f: Facts, shots: int, new_tokens: int) -> int:

@@ -5,8 +5,8 @@ The reference constants describe one 2-core machine; another CPU of the same cor
 same LoRA step 1.5x slower and its prompt prefill 1.9x slower, so estimates made with them were off
 by 45% there. A profile measures the rates the cost model uses, with the embedded model and the
 runtime's own code: training (LoRA tokens/s as FLOP/s), prefill (FLOP/s), a batch-1 decoding
-step (weight bytes/s), what each further row adds to a step, and the seconds a step spends loading
-its model. The file is JSON in ``$FTC_HOME/device/cpu.json``; ``FTC_DEVICE_PROFILE`` names another
+step (weight bytes/s), what each further row adds to a step, the seconds a step spends loading
+its model, and the seconds a run's first model step spends importing the libraries. The file is JSON in ``$FTC_HOME/device/cpu.json``; ``FTC_DEVICE_PROFILE`` names another
 file, or ``off`` to plan with the reference constants.
 
 The file is input like any other: one that is unreadable, malformed or out of range is not used,
@@ -34,6 +34,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "decode_bytes_per_s": (1e7, 1e13),
     "row_step": (0.0, 2.0),
     "model_load_s": (0.0, 600.0),
+    "import_s": (0.0, 600.0),
     "threads": (1, 4096),
 }
 
@@ -50,6 +51,7 @@ class CpuProfile:
     decode_bytes_per_s: float  # fp32 weight bytes / one batch-1 decoding step
     row_step: float  # what each further row adds to a decoding step, as a share of a batch-1 step
     model_load_s: float
+    import_s: float  # a run's first model step imports torch, transformers, peft and trl
 
     def to_json(self) -> dict[str, object]:
         return {"path": self.path, "sha256": self.sha256, "measured_at": self.measured_at}
@@ -59,7 +61,7 @@ class CpuProfile:
             f"CPU profiled on this machine ({self.processor}, {self.threads} threads, {self.measured_at[:10]}, "
             f"{self.path}): LoRA training {self.train_flops_per_s / 1e9:.0f} GFLOP/s, prefill "
             f"{self.prefill_flops_per_s / 1e9:.0f} GFLOP/s, decoding {self.decode_bytes_per_s / 1e9:.1f} GB/s "
-            f"(+{self.row_step:.0%} a row), model load {self.model_load_s:.1f} s"
+            f"(+{self.row_step:.0%} a row), model load {self.model_load_s:.1f} s, imports {self.import_s:.1f} s"
         )
 
 

@@ -27,6 +27,7 @@ HALF = {
     "decode_bytes_per_s": costs.CPU_DECODE_BANDWIDTH / 2,
     "row_step": costs.CPU_ROW_STEP,
     "model_load_s": 2 * costs.MODEL_LOAD_S,
+    "import_s": 0.0,
 }
 
 
@@ -60,6 +61,15 @@ def test_a_profile_of_a_machine_half_as_fast_doubles_every_timed_estimate(tmp_pa
     # The same work: the same run folder, whatever the machine measured.
     assert plan_hash(profiled) == plan_hash(reference)
     assert profiled["steps"] == reference["steps"]
+
+
+def test_a_runs_imports_are_counted_once_in_its_first_model_step(tmp_path, monkeypatch):
+    quick = _plan(monkeypatch, str(_write(tmp_path / "a.json", HALF)))["estimates"]["seconds_breakdown"]
+    slow = _plan(monkeypatch, str(_write(tmp_path / "b.json", {**HALF, "import_s": 12.0})))
+    got = slow["estimates"]["seconds_breakdown"]
+    assert got["inference"] == pytest.approx(quick["inference"] + 12.0, abs=0.11)
+    assert {k: v for k, v in got.items() if k != "inference"} == {k: v for k, v in quick.items() if k != "inference"}
+    assert "imports 12.0 s" in slow["device"]["assumption"]
 
 
 def test_the_default_profile_lives_in_ftc_home_and_is_read_when_present(tmp_path, monkeypatch):

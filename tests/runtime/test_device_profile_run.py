@@ -26,6 +26,7 @@ def tiny(monkeypatch):
         "DECODE_CONTEXT": 16,
         "DECODE_STEPS": 2,
         "WIDE": 2,
+        "IMPORTS": "json",
     }.items():
         monkeypatch.setattr(measuring, name, value)
 
@@ -43,7 +44,7 @@ def test_a_profile_is_measured_saved_and_then_used_by_plans(tiny, tmp_path, monk
     assert saved["threads"] == 1 and saved["cores"] >= 1
     # Rates a real machine has: far from the file's plausible bounds.
     assert 1e9 < profile.train_flops_per_s < 1e13 and 1e9 < profile.prefill_flops_per_s < 1e13
-    assert 1e8 < profile.decode_bytes_per_s < 1e12 and 0 < profile.model_load_s < 60
+    assert 1e8 < profile.decode_bytes_per_s < 1e12 and 0 < profile.model_load_s < 60 and 0 < profile.import_s < 60
     tokens = saved["tokens_per_s"]
     assert saved["train_flops_per_s"] == pytest.approx(4 * saved["params"] * tokens["train"], rel=1e-2)
     assert saved["prefill_flops_per_s"] == pytest.approx(2 * saved["params"] * tokens["prefill"], rel=1e-2)
@@ -63,3 +64,29 @@ def test_a_profile_is_measured_saved_and_then_used_by_plans(tiny, tmp_path, monk
 def test_profile_refuses_a_folder_as_its_output(tmp_path, capsys):
     assert main(["device", "profile", "--out", str(tmp_path)]) == 2
     assert "is a directory" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("total", [2, 255, 512, 513, 767, 1030])
+def test_the_plan_counts_the_tokens_the_perplexity_windows_forward(total):
+    """The estimate's window arithmetic against the runtime's own loop (a stand-in model that only
+    counts what it is given: the loop, not the model, is under test)."""
+    import torch
+
+    from ftc.compiler.plan.estimates import perplexity_tokens
+    from ftc.runtime.generate import Loaded
+    from ftc.runtime.perplexity import perplexity
+
+    seen: list[int] = []
+
+    class Counting(torch.nn.Module):
+        device = torch.device("cpu")
+
+        def forward(self, input_ids, labels):  # noqa: ANN001, ANN201
+            seen.append(input_ids.shape[1])
+            return type("Out", (), {"loss": torch.tensor(1.0)})()
+
+    def tokenizer(text, add_special_tokens, return_tensors):  # noqa: ANN001, ANN202, ARG001
+        return {"input_ids": torch.zeros((1, total), dtype=torch.long)}
+
+    perplexity(Loaded(Counting(), tokenizer, None, None), "text")
+    assert sum(seen) == perplexity_tokens(total)
