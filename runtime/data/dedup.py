@@ -26,8 +26,11 @@ def settings(cfg: dict) -> dict:
     return {**DEFAULTS, **{k: v for k, v in cfg.items() if v is not None}}
 
 
+_CANON = json.JSONEncoder(sort_keys=True, ensure_ascii=False)  # built once: json.dumps with options builds one a call
+
+
 def exact_digest(record: Record) -> bytes:
-    canon = json.dumps(record.fields, sort_keys=True, ensure_ascii=False)
+    canon = _CANON.encode(record.fields)
     return hashlib.blake2b(" ".join(canon.casefold().split()).encode(), digest_size=16).digest()
 
 
@@ -49,6 +52,18 @@ class DedupIndex:
 
     def __len__(self) -> int:
         return len(self._digests) // 16
+
+    def digests(self) -> bytes:
+        return bytes(self._digests)
+
+    @property
+    def minhashes(self) -> MinHashes:
+        return self._minhashes
+
+    def extend(self, digests: bytes, signatures: np.ndarray, shingled: np.ndarray) -> None:
+        """Rows indexed elsewhere (another process's part of the file), as the next rows."""
+        self._digests += digests
+        self._minhashes.append_block(signatures, shingled)
 
     def duplicates(self) -> tuple[np.ndarray, np.ndarray]:
         """(dup_of, kind) per row: the row it duplicates (-1 if kept) and KEPT / EXACT / NEAR."""

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
+from ftc.shared.files import RowParser, check_first_jsonl_row, data_lines, jsonl_row
 from ftc.shared.mixture import mixture, sample_indices
 from ftc.shared.shapes import Normaliser
 
@@ -93,16 +94,54 @@ def _rows(
 ) -> Iterator[Row]:
     normaliser = Normaliser(fmt, FIELDS[fmt], columns)  # one per file: its first row fixes the shape
     rows = 0
-    for file_label, raw in items:
+    for row in validated_rows(name, items, fmt, columns, from_text, purpose, normaliser):
         rows += 1
+        yield row
+    if rows == 0:
+        raise DataError(empty_source(label, fmt))
+
+
+def empty_source(label: str, fmt: str) -> str:
+    what = "no documents match" if fmt == "documents" else "the file is empty (no rows)"
+    return f"{label}: {what}"
+
+
+def validated_rows(
+    name: str,
+    items: Iterable[tuple[str, RawRow]],
+    fmt: str,
+    columns: Mapping[str, str] | None,
+    from_text: bool,
+    purpose: str,
+    normaliser: Normaliser,
+) -> Iterator[Row]:
+    """Each raw row validated: a record, or the reason it is bad."""
+    for file_label, raw in items:
         result = raw.reason or validate_row(raw.row, fmt, columns, from_text, normaliser)
         if isinstance(result, str):
             yield Row(file_label, raw.line, None, result)
         else:
             yield Row(file_label, raw.line, Record(name, file_label, raw.line, fmt, result, purpose), None)
-    if rows == 0:
-        what = "no documents match" if fmt == "documents" else "the file is empty (no rows)"
-        raise DataError(f"{label}: {what}")
+
+
+def jsonl_part(path: str | Path, start: int = 0, stop: int | None = None, first: bool = True) -> Iterator[RawRow]:
+    """``jsonl_rows`` (ftc.shared.files) for the rows whose line starts at a byte offset in
+    [start, stop), so two processes can each scan one part of a large file. Every line before
+    ``stop`` still goes through ``data_lines``, so its file-level checks (an encoding mark, a NUL
+    byte, a line over the size limit) meet the same bytes in the same order; only the part's own
+    lines are parsed. ``first``: the part holds the file's first row, which gets the "this is one
+    JSON document, not JSON Lines" check."""
+    parser = RowParser()
+    for number, offset, raw in data_lines(path):
+        if stop is not None and offset >= stop:
+            return
+        if offset < start:
+            continue
+        row, reason = jsonl_row(parser, raw, offset)
+        if first:
+            check_first_jsonl_row(path, number, raw, row, reason)
+            first = False
+        yield RawRow(number, row, reason)
 
 
 def read_source(

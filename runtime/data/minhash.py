@@ -21,6 +21,7 @@ import bisect
 import re
 import zlib
 from collections.abc import Iterable, Iterator
+from typing import BinaryIO
 
 import numpy as np
 
@@ -163,6 +164,21 @@ class MinHashes:
 
     def __len__(self) -> int:
         return self._rows + len(self._pending)
+
+    def append_block(self, block: np.ndarray, shingled: np.ndarray) -> None:
+        """Signatures computed elsewhere (another process's part of the file) as the next rows."""
+        self._flush()
+        self._blocks.append(block)
+        self._starts.append(self._rows)
+        self._rows += len(block)
+        self._shingled.append(shingled)
+
+    def save(self, f: BinaryIO) -> None:
+        """Every signature, row after row, as raw uint32 (``np.fromfile`` reads them back), one
+        block at a time: no copy of them all."""
+        self._flush()
+        for block in self._blocks:
+            block.tofile(f)
 
     def shingled(self) -> np.ndarray:
         """True for each row that has a shingle (a text with no words has no signature)."""

@@ -2,14 +2,14 @@
 
 One streaming pass: each row is read, validated and cleaned, and what the later stages
 need is kept in compact arrays (its line, its text length, a 16-byte digest and a MinHash
-signature in ``DedupIndex``); no ``Record`` is kept in memory. The records go to a temp file on
-disk only when a second pass needs them (``--against``, or sampling rows for the tokenizer).
+signature in ``DedupIndex``); no ``Record`` is kept in memory. What a second pass needs goes to a
+temp file on disk: each row's text when the tokenizer samples rows (``TextSpool``), whole records
+only for ``--against``. The pass itself is ``scan.py``'s (two processes on a large JSON Lines file).
 The results are those of ``read_source`` → ``clean`` → ``dedup`` on lists, row for row.
 """
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Iterator, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -20,11 +20,11 @@ from .clean import Cleaner
 from .contamination import contamination
 from .dedup import EXACT, KEPT, KINDS, MAX_LISTED, NEAR, DedupIndex
 from .hub import HubSource
-from .load import iter_source, read_source
-from .records import Record, RecordSpool, record_text
+from .load import read_source
+from .records import Record, RecordSpool, TextSpool
+from .scan import EMPTIED, Scan, scan_file
 from .tokens import default_token_counter, token_stats
 
-EMPTIED = "empty after cleaning (only whitespace or control characters)"
 SAMPLE_ROWS = 20_000  # rows tokenized for the percentiles when a file has more
 LONGEST_ROWS = 1000  # plus the rows longest in characters, for the max
 TOKEN_BATCH = 4096  # texts handed to the tokenizer at once
@@ -49,55 +49,6 @@ class CheckResult:
         return out
 
 
-@dataclass
-class Scan:
-    """What one pass over the file keeps: counts, bad rows, and per cleaned row compact arrays."""
-
-    label: str
-    rows: int = 0
-    bad: list[dict] = field(default_factory=list)
-    emptied: list[dict] = field(default_factory=list)
-    lines: array = field(default_factory=lambda: array("q"))
-    chars: array = field(default_factory=lambda: array("q"))
-    spool: RecordSpool | None = None
-
-    @property
-    def valid(self) -> int:
-        return len(self.lines)
-
-    def bad_rows(self) -> list[dict]:
-        # read errors, then rows cleaning emptied, ordered by line (stable), as the list pipeline did
-        return sorted(self.bad + self.emptied, key=lambda b: b["line"])
-
-
-def _scan(
-    path: str,
-    fmt: str,
-    columns: Mapping[str, str] | None,
-    glob: str | None,
-    index: DedupIndex | None,
-    spool: RecordSpool | None,
-    hub: HubSource | None = None,
-) -> Scan:
-    scan, cleaner = Scan(path, spool=spool), Cleaner({})
-    for row in iter_source("-", path, fmt, columns, glob, label=path, hub=hub):
-        scan.rows += 1
-        if row.record is None:
-            scan.bad.append({"line": row.line, "reason": row.reason})
-            continue
-        record = cleaner(row.record)
-        if record is None:
-            scan.emptied.append({"line": row.line, "reason": EMPTIED})
-            continue
-        scan.lines.append(record.line)
-        scan.chars.append(len(record_text(record)))
-        if index is not None:
-            index.add(record)
-        if spool is not None:
-            spool.append(record)
-    return scan
-
-
 def _duplicates(scan: Scan, dup_of: np.ndarray, kind: np.ndarray) -> list[dict]:
     lines = np.frombuffer(scan.lines, dtype=np.int64)
     return [
@@ -110,12 +61,6 @@ def _duplicates(scan: Scan, dup_of: np.ndarray, kind: np.ndarray) -> list[dict]:
         }
         for i in np.flatnonzero(kind)[:MAX_LISTED].tolist()
     ]
-
-
-def _texts(spool: RecordSpool, wanted: set[int] | None = None) -> Iterator[str]:
-    for i, record in enumerate(spool):
-        if wanted is None or i in wanted:
-            yield record_text(record)
 
 
 def _count_all(counter, texts: Iterator[str]) -> list[int]:  # noqa: ANN001 - the batch token counter
@@ -138,14 +83,13 @@ def token_lengths(scan: Scan, counter, method: str) -> tuple[np.ndarray | list[i
     if method == "chars/4":
         return (chars + 3) // 4, method
     if scan.valid <= SAMPLE_ROWS:
-        return _count_all(counter, _texts(scan.spool)), method
+        return _count_all(counter, scan.texts.read(range(scan.valid))), method
     step = scan.valid / SAMPLE_ROWS
     picked = {int(i * step) for i in range(SAMPLE_ROWS)}
     longest = np.argsort(-chars, kind="stable")[:LONGEST_ROWS].tolist()  # ties: first row first
     extras = {i for i in longest if i not in picked}
-    texts = dict(
-        zip(sorted(picked | extras), _texts(scan.spool, picked | extras), strict=True)
-    )  # one pass over the spool
+    wanted = sorted(picked | extras)
+    texts = dict(zip(wanted, scan.texts.read(wanted), strict=True))  # one forward pass over the spool
     lengths = _count_all(counter, (texts[i] for i in sorted(picked)))
     extra = _count_all(counter, (texts[i] for i in sorted(extras)))
     top = max(extra, default=0)
@@ -186,10 +130,12 @@ def check_file(
 ) -> CheckResult:
     """``hub``: PATH is ``hf://owner/name``, read from the Hugging Face cache (runtime.data.hub)."""
     counter, method = default_token_counter()
-    needs_records = against is not None or method != "chars/4"
     index = DedupIndex({}) if fmt != "documents" else None  # documents are never deduped
-    with RecordSpool() if needs_records else nullcontext() as spool:
-        scan = _scan(path, fmt, columns, glob, index, spool, hub)
+    with (
+        RecordSpool() if against is not None else nullcontext() as spool,
+        TextSpool() if method != "chars/4" else nullcontext() as texts,
+    ):
+        scan = scan_file(path, fmt, columns, glob, index, spool, texts, hub)
         dup_of, kind = (
             index.duplicates() if index is not None else (np.full(scan.valid, -1), np.zeros(scan.valid, np.int8))
         )

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
+from array import array
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from ftc.shared.files import DataError  # one error type for bad data, shared with the planner's facts
@@ -65,8 +67,15 @@ def match_text(record: Record) -> str:
     return "\n".join(p for p in _parts(record, False) if p)
 
 
+_RECORD_JSON = json.JSONEncoder(
+    ensure_ascii=False, sort_keys=True
+)  # built once: json.dumps with options builds one a call
+
+
 def _to_json(record: Record) -> str:
-    return json.dumps(asdict(record), ensure_ascii=False, sort_keys=True)
+    # ``vars``, not ``dataclasses.asdict``: the same keys and, for values read from JSON, the same
+    # text, without asdict's deep copy of every row's fields (most of the cost of a spooled row)
+    return _RECORD_JSON.encode(vars(record))
 
 
 def write_records(path: str | Path, records: Iterable[Record]) -> int:
@@ -127,6 +136,57 @@ class RecordSpool:
         self._file.close()
 
     def __enter__(self) -> RecordSpool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class TextSpool:
+    """Texts kept on disk, not in memory: UTF-8 appended to an anonymous temp file, with where each
+    one ends (8 bytes a row), so chosen rows can be read back by number. ``ftc data check`` keeps
+    each cleaned row's text here for the tokenizer sample; spooling whole records as JSON cost more
+    than the rest of the scan."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        """``path``: a named file (another process's part, read back by ``extend_from``)."""
+        self._file = open(path, "w+b") if path is not None else tempfile.TemporaryFile("w+b")  # noqa: SIM115
+        self._ends = array("q")
+        self._size = 0
+
+    def append(self, text: str) -> None:
+        data = text.encode("utf-8", "surrogatepass")  # a lone surrogate from a JSON escape round-trips
+        self._file.write(data)
+        self._size += len(data)
+        self._ends.append(self._size)
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    @property
+    def ends(self) -> array:
+        return self._ends
+
+    def extend_from(self, path: str | Path, ends: array) -> None:
+        """Append the texts another spool wrote to ``path`` (its ``ends`` say where each stops)."""
+        self._file.seek(0, os.SEEK_END)
+        with open(path, "rb") as src:
+            shutil.copyfileobj(src, self._file, 1 << 20)
+        self._ends.extend(end + self._size for end in ends)
+        self._size += ends[-1] if ends else 0
+
+    def read(self, rows: Iterable[int]) -> Iterator[str]:
+        """The texts of the given rows, in the order given (ascending reads the file forwards)."""
+        self._file.flush()
+        for i in rows:
+            start = self._ends[i - 1] if i else 0
+            self._file.seek(start)
+            yield self._file.read(self._ends[i] - start).decode("utf-8", "surrogatepass")
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> TextSpool:
         return self
 
     def __exit__(self, *exc: object) -> None:
