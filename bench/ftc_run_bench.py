@@ -9,7 +9,7 @@ generator, the step's peak RSS) it derives:
 
 - overhead: wall time less the trainer's and the generator's own seconds, as a share of wall;
 - estimate errors: the plan's ``seconds_breakdown`` (train, inference: the baseline's holdout,
-  eval, prompt_search, lr_probe, index)
+  eval, prompt_search, lr_probe, index, data: the data steps with the gate and export)
   and its total, and ``peak_memory_bytes``, each against the measured figure, in percent
   ((estimate - measured) / measured): positive means the plan over-estimated. Seconds are compared
   twice: against wall time, and against CPU time (``estimate_error_cpu_pct``), which on a shared,
@@ -30,6 +30,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 SEARCH_FILE = "prompt_search.json"
 TUNING_KINDS = ("train", "dpo", "distill")
+DATA_KINDS = ("load", "clean", "dedup", "split", "gate", "export")  # the plan's ``data`` estimate
 
 
 def ftc() -> list[str]:
@@ -53,8 +54,10 @@ def run(recipe: Path, runs_dir: Path) -> dict:
     return measure(plan, state, wall, proc.returncode)
 
 
-def measure_dir(runs_dir: Path) -> dict:
-    plan = json.loads((runs_dir / "plan.json").read_text(encoding="utf-8"))
+def measure_dir(runs_dir: Path, plan_file: Path | None = None) -> dict:
+    """A finished run against its plan, or against ``plan_file`` (another plan of the same recipe:
+    the same work estimated otherwise, e.g. without the device profile)."""
+    plan = json.loads((plan_file or runs_dir / "plan.json").read_text(encoding="utf-8"))
     state = json.loads(max(runs_dir.glob("*/*/state.json"), key=lambda p: p.stat().st_mtime).read_text("utf-8"))
     return measure(plan, state, sum(s["seconds"] for s in state["steps"].values()), -1)
 
@@ -117,6 +120,7 @@ def _measured_seconds(steps: dict, field: str) -> dict[str, float]:
         "prompt_search": search,
         "lr_probe": by_kind.get("lr_probe", 0.0),
         "index": by_kind.get("index", 0.0),
+        "data": sum(by_kind.get(k, 0.0) for k in DATA_KINDS),
     }
     out["total"] = sum(by_kind.values())
     return {k: round(v, 1) for k, v in out.items() if v}
@@ -132,9 +136,10 @@ def main() -> int:
     ap.add_argument("--runs-dir", help="keep the run here (default: a temp dir, removed)")
     ap.add_argument("--json", action="store_true", help="print one BENCH line of JSON")
     ap.add_argument("--measure-only", action="store_true", help="re-read a finished --runs-dir (wall: its steps' sum)")
+    ap.add_argument("--plan", type=Path, help="with --measure-only: the estimates of this plan file instead")
     args = ap.parse_args()
     if args.measure_only and args.runs_dir:
-        r = measure_dir(Path(args.runs_dir))
+        r = measure_dir(Path(args.runs_dir), args.plan)
     elif args.runs_dir:
         Path(args.runs_dir).mkdir(parents=True, exist_ok=True)
         r = run(Path(args.recipe), Path(args.runs_dir))

@@ -13,7 +13,9 @@ Sections (each a script in bench/ that prints one ``BENCH {json}`` line):
   identical (generate_vs_hf.py) -> ``generate_tokens_per_s_ratio``
 - run: ``ftc run`` on the quickstart and two more recipes from empty run folders
   (ftc_run_bench.py) -> ``quickstart_run_s``, ``overhead_pct``, ``estimate_error_pct`` (the
-  largest absolute error of the plan's time and memory estimates over the recipes)
+  largest absolute error of the plan's time and memory estimates over the recipes, the plans
+  estimating with this machine's ``ftc device profile``; ``estimate_error_reference_pct`` the same
+  with the reference machine's constants)
 - cuda: on a CUDA machine, gpu_check.py's LoRA / QLoRA figures (absent otherwise)
 
 Each benchmark repeats (``--repeat``, default 3) and reports the median; ``ftc run`` runs each
@@ -57,6 +59,7 @@ KEYS = (
     "quickstart_run_s",
     "overhead_pct",
     "estimate_error_pct",
+    "estimate_error_reference_pct",
     "lint_cold_s",
     "data_100k_s",
     "data_300k_s",
@@ -67,9 +70,11 @@ KEYS = (
 ESTIMATE_RECIPES = ("quickstart", "polite-replies", "handbook-qa")
 
 
-def bench(script: str, *args: str) -> dict:
+def bench(script: str, *args: str, env: dict[str, str] | None = None) -> dict:
     """Run one benchmark script in its own process; its ``BENCH`` line as a dict."""
-    proc = subprocess.run([sys.executable, str(HERE / script), *args], capture_output=True, text=True, cwd=REPO)
+    proc = subprocess.run(
+        [sys.executable, str(HERE / script), *args], capture_output=True, text=True, cwd=REPO, env=env
+    )
     for line in proc.stdout.splitlines():
         if line.startswith("BENCH "):
             return dict(json.loads(line[6:]), exit=proc.returncode)
@@ -163,31 +168,62 @@ def run(quick: bool, repeat: int, reuse: Path | None = None) -> tuple[dict, dict
     """``ftc run`` from empty run folders: the quickstart (wall, overhead), then the estimate check
     over it and two more recipes. Once each: the quickstart alone takes minutes. ``reuse``: a
     folder holding ``<recipe>/`` run folders that ftc_run_bench.py --runs-dir filled earlier;
-    they are measured again (with today's plan estimates) instead of run."""
+    they are measured again (with today's plan estimates) instead of run.
+
+    The plans estimate with a device profile of this machine (``ftc device profile``, measured
+    first); each run is also measured against the plan the reference constants give
+    (``estimate_error_reference_pct``), the figure a user who never profiled sees."""
     # On a busy machine wall time measures the neighbours: the estimates are checked against CPU time.
     # Reused runs were timed when they ran: their wall figures stand whatever the load is now.
     basis = "estimate_error_cpu_pct" if busy()[0] and reuse is None else "estimate_error_pct"
     with tempfile.TemporaryDirectory(prefix="ftc-bench-run-") as tmp:
+        profile = _profile(Path(tmp) / "cpu.json", quick)
+        measured = json.loads(profile.read_text(encoding="utf-8")) if profile else None
+        env = dict(os.environ, FTC_DEVICE_PROFILE=str(profile) if profile else "off")
         recipes = [_tiny_recipe(Path(tmp))] if quick else [REPO / "recipes" / f"{n}.ftr" for n in ESTIMATE_RECIPES]
         runs = []
         for n, recipe in enumerate(recipes):
+            folder = reuse / recipe.stem if reuse is not None else Path(tmp) / f"runs{n}"
             if reuse is not None:
-                folder = reuse / recipe.stem
-                subprocess.run(ftc_plan(recipe, folder / "plan.json"), check=True, capture_output=True)
+                subprocess.run(ftc_plan(recipe, folder / "plan.json"), check=True, capture_output=True, env=env)
                 runs.append(bench("ftc_run_bench.py", "--runs-dir", str(folder), "--measure-only", "--json"))
                 runs[-1]["reused_run"] = str(folder)
-                continue
-            runs.append(bench("ftc_run_bench.py", str(recipe), "--runs-dir", str(Path(tmp) / f"runs{n}"), "--json"))
+            else:
+                runs.append(bench("ftc_run_bench.py", str(recipe), "--runs-dir", str(folder), "--json", env=env))
+            reference = folder / "plan-reference.json"
+            off = dict(os.environ, FTC_DEVICE_PROFILE="off")
+            subprocess.run(ftc_plan(recipe, reference), check=True, capture_output=True, env=off)
+            ref = bench(
+                "ftc_run_bench.py", "--runs-dir", str(folder), "--measure-only", "--plan", str(reference), "--json"
+            )
+            runs[-1]["estimate_error_reference_pct"] = ref["estimate_error_pct"]
+            runs[-1]["estimated_reference_s"] = ref["estimated_s"]
     errors = [abs(e) for r in runs for k, e in r[basis].items() if k in ("total", "peak_memory")]
+    reference_errors = [
+        abs(e) for r in runs for k, e in r["estimate_error_reference_pct"].items() if k in ("total", "peak_memory")
+    ]
     quick_run = runs[0]
     return {
         "quickstart_run_s": quick_run["wall_s"],
         "overhead_pct": quick_run["overhead_pct"],
         "estimate_error_pct": max(errors) if errors else None,
+        "estimate_error_reference_pct": max(reference_errors) if reference_errors else None,
     }, {
         "recipes": runs,
-        "estimate_error_basis": f"largest |error| of the total seconds and the peak memory, from {basis}",
+        "device_profile": measured,
+        "estimate_error_basis": f"largest |error| of the total seconds and the peak memory, from {basis}"
+        + (", plans estimated with this machine's device profile" if profile else ""),
     }
+
+
+def _profile(out: Path, quick: bool) -> Path | None:
+    """This machine's device profile for the plans (not in --quick: it takes a minute)."""
+    if quick:
+        return None
+    exe = Path(sys.executable).with_name("ftc")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "ftc.compiler.cli.main"]
+    subprocess.run(cmd + ["device", "profile", "--out", str(out)], check=True, capture_output=True)
+    return out
 
 
 def ftc_plan(recipe: Path, out: Path) -> list[str]:
