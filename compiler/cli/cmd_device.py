@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from ftc.shared import device_profile
+from ftc.shared.errors import FtcError
 
 
 @click.group()
@@ -28,15 +29,17 @@ def device() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the profile as JSON.")
 def profile(out: str | None, as_json: bool) -> None:
     """Measure a LoRA step, a prompt prefill and greedy decoding of the embedded model on this CPU
-    (about a minute) and save them: later plans estimate with them. FTC_NUM_THREADS applies as in
+    (about a minute and a half) and save them: later plans estimate with them. FTC_NUM_THREADS applies as in
     `ftc run`."""
-    from ftc.compiler.cli.cmd_run import quiet_libraries
+    from ftc.compiler.cli.cmd_run import quiet_libraries, require_runtime
 
+    require_runtime()  # the measurement trains and generates: it needs `pip install 'ftc[run]'`
     quiet_libraries()
     from ftc.runtime.device_profile import measure
     from ftc.shared import atomic
 
     target = Path(out).expanduser() if out else device_profile.default_path()
+    _check_writable(target)  # before a minute of measuring, not after
     say = (lambda _: None) if as_json else (lambda text: click.echo(f"  {text} ...", err=True))
     result = measure(say)
     atomic.write_json(target, result)
@@ -46,6 +49,17 @@ def profile(out: str | None, as_json: bool) -> None:
         return
     click.echo(parsed.describe())
     click.echo(f"saved to {target}" + _used_note(target))
+
+
+def _check_writable(target: Path) -> None:
+    import tempfile
+
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=target.parent):
+            pass
+    except OSError as err:
+        raise FtcError(f"error: cannot write the profile to {target}: {err.strerror or err}", 2) from None
 
 
 def _used_note(target: Path) -> str:

@@ -61,9 +61,14 @@ def test_a_profile_is_measured_saved_and_then_used_by_plans(tiny, tmp_path, monk
     assert "was not used" in capsys.readouterr().out
 
 
-def test_profile_refuses_a_folder_as_its_output(tmp_path, capsys):
+def test_profile_refuses_an_output_it_cannot_write_before_measuring(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(measuring, "measure", lambda say: pytest.fail("measured before checking --out"))
     assert main(["device", "profile", "--out", str(tmp_path)]) == 2
     assert "is a directory" in capsys.readouterr().err
+    (tmp_path / "file").write_text("x")
+    assert main(["device", "profile", "--out", str(tmp_path / "file" / "cpu.json")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write the profile to" in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize("total", [2, 255, 512, 513, 767, 1030])
