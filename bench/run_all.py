@@ -220,16 +220,18 @@ def _profile(out: Path, quick: bool) -> Path | None:
     """This machine's device profile for the plans (not in --quick: it takes a minute)."""
     if quick:
         return None
-    exe = Path(sys.executable).with_name("ftc")
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "ftc.compiler.cli.main"]
-    subprocess.run(cmd + ["device", "profile", "--out", str(out)], check=True, capture_output=True)
+    subprocess.run(_ftc() + ["device", "profile", "--out", str(out)], check=True, capture_output=True)
     return out
 
 
-def ftc_plan(recipe: Path, out: Path) -> list[str]:
+def _ftc() -> list[str]:
+    """The ftc command of this venv (its script, else the module)."""
     exe = Path(sys.executable).with_name("ftc")
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "ftc.compiler.cli.main"]
-    return cmd + ["plan", str(recipe), "--out", str(out)]
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "ftc.compiler.cli.main"]
+
+
+def ftc_plan(recipe: Path, out: Path) -> list[str]:
+    return _ftc() + ["plan", str(recipe), "--out", str(out)]
 
 
 def _tiny_recipe(tmp: Path) -> Path:

@@ -4,6 +4,7 @@ CPU plan's estimates; a broken profile file is not used and the plan says why.""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -136,6 +137,16 @@ def test_a_processor_name_with_control_characters_is_shown_printable():
 
 
 def test_a_gpu_plan_never_reads_the_cpu_profile(tmp_path, monkeypatch):
-    facts = costs.device_facts("cuda")
-    assert facts.profile is None and facts.prefill_flops == facts.flops_per_second
-    assert costs.decode_step_ms(1_000_000_000, 8, facts) == costs.decode_step_ms(1_000_000_000, 1, facts)
+    text = QUICKSTART.read_text(encoding="utf-8").replace("device = cpu", "device = cuda")
+    assert "device = cuda" in text
+    for name in ("data/tickets.jsonl", "schemas/ticket.json"):  # what the quickstart reads, copied
+        (tmp_path / name).parent.mkdir()
+        shutil.copy(QUICKSTART.parent / name, tmp_path / name)
+    recipe = tmp_path / "gpu.ftr"
+    recipe.write_text(text, encoding="utf-8")
+    monkeypatch.setenv(device_profile.ENV, str(_write(tmp_path / "cpu.json", HALF)))
+    plan = compile_recipe(recipe).plan
+    assert plan["device"]["kind"] == "cuda" and "profile" not in plan["device"]
+    assert "profiled" not in plan["device"]["assumption"]
+    reference = costs.device_facts("cuda")
+    assert plan["device"]["peak_flops"] == reference.peak_flops
