@@ -5,7 +5,8 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 # Two pytest workers (pytest-xdist), one torch thread each: the reference machine's two cores, with
 # no two OpenMP pools fighting over them. Each test file stays on one worker (its module fixtures,
-# a loaded model or a finished run, are built once). TEST_WORKERS=0 runs in one process.
+# a loaded model or a finished run, are built once); the long files go first (tests/conftest.py:
+# pytest_collection_modifyitems), in that order. TEST_WORKERS=0 runs in one process.
 TEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 
@@ -37,7 +38,7 @@ check: install
 	cd $(MYPY_SRC) && MYPYPATH=$(CURDIR)/$(MYPY_SRC) $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml
 
 test: check
-	FTC_NUM_THREADS=$${FTC_NUM_THREADS:-1} $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	FTC_NUM_THREADS=$${FTC_NUM_THREADS:-1} $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 run: install
 	$(BIN)/ftc run recipes/quickstart.ftr

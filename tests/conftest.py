@@ -40,3 +40,23 @@ def empty_caches(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     monkeypatch.setenv("HF_HOME", str(home / "hf"))
     monkeypatch.delenv("HF_HUB_CACHE", raising=False)
     return home
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files that run `ftc run` or train (``e2e``) first, then those that load a model (``slow``,
+    or any under tests/runtime, whose modules run steps), then the rest, each file's tests kept
+    together in their order. `make test` hands whole files
+    to two workers in this order (``--dist loadfile --no-loadscope-reorder``): the long files start
+    early and the many short ones fill in at the end, so neither worker finishes minutes after the
+    other on one long file it picked up last (xdist's default puts files with few tests last)."""
+    files: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        files.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
+
+    def weight(group: list[pytest.Item]) -> int:
+        marks = {m for item in group for m in ("e2e", "slow") if item.get_closest_marker(m)}
+        runtime = group[0].nodeid.startswith("tests/runtime/")
+        return 0 if "e2e" in marks else 1 if "slow" in marks or runtime else 2
+
+    ordered = sorted(files.values(), key=weight)  # stable: collection order within each weight
+    items[:] = [item for group in ordered for item in group]

@@ -16,7 +16,8 @@ import pytest
 SHAPES = Path(__file__).resolve().parents[1] / "golden" / "data-shapes"
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-TRAIN = "  train {\n    lr        = 0.002\n    max_steps = 2\n    few_shot  = 0\n  }\n"
+# Two optimiser steps of two rows each (SFT and DPO alike): whether these files train, not how well.
+TRAIN = "  train {\n    lr         = 0.002\n    max_steps  = 2\n    batch      = 2\n    grad_accum = 1\n    few_shot   = 0\n  }\n"
 
 
 def _project(root: Path, files: list[str], body: str) -> Path:

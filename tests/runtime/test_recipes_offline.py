@@ -22,7 +22,7 @@ from run_support import ftc_run, write_plan
 REPO = Path(__file__).resolve().parents[2]
 RECIPES = sorted((REPO / "recipes").glob("*.ftr"))
 VERDICTS = {"promoted", "not promoted", "prompt is the deliverable"}
-ROWS = 16  # per source: a holdout of a few rows and a train split that still fills a batch
+ROWS = 8  # per source: a holdout of a row or two and a train split that still fills a batch
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -52,11 +52,11 @@ def _shrink(plan: dict) -> dict:
         if kind in ("baseline", "eval", "distill", "synthesize"):
             cfg["max_new_tokens"] = 4
         if kind in ("baseline", "eval") and cfg.get("latency_requests"):
-            cfg["latency_requests"] = 2
+            cfg["latency_requests"] = 1
         if kind == "baseline":
             cfg.update(prompt_search=None, few_shot=0)
         if kind == "lr_probe":
-            cfg.update(steps=1, validation_rows=8, candidates=[cfg["rule_lr"]])
+            cfg.update(steps=1, validation_rows=2, candidates=[cfg["rule_lr"]])
         if kind == "export":
             cfg.pop("gguf", None)
     return plan
