@@ -96,6 +96,23 @@ def best(candidates: list[dict]) -> int:
     )
 
 
+def generate_per_candidate(ctx: Any, loaded: Any, prompts: list[list[list[dict]]]) -> list[list[str]]:
+    """Each candidate's answers, one ``generate`` call per candidate under one progress bar.
+    Apart, a random-shot candidate's prompts share their shots, so the generator reads that prefix
+    once for all its rows (``kv_cache.shared_prefix``); mixed with other candidates' prompts the
+    only common prefix is the system prompt, and every row would read its shots again."""
+    from ftc.runtime.generate import generate
+
+    total = sum(len(p) for p in prompts)
+    answers: list[list[str]] = []
+    with common.generation_progress(ctx, "prompt search") as update:
+        for group in prompts:
+            done = sum(len(a) for a in answers)
+            step = (lambda n, _t, d=done: update(d + n, total)) if update else None
+            answers.append(generate(loaded, group, progress=step, **common.generation_settings(ctx)))
+    return answers
+
+
 def search(ctx: Any, loaded: Any, train: list, config: dict, seed: int, augment: Any) -> tuple[Choice, dict]:
     """Score every candidate on the validation slice; return the winner and the record written to
     ``prompt_search.json``. ``augment`` adds retrieved context to examples (identity without RAG)."""
@@ -106,15 +123,15 @@ def search(ctx: Any, loaded: Any, train: list, config: dict, seed: int, augment:
     picker = ShotPicker(ctx, pool, seed, augment)
     choices = [Choice(int(c["shots"]), str(c["selection"])) for c in config["candidates"]]
     asked = augment(val)
-    prompts: list[list[dict]] = []
-    for choice in choices:
-        prompts += [baseline_prompt(e, s) for e, s in zip(asked, picker.shots_for(choice, val), strict=True)]
-    preds = common.generate_all(ctx, loaded, prompts, "prompt search")
+    prompts = [
+        [baseline_prompt(e, s) for e, s in zip(asked, picker.shots_for(choice, val), strict=True)] for choice in choices
+    ]
+    answers = generate_per_candidate(ctx, loaded, prompts)
     refs = [e.completion for e in val]
     expects = rate_expects(list(config.get("score_by") or []))
     scored = []
-    for i, choice in enumerate(choices):
-        mean, values = score_candidate(expects, preds[i * len(val) : (i + 1) * len(val)], refs, ctx.project_root)
+    for choice, preds in zip(choices, answers, strict=True):
+        mean, values = score_candidate(expects, preds, refs, ctx.project_root)
         scored.append(choice.to_json() | {"score": mean, "scores": values})
     winner = scored[best(scored)]
     record = {

@@ -4,6 +4,7 @@ only same-family examples reveal, the nearest-neighbour shots win (real model an
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 from types import SimpleNamespace
@@ -137,10 +138,20 @@ def test_candidates_are_scored_by_the_rate_expects_only() -> None:
 
 @pytest.mark.slow
 def test_on_a_task_where_same_family_examples_reveal_the_code_the_search_picks_nearest(
-    one_thread, tmp_path: Path
+    one_thread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # noqa: ANN001
+    from ftc.runtime import generate
     from ftc.runtime.generate import load_model
     from ftc.runtime.models import EMBEDDED_BASE, resolve_model
+
+    calls: list[list[list[dict]]] = []
+    real = generate.generate
+
+    def spy(loaded, prompts, **kw):  # noqa: ANN001, ANN003, ANN202 - the real generator, its calls recorded
+        calls.append(prompts)
+        return real(loaded, prompts, **kw)
+
+    monkeypatch.setattr(generate, "generate", spy)
 
     train = _family_train()
     config = {
@@ -153,6 +164,12 @@ def test_on_a_task_where_same_family_examples_reveal_the_code_the_search_picks_n
     assert choice == prompt_search.Choice(3, "nearest"), record
     assert by["nearest"] > by["random"]
     assert record["validation_rows"] == 12 and record["pool_rows"] == len(train) - 12
+    # One generation per candidate: the random candidate's 12 prompts share its 3 shots, a prefix
+    # the generator reads once; mixed with the nearest candidate's rows it would not be shared.
+    assert [len(c) for c in calls] == [12, 12]
+    random_shots = {json.dumps(p[:-1]) for p in calls[0]}
+    assert len(random_shots) == 1 and len(calls[0][0]) == 1 + 2 * 3 + 1
+    assert len({json.dumps(p[:-1]) for p in calls[1]}) > 1
     # the shots never come from the validation rows
     pool, val = prompt_search.validation_split(train, 12)
     picker = prompt_search.ShotPicker(_ctx(tmp_path), pool, 7)
