@@ -47,20 +47,20 @@ def _chat(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 def test_the_f16_gguf_answers_the_holdout_exactly_as_the_tune(served: dict) -> None:
-    import torch
-    from transformers import AutoModelForCausalLM
+    import gguf as gguf_lib
 
-    from ftc.runtime.generate import Loaded, generate, load_tokenizer_gguf
+    from ftc.runtime.generate import generate
+    from ftc.runtime.steps.export_gguf import load_gguf
 
     export = served["run_dir"] / "export"
     gguf = export / "model-f16.gguf"
     record = json.loads((export / "gguf.json").read_text())
     assert record["file"] == gguf.name and record["bytes"] == gguf.stat().st_size > 200_000_000
-    # An independent read-back, not the export step's own claim: transformers' GGUF loader.
+    # An independent read-back, not the export step's own claim: transformers' GGUF loader (its
+    # header read once for the config, weights and tokenizer; gguf's own reader again afterwards).
     rows = [json.loads(line) for line in (served["run_dir"] / "eval" / "predictions.jsonl").read_text().splitlines()]
-    model = AutoModelForCausalLM.from_pretrained(export, gguf_file=gguf.name, dtype=torch.float32).eval()
-    loaded = Loaded(model, load_tokenizer_gguf(gguf), export, None)
-    answers = generate(loaded, [r["prompt"] for r in rows], max_new_tokens=16, batch_size=8)
+    answers = generate(load_gguf(gguf), [r["prompt"] for r in rows], max_new_tokens=16, batch_size=8)
+    assert gguf_lib.GGUFReader.__name__ == "GGUFReader" and not hasattr(gguf_lib.get_tensor_name_map, "cache_info")
     assert answers == [r["prediction"] for r in rows]
     assert record["identical"] == record["rows"] == len(rows) and record["within_tolerance"] is True
     assert "GGUF export" in (export / "report.md").read_text()
