@@ -44,6 +44,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ftc_run_bench import ftc  # the ftc command of this venv (bench/ is the script's folder)
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 RESULTS = HERE / "results"
@@ -220,18 +222,12 @@ def _profile(out: Path, quick: bool) -> Path | None:
     """This machine's device profile for the plans (not in --quick: it takes a minute)."""
     if quick:
         return None
-    subprocess.run(_ftc() + ["device", "profile", "--out", str(out)], check=True, capture_output=True)
+    subprocess.run(ftc() + ["device", "profile", "--out", str(out)], check=True, capture_output=True)
     return out
 
 
-def _ftc() -> list[str]:
-    """The ftc command of this venv (its script, else the module)."""
-    exe = Path(sys.executable).with_name("ftc")
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "ftc.compiler.cli.main"]
-
-
 def ftc_plan(recipe: Path, out: Path) -> list[str]:
-    return _ftc() + ["plan", str(recipe), "--out", str(out)]
+    return ftc() + ["plan", str(recipe), "--out", str(out)]
 
 
 def _tiny_recipe(tmp: Path) -> Path:
