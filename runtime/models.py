@@ -84,10 +84,13 @@ def _write_plain_folder(gguf: Path, out: Path) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    # fp32: the dequantized Q4_1 values are exact in fp32; bf16 would round them a second time,
-    # and CPU training runs in fp32 anyway. The cost is disk (~540 MB instead of ~270 MB).
-    quantized = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    from ftc.runtime.gguf_reading import read_once
+
+    with read_once():  # the file's header parsed once for the tokenizer, the config and the weights
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        # fp32: the dequantized Q4_1 values are exact in fp32; bf16 would round them a second
+        # time, and CPU training runs in fp32 anyway. The cost is disk (~540 MB, not ~270 MB).
+        quantized = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     config = quantized.config
     if hasattr(config, "quantization_config"):
         del config.quantization_config

@@ -10,10 +10,7 @@ expected to answer identically; a quantised file within ``TOLERANCE`` of each ra
 
 from __future__ import annotations
 
-import functools
 import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from ftc.runtime.steps import common
@@ -81,38 +78,14 @@ def load_gguf(path: Path):  # noqa: ANN201 - a generate.Loaded
     from transformers import AutoModelForCausalLM
 
     from ftc.runtime.generate import Loaded, apply_thread_setting, load_tokenizer_gguf
+    from ftc.runtime.gguf_reading import read_once
 
     apply_thread_setting()
-    with _gguf_read_once():
+    with read_once():
         model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32)
         tokenizer = load_tokenizer_gguf(path)
     model.eval()
     return Loaded(model, tokenizer, path.parent, None)
-
-
-@contextmanager
-def _gguf_read_once() -> Iterator[None]:
-    """transformers' loader parses the file's header three times (the config, the weights, the
-    tokenizer: ~9 s each for a 49k-token vocabulary, in gguf's Python reader) and rebuilds gguf's
-    tensor-name table for every module it maps (~400 times, ~12 s). Both are pure functions of
-    their arguments and only read from; here each is computed once for the load. The loader's
-    own code does the rest, so the read-back stays transformers' reading of the file."""
-    import gguf
-
-    reader, name_map = gguf.GGUFReader, gguf.get_tensor_name_map
-    readers: dict[tuple, object] = {}
-
-    def read_once(path: object, mode: str = "r") -> object:
-        key = (str(path), mode)
-        if key not in readers:
-            readers[key] = reader(path, mode)
-        return readers[key]
-
-    gguf.GGUFReader, gguf.get_tensor_name_map = read_once, functools.cache(name_map)
-    try:
-        yield
-    finally:
-        gguf.GGUFReader, gguf.get_tensor_name_map = reader, name_map
 
 
 def verify(ctx, path: Path, qtype: str) -> dict:  # noqa: ANN001
