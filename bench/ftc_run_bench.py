@@ -4,7 +4,9 @@ against what the run measured.
     .venv/bin/python bench/ftc_run_bench.py [RECIPE] [--runs-dir DIR] [--json]
 
 The run starts from empty run folders (a temp dir unless ``--runs-dir``), with the model already
-converted. From each step's state (``ftc.runtime.timing``: seconds inside the trainer and the
+converted and nothing else remembered: it runs with a home (``FTC_HOME``) whose entries link to
+the real one's except ``cache/``, so the base model's perplexities are computed, as on a first
+run, and the real cache is left as it was. From each step's state (``ftc.runtime.timing``: seconds inside the trainer and the
 generator, the step's peak RSS) it derives:
 
 - overhead: wall time less the trainer's and the generator's own seconds, as a share of wall;
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -38,15 +41,28 @@ def ftc() -> list[str]:
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "ftc.compiler.cli.main"]
 
 
+def cold_home(folder: Path) -> Path:
+    """A home with the real one's models, device profile and parser cache, and no run caches."""
+    from ftc.shared.paths import ftc_home
+
+    real = ftc_home()
+    for entry in real.iterdir() if real.is_dir() else ():
+        if entry.name != "cache":
+            (folder / entry.name).symlink_to(entry)
+    return folder
+
+
 def run(recipe: Path, runs_dir: Path) -> dict:
     plan_file = runs_dir / "plan.json"
-    subprocess.run(ftc() + ["plan", str(recipe), "--out", str(plan_file)], check=True, capture_output=True)
-    plan = json.loads(plan_file.read_text(encoding="utf-8"))
-    start = time.perf_counter()
-    proc = subprocess.run(
-        ftc() + ["run", str(recipe), "--runs-dir", str(runs_dir), "-q"], capture_output=True, text=True
-    )
-    wall = time.perf_counter() - start
+    with tempfile.TemporaryDirectory(prefix="ftc-bench-home-") as tmp:
+        env = dict(os.environ, FTC_HOME=str(cold_home(Path(tmp))))
+        subprocess.run(ftc() + ["plan", str(recipe), "--out", str(plan_file)], check=True, capture_output=True, env=env)
+        plan = json.loads(plan_file.read_text(encoding="utf-8"))
+        start = time.perf_counter()
+        proc = subprocess.run(
+            ftc() + ["run", str(recipe), "--runs-dir", str(runs_dir), "-q"], capture_output=True, text=True, env=env
+        )
+        wall = time.perf_counter() - start
     if proc.returncode not in (0, 3):  # 3: not promoted, which is a verdict, not a failure
         sys.exit(f"ftc run {recipe} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     states = list(runs_dir.glob("*/*/state.json"))

@@ -110,9 +110,13 @@ def generate_all(ctx, loaded, prompts: list[list[dict]], label: str) -> list[str
 def perplexities(loaded, references: list[str]) -> dict:  # noqa: ANN001
     """General-text perplexity (the forgetting check) and holdout-answer perplexity (what an
     ``expect perplexity`` measures: how well the model predicts the wanted answers)."""
-    from ftc.runtime.perplexity import general_text, perplexity
+    from ftc.runtime.perplexity import general_text
+    from ftc.runtime.perplexity_cache import base_perplexity
 
-    return {"general": perplexity(loaded, general_text()), "holdout": perplexity(loaded, "\n\n".join(references))}
+    return {
+        "general": base_perplexity(loaded, general_text()),
+        "holdout": base_perplexity(loaded, "\n\n".join(references)),
+    }
 
 
 def row_set(examples: list) -> dict:
