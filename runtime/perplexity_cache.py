@@ -37,7 +37,10 @@ def base_perplexity(loaded: Loaded, text: str, max_length: int = 512, stride: in
     this exact text before."""
     if loaded.adapter_dir is not None:
         return perplexity(loaded, text, max_length=max_length, stride=stride)
-    key = _key(loaded, text, max_length, stride)
+    try:
+        key = _key(loaded, text, max_length, stride)
+    except (OSError, RuntimeError):  # weights it cannot read back (offloaded to disk, on the meta device)
+        return perplexity(loaded, text, max_length=max_length, stride=stride)
     path = cache_dir() / f"{hashlib.blake2b(json.dumps(key, sort_keys=True).encode(), digest_size=16).hexdigest()}.json"
     cached = _read(path, key)
     if cached is not None:
@@ -96,6 +99,8 @@ def _fingerprint(model: Any) -> str:  # noqa: ANN401 - a torch module
     digest = hashlib.blake2b(digest_size=16)
     with torch.no_grad():
         for name, tensor in model.state_dict().items():
+            if not isinstance(tensor, torch.Tensor):
+                continue
             flat = tensor.detach().reshape(-1)
             step = max(1, flat.numel() // _SAMPLE)
             sample = flat[::step].to("cpu", torch.float64)

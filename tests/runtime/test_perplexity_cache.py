@@ -89,3 +89,14 @@ def test_a_tuned_model_is_never_remembered(loaded: Loaded, computed: list[str], 
     perplexity_cache.base_perplexity(tuned, TEXT, **WINDOW)
     perplexity_cache.base_perplexity(tuned, TEXT, **WINDOW)
     assert len(computed) == 2 and not perplexity_cache.cache_dir().exists()
+
+
+def test_weights_it_cannot_read_back_are_computed_without_the_cache(
+    loaded: Loaded, computed: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def offloaded(model: object) -> str:
+        raise NotImplementedError("Cannot copy out of meta tensor; no data!")  # what torch says
+
+    monkeypatch.setattr(perplexity_cache, "_fingerprint", offloaded)
+    assert perplexity_cache.base_perplexity(loaded, TEXT, **WINDOW) == perplexity(loaded, TEXT, **WINDOW)
+    assert len(computed) == 1 and not perplexity_cache.cache_dir().exists()
