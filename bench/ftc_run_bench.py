@@ -6,8 +6,8 @@ against what the run measured.
 The run starts from empty run folders (a temp dir unless ``--runs-dir``), with the model already
 converted and nothing else remembered: it runs with a home (``FTC_HOME``) whose entries link to
 the real one's except ``cache/``, so the base model's perplexities are computed, as on a first
-run, and the real cache is left as it was. From each step's state (``ftc.runtime.timing``: seconds inside the trainer and the
-generator, the step's peak RSS) it derives:
+run, and the real cache is left as it was. From each step's state (``ftc.runtime.timing``:
+seconds inside the trainer and the generator, the step's peak RSS) it derives:
 
 - overhead: wall time less the trainer's and the generator's own seconds, as a share of wall;
 - estimate errors: the plan's ``seconds_breakdown`` (train, inference: the baseline's holdout,
@@ -46,7 +46,8 @@ def cold_home(folder: Path) -> Path:
     from ftc.shared.paths import ftc_home
 
     real = ftc_home()
-    for entry in real.iterdir() if real.is_dir() else ():
+    (real / "models").mkdir(parents=True, exist_ok=True)  # a conversion lands in the real home
+    for entry in real.iterdir():
         if entry.name != "cache":
             (folder / entry.name).symlink_to(entry)
     return folder
