@@ -35,17 +35,31 @@ def cache_dir() -> Path:
 def base_perplexity(loaded: Loaded, text: str, max_length: int = 512, stride: int = 256) -> float:
     """``perplexity(loaded, text, ...)``, read from the cache when this exact base model scored
     this exact text before."""
-    if loaded.adapter_dir is not None:
-        return perplexity(loaded, text, max_length=max_length, stride=stride)
-    try:
-        key = _key(loaded, text, max_length, stride)
-    except (OSError, RuntimeError):  # weights it cannot read back (offloaded to disk, on the meta device)
-        return perplexity(loaded, text, max_length=max_length, stride=stride)
+    return base_perplexities(loaded, {"text": text}, max_length=max_length, stride=stride)["text"]
+
+
+def base_perplexities(
+    loaded: Loaded, texts: dict[str, str], max_length: int = 512, stride: int = 256
+) -> dict[str, float]:
+    """``base_perplexity`` of each named text; the model's part of the key is computed once."""
+    window = {"max_length": max_length, "stride": stride}
+    model_key = _model_key(loaded)
+    if model_key is None:
+        return {name: perplexity(loaded, text, **window) for name, text in texts.items()}
+    return {name: _remembered(loaded, model_key, text, window) for name, text in texts.items()}
+
+
+def _remembered(loaded: Loaded, model_key: dict[str, Any], text: str, window: dict[str, int]) -> float:
+    key = {
+        **model_key,
+        "text": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        "window": [window["max_length"], window["stride"]],
+    }
     path = cache_dir() / f"{hashlib.blake2b(json.dumps(key, sort_keys=True).encode(), digest_size=16).hexdigest()}.json"
     cached = _read(path, key)
     if cached is not None:
         return cached
-    value = perplexity(loaded, text, max_length=max_length, stride=stride)
+    value = perplexity(loaded, text, **window)
     try:
         atomic.write_json(path, {"key": key, "perplexity": value})
     except OSError:
@@ -66,15 +80,24 @@ def _read(path: Path, key: dict) -> float | None:
     return value if math.isfinite(value) and value >= 1.0 else None
 
 
-def _key(loaded: Loaded, text: str, max_length: int, stride: int) -> dict[str, Any]:
+def _model_key(loaded: Loaded) -> dict[str, Any] | None:
+    """What identifies the loaded base model; None for a tuned model (never remembered) and for
+    weights it cannot read back (offloaded to disk, on the meta device)."""
+    if loaded.adapter_dir is not None:
+        return None
+    try:
+        return _identity(loaded)
+    except (OSError, RuntimeError):
+        return None
+
+
+def _identity(loaded: Loaded) -> dict[str, Any]:
     import torch
     import transformers
 
     model = loaded.model
     first = next(model.parameters())
     return {
-        "text": hashlib.sha256(text.encode("utf-8")).hexdigest(),
-        "window": [max_length, stride],
         "folder": str(Path(loaded.model_dir).resolve()),
         "files": _weight_files(Path(loaded.model_dir)),
         "weights": _fingerprint(model),
@@ -89,7 +112,7 @@ def _key(loaded: Loaded, text: str, max_length: int, stride: int) -> dict[str, A
 
 def _weight_files(folder: Path) -> list[list]:
     files = sorted(p for pattern in ("*.safetensors", "*.bin", "*.pt") for p in folder.glob(pattern))
-    return [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in files]
+    return [[p.name, st.st_size, st.st_mtime_ns] for p in files for st in (p.stat(),)]
 
 
 def _fingerprint(model: Any) -> str:  # noqa: ANN401 - a torch module

@@ -111,12 +111,9 @@ def perplexities(loaded, references: list[str]) -> dict:  # noqa: ANN001
     """General-text perplexity (the forgetting check) and holdout-answer perplexity (what an
     ``expect perplexity`` measures: how well the model predicts the wanted answers)."""
     from ftc.runtime.perplexity import general_text
-    from ftc.runtime.perplexity_cache import base_perplexity
+    from ftc.runtime.perplexity_cache import base_perplexities
 
-    return {
-        "general": base_perplexity(loaded, general_text()),
-        "holdout": base_perplexity(loaded, "\n\n".join(references)),
-    }
+    return base_perplexities(loaded, {"general": general_text(), "holdout": "\n\n".join(references)})
 
 
 def row_set(examples: list) -> dict:

@@ -100,3 +100,16 @@ def test_weights_it_cannot_read_back_are_computed_without_the_cache(
     monkeypatch.setattr(perplexity_cache, "_fingerprint", offloaded)
     assert perplexity_cache.base_perplexity(loaded, TEXT, **WINDOW) == perplexity(loaded, TEXT, **WINDOW)
     assert len(computed) == 1 and not perplexity_cache.cache_dir().exists()
+
+
+def test_the_model_is_fingerprinted_once_for_all_its_texts(
+    loaded: Loaded, computed: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = []
+    own = perplexity_cache._fingerprint
+    monkeypatch.setattr(perplexity_cache, "_fingerprint", lambda model: calls.append(1) or own(model))
+    texts = {"general": TEXT, "holdout": TEXT + " Again."}
+    first = perplexity_cache.base_perplexities(loaded, texts, **WINDOW)
+    assert first == perplexity_cache.base_perplexities(loaded, texts, **WINDOW)
+    assert first == {name: perplexity(loaded, text, **WINDOW) for name, text in texts.items()}
+    assert len(calls) == 2 and computed == [TEXT, TEXT + " Again."]  # one fingerprint a call, two texts
