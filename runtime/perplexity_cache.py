@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ftc.runtime.generate import Loaded
-from ftc.runtime.perplexity import perplexity
+from ftc.runtime.perplexity import MAX_LENGTH, STRIDE, perplexity
 from ftc.shared import atomic
 from ftc.shared.paths import ftc_home
 
@@ -32,14 +32,14 @@ def cache_dir() -> Path:
     return ftc_home() / "cache" / "perplexity"
 
 
-def base_perplexity(loaded: Loaded, text: str, max_length: int = 512, stride: int = 256) -> float:
+def base_perplexity(loaded: Loaded, text: str, max_length: int = MAX_LENGTH, stride: int = STRIDE) -> float:
     """``perplexity(loaded, text, ...)``, read from the cache when this exact base model scored
     this exact text before."""
     return base_perplexities(loaded, {"text": text}, max_length=max_length, stride=stride)["text"]
 
 
 def base_perplexities(
-    loaded: Loaded, texts: dict[str, str], max_length: int = 512, stride: int = 256
+    loaded: Loaded, texts: dict[str, str], max_length: int = MAX_LENGTH, stride: int = STRIDE
 ) -> dict[str, float]:
     """``base_perplexity`` of each named text; the model's part of the key is computed once."""
     window = {"max_length": max_length, "stride": stride}

@@ -29,9 +29,10 @@ DATA_ROW_S = 140e-6
 SEARCH_MIN_ROWS = 8  # the smallest validation slice a prompt search or lr probe is scored on
 BATCH = 8  # generation batch of the baseline and eval steps
 # The perplexity checks (ftc.runtime.perplexity): the general text (runtime/assets/general.txt) is
-# 767 tokens of the embedded model's tokenizer, read in windows of 512 with a stride of 256.
+# 767 tokens of the embedded model's tokenizer, read in windows of up to 1,024 tokens that score
+# 768 each (ftc.runtime.perplexity.MAX_LENGTH, STRIDE).
 GENERAL_TEXT_TOKENS = 767
-PERPLEXITY_WINDOW, PERPLEXITY_STRIDE = 512, 256
+PERPLEXITY_WINDOW, PERPLEXITY_STRIDE = 1024, 768
 JUDGE_PROMPT = 80  # tokens of the judge's fixed prompt around the rubric and the row (ftc.runtime.judge)
 JUDGE_REPLY = 8  # ftc.runtime.judge.REPLY_TOKENS
 
@@ -277,16 +278,13 @@ def _inference_seconds(f: Facts, d: Decisions, new_tokens: int) -> tuple[float, 
 
 
 def perplexity_tokens(total: int) -> int:
-    """Tokens the sliding-window perplexity forwards for a text of ``total`` tokens: each window
-    reads up to PERPLEXITY_WINDOW tokens, the next starts PERPLEXITY_STRIDE later, the last ends at
-    the text's end (ftc.runtime.perplexity's loop)."""
-    forwarded, begin = 0, 0
-    while True:
-        end = min(begin + PERPLEXITY_WINDOW, total)
-        forwarded += end - begin
-        if end >= total:
-            return forwarded
-        begin += PERPLEXITY_STRIDE
+    """Tokens the windowed perplexity forwards for a text of ``total`` tokens: each window scores
+    the next PERPLEXITY_STRIDE tokens after up to PERPLEXITY_WINDOW - PERPLEXITY_STRIDE tokens of
+    context (ftc.runtime.perplexity.windows)."""
+    context = PERPLEXITY_WINDOW - PERPLEXITY_STRIDE
+    return sum(
+        min(start + PERPLEXITY_STRIDE, total) - max(0, start - context) for start in range(0, total, PERPLEXITY_STRIDE)
+    )
 
 
 def _answer_steps(f: Facts, shots: int, new_tokens: int) -> int:

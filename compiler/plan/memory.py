@@ -176,10 +176,11 @@ def inference_bytes(spec: ModelSpec, device: str) -> int:
     return spec.params * dtype_bytes(device) + OVERHEAD.get(device, GIB)
 
 
-PERPLEXITY_WINDOW = 512  # tokens per window of ftc.runtime.perplexity (its max_length)
-# The window's fp32 logits and what the loss makes of them (log-softmax, shifted copies), freed in
-# turn: the pass peaked 227 MB above the steady state on a 512-token window (measured), 2.25 copies.
-LOGIT_COPIES = 2.25
+PERPLEXITY_SCORED = 768  # tokens a window of ftc.runtime.perplexity scores (its stride)
+# The fp32 logits of a window's scored positions and the loss's chunk of them (log-softmax): the
+# pass peaked 329 MB above the steady state for the embedded model's 49,152-entry vocabulary
+# (measured, the quickstart's general text and holdout answers), 2.2 copies of 768 rows.
+LOGIT_COPIES = 2.2
 
 
 def generation_bytes(
@@ -197,8 +198,8 @@ def generation_bytes(
     the reference CPU (each step's peak RSS; the quickstart and two more recipes), weights +
     overhead alone under-estimated it by 20-50%: the prefill of a batch of long few-shot or
     retrieval prompts holds the attention scores (batch x heads x prompt^2) and the gated MLP's
-    intermediates; the perplexity pass holds a window's logits over the whole vocabulary (2.25
-    fp32 copies). A nearest-shot search or retrieval also keeps the embedder loaded. ``shared``:
+    intermediates; the perplexity pass holds a window's scored logits over the whole vocabulary
+    (2.2 fp32 copies). A nearest-shot search or retrieval also keeps the embedder loaded. ``shared``:
     a prefix every prompt starts with, prefilled once: each row's cache holds a copy of it, each
     row's prefill reads only its own tokens (against the whole prompt). ``prefill_rows``: rows
     whose prompts are read at once, when fewer than the rows decoded together (decode_batch)."""
@@ -207,5 +208,5 @@ def generation_bytes(
     kv = batch * spec.layers * 2 * spec.kv_heads * spec.dim_head * (prompt_tokens + new_tokens) * a
     chunk = min(batch, prefill_rows or batch)
     prefill = chunk * (spec.heads * own * prompt_tokens + 3 * own * spec.intermediate) * a
-    perplexity = int(PERPLEXITY_WINDOW * spec.vocab * 4 * LOGIT_COPIES)
+    perplexity = int(PERPLEXITY_SCORED * spec.vocab * 4 * LOGIT_COPIES)
     return inference_bytes(spec, device) + kv + max(prefill, perplexity) + embedder_bytes

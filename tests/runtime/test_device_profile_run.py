@@ -71,7 +71,7 @@ def test_profile_refuses_an_output_it_cannot_write_before_measuring(tmp_path, ca
     assert "cannot write the profile to" in err and "Traceback" not in err
 
 
-@pytest.mark.parametrize("total", [2, 255, 512, 513, 767, 1030])
+@pytest.mark.parametrize("total", [2, 255, 767, 768, 769, 1030, 2375])
 def test_the_plan_counts_the_tokens_the_perplexity_windows_forward(total):
     """The estimate's window arithmetic against the runtime's own loop (a stand-in model that only
     counts what it is given: the loop, not the model, is under test)."""
@@ -86,12 +86,17 @@ def test_the_plan_counts_the_tokens_the_perplexity_windows_forward(total):
     class Counting(torch.nn.Module):
         device = torch.device("cpu")
 
-        def forward(self, input_ids, labels):  # noqa: ANN001, ANN201
+        def forward(self, input_ids, logits_to_keep, use_cache):  # noqa: ANN001, ANN201, ARG002
             seen.append(input_ids.shape[1])
-            return type("Out", (), {"loss": torch.tensor(1.0)})()
+            return type("Out", (), {"logits": torch.zeros((1, logits_to_keep, 8))})()
 
     def tokenizer(text, add_special_tokens, return_tensors):  # noqa: ANN001, ANN202, ARG001
         return {"input_ids": torch.zeros((1, total), dtype=torch.long)}
 
     perplexity(Loaded(Counting(), tokenizer, None, None), "text")
     assert sum(seen) == perplexity_tokens(total)
+    # the memory model's logits are those of one window's scored tokens
+    from ftc.compiler.plan.memory import PERPLEXITY_SCORED
+    from ftc.runtime.perplexity import STRIDE
+
+    assert PERPLEXITY_SCORED == STRIDE

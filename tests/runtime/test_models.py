@@ -16,7 +16,7 @@ os.environ.setdefault("FTC_HOME", str(REPO / ".ftc-test-home"))
 
 from ftc.runtime.generate import generate, load_model  # noqa: E402
 from ftc.runtime.models import EMBEDDED_BASE, EMBEDDED_EMBEDDER, resolve_model  # noqa: E402
-from ftc.runtime.perplexity import general_text, perplexity  # noqa: E402
+from ftc.runtime.perplexity import general_text, perplexity, windows  # noqa: E402
 
 SYS = {"role": "system", "content": "You are a concise assistant."}
 
@@ -77,6 +77,41 @@ def test_perplexity_is_finite_and_lower_on_natural_text_than_shuffled_words(load
     assert 1.0 < natural < 200.0
     assert shuffled > 2 * natural
     assert perplexity(loaded, text, max_length=128, stride=64) == pytest.approx(natural, rel=1e-6)
+
+
+def test_windowed_perplexity_equals_the_full_logits_of_each_window_and_gives_each_token_its_context(loaded):
+    """The kept-positions, chunked loss against an independent computation: every window's full
+    logits, log-softmax, the scored tokens' log-probabilities. Windows of 128 scoring 96: each
+    scored token sees 32 tokens before it (or the whole text before it), and is scored once."""
+    import math
+
+    import torch
+
+    ids = loaded.tokenizer(general_text(), add_special_tokens=False, return_tensors="pt")["input_ids"][:, :300]
+    text = loaded.tokenizer.decode(ids[0])
+    ids = loaded.tokenizer(text, add_special_tokens=False, return_tensors="pt")["input_ids"]
+    total, scored, nll = ids.size(1), [], 0.0
+    for begin, first, end in windows(total, 128, 96):
+        assert end - begin <= 128 and first - begin >= min(first, 32)
+        scored.extend(range(first, end))
+        with torch.inference_mode():
+            logp = torch.log_softmax(loaded.model(input_ids=ids[:, begin:end]).logits[0].double(), dim=-1)
+        nll -= sum(float(logp[p - begin - 1, ids[0, p]]) for p in range(first, end))
+    assert scored == list(range(1, total)) and total > 250
+    assert perplexity(loaded, text, max_length=128, stride=96) == pytest.approx(math.exp(nll / (total - 1)), rel=1e-4)
+
+
+def test_perplexity_windows_need_context_and_fit_a_short_model():
+    from types import SimpleNamespace
+
+    from ftc.runtime.perplexity import _fit
+
+    with pytest.raises(ValueError, match="stride < max_length"):
+        list(windows(10, 8, 8))
+    assert list(windows(10, 8, 6)) == [(0, 1, 6), (4, 6, 10)]
+    short = SimpleNamespace(config=SimpleNamespace(max_position_embeddings=256))
+    assert _fit(short, 1024, 768) == (256, 192)
+    assert _fit(SimpleNamespace(config=SimpleNamespace(max_position_embeddings=8192)), 1024, 768) == (1024, 768)
 
 
 def test_greedy_generation_equals_transformers_generate_when_rows_stop_at_different_steps(loaded):
