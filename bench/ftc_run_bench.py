@@ -14,9 +14,9 @@ seconds inside the trainer and the generator, the step's peak RSS) it derives:
   eval, prompt_search, lr_probe, index, data: the data steps with the gate and export)
   and its total, and ``peak_memory_bytes``, each against the measured figure, in percent
   ((estimate - measured) / measured): positive means the plan over-estimated. Seconds are compared
-  twice: against wall time, and against CPU time (``estimate_error_cpu_pct``), which on a shared,
-  busy machine is the steadier figure (with ``FTC_NUM_THREADS=1`` it is close to an idle
-  machine's one-thread wall time).
+  twice: against wall time, and against CPU time per torch thread (``estimate_error_cpu_pct``,
+  the CPU seconds divided by ``FTC_NUM_THREADS``, or by the cores without it: what an idle
+  machine's wall time would be), which on a shared, busy machine is the steadier figure.
 """
 
 from __future__ import annotations
@@ -87,6 +87,7 @@ def measure(plan: dict, state: dict, wall: float, exit_code: int) -> dict:
             work[kind] = work.get(kind, 0.0) + secs
     est = plan["estimates"]
     measured, cpu = _measured_seconds(steps, "seconds"), _measured_seconds(steps, "cpu_seconds")
+    per_thread = {k: round(v / torch_threads(), 1) for k, v in cpu.items()}
     # Only what ran is compared: a guard may skip the tune (the prompt is the deliverable).
     est_secs = {k: v for k, v in est["seconds_breakdown"].items() if k in measured}
     est_secs["total"] = round(sum(est_secs.values()), 1)
@@ -96,7 +97,7 @@ def measure(plan: dict, state: dict, wall: float, exit_code: int) -> dict:
     est_peak = est["peak_memory_bytes"] if tuned else generation_peak
     peaks = [s["peak_rss_bytes"] for s in steps.values() if s.get("peak_rss_bytes")]
     errors = {k: _error(est_secs[k], v) for k, v in measured.items() if k in est_secs and v}
-    cpu_errors = {k: _error(est_secs[k], v) for k, v in cpu.items() if k in est_secs and v}
+    cpu_errors = {k: _error(est_secs[k], v) for k, v in per_thread.items() if k in est_secs and v}
     if peaks:
         errors["peak_memory"] = cpu_errors["peak_memory"] = _error(est_peak, max(peaks))
     return {
@@ -109,6 +110,7 @@ def measure(plan: dict, state: dict, wall: float, exit_code: int) -> dict:
         "steps_s": {sid: round(s["seconds"], 1) for sid, s in steps.items()},
         "measured_s": measured,
         "measured_cpu_s": cpu,
+        "torch_threads": torch_threads(),
         "estimated_s": est_secs,
         "measured_peak_rss_bytes": max(peaks) if peaks else None,
         "estimated_peak_bytes": est_peak,
@@ -116,6 +118,12 @@ def measure(plan: dict, state: dict, wall: float, exit_code: int) -> dict:
         "estimate_error_pct": errors,
         "estimate_error_cpu_pct": cpu_errors,
     }
+
+
+def torch_threads() -> int:
+    """The threads each step's torch ran with: ``FTC_NUM_THREADS``, else torch's default (the cores)."""
+    value = os.environ.get("FTC_NUM_THREADS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else os.cpu_count() or 1
 
 
 def _measured_seconds(steps: dict, field: str) -> dict[str, float]:

@@ -175,7 +175,8 @@ def run(quick: bool, repeat: int, reuse: Path | None = None) -> tuple[dict, dict
     The plans estimate with a device profile of this machine (``ftc device profile``, measured
     first); each run is also measured against the plan the reference constants give
     (``estimate_error_reference_pct``), the figure a user who never profiled sees."""
-    # On a busy machine wall time measures the neighbours: the estimates are checked against CPU time.
+    # On a busy machine wall time measures the neighbours: the estimates are checked against CPU time
+    # per torch thread.
     # Reused runs were timed when they ran: their wall figures stand whatever the load is now.
     basis = "estimate_error_cpu_pct" if busy()[0] and reuse is None else "estimate_error_pct"
     with tempfile.TemporaryDirectory(prefix="ftc-bench-run-") as tmp:

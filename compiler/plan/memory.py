@@ -178,9 +178,10 @@ def inference_bytes(spec: ModelSpec, device: str) -> int:
 
 PERPLEXITY_SCORED = 768  # tokens a window of ftc.runtime.perplexity scores (its stride)
 # The fp32 logits of a window's scored positions and the loss's chunk of them (log-softmax): the
-# pass peaked 329 MB above the steady state for the embedded model's 49,152-entry vocabulary
-# (measured, the quickstart's general text and holdout answers), 2.2 copies of 768 rows.
-LOGIT_COPIES = 2.2
+# pass peaked 296 MB above a steady state that had forwarded a whole window (measured on the
+# embedded model's 49,152-entry vocabulary, the quickstart's general text and holdout answers),
+# 2 copies of 768 rows. Windows of 512 gave 234 MB the same way.
+LOGIT_COPIES = 2.0
 
 
 def generation_bytes(
@@ -199,7 +200,7 @@ def generation_bytes(
     overhead alone under-estimated it by 20-50%: the prefill of a batch of long few-shot or
     retrieval prompts holds the attention scores (batch x heads x prompt^2) and the gated MLP's
     intermediates; the perplexity pass holds a window's scored logits over the whole vocabulary
-    (2.2 fp32 copies). A nearest-shot search or retrieval also keeps the embedder loaded. ``shared``:
+    (2 fp32 copies). A nearest-shot search or retrieval also keeps the embedder loaded. ``shared``:
     a prefix every prompt starts with, prefilled once: each row's cache holds a copy of it, each
     row's prefill reads only its own tokens (against the whole prompt). ``prefill_rows``: rows
     whose prompts are read at once, when fewer than the rows decoded together (decode_batch)."""
