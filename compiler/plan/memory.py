@@ -194,8 +194,9 @@ def generation_bytes(
     shared: int = 0,
     prefill_rows: int | None = None,
 ) -> int:
-    """Peak of a generation step (baseline, eval): the weights and runtime overhead, the KV cache
-    of a batch of the longest prompts, and the larger of the step's two transients. Measured on
+    """Peak of a generation step (baseline, eval): the weights and runtime overhead, then the larger
+    of its two phases: generating (the KV cache of a batch of the longest prompts and the
+    prefill's transient) and the perplexity pass, which runs after the cache is freed. Measured on
     the reference CPU (each step's peak RSS; the quickstart and two more recipes), weights +
     overhead alone under-estimated it by 20-50%: the prefill of a batch of long few-shot or
     retrieval prompts holds the attention scores (batch x heads x prompt^2) and the gated MLP's
@@ -210,4 +211,4 @@ def generation_bytes(
     chunk = min(batch, prefill_rows or batch)
     prefill = chunk * (spec.heads * own * prompt_tokens + 3 * own * spec.intermediate) * a
     perplexity = int(PERPLEXITY_SCORED * spec.vocab * 4 * LOGIT_COPIES)
-    return inference_bytes(spec, device) + kv + max(prefill, perplexity) + embedder_bytes
+    return inference_bytes(spec, device) + max(kv + prefill, perplexity) + embedder_bytes
