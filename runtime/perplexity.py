@@ -13,6 +13,9 @@ LOSS_CHUNK = 256
 # Windows of 1,024 tokens scoring 768 each: every scored token has at least 256 tokens of context
 # (as windows of 512 sliding by 256 gave) and a long text is forwarded 1.33 times, not 2 times.
 MAX_LENGTH, STRIDE = 1024, 768
+# How windows are laid out and scored; a cached value of another scheme is never reused
+# (2: ``windows`` below; 1: windows sliding by ``stride`` that scored all of the first one).
+SCHEME = 2
 
 
 def general_text() -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ftc.runtime.generate import Loaded
-from ftc.runtime.perplexity import MAX_LENGTH, STRIDE, perplexity
+from ftc.runtime.perplexity import MAX_LENGTH, SCHEME, STRIDE, perplexity
 from ftc.shared import atomic
 from ftc.shared.paths import ftc_home
 
@@ -53,7 +53,7 @@ def _remembered(loaded: Loaded, model_key: dict[str, Any], text: str, window: di
     key = {
         **model_key,
         "text": hashlib.sha256(text.encode("utf-8")).hexdigest(),
-        "window": [window["max_length"], window["stride"]],
+        "window": [window["max_length"], window["stride"], SCHEME],
     }
     path = cache_dir() / f"{hashlib.blake2b(json.dumps(key, sort_keys=True).encode(), digest_size=16).hexdigest()}.json"
     cached = _read(path, key)

@@ -65,6 +65,15 @@ def test_another_text_window_or_weights_is_computed_anew(loaded: Loaded, compute
     assert len(computed) == 4 and len(list(perplexity_cache.cache_dir().glob("*.json"))) == 4
 
 
+def test_a_value_of_another_window_scheme_is_not_reused(
+    loaded: Loaded, computed: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    perplexity_cache.base_perplexity(loaded, TEXT, **WINDOW)
+    monkeypatch.setattr(perplexity_cache, "SCHEME", perplexity_cache.SCHEME - 1)  # as an older ftc wrote it
+    perplexity_cache.base_perplexity(loaded, TEXT, **WINDOW)
+    assert len(computed) == 2 and len(list(perplexity_cache.cache_dir().glob("*.json"))) == 2
+
+
 DAMAGE = ["{not json", "[1, 2]", '{"key": {}, "perplexity": 3.0}', "KEY_WITH_NAN", "KEY_WITH_STRING", "\udcff"]
 
 
