@@ -18,6 +18,10 @@ MAX_LENGTH, STRIDE = 1024, 768
 SCHEME = 2
 
 
+class TooShort(ValueError):
+    """The text has fewer than two tokens: no token of it has a prediction to score."""
+
+
 def general_text() -> str:
     """The small general English text shipped with ftc (runtime/assets/general.txt)."""
     return resources.files("ftc.runtime").joinpath("assets/general.txt").read_text(encoding="utf-8")
@@ -52,7 +56,7 @@ def perplexity(loaded: Loaded, text: str, max_length: int = MAX_LENGTH, stride: 
     ids = ids.to(loaded.model.device)
     total = ids.size(1)
     if total < 2:
-        raise ValueError("perplexity needs a text of at least two tokens")
+        raise TooShort(f"perplexity needs a text of at least two tokens, got {total}")
     nll = 0.0
     for begin, first, end in windows(total, max_length, stride):
         window = ids[:, begin:end]

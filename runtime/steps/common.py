@@ -110,10 +110,17 @@ def generate_all(ctx, loaded, prompts: list[list[dict]], label: str) -> list[str
 def perplexities(loaded, references: list[str]) -> dict:  # noqa: ANN001
     """General-text perplexity (the forgetting check) and holdout-answer perplexity (what an
     ``expect perplexity`` measures: how well the model predicts the wanted answers)."""
-    from ftc.runtime.perplexity import general_text
+    from ftc.runtime.perplexity import TooShort, general_text
     from ftc.runtime.perplexity_cache import base_perplexities
 
-    return base_perplexities(loaded, {"general": general_text(), "holdout": "\n\n".join(references)})
+    try:
+        return base_perplexities(loaded, {"general": general_text(), "holdout": "\n\n".join(references)})
+    except TooShort as exc:
+        raise FtcError(
+            f"error: the holdout's {len(references)} reference answer(s) come to fewer than two tokens, so their "
+            "perplexity is undefined (each token is scored from the ones before it)\n"
+            "  = hint: give the eval more rows (a larger `holdout`, or `eval { data = ... }`)"
+        ) from exc
 
 
 def row_set(examples: list) -> dict:

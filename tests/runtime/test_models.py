@@ -101,6 +101,16 @@ def test_windowed_perplexity_equals_the_full_logits_of_each_window_and_gives_eac
     assert perplexity(loaded, text, max_length=128, stride=96) == pytest.approx(math.exp(nll / (total - 1)), rel=1e-4)
 
 
+def test_a_holdout_of_one_single_token_answer_is_a_user_error_not_a_crash(loaded):
+    """A one-row eval set whose answer is one token ("4") has no token to score: the step says so."""
+    from ftc.runtime.steps.common import perplexities
+
+    with pytest.raises(FtcError, match="fewer than two tokens") as err:
+        perplexities(loaded, ["4"])
+    assert "hint: give the eval more rows" in err.value.message
+    assert perplexities(loaded, ["4", "7"])["holdout"] > 1.0
+
+
 def test_perplexity_windows_need_context_and_fit_a_short_model():
     from types import SimpleNamespace
 
