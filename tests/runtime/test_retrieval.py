@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ftc.compiler.lang.recipe import DataSource, Span
+from ftc.compiler.plan.facts import source_facts
+from ftc.compiler.plan.state import retrieved_context_tokens
 from ftc.runtime.executor import Context, Executor, RunOptions
 from ftc.runtime.prompting import Example
 from ftc.runtime.steps import STEPS
-from ftc.runtime.steps.retrieval import augment, chunk_words
+from ftc.runtime.steps.retrieval import augment
+from ftc.shared.chunking import chunk_words
 
 DOCS = {
     "refunds.md": "Refunds are paid back to the original card within five business days after approval.",
@@ -40,7 +44,7 @@ def _plan() -> dict:
                 "embedding_model": "all-minilm-l6-v2",
                 "chunk_tokens": 256,
                 "chunk_overlap": 32,
-                "top_k": 1,
+                "top_k": 3,
                 "sources": ["handbook"],
             },
         ),
@@ -76,3 +80,10 @@ def test_index_then_retrieve_puts_the_right_document_before_the_question(tmp_pat
     assert user.startswith("Context:\n[1] (passwords.md) To reset a password")
     assert user.endswith("Question:\nHow do I reset my password?")
     assert augmented.prompt[0] == question.prompt[0] and augmented.completion == "x"
+    # The planner prices exactly this context: the three chunks are every document here.
+    src = DataSource(
+        "handbook", str(tmp_path / "docs"), "docs", "documents", glob="**/*.md", span=Span("r.ftr", 1, 1, 1, 2)
+    )
+    planned = retrieved_context_tokens([source_facts(src, str(tmp_path))], None)
+    context = user.removesuffix("How do I reset my password?")
+    assert planned == (len(context) + 3) // 4  # chars/4: the planner's count without a tokenizer
