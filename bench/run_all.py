@@ -232,7 +232,8 @@ def ftc_plan(recipe: Path, out: Path) -> list[str]:
 
 
 def _tiny_recipe(tmp: Path) -> Path:
-    """The quickstart on 30 rows, one training step, a fixed prompt and lr (no search, no probe)."""
+    """The quickstart on 30 rows, one training step of 2 rows, a fixed prompt and lr (no search, no
+    probe)."""
     rows = (REPO / "recipes" / "data" / "tickets.jsonl").read_text(encoding="utf-8").splitlines()[:30]
     (tmp / "data").mkdir(parents=True, exist_ok=True)
     (tmp / "data" / "tickets.jsonl").write_text("\n".join(rows) + "\n", encoding="utf-8")
@@ -241,7 +242,8 @@ def _tiny_recipe(tmp: Path) -> Path:
     text = text.replace("holdout = 20%", "holdout = 10%")
     text = (
         text.rstrip().removesuffix("}")
-        + "  train {\n    max_steps = 1\n    few_shot  = 0\n    lr        = 2e-4\n  }\n}\n"
+        + "  train {\n    max_steps  = 1\n    batch      = 2\n    grad_accum = 1\n    few_shot   = 0\n"
+        + "    lr         = 2e-4\n  }\n}\n"
     )
     (tmp / "quickstart.ftr").write_text(text, encoding="utf-8")
     return tmp / "quickstart.ftr"
