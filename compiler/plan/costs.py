@@ -248,5 +248,6 @@ def generation_seconds(
     if kv_token_bytes:
         batch = decode_rows(batch, prompt_tokens + new_tokens, kv_token_bytes, device.kind)
     batch = max(1, batch)
-    batches, rows = -(-prompts // batch), min(prompts, batch)
-    return (prefill + batches * new_tokens * decode_step_ms(params, rows, device)) / 1000
+    full, last = divmod(prompts, batch)  # the last batch holds the rows left over, a cheaper step
+    decode = full * decode_step_ms(params, batch, device) + (decode_step_ms(params, last, device) if last else 0.0)
+    return (prefill + new_tokens * decode) / 1000

@@ -128,7 +128,7 @@ def test_flops_and_seconds():
     assert costs.seconds(215e9, cpu) == pytest.approx(1 / costs.CPU_UTILISATION)
 
 
-def test_generation_seconds_count_the_prefill_once_for_a_shared_prefix_and_each_batchs_steps():
+def test_generation_seconds_count_the_prefill_once_for_a_shared_prefix_and_each_batchs_own_steps():
     cpu = costs.device_facts("cpu")
     p = 134_515_008
     step1, step8 = costs.decode_step_ms(p, 1, cpu), costs.decode_step_ms(p, 8, cpu)
@@ -139,6 +139,10 @@ def test_generation_seconds_count_the_prefill_once_for_a_shared_prefix_and_each_
     shared = costs.generation_seconds(p, 16, 300, 40, 8, cpu, shared=250)
     assert shared == pytest.approx((costs.prefill_ms(p, 16 * 50 + 250, cpu) + 2 * 40 * step8) / 1000)
     assert costs.generation_seconds(p, 0, 300, 40, 8, cpu) == 0.0
+    # 19 prompts: two full batches, then a batch of the 3 left, whose steps read 3 rows
+    step3 = costs.decode_step_ms(p, 3, cpu)
+    ragged = costs.generation_seconds(p, 19, 300, 40, 8, cpu)
+    assert ragged == pytest.approx((costs.prefill_ms(p, 19 * 300, cpu) + 40 * (2 * step8 + step3)) / 1000)
     latency = costs.response_ms(p, 80, 16, cpu)
     assert latency == pytest.approx(costs.prefill_ms(p, 80, cpu) + 16 * step1)
     gpu = costs.device_facts("cuda")
