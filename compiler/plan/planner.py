@@ -31,6 +31,7 @@ from ftc.compiler.plan.state import (
     human_count,
     request_tokens,
     response_tokens,
+    retrieves,
     system_prompt,
     times_latency,
     train_rows,
@@ -56,7 +57,7 @@ def decide_strategy(f: Facts, d: Decisions) -> None:
         "R-ONE-PROMPT",
         "system prompt " + ("set by the recipe" if r.system_prompt else f"derived from the {r.goal.kind} goal"),
     )
-    if r.goal.kind in ("knowledge", "both"):
+    if retrieves(r):
         _retrieval(f, d)
     if r.goal.kind in ("behavior", "both"):
         _tuning(f, d)

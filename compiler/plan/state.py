@@ -233,14 +233,13 @@ def request_tokens(f: Facts) -> int:
     """Tokens of a typical request's prompt: the system prompt, the turn markers, a row less its
     answer and, when the plan retrieves, the retrieved chunks (the latency a served model is held
     to includes reading it)."""
-    context = f.context_tokens if retrieves(f.recipe) else 0
+    context = f.context_tokens if retrieves(f.recipe) else 0  # 0 without documents
     return f.system_tokens + TEMPLATE_TOKENS + max(1, round(f.tokens.mean - f.answers.mean)) + context
 
 
 def retrieves(recipe: Recipe) -> bool:
-    """Whether the plan puts retrieved chunks in its prompts: a knowledge goal (or both) over
-    documents (R-KNOWLEDGE-RETRIEVE, R-RAFT)."""
-    return recipe.goal.kind != "behavior" and bool(recipe.documents)
+    """R-KNOWLEDGE-RETRIEVE: a knowledge goal (or both) puts retrieved chunks in its prompts."""
+    return recipe.goal.kind in ("knowledge", "both")
 
 
 def times_latency(recipe: Recipe) -> bool:
