@@ -6,7 +6,8 @@ costs (sum of lengths)^2 instead of the sum of each row's length^2, and the mask
 slow one: on the quickstart's tickets (8 rows of ~100 tokens, CPU) attention forward and backward
 were 18% of a LoRA step. Without a varlen kernel (flash-attention's, CUDA only), cutting the
 sequence at each restart and running each row's causal attention on its own computes the same
-pairs, none of the masked-out ones (as plain products: see ``_causal``).
+pairs, none of the masked-out ones, as plain products that keep no attention weights for the
+backward pass (``row_causal``).
 
 ``register()`` adds the implementation under ``NAME``; a model loaded with
 ``attn_implementation=NAME`` uses it where the batch is padding-free and transformers' SDPA
@@ -52,26 +53,31 @@ def row_attention_forward(
             module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, is_causal=is_causal, **kwargs
         )
     groups = getattr(module, "num_key_value_groups", 1)
-    key, value = repeat_kv(key, groups), repeat_kv(value, groups)
     scale = scaling if scaling is not None else query.shape[-1] ** -0.5
-    bounds = [*starts, length]
-    pieces = [
-        _causal(query[:, :, a:b], key[:, :, a:b], value[:, :, a:b], scale, dropout, module.training)
-        for a, b in zip(bounds, bounds[1:], strict=False)
-    ]
+    bounds = list(zip(starts, [*starts[1:], length], strict=True))
+    if dropout > 0 and module.training:  # the dropped weights are random: kept for the backward pass
+        key, value = repeat_kv(key, groups), repeat_kv(value, groups)
+        pieces = [_causal(query[:, :, a:b], key[:, :, a:b], value[:, :, a:b], scale, dropout) for a, b in bounds]
+    else:
+        from ftc.runtime.train.row_causal import RowCausalAttention
+
+        pieces = [
+            RowCausalAttention.apply(query[:, :, a:b], key[:, :, a:b], value[:, :, a:b], groups, scale)
+            for a, b in bounds
+        ]
     return torch.cat(pieces, dim=2).transpose(1, 2).contiguous(), None
 
 
-def _causal(query: Any, key: Any, value: Any, scale: float, dropout: float, training: bool) -> Any:
-    """Causal attention of one row as plain matrix products: on a CPU the flash kernel's backward
-    costs ~4 ms for a 100-token row (measured), the products' a small fraction of that."""
+def _causal(query: Any, key: Any, value: Any, scale: float, dropout: float) -> Any:
+    """Causal attention of one row as plain matrix products, with attention dropout (training).
+    Without dropout ``RowCausalAttention`` computes the same and keeps less for the backward pass."""
     import torch
 
     n = query.shape[2]
     scores = torch.matmul(query, key.transpose(2, 3)) * scale
     future = torch.ones(n, n, dtype=torch.bool, device=query.device).triu(1)
     weights = torch.softmax(scores.masked_fill(future, float("-inf")), dim=-1, dtype=torch.float32).to(query.dtype)
-    weights = torch.nn.functional.dropout(weights, p=dropout, training=training)
+    weights = torch.nn.functional.dropout(weights, p=dropout, training=True)
     return torch.matmul(weights, value)
 
 
