@@ -341,6 +341,7 @@ class Executor:
             self._write_state(gate)
             return RunResult(self.run_dir, self.outcomes, gate)
         finally:
+            timing.thaw()
             lock.release()
 
     def _gate_result(self) -> dict | None:
@@ -420,10 +421,10 @@ class Executor:
             self.progress.step_started(sid, kind)
             if damaged:
                 self.progress.note(f"its cached result is damaged, running it again: {damaged}")
-        ctx = self.context(step, spec, folder)
         timing.take()  # work counted outside a step (a guard, the plan) is not this step's
-        timing.release_memory()
+        timing.release_memory()  # before the step's context exists: it is not frozen with the rest
         timing.reset_peak_rss()
+        ctx = self.context(step, spec, folder)
         start, cpu_start = time.monotonic(), time.process_time()
         try:
             summary = spec.fn(ctx) or {}

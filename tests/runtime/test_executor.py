@@ -193,3 +193,36 @@ def test_memory_a_step_left_in_a_reference_cycle_is_released_before_the_next_ste
         assert _resident_bytes() < before - 200 * 2**20
     finally:
         gc.enable()
+
+
+def test_steps_run_with_the_survivors_frozen_and_the_run_thaws_them_even_when_a_step_fails(tmp_path: Path):
+    """Between steps the survivors of the full collection (imported modules, the run's state) are
+    frozen, so a step's collections skip them; once the run ends, finished or failed, they are
+    collectable again: a caller's object in a cycle, alive during the run, is freed afterwards."""
+    import gc
+    import weakref
+
+    class Holder:
+        pass
+
+    for fail_in in (None, "train"):
+        toy, frozen = Toy(fail_in), []
+        steps = toy.steps()
+        for kind, spec in steps.items():
+            steps[kind] = replace(
+                spec, fn=lambda ctx, fn=spec.fn, seen=frozen: seen.append(gc.get_freeze_count()) or fn(ctx)
+            )
+        holder = Holder()
+        holder.me = holder
+        alive = weakref.ref(holder)
+        ex = Executor(_plan(), tmp_path, RunOptions(runs_dir=tmp_path / str(fail_in)), steps, guard=_guard(0.0))
+        if fail_in:
+            with pytest.raises(RuntimeError, match="boom"):
+                ex.run()
+        else:
+            ex.run()
+        assert frozen and all(n > 1000 for n in frozen), frozen
+        assert gc.get_freeze_count() == 0
+        del holder
+        gc.collect()
+        assert alive() is None, "an object frozen during the run stayed uncollectable after it"
