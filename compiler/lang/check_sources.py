@@ -11,6 +11,7 @@ from ftc.compiler.lang.check_base import Checked, Context
 from ftc.compiler.lang.keys import FIELDS
 from ftc.compiler.lang.recipe import DataFormat, DataSource
 from ftc.compiler.lang.suggest import did_you_mean, suggest
+from ftc.shared.files import DEFAULT_DOC_GLOBS, DOC_SUFFIXES, document_files
 from ftc.shared.hub import SPLIT_FORMS, hub_dataset, is_hub_path, split_problem
 from ftc.shared.shapes import NESTED
 
@@ -56,12 +57,8 @@ def _build_source(ctx: Context, child: Checked) -> DataSource | None:
         return None
     if fmt == "documents" and not _has_documents(path, child.get("glob")):
         where = child.nodes.get("glob", child.nodes["path"]).value.span
-        ctx.err(
-            "FTR108",
-            f"no files under `{rel}` match `{child.get('glob')}`",
-            where,
-            "check the folder and the glob pattern",
-        )
+        message, hint = _no_documents(rel, child.get("glob"))
+        ctx.err("FTR108", message, where, hint)
         return None
     return DataSource(
         name=child.node.label.value,  # type: ignore[union-attr]
@@ -146,12 +143,23 @@ def check_weights(ctx: Context, sources: list[tuple[Checked, DataSource]], eval_
             )
 
 
+def _no_documents(rel: str, pattern: str) -> tuple[str, str]:
+    """FTR108's message and hint for a documents folder the load step would read nothing from."""
+    if pattern in DEFAULT_DOC_GLOBS:
+        kinds = ", ".join(DOC_SUFFIXES)
+        return (
+            f"no text documents under `{rel}`: the default glob reads {kinds} files, hidden ones left out",
+            'name the files to read with a glob, e.g. glob = "**/*.html"',
+        )
+    return f"no files under `{rel}` match `{pattern}` (hidden ones left out)", "check the folder and the glob pattern"
+
+
 def _has_documents(path: str, pattern: str) -> bool:
     folder = Path(path)
     if not folder.is_dir():
         return True  # a single file is its own document
     try:
-        return any(p.is_file() for p in folder.glob(pattern))
+        return bool(document_files(folder, pattern))  # what the load step would read
     except (OSError, ValueError, NotImplementedError):  # an invalid pattern such as "/abs" or "a/**b"
         return False
 

@@ -411,12 +411,8 @@ def _dataset_dir_facts(src: DataSource, path: Path, root: str) -> SourceFacts:
 
 
 def _documents_facts(src: DataSource, path: Path, root: str) -> SourceFacts:
-    if path.is_dir():
-        found = sorted(p for p in path.glob(src.glob) if p.is_file())  # is_file: no FIFOs, no devices
-        base = path
-    else:
-        files.require_regular_file(path)
-        found, base = [path], path.parent
+    found = files.document_files(path, src.glob)  # what the load step will read, no more
+    base = path if path.is_dir() else path.parent
     digest, size = tree_digest(base, found)
     chunks = longest_chunks(base, found)
     return SourceFacts(src.name, rel_path(path, root), src.format, digest, len(found), size, (), chunks=chunks)

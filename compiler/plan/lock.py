@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ftc.compiler.lang.checks import find_project_root
 from ftc.compiler.plan import facts, hub_facts
 from ftc.shared.errors import FtcError
+from ftc.shared.files import document_files
 from ftc.shared.hub import is_hub_path
 
 if TYPE_CHECKING:
@@ -29,10 +30,8 @@ def lock_digest(path: Path, fmt: str, glob: str = "**/*") -> str:
     """The data lock of one input, computed exactly as the planner wrote it: a file's sha256; for a
     folder (documents, a `datasets` folder) one digest over its files."""
     if fmt == "documents":
-        files, base = (
-            ([path], path.parent) if path.is_file() else (sorted(p for p in path.glob(glob) if p.is_file()), path)
-        )
-        return facts.tree_digest(base, files)[0]
+        base = path if path.is_dir() else path.parent
+        return facts.tree_digest(base, document_files(path, glob))[0]
     if path.is_dir():
         return facts.tree_digest(path, sorted(path.rglob("*.arrow")))[0]
     return facts.sha256_file(path)

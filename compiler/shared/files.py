@@ -103,6 +103,31 @@ def stat_path(path: str | Path) -> os.stat_result:
         raise DataError.at(path, f"cannot read it: {err.strerror or err}", exit_code=2) from None
 
 
+# What a documents source reads from a folder when its glob is the default: text, not whatever
+# else sits beside it (images, PDFs, editor backups).
+DOC_SUFFIXES = (".md", ".markdown", ".txt", ".rst", ".text")
+DEFAULT_DOC_GLOBS = ("**/*", "*")
+
+
+def document_files(root: Path, pattern: str | None) -> list[Path]:
+    """The documents of a documents source: the one file given, or the files under a folder that
+    ``pattern`` matches, hidden ones (any part starting with ".") left out, and with the default
+    pattern only text files (``DOC_SUFFIXES``). One listing for the planner's facts and lock, the
+    lint check and the load step, so the plan hashes and prices exactly what the run reads.
+    ``is_file`` follows symlinks and is false for FIFOs and devices, so those are never listed."""
+    if not root.is_dir():
+        require_regular_file(root)
+        return [root]
+    found = sorted(
+        p
+        for p in root.glob(pattern or "**/*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    )
+    if not pattern or pattern in DEFAULT_DOC_GLOBS:
+        found = [p for p in found if p.suffix.lower() in DOC_SUFFIXES]
+    return found
+
+
 def require_regular_file(path: str | Path) -> os.stat_result:
     """Refuse a FIFO, a device, a socket or a folder without opening it: opening a FIFO blocks
     until a writer comes, and a device such as /dev/zero never ends."""

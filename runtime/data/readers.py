@@ -15,12 +15,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ftc.shared.files import (
+    DOC_SUFFIXES,
     MAX_DEPTH,
     MAX_ROW_BYTES,
     DataError,
     RawRow,
     csv_rows,
     decode_text,
+    document_files,
     json_rows,
     jsonl_rows,
     read_whole,
@@ -29,8 +31,6 @@ from ftc.shared.files import (
     too_deep,
     value_depth,
 )
-
-DOC_SUFFIXES = (".md", ".markdown", ".txt", ".rst", ".text")
 
 read_jsonl = jsonl_rows
 read_json = json_rows
@@ -103,22 +103,6 @@ def read_datasets_folder(path: str) -> Iterator[RawRow]:
 
 def is_datasets_folder(p: Path) -> bool:
     return (p / "state.json").is_file() or (p / "dataset_dict.json").is_file()
-
-
-def document_files(root: Path, pattern: str | None) -> list[Path]:
-    """The documents under a folder (or the one file given). ``is_file`` follows symlinks and is
-    false for FIFOs and devices, so those are never listed."""
-    if not root.is_dir():
-        require_regular_file(root)
-        return [root]
-    files = sorted(
-        p
-        for p in root.glob(pattern or "**/*")
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
-    )
-    if not pattern or pattern in ("**/*", "*"):
-        files = [p for p in files if p.suffix.lower() in DOC_SUFFIXES]
-    return files
 
 
 def read_document(path: Path, label: str) -> tuple[str | None, str | None]:

@@ -350,3 +350,28 @@ def test_unknown_keys_point_to_the_right_name(project: Path, block: str, line: s
     _recipe, diags = load(project, recipe_text(f"  {block} {{\n    {line}\n  }}"))
     (d,) = [d for d in diags if d.code == "FTR102"]
     assert hint in d.hint
+
+
+@pytest.mark.parametrize(
+    ("files", "glob", "said"),
+    [
+        ({"scan.pdf": b"%PDF", "logo.png": b"\x89PNG"}, None, "no text documents under `data/docs`"),
+        ({".notes.md": b"# hidden", ".git/HEAD.md": b"ref"}, None, "no text documents under `data/docs`"),
+        ({".draft/a.md": b"# hidden"}, "**/*.md", "no files under `data/docs` match `**/*.md` (hidden ones"),
+    ],
+)
+def test_a_documents_folder_the_run_would_read_nothing_from_is_refused_by_lint(
+    project: Path, files: dict, glob: str | None, said: str
+) -> None:
+    """Lint lists a documents folder as the load step does (hidden files left out; with the default
+    glob, text files only), so a folder of PDFs or hidden notes fails here, not minutes into a run."""
+    docs = project / "data" / "docs"
+    (docs / "a.md").unlink()
+    for name, data in files.items():
+        (docs / name).parent.mkdir(parents=True, exist_ok=True)
+        (docs / name).write_bytes(data)
+    glob_line = f'\n    glob = "{glob}"' if glob else ""
+    recipe, diags = load(project, recipe_text(f'  documents "d" {{\n    path = "data/docs"{glob_line}\n  }}'))
+    assert recipe is None
+    (diag,) = [d for d in diags if d.severity == "error"]
+    assert diag.code == "FTR108" and said in diag.message, diag

@@ -161,3 +161,26 @@ def test_broken_config_is_located(tmp_path):
     with pytest.raises(FactError) as exc:
         model_facts(ModelRef(str(folder)))
     assert exc.value.diagnostic.code == "FTR303"
+
+
+def test_documents_facts_and_lock_list_exactly_what_the_load_step_reads(tmp_path):
+    """Hidden files and, under the default glob, non-text files are not read by the run: the plan
+    neither hashes them (editing one does not stale the lock) nor prices their text as context."""
+    from ftc.compiler.plan.lock import lock_digest
+    from ftc.runtime.data.load import read_source
+
+    docs = tmp_path / "docs"
+    (docs / ".cache").mkdir(parents=True)
+    (docs / "guide.md").write_text("refunds take five days " * 20)
+    (docs / "notes.txt").write_text("a plain note")
+    (docs / ".cache" / "big.md").write_text("hidden " * 5000)
+    (docs / "dump.bin").write_bytes(b"\x00junk" * 5000)
+    src = _src(docs, "documents", glob="**/*")
+    f = source_facts(src, str(tmp_path))
+    read = read_source("kb", str(docs), "documents", glob="**/*", label="docs").records
+    assert f.rows == len(read) == 2 and f.bytes == len("refunds take five days " * 20) + len("a plain note")
+    assert {path for path, _ in f.chunks} == {"guide.md", "notes.txt"}
+    assert lock_digest(docs, "documents", "**/*") == f.sha256
+    (docs / ".cache" / "big.md").write_text("edited")
+    (docs / "dump.bin").write_bytes(b"other")
+    assert source_facts(src, str(tmp_path)).sha256 == f.sha256
