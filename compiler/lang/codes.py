@@ -143,9 +143,11 @@ CODES: dict[str, Code] = {
              "The second one would silently win in other tools; here it is an error that points at the first.",
              'data "t" { ... }\ndata "t" { ... }', 'data "t" { ... }\ndata "t-extra" { ... }'),
         Code("FTR108", "file-not-found", "error", "semantic",
-             "A data file, folder or schema that does not exist (paths are relative to the recipe).",
+             "A data file, folder or schema that does not exist (paths are relative to the recipe), or a "
+             "documents folder the run would read no file from.",
              "Paths resolve against the recipe's folder, not the current directory, so a recipe means the same "
-             "wherever ftc runs.",
+             "wherever ftc runs. A documents source reads the files its glob matches, hidden ones left out; "
+             "the default glob reads text files only (.md .markdown .txt .rst .text).",
              'path = "data/tickts.jsonl"', 'path = "data/tickets.jsonl"'),
         Code("FTR109", "outside-project", "error", "semantic",
              "A path that leaves the recipe's project (nearest folder with pyproject.toml or .git); allow with --allow-outside.",

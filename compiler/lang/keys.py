@@ -164,7 +164,12 @@ _SOURCE_KEYS = (
         choices=("fail", "skip"),
         default="fail",
     ),
-    Key("glob", "string", "documents only: which files under a folder", default="**/*"),
+    Key(
+        "glob",
+        "string",
+        "documents only: which files under a folder (hidden ones skipped; the default reads text files only)",
+        default="**/*",
+    ),
     Key("redact_pii", "bool", "redact e-mail addresses, phone numbers and the like while cleaning", default=False),
     Key(
         "max_tokens",
