@@ -249,7 +249,7 @@ STEP_CONFIGS: dict[str, Schema] = {
         "grad_accum": _POSITIVE(65536),
     },
     "eval": {
-        "perplexity_text": _NAME,
+        "perplexity_text": {"enum": ["general"]},  # the text ftc ships (runtime/assets/general.txt)
         "max_new_tokens": _TOKENS,
         "batch_size": _BATCH,
         "retrieval": {"type": "boolean"},

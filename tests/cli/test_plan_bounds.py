@@ -55,6 +55,8 @@ CASES = [
     (config("baseline", "max_new_tokens", -1), "$.steps[4].config.max_new_tokens: -1 is less than the minimum of 1"),
     (config("eval", "batch_size", 0), "$.steps[7].config.batch_size: 0 is less than the minimum of 1"),
     (config("split", "holdout", 1.5), "$.steps[3].config.holdout: 1.5 is greater than or equal to the maximum of 1"),
+    # the runtime scores only the general text it ships: another name would be silently ignored
+    (config("eval", "perplexity_text", "wiki"), "$.steps[7].config.perplexity_text: 'wiki' is not one of ['general']"),
     (
         config("train", "rm_rf", True),
         "$.steps[6].config: Additional properties are not allowed ('rm_rf' was unexpected)",
