@@ -1,11 +1,12 @@
 """Causal attention of one row that keeps no attention weights for the backward pass.
 
 Plain products (``segment_attention``) are the cheap way to run a short row's attention on a CPU,
-but autograd keeps their softmax weights: heads x length^2 floats a row a layer, about a third of
-what a LoRA step on the quickstart's 100-token rows holds between forward and backward. This
-function keeps what flash attention keeps instead: the query, the key and value before the
-grouped-query heads are repeated, and each query's log-sum-exp; the backward pass recomputes the
-weights from them with one more product (a few % of a step's attention, under 1% of the step).
+but autograd keeps their softmax weights (heads x length^2 floats a row a layer) and the keys and
+values repeated to every query head. This function keeps what flash attention keeps instead: the
+query, the key and value before the grouped-query heads are repeated, and each query's
+log-sum-exp; the backward pass recomputes the weights from them with one more product. Measured on
+bench/train_vs_trl.py (8 steps of 8 ticket rows, 2 threads, three runs each way, alternated): peak
+RSS ~3,220 -> ~3,100 MB, the same holdout loss, no slower (median 55.7 s -> 49.9 s a run).
 """
 
 from __future__ import annotations
