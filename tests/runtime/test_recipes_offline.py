@@ -23,6 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 RECIPES = sorted((REPO / "recipes").glob("*.ftr"))
 VERDICTS = {"promoted", "not promoted", "prompt is the deliverable"}
 ROWS = 8  # per source: a holdout of a row or two and a train split that still fills a batch
+EVAL_ROWS = 4  # an eval-only source (`eval { data = ... }`) is all holdout: a few rows score it
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -48,7 +49,7 @@ def _shrink(plan: dict) -> dict:
         if kind == "load":
             for src in cfg["sources"]:
                 if src["format"] != "documents":
-                    src["max_rows"] = ROWS
+                    src["max_rows"] = EVAL_ROWS if src["name"] == cfg.get("eval_source") else ROWS
         if kind in ("baseline", "eval", "distill", "synthesize"):
             cfg["max_new_tokens"] = 4
         if kind in ("baseline", "eval") and cfg.get("latency_requests"):
