@@ -11,7 +11,7 @@ from ftc.compiler.lang.check_base import Checked, Context
 from ftc.compiler.lang.keys import FIELDS
 from ftc.compiler.lang.recipe import DataFormat, DataSource
 from ftc.compiler.lang.suggest import did_you_mean, suggest
-from ftc.shared.files import DEFAULT_DOC_GLOBS, DOC_SUFFIXES, document_files
+from ftc.shared.files import DEFAULT_DOC_GLOBS, DOC_SUFFIXES, DataError, document_files
 from ftc.shared.hub import SPLIT_FORMS, hub_dataset, is_hub_path, split_problem
 from ftc.shared.shapes import NESTED
 
@@ -160,7 +160,7 @@ def _has_documents(path: str, pattern: str) -> bool:
         return True  # a single file is its own document
     try:
         return bool(document_files(folder, pattern))  # what the load step would read
-    except (OSError, ValueError, NotImplementedError):  # an invalid pattern such as "/abs" or "a/**b"
+    except (OSError, DataError):  # an invalid pattern such as "/abs" or "a/**b"
         return False
 
 

@@ -118,11 +118,16 @@ def document_files(root: Path, pattern: str | None) -> list[Path]:
     if not root.is_dir():
         require_regular_file(root)
         return [root]
-    found = sorted(
-        p
-        for p in root.glob(pattern or "**/*")
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
-    )
+    try:
+        found = sorted(
+            p
+            for p in root.glob(pattern or "**/*")
+            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
+        )
+    except (ValueError, NotImplementedError) as err:  # "/etc/*", "a/**b": not a pattern under the folder
+        raise DataError.at(
+            root, f"the glob `{pattern}` is not a pattern under this folder ({err})", exit_code=2
+        ) from None
     if not pattern or pattern in DEFAULT_DOC_GLOBS:
         found = [p for p in found if p.suffix.lower() in DOC_SUFFIXES]
     return found

@@ -24,7 +24,7 @@ class RowCausalAttention(torch.autograd.Function):
     def forward(ctx: Any, query: Any, key: Any, value: Any, groups: int, scale: float) -> Any:
         scores = torch.matmul(query, _repeat(key, groups).transpose(2, 3))
         compute = scores.dtype  # bf16 under CPU autocast: the backward's products use it too
-        masked = _causal(_wide(scores) * scale)
+        masked = causal_mask(_wide(scores) * scale)
         lse = torch.logsumexp(masked, dim=-1, keepdim=True)
         out = torch.matmul(torch.exp(masked - lse).to(compute), _repeat(value, groups).to(compute))
         ctx.save_for_backward(query, key, value, lse)
@@ -36,7 +36,7 @@ class RowCausalAttention(torch.autograd.Function):
         query, key, value, lse = ctx.saved_tensors
         dt, scale, groups = ctx.compute, ctx.scale, ctx.groups
         q, k, v, g = query.to(dt), _repeat(key, groups).to(dt), _repeat(value, groups).to(dt), grad_out.to(dt)
-        weights = torch.exp(_causal(_wide(torch.matmul(q, k.transpose(2, 3))) * scale) - lse)
+        weights = torch.exp(causal_mask(_wide(torch.matmul(q, k.transpose(2, 3))) * scale) - lse)
         grad_v = torch.matmul(weights.to(dt).transpose(2, 3), g)
         grad_weights = _wide(torch.matmul(g, v.transpose(2, 3)))
         # softmax backward: w * (dw - sum(dw * w)); the masked pairs have w = 0
@@ -52,7 +52,8 @@ class RowCausalAttention(torch.autograd.Function):
         )
 
 
-def _causal(scores: Any) -> Any:
+def causal_mask(scores: Any) -> Any:
+    """``scores`` (..., n, n) with each query's future positions at -inf."""
     n = scores.shape[-1]
     future = torch.ones(n, n, dtype=torch.bool, device=scores.device).triu(1)
     return scores.masked_fill(future, float("-inf"))

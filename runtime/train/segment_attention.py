@@ -73,10 +73,10 @@ def _causal(query: Any, key: Any, value: Any, scale: float, dropout: float) -> A
     Without dropout ``RowCausalAttention`` computes the same and keeps less for the backward pass."""
     import torch
 
-    n = query.shape[2]
-    scores = torch.matmul(query, key.transpose(2, 3)) * scale
-    future = torch.ones(n, n, dtype=torch.bool, device=query.device).triu(1)
-    weights = torch.softmax(scores.masked_fill(future, float("-inf")), dim=-1, dtype=torch.float32).to(query.dtype)
+    from ftc.runtime.train.row_causal import causal_mask
+
+    scores = causal_mask(torch.matmul(query, key.transpose(2, 3)) * scale)
+    weights = torch.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
     weights = torch.nn.functional.dropout(weights, p=dropout, training=True)
     return torch.matmul(weights, value)
 

@@ -184,3 +184,17 @@ def test_documents_facts_and_lock_list_exactly_what_the_load_step_reads(tmp_path
     (docs / ".cache" / "big.md").write_text("edited")
     (docs / "dump.bin").write_bytes(b"other")
     assert source_facts(src, str(tmp_path)).sha256 == f.sha256
+
+
+@pytest.mark.parametrize("pattern", ["/etc/*", "a/**b"])
+def test_a_glob_that_is_no_pattern_under_the_folder_is_a_located_error(tmp_path, pattern):
+    """A plan file's glob edited to an absolute or malformed pattern: the lock check and the load
+    step say which folder and glob, never an internal error."""
+    from ftc.compiler.plan.lock import lock_digest
+    from ftc.shared.files import DataError, document_files
+
+    (tmp_path / "a.md").write_text("x")
+    for call in (lambda: document_files(tmp_path, pattern), lambda: lock_digest(tmp_path, "documents", pattern)):
+        with pytest.raises(DataError) as err:
+            call()
+        assert str(tmp_path) in err.value.message and f"`{pattern}`" in err.value.message

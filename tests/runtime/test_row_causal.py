@@ -77,3 +77,17 @@ def test_it_keeps_no_attention_weights_for_the_backward_pass() -> None:
     inputs = sum(t.numel() * 4 for t in (q, k, v))
     assert ours == inputs + 9 * 100 * 4  # query, key and value as they came, and one float a query
     assert plain - ours >= weights, (plain, ours)
+
+
+def test_the_attention_dropout_path_computes_the_same_attention_before_its_dropout() -> None:
+    """With attention dropout the weights are kept (they are random); at p = 0 that path and this
+    function agree, so the two stay one computation."""
+    from transformers.integrations.sdpa_attention import repeat_kv
+
+    from ftc.runtime.train.segment_attention import _causal
+
+    q, k, v = _inputs(6, 3, 9)
+    kept = _causal(q, repeat_kv(k, 3), repeat_kv(v, 3), 0.35, 0.0)
+    assert torch.allclose(kept, RowCausalAttention.apply(q, k, v, 3, 0.35), atol=1e-6)  # its softmax is fp32
+    dropped = _causal(q, repeat_kv(k, 3), repeat_kv(v, 3), 0.35, 0.5)
+    assert dropped.shape == kept.shape and not torch.allclose(dropped, kept)
