@@ -11,6 +11,7 @@ One module per source tool holds its key table (``SPEC``); ``core`` walks the fi
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,8 +79,11 @@ class Imported:
 
 def read_config(path: str) -> dict[str, Any]:
     """The YAML mapping in ``path``; a located FtcError (exit 2) for anything else."""
-    import yaml
+    return parse_config(read_text(path), path)
 
+
+def read_text(path: str) -> str:
+    """The config's text (bounded, UTF-8); FtcError (exit 2) when it cannot be read."""
     try:
         with open(path, "rb") as fh:
             data = fh.read(MAX_BYTES + 1)
@@ -92,9 +96,17 @@ def read_config(path: str) -> dict[str, Any]:
     if len(data) > MAX_BYTES:
         raise FtcError(f"error: {path}: over {MAX_BYTES // 1_000_000} MB; a training config is a few KB", 2)
     try:
-        doc = yaml.safe_load(data.decode("utf-8-sig"))
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise FtcError(f"error: {path}: not UTF-8 text (byte {exc.start})", 2) from None
+
+
+def parse_config(text: str, path: str) -> dict[str, Any]:
+    """The YAML mapping in ``text`` (read from ``path``); a located FtcError (exit 2) otherwise."""
+    import yaml
+
+    try:
+        doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise FtcError(_yaml_error(path, exc), 2) from None
     except RecursionError:
@@ -129,11 +141,12 @@ def recipe_name(path: str) -> str:
 def import_config(path: str, tool: str | None = None, out: str | None = None, cwd: str | None = None) -> Imported:
     """Translate one config file. ``out``: where the recipe will be written (paths are made relative
     to its folder); ``cwd``: where the source tool ran (its relative paths start there)."""
-    doc = read_config(path)
-    tool = choose_tool(path, doc, tool)
+    text = read_text(path)
+    doc = parse_config(text, path)
+    tool = choose_tool(path, doc, tool, text)
     here = os.path.abspath(cwd or os.getcwd())
     recipe_dir = os.path.dirname(os.path.abspath(out)) if out else here
-    result = translate(doc, tool, path, here, recipe_dir)
+    result = translate(doc, tool, path, here, recipe_dir, text)
     result.diagnostics = _lint(result.recipe, out, recipe_dir)
     # `ftc plan` reads hub datasets offline from the local cache: say which to fetch (translate()
     # stays a pure function of the file, so docs/import.md does not depend on this machine's cache)
@@ -141,9 +154,64 @@ def import_config(path: str, tool: str | None = None, out: str | None = None, cw
     return result
 
 
-def choose_tool(path: str, doc: dict[str, Any], tool: str | None) -> str:
-    """--from when it fits the file, else the detected tool; FtcError (exit 2) when neither is sure."""
+# Files that sit beside training configs but set up something else (a launcher, inference, an
+# export, evaluation). Named, with the key that tells and its line, so the user knows which file to
+# import instead: (the keys that tell, keys that would make it a training config, what it is).
+OTHER_CONFIGS: tuple[tuple[tuple[str, ...], tuple[str, ...], str], ...] = (
+    (("compute_environment", "distributed_type"), ("datasets", "dataset"),
+     "an accelerate launcher config (GPUs, FSDP): import the training config it launches, "
+     "and set `gpus` in the recipe's constraints"),
+    (("infer_backend",), ("stage", "dataset", "do_train"),
+     "a LLaMA-Factory inference config (`llamafactory-cli chat`): it trains nothing"),
+    (("export_dir",), ("stage", "dataset", "do_train"),
+     "a LLaMA-Factory export config (`llamafactory-cli export` merges or quantises a model): it trains nothing; "
+     "import the config that trained the adapter"),
+    (("adapter_name_or_path",), ("stage", "dataset", "do_train", "finetuning_type"),
+     "a LLaMA-Factory inference config (an adapter to load, no stage or dataset): it trains nothing"),
+    (("train_dataset",), ("stage", "dataset", "datasets", "data"),
+     "a LLaMA-Factory v1 config (`model`, `train_dataset`, `peft_config`): ftc import reads the "
+     "`llamafactory-cli train` configs (model_name_or_path, stage, dataset); write those keys or the recipe by hand"),
+    (("resources", "run", "setup"), ("model", "training", "data"),
+     "an oumi launcher job config (`oumi launch`): import the training config its `run` command names"),
+    (("volumes", "secrets", "gpu", "project_name"), ("base_model", "datasets"),
+     "an axolotl cloud launcher config (`axolotl train CONFIG --cloud FILE`): import the training config"),
+)  # fmt: skip
+
+
+def other_config(doc: dict[str, Any]) -> tuple[str, str] | None:
+    """(the key that tells, what the file is) for a config that is not a training config."""
+    for tells, unless, what in OTHER_CONFIGS:
+        key = next((k for k in tells if k in doc), None)
+        if key is not None and not any(k in doc for k in unless):
+            return key, what
+    return None
+
+
+def key_line(text: str, key: str) -> int:
+    """The line of top-level ``key`` in the config (1 when it cannot be told)."""
+    m = re.search(rf"^{re.escape(key)}[ \t]*:", text, re.MULTILINE)
+    return text.count("\n", 0, m.start()) + 1 if m else 1
+
+
+def refuse_other(path: str, text: str, key: str, what: str) -> FtcError:
+    return FtcError(f"error: {path}:{key_line(text, key)}: `{key}`: {what}; ftc import translates training configs", 2)
+
+
+def choose_tool(path: str, doc: dict[str, Any], tool: str | None, text: str = "") -> str:
+    """--from when it fits the file, else the detected tool; FtcError (exit 2) when neither is sure,
+    or when the file is not a training config (a launcher, inference or evaluation config)."""
     found = detect(doc)
+    other = other_config(doc) if found is None else None
+    if other is not None:
+        raise refuse_other(path, text, *other)
+    chosen = _pick(path, doc, tool, found)
+    other = TOOLS[chosen].other(doc)
+    if other is not None:
+        raise refuse_other(path, text, *other)
+    return chosen
+
+
+def _pick(path: str, doc: dict[str, Any], tool: str | None, found: str | None) -> str:
     if tool is None:
         if found is None:
             raise FtcError(f"error: {path}: cannot tell which tool wrote it; name it with --from {'|'.join(TOOLS)}", 2)
@@ -161,9 +229,10 @@ def choose_tool(path: str, doc: dict[str, Any], tool: str | None) -> str:
     return tool
 
 
-def translate(doc: dict[str, Any], tool: str, path: str, cwd: str, recipe_dir: str) -> Imported:
-    """The recipe and the key table for a parsed config (not linted: that needs the files)."""
-    draft = core.Draft(TOOLS[tool].label, recipe_name(path), cwd, recipe_dir)
+def translate(doc: dict[str, Any], tool: str, path: str, cwd: str, recipe_dir: str, text: str = "") -> Imported:
+    """The recipe and the key table for a parsed config (not linted: that needs the files). ``text``:
+    the file as written; some facts live only in its comments (torchtune's `tune download` line)."""
+    draft = core.Draft(TOOLS[tool].label, recipe_name(path), cwd, recipe_dir, text=text)
     core.run(TOOLS[tool], doc, draft)
     build.finish(draft)
     text = build.recipe_text(draft, Path(path).name)

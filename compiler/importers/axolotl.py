@@ -38,6 +38,7 @@ TYPES: dict[str, tuple[str, dict[str, str]]] = {
     "chat_template": ("chat", {}),
     "sharegpt": ("chat", {"messages": "conversations"}),
     "completion": ("text", {}),
+    "pretrain": ("text", {}),
     "chatml.intel": ("preference", {"prompt": "question"}),
     "llama3.intel": ("preference", {"prompt": "question"}),
     "chatml.prompt_pairs": ("preference", {}),
@@ -58,7 +59,7 @@ PREFERENCE_RL = ("dpo", "ipo", "orpo", "simpo")
 FIELD_COLUMNS = {
     "field_instruction": "instruction", "field_input": "input", "field_output": "output",
     "field_messages": "messages", "field_prompt": "prompt", "field_chosen": "chosen", "field_rejected": "rejected",
-    "field": "text",
+    "field": "text", "text_column": "text",
 }  # fmt: skip
 
 
@@ -75,10 +76,10 @@ def prepare(draft: Draft, doc: dict[str, Any]) -> None:
     draft.context["method"] = method_of(doc)
     draft.context["rl"] = doc.get("rl")
     draft.context["preference"] = doc.get("rl") in (*PREFERENCE_RL, "kto")
-    if "adapter" not in doc:
+    if not doc.get("adapter"):  # absent or empty (`adapter:`): axolotl tunes every weight
         draft.values["train.method"] = "full"
         draft.set_by["train.method"] = "(no adapter)"
-        draft.note("train.method = full: the source has no `adapter`, so axolotl tuned every weight")
+        draft.note("train.method = full: the source sets no `adapter`, so axolotl tuned every weight")
 
 
 # --- handlers --------------------------------------------------------------------------------
@@ -91,6 +92,8 @@ def _base(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]
 
 def _adapter(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]:
     method = draft.context["method"]
+    if not value:
+        return [carried(path, value, "train.method = full", "no adapter: axolotl tuned every weight")]
     if method not in ("lora", "qlora", "dora"):
         return [row(path, value, c.METHOD, f"adapter `{value}` is not a method ftc plans")]
     draft.set("train.method", method, path)
@@ -139,9 +142,11 @@ def _rl(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]:
     return [row(path, value, Drop(f"`rl: {value}` (online RL) is not a strategy ftc plans"), attention=True)]
 
 
-def _data_format(entry: dict[str, Any], rl: Any) -> tuple[str, dict[str, str], str]:
-    """(format, columns, a note) for one axolotl dataset entry."""
+def _data_format(entry: dict[str, Any], rl: Any, pretrain: bool = False) -> tuple[str, dict[str, str], str]:
+    """(format, columns, a note) for one axolotl dataset entry (``pretrain``: a `pretraining_dataset` one)."""
     kind = entry.get("type")
+    if pretrain and kind in (None, "pretrain", "completion"):
+        return "text", {}, ""
     if isinstance(kind, dict):
         return "instruction", {}, "a custom prompt format: its fields are the columns"
     if rl == "kto":
@@ -167,8 +172,10 @@ def _columns(entry: dict[str, Any], kind: Any, fmt: str, columns: dict[str, str]
     return columns
 
 
-def _one_dataset(draft: Draft, prefix: str, entry: dict[str, Any], rl: Any, eval_only: bool) -> list[Row]:
-    fmt, columns, why = _data_format(entry, rl)
+def _one_dataset(
+    draft: Draft, prefix: str, entry: dict[str, Any], rl: Any, eval_only: bool, pretrain: bool = False
+) -> list[Row]:
+    fmt, columns, why = _data_format(entry, rl, pretrain)
     columns = _columns(entry, entry.get("type"), fmt, columns)
     where = entry.get("path")
     files = entry.get("data_files")
@@ -177,7 +184,7 @@ def _one_dataset(draft: Draft, prefix: str, entry: dict[str, Any], rl: Any, eval
     rows: dict[str, Row] = {}
     if not isinstance(where, str) or not where:
         return [row(prefix, entry, Drop("a dataset entry without a path"), attention=True)]
-    kto = rl == "kto"
+    kto = rl == "kto" and not pretrain
     local = c.is_local(draft, where)
     hub = None if kto or local else c.hub_repo(where)
     if kto or (not local and hub is None):
@@ -328,6 +335,23 @@ def _datasets(draft: Draft, path: str, value: Any, doc: dict[str, Any], eval_onl
     )
 
 
+def _pretraining(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]:
+    """Streamed pre-training text (`pretraining_dataset`): text sources, like `type: completion`."""
+    entries = [{"path": e} if isinstance(e, str) else e for e in (value if isinstance(value, list) else [value])]
+    if not entries or value in (None, "", []):
+        return [row(path, value, Drop("no pre-training dataset"))]
+    draft.note("data: the source continues pre-training on raw text; ftc tunes behaviour, so check the goal fits")
+    return c.dataset_list(
+        draft,
+        path,
+        entries,
+        False,
+        lambda d, k, v, ev: _one_dataset(d, k, v, d.context["rl"], ev, pretrain=True),
+        keyed=isinstance(value, list),
+        what="a pre-training dataset entry",
+    )
+
+
 def _test_datasets(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]:
     return _datasets(draft, path, value, doc, eval_only=True)
 
@@ -373,6 +397,7 @@ KEYS: dict[str, Entry] = {
         _datasets, 'one data block per entry: local files and hub datasets (`path = "hf://owner/name"`)'
     ),
     "test_datasets": Handle(_test_datasets, "a data block used as `eval { data = ... }`"),
+    "pretraining_dataset": Handle(_pretraining, "one text data block per entry (continued pre-training), as datasets"),
     "dataset_prepared_path": c.WORKERS,
     "dataset_processes": c.WORKERS,
     "dataset_num_proc": c.WORKERS,
@@ -482,6 +507,7 @@ SUBTREES = frozenset(
     {
         "datasets",
         "test_datasets",
+        "pretraining_dataset",
         "special_tokens",
         "fsdp_config",
         "deepspeed",

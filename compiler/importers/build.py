@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 
+from ftc.compiler.importers.common import holdout_from_slices
 from ftc.compiler.importers.core import Draft, Row, Source
 from ftc.compiler.lang.formatter import format_text, quote
 from ftc.compiler.lang.keys import BLOCKS
@@ -24,6 +25,7 @@ def finish(draft: Draft) -> None:
     draft.note(
         "goal: ftc import cannot know it; replace the TODO text in `goal` (ftc derives the system prompt from it)"
     )
+    holdout_from_slices(draft)
     if draft.base is None:
         draft.note('base: the source names no model; set `base = model("...")`')
     if "constraints.device" not in draft.values:

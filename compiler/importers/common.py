@@ -7,6 +7,7 @@ One wording per concept, so the four tables read alike and docs/import.md stays 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -397,3 +398,65 @@ def dataset_list(
         else:
             rows += one(draft, prefix, entry, eval_only)
     return rows
+
+
+# --- an eval source that is the rest of a training split -------------------------------------
+PERCENT_SLICE = re.compile(r"(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)\[(?P<start>\d+%)?:(?P<stop>\d+%)?\]")
+
+
+def _percent_bounds(split: str | None) -> tuple[str, float, float] | None:
+    """`train[:95%]` -> ("train", 0, 95); None for a whole split or a slice counted in rows."""
+    m = PERCENT_SLICE.fullmatch((split or "").replace(" ", ""))
+    if m is None:
+        return None
+    lo, hi = (float(b[:-1]) if b else d for b, d in ((m["start"], 0.0), (m["stop"], 100.0)))
+    return (m["name"], lo, hi) if 0 <= lo < hi <= 100 else None
+
+
+def _complement(train: Source, held: Source) -> float | None:
+    """The share ``held`` takes of the split when it and ``train`` slice one hub split in two."""
+    if train.hub is None or (train.hub, train.config) != (held.hub, held.config):
+        return None
+    a, b = _percent_bounds(train.split), _percent_bounds(held.split)
+    if a is None or b is None or a[0] != b[0]:
+        return None
+    if (a[1], a[2], b[2]) == (0, b[1], 100) or (b[1], b[2], a[2]) == (0, a[1], 100):
+        return b[2] - b[1]
+    return None
+
+
+def holdout_from_slices(draft: Draft) -> None:
+    """torchtune's `dataset: train[:95%]` with `dataset_val: train[95%:]` (and the like in the other
+    tools) is a holdout of one split. Two sources on one hub path are FTR209 (train data used as eval
+    data), so the pair becomes the whole split with ftc's own holdout of the same share: seeded rather
+    than the split's tail, never trained on either way."""
+    name = draft.values.get("eval.data", "").strip('"')
+    held = next((s for s in draft.sources if s.name == name), None)
+    if held is None or "eval.holdout" in draft.values:
+        return
+    for train in draft.sources:
+        share = _complement(train, held) if train is not held else None
+        if share is None:
+            continue
+        whole = _percent_bounds(train.split)[0]  # type: ignore[index]  # _complement checked it
+        draft.sources.remove(held)
+        del draft.values["eval.data"]
+        draft.values["eval.holdout"] = f"{share:g}%"
+        draft.set_by["eval.holdout"] = draft.set_by.pop("eval.data", "")
+        draft.notes[:] = [n for n in draft.notes if not n.startswith(f"data `{held.name}`")]
+        _retarget(draft, held, train, whole, f"{share:g}%")
+        train.split = whole
+        draft.comment("eval", f"The source held out {held.split} of {train.hub}: ftc holds out a seeded {share:g}%.")
+        return
+
+
+def _retarget(draft: Draft, held: Source, train: Source, whole: str, share: str) -> None:
+    """The key table's rows follow the merge: the eval source's keys now set the holdout."""
+    was = train.split
+    for r in draft.rows:
+        if r.target.startswith((f"data.{held.name}.", f"data.{held.name} ")) or r.target == f"data.{held.name}":
+            r.status, r.target = "carried", f"eval.holdout = {share}"
+            r.note = f"{held.split} of {held.hub} is the rest of the training split: ftc holds out a seeded {share}"
+        elif r.target == f"data.{train.name}.split = {quote(was or '')}":
+            r.target = f"data.{train.name}.split = {quote(whole)}"
+            r.note = f"{was} and the eval slice make the whole split; ftc holds out {share} of it"

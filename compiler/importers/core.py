@@ -96,6 +96,8 @@ class Spec:
     prepare: Callable[[Draft, dict[str, Any]], None]  # reads the whole file before the walk (method, stage)
     entry_keys: dict[str, Entry | str] = field(default_factory=dict)  # keys inside one dataset entry (a str: its doc)
     formats: dict[str, str] = field(default_factory=dict)  # the tool's row shapes -> ftc's format (for the docs)
+    # (the key that tells, what the file is) when a config of the tool trains nothing (generation, eval)
+    other: Callable[[dict[str, Any]], tuple[str, str] | None] = lambda doc: None
 
 
 # --- the key table's rows --------------------------------------------------------------------
@@ -165,6 +167,7 @@ class Draft:
     name: str
     cwd: str  # the folder the source tool ran in: its relative paths start here
     recipe_dir: str  # where the recipe is written: its paths are relative to this
+    text: str = ""  # the config as written: some facts live only in its comments
     base: str | None = None
     teacher: str | None = None
     sources: list[Source] = field(default_factory=list)

@@ -79,14 +79,7 @@ def _trainer(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[R
     if kind in PREFERENCE_TRAINERS:
         return [row(path, value, c.DPO)]
     if kind == "TRL_KTO":
-        return [
-            row(
-                path,
-                value,
-                Drop("ftc has no KTO: unpaired labelled rows are refused; pair them for DPO"),
-                attention=True,
-            )
-        ]
+        return [row(path, value, c.KTO, "TRL's KTO rows (prompt, completion, label) are read as format = kto")]
     return [
         row(path, value, Drop(f"trainer `{value}` (online RL or custom) is not a strategy ftc plans"), attention=True)
     ]
@@ -116,6 +109,8 @@ def _entry(draft: Draft, prefix: str, entry: dict[str, Any], eval_only: bool) ->
     preference = draft.context["trainer"] in PREFERENCE_TRAINERS
     fmt, columns = NAMED.get(name, ("preference" if preference else "chat", {}))
     why = "" if name in NAMED else f"`{name}` is not a dataset ftc knows: check the rows are {fmt}"
+    if draft.context["trainer"] == "TRL_KTO":  # TRL's unpaired rows: prompt, completion, a boolean label
+        fmt, columns, why = "kto", {}, ""
     local = entry.get("dataset_path")
     done: dict[str, Row] = {}
     if isinstance(local, str) and local:
@@ -267,7 +262,9 @@ KEYS: dict[str, Entry] = {
     "data.train.pack": c.PACKING,
     "data.train.stream": c.WORKERS,
     "training.trainer_type": Handle(
-        _trainer, "TRL_SFT/OUMI/HF: fine-tune; TRL_DPO: decided (R-DPO-AFTER-SFT); others dropped"
+        _trainer,
+        "TRL_SFT/OUMI/HF: fine-tune; TRL_DPO: decided (R-DPO-AFTER-SFT); TRL_KTO: decided (R-OBJECTIVE), its rows "
+        "read as format = kto; others dropped",
     ),
     "training.use_peft": Handle(_use_peft, "carried to `train.method` (lora; qlora with peft.q_lora); false: full"),
     "training.num_train_epochs": Carry("train.epochs", c.EPOCHS, c.number),

@@ -94,10 +94,54 @@ def prepare(draft: Draft, doc: dict[str, Any]) -> None:
 
 
 # --- handlers --------------------------------------------------------------------------------
+# torchtune's configs start with the command that fetched the weights the checkpointer reads:
+#   tune download meta-llama/Llama-2-7b-hf --output-dir /tmp/Llama-2-7b-hf --hf-token <HF_TOKEN>
+# It names the exact hub id (base or instruct, which the builder `llama2_7b` does not say).
+DOWNLOAD = re.compile(r"^[ \t]*#.*?\btune[ \t]+download[ \t]+([\w.-]+/[\w.-]+)([^\n]*)$", re.MULTILINE)
+OUTPUT_DIR = re.compile(r"--output-dir(?:=|[ \t]+)(\S+)")
+
+
+def downloads(text: str) -> list[tuple[str, str | None]]:
+    """(hub id, --output-dir) of every `tune download` line in the config's comments."""
+    out = []
+    for m in DOWNLOAD.finditer(text):
+        folder = OUTPUT_DIR.search(m[2])
+        out.append((m[1], folder[1].strip("\"'") if folder else None))
+    return out
+
+
+def _folder(path: Any) -> str:
+    return str(path).strip().rstrip("/").lower() if isinstance(path, str) else ""
+
+
+def downloaded_base(text: str, doc: dict[str, Any]) -> tuple[str, str] | None:
+    """(hub id, how it was found) when a `tune download` line fetched the checkpointer's folder.
+    A line that names another folder than checkpointer.checkpoint_dir is not trusted: the config
+    was edited to read other weights."""
+    found = downloads(text)
+    folder = _folder(mapping(doc.get("checkpointer")).get("checkpoint_dir"))
+    for repo, out in found:
+        if folder and out and _folder(out) == folder:
+            return repo, "the `tune download` line that fetched checkpointer.checkpoint_dir"
+    for repo, _ in found:
+        if folder and folder.rsplit("/", 1)[-1] == repo.rsplit("/", 1)[-1].lower():
+            return repo, "the `tune download` line whose model checkpointer.checkpoint_dir holds"
+    if not folder and len({repo for repo, _ in found}) == 1:
+        return found[0][0], "the config's `tune download` line"
+    return None
+
+
+def _names_match(folder: Any, repo: str) -> bool:
+    """checkpoint_dir `/tmp/Meta-Llama-3.1-8B-Instruct/` holds `meta-llama/Llama-3.1-8B-Instruct`."""
+    name = _folder(folder).rsplit("/", 1)[-1].removeprefix("meta-")
+    return bool(name) and name == repo.rsplit("/", 1)[-1].lower().removeprefix("meta-")
+
+
 def _model(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]:
-    found = hub_id(value)
     method = draft.context["method"]
     draft.set("train.method", method, path)
+    downloaded = downloaded_base(draft.text, doc)
+    found = downloaded[0] if downloaded else hub_id(value)
     if found is None:
         draft.note(f'base: `{value}` is not in ftc\'s model table; set `base = model("...")` to its hub id')
         return [
@@ -105,22 +149,25 @@ def _model(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row
                 path,
                 value,
                 Drop(
-                    f"`{builder(value)}` is not in ftc's model table; set the base by hub id "
-                    f"(train.method = {method} carried)"
+                    f"`{builder(value)}` is not in ftc's model table and no `tune download` line names the "
+                    f"checkpoint; set the base by hub id (train.method = {method} carried)"
                 ),
                 target="base",
                 attention=True,
             )
         ]
     draft.base = found
-    return [
-        carried(
-            path,
-            value,
-            f'base = model("{found}"), train.method = {method}',
-            "the builder's family and size; check base vs instruct against checkpointer.checkpoint_dir",
+    if downloaded:
+        how, sure = downloaded[1], True
+    elif _names_match(mapping(doc.get("checkpointer")).get("checkpoint_dir"), found):
+        how, sure = "the builder's family and size (ftc's model table), as checkpointer.checkpoint_dir names it", True
+    else:
+        how = (
+            "the builder's family and size (ftc's model table); check base vs instruct against "
+            "checkpointer.checkpoint_dir"
         )
-    ]
+        sure = False
+    return [carried(path, value, f'base = model("{found}"), train.method = {method}', how, attention=not sure)]
 
 
 def _quantize(draft: Draft, path: str, value: Any, doc: dict[str, Any]) -> list[Row]:
@@ -413,6 +460,23 @@ def detect(doc: dict[str, Any]) -> int:
     return score + 2 if score else 0
 
 
+# Keys of torchtune's generation, evaluation and quantisation configs (`tune run generate`,
+# `eleuther_eval`, `quantize`): with no dataset, such a file trains nothing.
+NOT_TRAINING = ("tasks", "prompt", "max_new_tokens", "enable_kv_cache", "limit", "quantizer")
+
+
+def other(doc: dict[str, Any]) -> tuple[str, str] | None:
+    if "dataset" in doc or "optimizer" in doc:
+        return None
+    key = next((k for k in NOT_TRAINING if k in doc), None)
+    if key is None:
+        return None
+    return (
+        key,
+        "a torchtune generation, evaluation or quantisation config (no dataset, no optimizer): it trains nothing",
+    )
+
+
 FORMATS = {
     f"torchtune.datasets.{k}": v[0]
     + (f" from hub `{v[1]}`" if v[1] else "")
@@ -434,4 +498,4 @@ ENTRY_DOC = dict(ENTRY_KEYS) | {
     "column": "carried to `data.NAME.columns` (text)",
     "new_system_prompt": "carried to `system_prompt`",
 }
-SPEC = Spec(NAME, "torchtune", KEYS, SUBTREES, detect, prepare, ENTRY_DOC, FORMATS)
+SPEC = Spec(NAME, "torchtune", KEYS, SUBTREES, detect, prepare, ENTRY_DOC, FORMATS, other)

@@ -435,3 +435,79 @@ def test_torchtune_hub_source(project):
     assert rows["dataset.source"].target == 'data.gsm8k.path = "hf://openai/gsm8k"'
     assert rows["dataset.name"].target == 'data.gsm8k.config = "main"'
     assert rows["dataset.split"].target == 'data.gsm8k.split = "train[:10%]"'
+
+
+# --- real configs from the tools' example folders (trimmed; tests/fixtures/import/real/) -------
+REAL = FIXTURES / "real"
+
+
+def _real(name: str, project: Path):
+    from ftc.compiler.importers import import_config
+
+    shutil.copy(REAL / name, project / name)
+    result = import_config(name)
+    return result, {r.key: r for r in result.rows}
+
+
+def test_torchtune_base_from_the_download_line(project):
+    """The builder `gemma2_27b` does not say base or instruct; the `tune download` line that fetched
+    checkpointer.checkpoint_dir does."""
+    result, rows = _real("torchtune-gemma2-27B-full.yaml", project)
+    assert 'base = model("google/gemma-2-27b")' in result.recipe
+    model = rows["model._component_"]
+    assert model.status == "carried" and "tune download" in model.note and not model.attention
+
+
+def test_torchtune_download_line_for_other_weights_is_not_trusted(project):
+    text = (REAL / "torchtune-gemma2-27B-full.yaml").read_text(encoding="utf-8")
+    Path("edited.yaml").write_text(text.replace("checkpoint_dir: /tmp/gemma-2-27b/", "checkpoint_dir: /m/x"), "utf-8")
+    result, rows = _import(Path("edited.yaml").read_text(encoding="utf-8"), "edited.yaml")
+    assert 'google/gemma-2-27b"' not in result.recipe  # the model table's guess, flagged for a check
+    assert rows["model._component_"].attention
+
+
+def test_torchtune_val_slice_becomes_the_holdout(project):
+    """dataset train[:95%] + dataset_val train[95%:] is one split with a 5% holdout, not two sources
+    on one path (FTR209: train data used as eval data)."""
+    result, rows = _real("torchtune-gemma2-27B-full.yaml", project)
+    assert [s.split for s in result.sources] == ["train"] and "holdout = 5%" in result.recipe
+    assert "data = " not in result.recipe and not [d for d in result.diagnostics if d.code == "FTR209"]
+    assert rows["dataset_val.split"].target == "eval.holdout = 5%"
+    assert rows["dataset.split"].target == 'data.alpaca-cleaned.split = "train"'
+    assert all(d.code == "FTR212" for d in result.diagnostics if d.severity == "error")
+
+
+def test_axolotl_pretraining_dataset_is_a_text_source(project):
+    result, rows = _real("axolotl-streaming-pretrain.yaml", project)
+    assert [(s.hub, s.format, s.config, s.split) for s in result.sources] == [
+        ("HuggingFaceFW/fineweb-edu", "text", "sample-10BT", "train")
+    ]
+    assert rows["pretraining_dataset[0].type"].target == "data.fineweb-edu.format = text"
+    assert not [d for d in result.diagnostics if d.code == "FTR106"]
+
+
+def test_axolotl_empty_adapter_is_full_tuning(project):
+    result, rows = _real("axolotl-phi3-ft-fsdp.yml", project)
+    assert re.search(r"method += full", result.recipe)
+    assert rows["adapter"].status == "carried" and rows["adapter"].target == "train.method = full"
+
+
+def test_oumi_kto_reads_kto_rows(project):
+    """TRL's KTO rows carry a label: read as format = kto, never trained as chat SFT."""
+    result, rows = _real("oumi-phi3-kto.yaml", project)
+    assert [s.format for s in result.sources] == ["kto"]
+    assert rows["training.trainer_type"].status == "decided" and rows["training.trainer_type"].target == "R-OBJECTIVE"
+
+
+@pytest.mark.parametrize("name, line, key, what", [
+    ("torchtune-qwen2_5-evaluation.yaml", 29, "tasks", "generation, evaluation or quantisation config"),
+    ("llama-factory-inference.yaml", 5, "infer_backend", "LLaMA-Factory inference config"),
+    ("llama-factory-v1-lora.yaml", 12, "train_dataset", "LLaMA-Factory v1 config"),
+    ("accelerate-fsdp.yaml", 2, "compute_environment", "accelerate launcher config"),
+])  # fmt: skip
+def test_not_a_training_config_is_named(capsys, project, name, line, key, what):
+    """A config that trains nothing is a usage error (exit 2) that says what the file is, at the key."""
+    shutil.copy(REAL / name, project / name)
+    code, out, err = run_cli(capsys, "import", name)
+    assert code == 2 and out == "" and "Traceback" not in err
+    assert err.startswith(f"error: {name}:{line}: `{key}`: ") and what in err, err
