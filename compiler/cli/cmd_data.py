@@ -1,5 +1,7 @@
-"""`ftc data check PATH --format FMT [--against EVAL] [--json] [--columns k=v ...]`; PATH may be a
-cached Hugging Face dataset, `hf://owner/name` (with --config, --split, --max-rows).
+"""`ftc data check PATH [--format FMT] [--against EVAL] [--json] [--columns k=v ...]`; PATH may be a
+cached Hugging Face dataset, `hf://owner/name` (with --config, --split, --max-rows). Without
+--format a file's format (and the column map its shape needs) is read from its first rows as
+`ftc init` reads it, and said.
 
 The data pipeline (load, validate, clean, dedup, contamination) on one file, no recipe needed.
 Exit 0 clean, 1 bad rows or leaks, 2 usage errors. The runtime's data package is imported inside
@@ -41,7 +43,13 @@ def data() -> None:
 
 @data.command()
 @click.argument("path", type=click.Path())
-@click.option("--format", "fmt", required=True, type=click.Choice(DATA_FORMATS), help="The data format.")
+@click.option(
+    "--format",
+    "fmt",
+    default=None,
+    type=click.Choice(DATA_FORMATS),
+    help="The data format (default: read from the first rows, as `ftc init` does; required for hf://).",
+)
 @click.option("--against", type=click.Path(), help="An eval file: report its rows that share a 13-gram with PATH.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (for CI and other tools).")
 @click.option("--columns", multiple=True, metavar="FIELD=COLUMN", help="Rename a column to a canonical field.")
@@ -53,7 +61,7 @@ def data() -> None:
 def check(
     ctx: click.Context,
     path: str,
-    fmt: str,
+    fmt: str | None,
     against: str | None,
     as_json: bool,
     columns: tuple[str, ...],
@@ -68,16 +76,42 @@ def check(
     from ftc.runtime.data.pipeline import check_file
 
     hub = HubSource(parse_hub_path(path), hub_config, split, max_rows) if is_hub_path(path) else None
-    result = check_file(path, fmt, against, _columns(columns), glob, hub)
+    mapped = _columns(columns)
+    detected = fmt is None
+    if fmt is None:
+        fmt, found = _detected_format(path, hub is not None)
+        mapped = found | mapped  # the user's own map wins
+    result = check_file(path, fmt, against, mapped, glob, hub)
     if as_json:
-        click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+        click.echo(
+            json.dumps(result.to_json() | {"format": fmt, "format_detected": detected}, indent=2, ensure_ascii=False)
+        )
     else:
-        _render(result, path, against)
+        _render(result, path, against, (fmt, mapped) if detected else None)
     if result.exit_code:
         ctx.exit(result.exit_code)
 
 
-def _render(result: CheckResult, path: str, against: str | None) -> None:
+def _detected_format(path: str, hub: bool) -> tuple[str, dict[str, str]]:
+    """(format, column map) read from the data itself: a folder of documents, else the first row
+    with a shape ftc reads (``cmd_init.detect``)."""
+    from pathlib import Path
+
+    from ftc.compiler.cli.cmd_init import detect
+    from ftc.runtime.data.readers import is_datasets_folder
+
+    if hub:
+        raise FtcError("error: --format: a hub dataset's format is not read from its rows here; pass --format", 2)
+    target = Path(path)
+    if not target.exists():
+        raise FtcError(f"error: {path}: no such file or folder", 2)
+    if target.is_dir() and not is_datasets_folder(target):
+        return "documents", {}
+    guess = detect(target)[1]
+    return guess.format, dict(guess.columns)
+
+
+def _render(result: CheckResult, path: str, against: str | None, detected: tuple[str, dict] | None = None) -> None:
     from rich.console import Console
     from rich.markup import escape
 
@@ -85,6 +119,12 @@ def _render(result: CheckResult, path: str, against: str | None) -> None:
     out = Console(highlight=False, soft_wrap=True)
     ok = "[green]clean[/]" if not result.exit_code else "[red]not clean[/]"
     out.print(f"[bold]{escape(path)}[/]: {ok}")
+    if detected is not None:
+        fmt, mapped = detected
+        shown = ", ".join(f"{k}={v}" for k, v in mapped.items())
+        out.print(
+            f"  format {fmt} (read from the rows{'; columns ' + escape(shown) if shown else ''}; --format chooses)"
+        )
     out.print(
         f"  rows {s['rows']}, valid {s['valid_rows']}, bad {len(s['bad_rows'])}, "
         f"exact duplicates {s['exact_duplicates']}, near duplicates {s['near_duplicates']}, unique {s['unique_rows']}"

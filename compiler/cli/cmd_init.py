@@ -18,11 +18,14 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ftc.shared.errors import FtcError
+
+if TYPE_CHECKING:
+    from ftc.shared.shapes import Guess
 
 # Preference pairs always stay in train (they feed DPO), so the holdout the gate scores needs
 # behaviour rows from another source: said in the recipe and on the terminal.
@@ -97,19 +100,50 @@ def _raw_rows(path: Path) -> Iterator[tuple[int, object, str | None]]:
 def inspect(path: Path) -> Inspected:
     """Detect the format from the first row that has one, then validate the sample with the
     loader's own code and keep the answers of the valid rows."""
+    sample, guess = detect(path)
+    return _validated(path, sample, guess.format, guess.columns, guess.shape)
+
+
+def detect(path: Path) -> tuple[list[tuple[int, object, str | None]], Guess]:
+    """(the first rows, the format and column map the first row that has a shape says); a
+    FtcError naming why when no row of the sample has one. `ftc data check` without --format
+    reads a file the same way."""
     from ftc.shared.shapes import guess_format
 
     sample = [r for _, r in zip(range(SAMPLE), _raw_rows(path), strict=False)]
     guess = next((g for _, row, _ in sample if isinstance(row, dict) and (g := guess_format(row))), None)
     if guess is None:
-        keys = next((sorted(row) for _, row, _ in sample if isinstance(row, dict)), [])
-        raise FtcError(
-            f"error: {path}: cannot tell the data's format from its rows (keys: {', '.join(keys) or 'none'}); "
-            "ftc reads chat (messages, ShareGPT conversations), instruction, completion, preference and text "
-            "rows: `ftc schema data NAME` shows each",
-            1,
+        raise FtcError(_unknown_shape(path, sample), 1)
+    return sample, guess
+
+
+def _unknown_shape(path: Path, sample: list[tuple[int, object, str | None]]) -> str:
+    """Why no row of the sample has a format ftc reads: an empty file, rows that are not JSON
+    objects, one message per row (a message tree), or keys ftc does not know (named)."""
+    from ftc.shared.shapes import message_row
+
+    objects = [(line, row) for line, row, _ in sample if isinstance(row, dict)]
+    if not sample:
+        return f"error: {path}: the file is empty (no rows)"
+    if not objects:
+        from ftc.runtime.data.validate import validate_row
+
+        line, row, reason = sample[0]
+        return f"error: {path}:{line}: {reason or validate_row(row, 'text')}"
+    line, row = next(((n, r) for n, r in objects if message_row(r)), (0, None))
+    if row is not None:
+        return (
+            f"error: {path}:{line}: each row is one message (a '{'role' if 'role' in row else 'from'}' beside its "
+            "text), not a conversation, as in OpenAssistant's flat message trees; ftc trains on one conversation "
+            'per row: join each thread into a chat row ({"messages": [{"role": "user", ...}, '
+            '{"role": "assistant", ...}]}) first'
         )
-    return _validated(path, sample, guess.format, guess.columns, guess.shape)
+    keys = sorted(objects[0][1])
+    return (
+        f"error: {path}: cannot tell the data's format from its rows (keys: {', '.join(keys) or 'none'}); "
+        "ftc reads chat (messages, ShareGPT conversations), instruction, completion, preference and text "
+        "rows: `ftc schema data NAME` shows each"
+    )
 
 
 def _validated(

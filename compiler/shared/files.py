@@ -463,15 +463,19 @@ def _line_of(text: str, idx: int) -> int:
 
 
 def json_rows(path: str | Path) -> Iterator[RawRow]:
-    """A JSON array of rows, read whole (bounded); each element keeps the line it starts on."""
+    """A JSON array of rows, read whole (bounded); each element keeps the line it starts on. A
+    .json file of one object per line is JSON Lines (what `datasets`' ``to_json`` writes by
+    default, and what its json loader reads under either name), read as such."""
     text = decode_text(path, read_whole(path, what="a .json file (use JSON Lines for large data)"))
     parser = RowParser()
     idx = _skip_ws(text, 0)
     if idx >= len(text):
         return
+    if text[idx] == "{" and _json_lines(text, idx):
+        yield from jsonl_rows(path)
+        return
     if text[idx] != "[":
-        hint = " (it looks like JSON Lines: name it .jsonl)" if text[idx] == "{" else ""
-        raise DataError.at(path, f"expected a JSON array of rows{hint}", _line_of(text, idx))
+        raise DataError.at(path, "expected a JSON array of rows" + _wrapper_hint(text, idx), _line_of(text, idx))
     idx = _skip_ws(text, idx + 1)
     if idx < len(text) and text[idx] == "]":
         return
@@ -494,6 +498,36 @@ def json_rows(path: str | Path) -> Iterator[RawRow]:
         if idx < len(text) and text[idx] == "]":
             return
         raise DataError.at(path, "not valid JSON: expected ',' or ']' after an array element", _line_of(text, idx))
+
+
+def _json_lines(text: str, idx: int) -> bool:
+    """Whether the text from ``idx`` is JSON Lines: a first object that ends its line, followed by
+    another line that starts an object (one object alone is a document, not rows)."""
+    try:
+        _, end = json.JSONDecoder().raw_decode(text, idx)
+    except (json.JSONDecodeError, RecursionError):
+        return False
+    newline = text.find("\n", end)
+    if newline < 0 or text[end:newline].strip():
+        return False
+    return text[_skip_ws(text, newline) :].startswith("{")
+
+
+def _wrapper_hint(text: str, idx: int) -> str:
+    """Why a .json document is not rows, and where they might be: one object whose list holds them."""
+    if text[idx] != "{":
+        return ""
+    try:
+        doc = json.loads(text[idx:])
+    except (json.JSONDecodeError, RecursionError):
+        return " (it starts with '{' but is not one JSON object or JSON Lines)"
+    lists = [k for k, v in doc.items() if isinstance(v, list)] if isinstance(doc, dict) else []
+    if len(lists) == 1:
+        return (
+            f"; this is one object whose '{lists[0]}' holds a list: save that list alone as the file "
+            "(a JSON array) or as JSON Lines"
+        )
+    return "; this is one JSON object, not a list of rows"
 
 
 def text_lines(path: str | Path, f: BinaryIO) -> Iterator[str]:

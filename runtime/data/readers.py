@@ -32,6 +32,16 @@ from ftc.shared.files import (
     value_depth,
 )
 
+# Compressed files (Anthropic/hh-rlhf ships .jsonl.gz) are not read: the planner counts and hashes
+# the file it would train on, so the user decompresses once. Suffix -> the command that does it.
+COMPRESSED: dict[str, str] = {
+    ".gz": "gunzip -k",
+    ".bz2": "bunzip2 -k",
+    ".xz": "unxz -k",
+    ".zst": "unzstd",
+    ".zip": "unzip",
+}
+
 read_jsonl = jsonl_rows
 read_json = json_rows
 read_csv = csv_rows
@@ -137,6 +147,9 @@ def reader_for(path: str, fmt: str):
     if suffix in (".parquet", ".pq"):
         return read_parquet
     hint = " (Markdown and text files are read with format = documents)" if suffix in DOC_SUFFIXES else ""
+    if suffix in COMPRESSED:
+        inner = Path(p.stem).suffix or ".jsonl"
+        hint = f" (a compressed file: decompress it first, e.g. `{COMPRESSED[suffix]} {p.name}`, and read the {inner})"
     raise DataError(
         f"{path}: unknown file type '{suffix or '(none)'}'; ftc reads .jsonl, .json, .csv, .tsv, .parquet, "
         f"a `datasets` folder, or documents{hint}",

@@ -11,6 +11,7 @@ import copy
 from functools import cache
 
 from ftc.shared.contract import FORMAT_FIELDS
+from ftc.shared.shapes import ROLE_NAMES
 
 _DRAFT = "https://json-schema.org/draft/2020-12/schema"
 _NONBLANK = {"type": "string", "minLength": 1, "pattern": r"\S"}
@@ -85,13 +86,22 @@ FIELDS = FORMAT_FIELDS
 _SHAREGPT_TURN = {
     "type": "object",
     "required": ["from", "value"],
-    "properties": {"from": {"enum": ["system", "human", "user", "gpt", "assistant", "model"]}, "value": _NONBLANK},
+    "properties": {"from": {"enum": list(ROLE_NAMES)}, "value": _NONBLANK},
 }
 _SHAREGPT = {"type": "array", "minItems": 1, "items": _SHAREGPT_TURN}
+_TEXT_PART = {
+    "type": "object",
+    "required": ["type", "text"],
+    "properties": {"type": {"const": "text"}, "text": {"type": "string"}},
+}
 _PEER_MESSAGE = {
     "type": "object",
     "required": ["role", "content"],
-    "properties": {"role": {"enum": ["system", "user", "human", "assistant", "gpt", "model"]}, "content": _NONBLANK},
+    "properties": {
+        "role": {"enum": list(ROLE_NAMES)},
+        # a string, or OpenAI's list of text parts (joined into one string)
+        "content": {"anyOf": [_NONBLANK, {"type": "array", "minItems": 1, "items": _TEXT_PART}]},
+    },
 }
 _PEER_MESSAGES = {"type": "array", "minItems": 1, "items": _PEER_MESSAGE}
 _ANSWER = {"anyOf": [_NONBLANK, _PEER_MESSAGE, _PEER_MESSAGES]}
@@ -158,6 +168,20 @@ SHAPES: dict[str, tuple[str, dict]] = {
             "type": "object",
             "required": ["messages", "chosen", "rejected"],
             "properties": {"messages": _PEER_MESSAGES, "chosen": _ANSWER, "rejected": _ANSWER},
+        },
+    ),
+    "preference-transcripts": (
+        "preference",
+        {
+            "title": "Anthropic hh-rlhf transcript pair (format = preference)",
+            "description": "chosen and rejected are whole dialogues as text, each turn starting '\\n\\nHuman: ' or "
+            "'\\n\\nAssistant: '; the turns they share are the prompt, the rest of each side is its answer.",
+            "type": "object",
+            "required": ["chosen", "rejected"],
+            "properties": {
+                "chosen": {"type": "string", "pattern": r"^\s*Human:"},
+                "rejected": {"type": "string", "pattern": r"^\s*Human:"},
+            },
         },
     ),
     "preference-alpaca": (

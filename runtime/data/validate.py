@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 
 from ftc.shared.files import NOT_JSON, RowParser
-from ftc.shared.shapes import NESTED, Normaliser
+from ftc.shared.shapes import NESTED, Normaliser, column_hint
 
 from .records import DataError
 from .schemas import FIELDS, ROLES, validator
@@ -131,7 +131,7 @@ def humanize(err, row: dict, fmt: str) -> str:
         if not path:
             guess = _guess_format(row)
             hint = f"; this row looks like {guess} data (format = {guess}?)" if guess and guess != fmt else ""
-            return f"missing field '{missing}'{hint}"
+            return f"missing field '{missing}'{hint or column_hint(row, fmt, missing)}"
         return f"missing '{missing}'{_where(path + ['_'])}"
     if kind == "enum":
         allowed = ", ".join(str(v) for v in err.validator_value)

@@ -50,7 +50,8 @@ def test_json_output_keys_and_values(data, capsys):
         str(data / "chat_eval.jsonl"),
     )
     doc = json.loads(out)
-    assert KEYS <= set(doc) and set(doc) - KEYS <= {"token_method", "against_bad_rows"}
+    assert KEYS <= set(doc) and set(doc) - KEYS <= {"token_method", "against_bad_rows", "format", "format_detected"}
+    assert (doc["format"], doc["format_detected"]) == ("chat", False)
     assert (doc["rows"], doc["valid_rows"], doc["exact_duplicates"], doc["near_duplicates"], doc["unique_rows"]) == (
         8,
         8,
@@ -105,12 +106,36 @@ def test_columns_option(data, capsys, tmp_path):
         (["--format", "chat", "--columns", "nonsense"], 2, "--columns takes FIELD=COLUMN"),
         (["--format", "chat", "--columns", "mesages=x"], 2, "'mesages' is not a field of the chat format"),
         (["--format", "klingon"], 2, "Invalid value for '--format'"),
-        ([], 2, "Missing option '--format'"),
     ],
 )
 def test_usage_errors(data, capsys, args, code, message):
     got, _, err = run(capsys, "data", "check", str(data / "chat_eval.jsonl"), *args)
     assert got == code and message in err and "Traceback" not in err
+
+
+def test_without_format_the_rows_say_it_and_the_check_is_the_same(data, capsys, tmp_path):
+    """No --format: the format and the column map its shape needs are read from the first rows,
+    as `ftc init` reads them, said in the output; the figures equal the explicit check's."""
+    path = str(data / "chat_mixed.jsonl")
+    _, explicit, _ = run(capsys, "data", "check", path, "--format", "chat", "--json")
+    code, out, _ = run(capsys, "data", "check", path, "--json")
+    found = json.loads(out)
+    assert found.pop("format") == "chat" and found.pop("format_detected") is True
+    expected = json.loads(explicit)
+    expected.pop("format"), expected.pop("format_detected")
+    assert found == expected and code == 1  # the fixture has bad rows
+    code, out, _ = run(capsys, "data", "check", path)
+    assert "format chat (read from the rows; --format chooses)" in out
+    dolly = tmp_path / "dolly.jsonl"
+    dolly.write_text(json.dumps({"question": "2+2?", "response": "4"}) + "\n", encoding="utf-8")
+    code, out, _ = run(capsys, "data", "check", str(dolly))
+    assert code == 0 and "format instruction (read from the rows; columns instruction=question, output=response" in out
+    unknown = tmp_path / "odd.jsonl"
+    unknown.write_text(json.dumps({"foo": 1}) + "\n", encoding="utf-8")
+    code, _, err = run(capsys, "data", "check", str(unknown))
+    assert code == 1 and "cannot tell the data's format from its rows (keys: foo)" in err
+    code, _, err = run(capsys, "data", "check", "hf://acme/chats")
+    assert code == 2 and "pass --format" in err
 
 
 def test_bad_paths_give_one_line_errors(data, capsys, tmp_path):

@@ -109,9 +109,12 @@ def test_json_array_keeps_each_elements_line(tmp_path):
     result = read_source("t", p, "text")
     assert [r.line for r in result.records] == [2, 5]
     assert _reasons(result) == {3: "text is empty"}
-    (tmp_path / "obj.json").write_text('{"text": "x"}\n{"text": "y"}\n')
-    with pytest.raises(DataError, match="expected a JSON array of rows.*name it .jsonl"):
-        read_source("t", tmp_path / "obj.json", "text")
+    (tmp_path / "obj.json").write_text('{"text": "x"}\n{"text": ""}\n')  # JSON Lines named .json (datasets' to_json)
+    lines = read_source("t", tmp_path / "obj.json", "text")
+    assert [r.line for r in lines.records] == [1] and _reasons(lines) == {2: "text is empty"}
+    (tmp_path / "wrap.json").write_text('{"rows": [{"text": "x"}]}')
+    with pytest.raises(DataError, match="expected a JSON array of rows; this is one object whose 'rows' holds a list"):
+        read_source("t", tmp_path / "wrap.json", "text")
     (tmp_path / "broken.json").write_text('[\n {"text": "x"},\n {"text": }\n]')
     with pytest.raises(DataError, match=r"broken.json:3:\d+: not valid JSON"):
         read_source("t", tmp_path / "broken.json", "text")

@@ -24,6 +24,7 @@ ACCEPTED = {
     "text": "text", "sharegpt": "chat", "conversational-prompt-completion": "chat",
     "preference-messages": "preference", "preference-implicit-prompt": "preference",
     "preference-sharegpt": "preference", "preference-axolotl": "preference", "preference-alpaca": "preference",
+    "preference-transcripts": "preference",
 }  # fmt: skip
 
 
