@@ -52,15 +52,32 @@ def plan_models(plan: dict[str, Any]) -> dict[str, list[str]]:
 
 
 def _model_problems(plan: dict[str, Any], allow_download: bool) -> list[str]:
+    not_models = [
+        f"  - model '{name}' (used by {', '.join(steps)}) is a folder with no config.json: not a transformers "
+        "model\n    hint: name the folder `save_pretrained` wrote (it holds config.json and the weights)"
+        for name, steps in plan_models(plan).items()
+        if _folder_without_config(name)
+    ]
     if allow_download:
-        return []  # fetched by the step that needs it
+        return not_models  # a hub model is fetched by the step that needs it
     missing = [(name, steps) for name, steps in plan_models(plan).items() if not _available_offline(name)]
-    return [
+    missing = [(name, steps) for name, steps in missing if not _folder_without_config(name)]
+    return not_models + [
         f"  - model '{name}' (used by {', '.join(steps)}) is not embedded, not a local folder and not in the Hugging "
         f"Face cache\n    hint: download it once with `hf download {name}`, or run with "
         "`ftc run RECIPE --allow-download`"
         for name, steps in missing
     ]
+
+
+def _folder_without_config(name: str) -> bool:
+    """A local folder (not an embedded name) that ``resolve_model`` would refuse when its step starts."""
+    from ftc.runtime.models import EMBEDDED_BASE, EMBEDDED_EMBEDDER
+
+    folder = Path(name).expanduser()
+    if name in (EMBEDDED_BASE, EMBEDDED_EMBEDDER) or not folder.is_dir():
+        return False
+    return not (folder / "config.json").is_file() and not (folder / "modules.json").is_file()
 
 
 def _available_offline(name: str) -> bool:

@@ -33,12 +33,16 @@ def profile(out: str | None, as_json: bool) -> None:
     `ftc run`."""
     from ftc.compiler.cli.cmd_run import quiet_libraries, require_runtime
 
+    target = Path(out).expanduser() if out else device_profile.default_path()
+    if out:  # never over a recipe or data file given by mistake
+        from ftc.compiler.cli.outputs import check_output, is_device_profile
+
+        check_output("--out", target, ".json", "a device profile", is_device_profile)
     require_runtime()  # the measurement trains and generates: it needs `pip install 'ftc[run]'`
     quiet_libraries()
     from ftc.runtime.device_profile import measure
     from ftc.shared import atomic
 
-    target = Path(out).expanduser() if out else device_profile.default_path()
     _check_writable(target)  # before a minute of measuring, not after
     say = (lambda _: None) if as_json else (lambda text: click.echo(f"  {text} ...", err=True))
     result = measure(say)

@@ -21,8 +21,20 @@ if TYPE_CHECKING:
 SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", "runs", ".tox", ".mypy_cache", ".pytest_cache"}
 
 
+def _check_paths_arg(paths: tuple[str, ...]) -> None:
+    """Usage errors in PATHS (exit 2): stdin can be read only once (a second '-' would lint an empty
+    text under the same name), and an empty argument names no file."""
+    from ftc.shared.errors import UsageError
+
+    if paths.count("-") > 1:
+        raise UsageError("error: PATHS: '-' (stdin) may be given only once")
+    if any(not p.strip() for p in paths):
+        raise UsageError("error: PATHS: an empty path names no file")
+
+
 def collect(paths: tuple[str, ...]) -> list[str]:
     """Files to check: files as given, folders searched recursively for *.ftr, '-' for stdin."""
+    _check_paths_arg(paths)
     out: list[str] = []
     for p in paths:
         if p != "-" and os.path.isdir(p):
@@ -192,6 +204,7 @@ def fmt(ctx: click.Context, paths: tuple[str, ...], check: bool, show_diff: bool
     from ftc.compiler.lang.diagnostics import render
     from ftc.compiler.lang.formatter import format_text
     from ftc.compiler.lang.frontend import read_source
+    from ftc.compiler.lang.parser import normalize_newlines
 
     changed = failed = 0
     for path in collect(paths):
@@ -210,7 +223,7 @@ def fmt(ctx: click.Context, paths: tuple[str, ...], check: bool, show_diff: bool
             click.echo(_safe(render(diags)), err=True, nl=False)
             failed += 1
             continue
-        original = text.lstrip("\ufeff").replace("\r\n", "\n")
+        original = normalize_newlines(text.lstrip("\ufeff"))
         if formatted != text:
             changed += 1
         if show_diff and formatted != text:

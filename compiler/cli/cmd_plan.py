@@ -70,6 +70,8 @@ def plan(
         os.environ[ALLOW_DOWNLOAD_ENV] = "1"
 
     use_color = (sys.stdout.isatty() if color is None else color) and fmt == "text"
+    if out:
+        check_out(out, recipe)
     old = read_plan(diff_path) if diff_path else None
     the_plan, warnings = make_plan(recipe, out, allow_outside, use_color and not as_json)
     if warnings:
@@ -90,6 +92,17 @@ def plan(
         click.echo(_plan_view(the_plan, fmt, use_color), nl=False)
     if out:
         click.echo(f"wrote {out}", err=True)
+
+
+def check_out(out: str, recipe: str) -> None:
+    """``--out`` may only create a plan file or replace an earlier one: never the recipe, a data
+    file or any other file (a typo must not destroy an input). Usage errors, exit 2."""
+    from ftc.compiler.cli.outputs import check_output, is_plan
+    from ftc.shared.errors import UsageError
+
+    if os.path.exists(recipe) and os.path.exists(out) and os.path.samefile(out, recipe):
+        raise UsageError(f"error: --out: {out} is the recipe itself; write the plan to another file")
+    check_output("--out", out, ".json", "an ftc plan", is_plan)
 
 
 def _diff_view(old: dict[str, Any], new: dict[str, Any], old_name: str, fmt: str) -> str:

@@ -131,8 +131,11 @@ def pr_plan(ctx: click.Context, paths: tuple[str, ...], base: str, head: str, ou
     BASE and HEAD, or whose data changed. PATHS are glob patterns (`**/*.ftr`, `recipes/`;
     default: every recipe). Exit 0, or 1 when a recipe at HEAD does not compile (the comment
     shows why)."""
-    from ftc.compiler.plan.diff_markdown import render_comment
+    from ftc.compiler.cli.outputs import check_text_output
+    from ftc.compiler.plan.diff_markdown import MARKER, render_comment
 
+    if out:  # before any checkout: a typo must not overwrite a recipe or other file
+        check_text_output("--out", out, ".md", "a pull-request comment", MARKER)
     changes, base_commit, head_commit = collect(base, head, paths, Path.cwd())
     footer = (
         f"<sub>`ftc pr-plan --base {base_commit[:12]} --head {head_commit[:12]}` makes this comment locally.</sub>\n"

@@ -107,6 +107,7 @@ def run(
     """Run a recipe (compiled first) or a saved plan: data, baseline, train, eval, gate, export."""
     if not target.exists():
         raise FtcError(f"error: {target}: no such recipe or plan file", 2)
+    check_runs_dir(runs_dir)
     if node_rank is not None:
         import os
 
@@ -130,6 +131,16 @@ def run(
     code = _execute(plan, root, runs_dir, force, allow_download, quiet)
     if code:
         raise click.exceptions.Exit(code)
+
+
+def check_runs_dir(runs_dir: Path) -> None:
+    """``--runs-dir`` must be a folder or a path one can be made at: a file there (or above it)
+    would otherwise fail as an internal error once the run starts. A usage error, exit 2."""
+    for folder in (runs_dir, *runs_dir.parents):
+        if folder.exists() or folder.is_symlink():
+            if not folder.is_dir():
+                raise FtcError(f"error: --runs-dir: {folder} is not a folder", 2)
+            return
 
 
 def read_checked_plan(target: Path, refresh: bool, allow_outside: bool) -> tuple[Plan, Path]:

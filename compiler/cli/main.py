@@ -62,8 +62,9 @@ def explain_text(target: str) -> str:
     known = [*codes.names(), *rules.BY_ID, *language.names()]
     guess = did_you_mean(target.strip(), known)
     hint = f"; did you mean `{guess}`?" if guess else ""
+    shown = target if len(target) <= 60 else target[:57] + "..."  # a pasted file is not echoed back whole
     raise FtcError(
-        f"error: no diagnostic code, rule, block or key named '{target}'{hint}\n"
+        f"error: no diagnostic code, rule, block or key named '{shown}'{hint}\n"
         "see `ftc rules`, docs/diagnostics.md and docs/language.md",
         2,
     )
@@ -77,6 +78,8 @@ def schema(what: str, fmt: str | None) -> None:
     import json
 
     if what == "plan":
+        if fmt is not None:
+            raise FtcError(f"error: `ftc schema plan` takes no second argument (got '{fmt[:60]}')", 2)
         from ftc.compiler.plan.schema import plan_schema
 
         doc = plan_schema()

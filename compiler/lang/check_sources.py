@@ -4,6 +4,7 @@ a ``DataSource``."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, cast
 
@@ -46,6 +47,14 @@ def _build_source(ctx: Context, child: Checked) -> DataSource | None:
             "`glob` applies to documents only",
             child.nodes["glob"].key_span,
             "use format = documents or a documents block",
+        )
+        return None
+    if isinstance(v.get("glob"), str) and glob_escapes(v["glob"]):
+        ctx.err(
+            "FTR109",
+            f"the glob `{v['glob']}` leaves the documents folder",
+            child.nodes["glob"].value.span,
+            'a glob matches files under the source\'s folder: no leading `/` or `~`, no `..`, e.g. "**/*.md"',
         )
         return None
     failed = any(v.get(k.name) is None for k in child.spec.keys if k.name in child.nodes)
@@ -141,6 +150,15 @@ def check_weights(ctx: Context, sources: list[tuple[Checked, DataSource]], eval_
                 unset[0].span,
                 "give every source of the mixture a weight, e.g. weight = 1",
             )
+
+
+_GLOB_ESCAPE = re.compile(r"^(/|~|[A-Za-z]:[\\/])|(^|[\\/])\.\.([\\/]|$)")
+
+
+def glob_escapes(pattern: str) -> bool:
+    """An absolute pattern or one with a `..` component names files outside the source's folder
+    (the plan schema refuses the same patterns in a plan file)."""
+    return _GLOB_ESCAPE.search(pattern) is not None
 
 
 def _no_documents(rel: str, pattern: str) -> tuple[str, str]:

@@ -83,7 +83,9 @@ def _read_lines(file: str) -> list[str] | None:
             return None
         with open(file, "rb") as fh:
             data = fh.read()
-        return data.decode("utf-8", errors="replace").lstrip("\ufeff").split("\n")
+        text = data.decode("utf-8", errors="replace").lstrip("\ufeff")
+        # the parser's line ends (see parser.normalize_newlines): a lone CR ends a line too
+        return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     except OSError:
         return None
 

@@ -24,6 +24,7 @@ def parse_text(text: str, file: str = "<recipe>") -> tuple[ast.RecipeFile | None
     """Syntax only: the tree, or FTR0xx diagnostics."""
     from ftc.compiler.lang import parser
 
+    text = parser.normalize_newlines(text)
     register_source(file, text.lstrip("\ufeff"))
     return parser.parse(text, file)
 
@@ -37,8 +38,9 @@ def check_text(
     allow_outside: bool = False,
 ) -> tuple[Recipe | None, list[Diagnostic]]:
     """Parse, run every semantic check and lint rule; the recipe only when nothing is an error."""
-    from ftc.compiler.lang import checks, lint_rules
+    from ftc.compiler.lang import checks, lint_rules, parser
 
+    text = parser.normalize_newlines(text)  # the lint rules see the lines the parser saw
     tree, diags = parse_text(text, file)
     if tree is None:
         return None, sorted(diags, key=sort_key)

@@ -20,7 +20,7 @@ from ftc.compiler.lang.thresholds import MAX_BYTES, MAX_DEPTH, MAX_TOKENS
 if TYPE_CHECKING:  # lark is imported lazily (cold start); only its types are needed here
     from lark import Lark, Token
 
-__all__ = ["parse", "decode", "MAX_BYTES", "MAX_DEPTH", "MAX_TOKENS"]
+__all__ = ["parse", "decode", "normalize_newlines", "MAX_BYTES", "MAX_DEPTH", "MAX_TOKENS"]
 
 
 class _Context(threading.local):
@@ -422,10 +422,19 @@ def _syntax_error(exc: Exception, text: str, file: str) -> Diagnostic:
 
 
 # --- entry points ----------------------------------------------------------------------------
+def normalize_newlines(text: str) -> str:
+    """CRLF and lone CR (classic Mac) line ends as LF. Editors show a lone CR as a line break; left
+    alone, the lexer would see one long line and a leading comment would swallow the whole recipe."""
+    if "\r" not in text:
+        return text
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def parse(text: str, file: str = "<recipe>") -> tuple[ast.RecipeFile | None, list[Diagnostic]]:
     """Parse recipe text. Returns the tree (None on a syntax error) and the diagnostics."""
     if text.startswith("\ufeff"):
         text = text[1:]
+    text = normalize_newlines(text)
     if "\x00" in text:
         line, col = _position(text, text.index("\x00"))
         return None, [

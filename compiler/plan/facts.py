@@ -297,8 +297,15 @@ def source_facts(src: DataSource, root: str) -> SourceFacts:
 
 
 def _why(exc: Exception) -> str:
+    """Why a source could not be read, in the user's words: ftc's own ValueErrors and the OS's
+    reason as they are; another library's error (a corrupt Parquet file) with its type, which
+    names what failed."""
     if isinstance(exc, FileNotFoundError):
         return "no such file"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    if isinstance(exc, (ValueError, csv.Error)) and type(exc).__module__ in ("builtins", "_csv"):
+        return str(exc)[:200]
     return f"{type(exc).__name__}: {str(exc)[:200]}"
 
 

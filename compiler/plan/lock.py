@@ -120,10 +120,20 @@ def _paths(plan: Plan) -> Iterator[tuple[str, str]]:
     for src in load_sources(plan):
         yield f"the load step's source '{src.get('name')}'", src["path"]
     for expect in plan.get("expects", []):
+        args = expect.get("args") or {}
         for key in FILE_ARGS:
-            value: Any = (expect.get("args") or {}).get(key)
+            value: Any = args.get(key)
             if isinstance(value, str):
                 yield f"expect {expect.get('label', expect.get('metric'))}", value
+        rubric = args.get("rubric")
+        if isinstance(rubric, str) and rubric_is_file(rubric):
+            yield f"expect {expect.get('label', expect.get('metric'))}'s rubric", rubric
+
+
+def rubric_is_file(rubric: str) -> bool:
+    """A judge's rubric names a file (one line ending .md or .txt), as ``runtime.judge.rubric_text``
+    reads it; any other rubric is the text itself."""
+    return "\n" not in rubric and rubric.endswith((".md", ".txt"))
 
 
 def resolve_inside(root: Path, rel: str, what: str, allow_outside: bool) -> Path:

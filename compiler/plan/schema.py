@@ -15,8 +15,8 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from ftc.compiler.lang.keys import BLOCKS, Key
-from ftc.shared.contract import DATA_FORMATS, GGUF_TYPES, STEP_KINDS
+from ftc.compiler.lang.keys import BLOCKS, NAME_RE, Key
+from ftc.shared.contract import DATA_FORMATS, GGUF_TYPES, METRIC_SPECS, STEP_KINDS, MetricSpec
 
 Schema = dict[str, Any]
 
@@ -53,12 +53,32 @@ PLAN_FORMS: dict[str, Schema] = {
         ]
     },
     # a standard template's name, or "file:" and its path in the project
-    "chat_template": {"type": "string", "minLength": 1, "maxLength": 1000},
+    "chat_template": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 1000,
+        "not": {
+            "pattern": r"^file:((/|~|[A-Za-z]:[\\/])|(.*[\\/])?\.\.([\\/]|$))",
+            "description": "a template file outside the project (absolute or with a `..` component)",
+        },
+    },
 }
 # Recipe cadences (train.eval_every, save_every) are optimiser-step counts in the plan.
 _NOT_IN_PLAN = ("method", "eval_every", "save_every")
 
 _NAME: Schema = {"type": "string", "minLength": 1, "maxLength": 200}
+# A path a step opens: no NUL (the OS refuses it with a ValueError), no component longer than a
+# file system allows and a bounded length (ENAMETOOLONG), so a tampered path fails here, located.
+_PATH_TEXT = r"^(?!.*[^/]{256})[^\x00]*$"
+_PATH_RULE: Schema = {
+    "pattern": _PATH_TEXT,
+    "description": "a path with no NUL character and no name over 255 characters",
+}
+_PATH: Schema = {"type": "string", "minLength": 1, "maxLength": 4096, "allOf": [_PATH_RULE]}
+# A pattern or file name that must stay under its folder: relative, no `..` component.
+_ESCAPES = r"^(/|~|[A-Za-z]:[\\/])|(^|[\\/])\.\.([\\/]|$)"
+_ESCAPE_DOC = "absolute or holding a `..` component: it must stay under its folder"
+_UNDER: Schema = {**_PATH, "not": {"pattern": _ESCAPES, "description": _ESCAPE_DOC}}
 _NAMES: Schema = {"type": "array", "items": _NAME}
 
 
@@ -73,11 +93,11 @@ _SOURCE: Schema = {
     "required": ["name", "path", "format"],
     "properties": {
         "name": _NAME,
-        "path": {"type": "string", "minLength": 1},
+        "path": _PATH,
         "format": {"enum": list(DATA_FORMATS)},
         "columns": {"type": "object", "additionalProperties": {"type": "string"}},
         "on_bad_rows": {"enum": ["fail", "skip"]},
-        "glob": {"type": "string", "minLength": 1},
+        "glob": _UNDER,
         # a hub dataset (path hf://owner/name): the pinned snapshot, its configuration and split
         "revision": {"type": "string", "pattern": "^[0-9a-f]{40}$"},
         "config": {"anyOf": [{"type": "null"}, _NAME]},
@@ -270,6 +290,8 @@ def _bounded() -> str:
     schema = json.loads(_text())
     _bound_hyperparameters(schema)
     _bound_step_configs(schema)
+    _bound_documents(schema)
+    _bound_expects(schema)
     return json.dumps(schema, sort_keys=True)
 
 
@@ -317,4 +339,77 @@ def _bound_step_configs(schema: Schema) -> None:
             },
         }
         for kind in STEP_KINDS
+    ]
+
+
+# Sizes past anything a compiled plan holds: a tampered list is refused before a step walks it.
+MAX_STEPS = 100
+MAX_LIST = 10_000
+MAX_BEAT_PCT = 1000  # the language's bound on `beat baseline by` (FTR105)
+
+
+def _bound_documents(schema: Schema) -> None:
+    """Names, paths and list sizes the language bounds, in the plan too: the recipe name is one
+    path component of the runs folder, paths name no file a step could not open."""
+    props = schema["properties"]
+    props["recipe"]["properties"]["name"] = {
+        "type": "string",
+        "pattern": f"^{NAME_RE.pattern}$",
+        "description": "a recipe name: a letter or digit, then letters, digits, '.', '_' or '-' (at most 64)",
+    }
+    path_bounds = {"maxLength": 4096, "allOf": [_PATH_RULE]}
+    props["recipe"]["properties"]["path"] |= path_bounds
+    props["project_root"] |= path_bounds
+    inputs = props["inputs"]
+    inputs["items"]["properties"]["path"] |= path_bounds
+    inputs["maxItems"] = MAX_LIST
+    props["steps"]["maxItems"] = MAX_STEPS
+    props["expects"]["maxItems"] = MAX_LIST
+    beat = {"type": "number", "minimum": 0, "maximum": MAX_BEAT_PCT}
+    props["gate"]["properties"]["beat_baseline_pct"] = {"anyOf": [{"type": "null"}, beat]}
+
+
+def _arg_schema(spec: MetricSpec, name: str) -> Schema:
+    """One metric argument as a plan holds it: a judge's scale (2-10), a schema's path, any other
+    (a judge's teacher or rubric) a non-empty string. A rubric naming a file is a path the lock
+    keeps inside the project (``lock.check_paths``), as --allow-outside decides for every path."""
+    if spec.name == "judge" and name == "scale":
+        return {"type": "integer", "minimum": 2, "maximum": 10}
+    if name == "schema":
+        return _PATH
+    return {"type": "string", "minLength": 1, "maxLength": 100_000}
+
+
+def _threshold_schema(spec: MetricSpec) -> Schema:
+    """The language's threshold bounds (compiler.lang.check_eval): rates in [0, 1], a judge's mean
+    on its 1..10 scale, perplexity above 0, forgetting and latencies not negative."""
+    if spec.rate:
+        return {"type": "number", "minimum": 0, "maximum": 1}
+    if spec.name == "judge":
+        return {"type": "number", "minimum": 1, "maximum": 10}
+    if spec.name == "perplexity":
+        return {"type": "number", "exclusiveMinimum": 0}
+    return {"type": "number", "minimum": 0}
+
+
+def _bound_expects(schema: Schema) -> None:
+    """Each metric's arguments (its names only, the required one present) and threshold range,
+    from the metric table the language checks recipes by."""
+    item = schema["properties"]["expects"]["items"]
+    item["allOf"] = [
+        {
+            "if": {"properties": {"metric": {"const": name}}, "required": ["metric"]},
+            "then": {
+                "properties": {
+                    "args": {
+                        "type": "object",
+                        "properties": {arg: _arg_schema(spec, arg) for arg in spec.args},
+                        "required": [spec.required] if spec.required else [],
+                        "additionalProperties": False,
+                    },
+                    "threshold": _threshold_schema(spec),
+                }
+            },
+        }
+        for name, spec in METRIC_SPECS.items()
     ]

@@ -634,3 +634,23 @@ def test_a_huge_comment_stays_under_githubs_limit():
     assert len(body) < 65_536 and body.startswith(MARKER)
     assert "more left out to stay under GitHub's comment size limit" in body
     assert body.rstrip().endswith(" others.")  # the names that fit, then a count of the rest
+
+
+def test_pr_plan_out_never_overwrites_what_is_not_an_earlier_comment(capsys, monkeypatch, project, tmp_path):
+    """`--out` is checked before any checkout: a recipe or another file named by mistake is kept
+    byte for byte; an earlier comment (its marker first) or an empty file is replaced."""
+    monkeypatch.chdir(project[0])
+    recipe = tmp_path / "r.ftr"
+    recipe.write_text('recipe "r" {}\n', encoding="utf-8")
+    status, _, err = run_cli(capsys, "pr-plan", "--base", "main", "--out", str(recipe))
+    assert status == 2 and "a pull-request comment is written to a *.md file" in err
+    notes = tmp_path / "notes.md"
+    notes.write_text("# my notes\n", encoding="utf-8")
+    status, _, err = run_cli(capsys, "pr-plan", "--base", "main", "--out", str(notes))
+    assert status == 2 and "exists and is not a pull-request comment; refusing to overwrite it" in err
+    assert recipe.read_text(encoding="utf-8") == 'recipe "r" {}\n' and notes.read_text() == "# my notes\n"
+    for earlier in ("<!-- ftc-plan-comment -->\nold\n", ""):
+        comment = tmp_path / "comment.md"
+        comment.write_text(earlier, encoding="utf-8")
+        status, _, _ = run_cli(capsys, "pr-plan", "--base", "main", "--out", str(comment))
+        assert status in (0, 1) and comment.read_text(encoding="utf-8").startswith("<!-- ftc-plan-comment -->")

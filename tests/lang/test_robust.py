@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ftc.compiler.cli.main import main
 from ftc.compiler.lang.frontend import load_recipe, render
@@ -111,3 +113,17 @@ def test_a_fifo_as_a_json_schema_is_an_error_not_a_hang(tmp_path: Path) -> None:
     recipe, diags = load_recipe(recipe_path)
     assert recipe is None
     assert any(d.code == "FTR111" and "not a regular file" in d.message for d in diags), diags
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from(["\n", "\r", "\r\n"]), min_size=40, max_size=40))
+def test_any_mix_of_line_ends_parses_as_lf(ends: list[str]) -> None:
+    """LF, CRLF and lone CR (classic Mac) end a line alike, as editors show them: the same tree,
+    spans and comments (a lone CR used to leave the first comment swallowing the whole file)."""
+    from ftc.compiler.lang.frontend import parse_text
+
+    lines = QUICKSTART.decode("utf-8").split("\n")
+    mixed = "".join(line + ends[i % len(ends)] for i, line in enumerate(lines))
+    plain, plain_diags = parse_text("\n".join(lines) + "\n", "r.ftr")
+    tree, diags = parse_text(mixed, "r.ftr")
+    assert plain is not None and tree == plain and diags == plain_diags

@@ -40,6 +40,29 @@ def test_json_array_csv_and_parquet(tmp_path):
     assert f.rows == 7 and f.answers[0] == "answer 0"
 
 
+def test_a_json_file_of_json_lines_is_read_as_rows_and_a_wrapper_object_is_named(tmp_path):
+    """`datasets`' to_json writes JSON Lines under any name: a .json file of one object per line is
+    rows, counted as the load step reads them. One object holding the list is named, not guessed."""
+    rows = [{"instruction": f"q{i}", "output": f"answer {i}"} for i in range(5)]
+    lines = tmp_path / "d.json"
+    lines.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    f = source_facts(_src(lines, "instruction"), str(tmp_path))
+    assert f.rows == 5 and f.answers[:2] == ("answer 0", "answer 1")
+    from ftc.shared.files import count_rows, json_rows
+
+    assert count_rows(lines) == 5 and [r.line for r in json_rows(lines)] == [1, 2, 3, 4, 5]
+    wrapped = tmp_path / "w.json"
+    wrapped.write_text(json.dumps({"version": 1, "data": rows}, indent=2))
+    with pytest.raises(FactError) as exc:
+        source_facts(_src(wrapped, "instruction"), str(tmp_path))
+    assert "one object whose 'data' holds a list" in exc.value.diagnostic.message
+    single = tmp_path / "s.json"
+    single.write_text(json.dumps(rows[0]) + "\n")  # one object, one line: a document, not rows
+    with pytest.raises(FactError) as exc:
+        source_facts(_src(single, "instruction"), str(tmp_path))
+    assert "this is one JSON object, not a list of rows" in exc.value.diagnostic.message
+
+
 def test_json_object_is_a_located_error(tmp_path):
     (tmp_path / "d.json").write_text('{"rows": []}')
     with pytest.raises(FactError) as exc:
@@ -54,6 +77,20 @@ def test_invalid_utf8_names_its_line_and_byte(tmp_path):
     with pytest.raises(FactError) as exc:
         source_facts(_src(p, "completion"), str(tmp_path))
     assert "line 3001, byte 16: not UTF-8 text (byte 0xe9)" in exc.value.diagnostic.message
+
+
+def test_an_unreadable_source_says_why_in_the_users_words(tmp_path):
+    """ftc's own reasons and the OS's are shown as written: no Python exception names for a user's mistake."""
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(FactError) as exc:
+        source_facts(_src(tmp_path / "folder"), str(tmp_path))
+    message = exc.value.diagnostic.message
+    assert "a folder data source (other than documents) must be a `datasets` folder" in message
+    assert "Error" not in message
+    (tmp_path / "d.parquet").write_bytes(b"not parquet at all")
+    with pytest.raises(FactError) as exc:
+        source_facts(_src(tmp_path / "d.parquet", "instruction"), str(tmp_path))
+    assert exc.value.diagnostic.code == "FTR301"  # pyarrow's own error keeps its type: it names the reader
 
 
 def test_missing_file_is_a_located_error(tmp_path):

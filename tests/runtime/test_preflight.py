@@ -65,6 +65,21 @@ def test_a_cached_hub_model_and_a_cpu_plan_pass(empty_caches: Path, monkeypatch:
     preflight.check_runnable(_plan("quickstart"), allow_download=False)  # embedded models only
 
 
+def test_a_model_folder_without_config_json_is_refused_before_any_step(tmp_path: Path) -> None:
+    """A tampered or mistyped plan naming a folder that is no model (/etc, an adapter's parent) fails
+    here, not when the baseline step starts loading it after the data steps ran."""
+    plan = _plan("quickstart")
+    for step in plan["steps"]:
+        if "model" in (step.get("config") or {}):
+            step["config"]["model"] = str(tmp_path)
+    with pytest.raises(FtcError) as err:
+        preflight.check_runnable(plan, allow_download=True)
+    assert f"model '{tmp_path}' (used by baseline (model)" in err.value.message
+    assert "no config.json" in err.value.message and "nothing was started" in err.value.message
+    (tmp_path / "config.json").write_text("{}", encoding="utf-8")
+    preflight.check_runnable(plan, allow_download=False)
+
+
 def test_ftc_run_refuses_before_the_first_step(tmp_path: Path) -> None:
     import torch
 
