@@ -21,6 +21,7 @@ from ftc.compiler.lang.credentials import find_assigned, find_secret
 from ftc.compiler.lang.diagnostics import Diagnostic
 from ftc.compiler.lang.recipe import DataSource, Expect, Recipe, Span
 from ftc.compiler.lang.thresholds import GAINS_CLEAR, MIN_EXAMPLES, SMALL_DATA
+from ftc.shared import hub
 from ftc.shared.hparams import CUDA_ONLY_OPTIMIZERS
 
 
@@ -427,17 +428,22 @@ def _same_file(src: LintInput) -> Iterator[Diagnostic]:
     evals = [s for s in recipe.data if s.name == recipe.eval.eval_data]
     for ev in evals:
         for tr in recipe.data:
-            if (
-                tr.name != ev.name
-                and tr.format != "documents"
-                and os.path.realpath(tr.path) == os.path.realpath(ev.path)
-            ):
+            if tr.name != ev.name and tr.format != "documents" and _same_rows(tr, ev):
+                what = f"`{ev.rel_path}`" + (f" (splits `{tr.split}` and `{ev.split}`)" if ev.hub else "")
                 yield _d(
                     "FTR209",
-                    f"`{ev.rel_path}` is both training data (`{tr.name}`) and eval data (`{ev.name}`)",
+                    f"{what} is both training data (`{tr.name}`) and eval data (`{ev.name}`)",
                     ev.span,
                     "the eval would score answers the model trained on; use a separate file (or accept_leaks = true)",
                 )
+
+
+def _same_rows(a: DataSource, b: DataSource) -> bool:
+    """Two sources that can hold the same rows: one file, or one hub dataset's configuration with
+    splits that can share rows (its `train` and `test`, or `train[:90%]` and `train[90%:]`, do not)."""
+    if a.hub or b.hub:
+        return a.hub == b.hub and a.config == b.config and hub.splits_overlap(a.split, b.split)
+    return os.path.realpath(a.path) == os.path.realpath(b.path)
 
 
 # --- FTR211 ----------------------------------------------------------------------------------

@@ -58,3 +58,26 @@ def slice_rows(split: str, n: int) -> int:
     if m is None:
         return n
     return len(range(n)[_bound(m["start"], n) : _bound(m["stop"], n)])
+
+
+# Split sizes the overlap of two slices is tested at: slices in rows and in percent (and negative
+# bounds) only compare at a known size, so a pair is disjoint when it is disjoint at every one.
+_PROBE_SIZES = (1, 7, 100, 999, 10_007, 1_000_003)
+
+
+def _rows(split: str, n: int) -> range:
+    m = _SPLIT.fullmatch(split)
+    return range(n) if m is None else range(n)[_bound(m["start"], n) : _bound(m["stop"], n)]
+
+
+def splits_overlap(a: str, b: str) -> bool:
+    """Whether two splits of one hub dataset can share rows: the same split name, and slices that
+    meet at some split size (``train[:95%]`` and ``train[95%:]`` never do; ``train`` and ``test``
+    are different splits)."""
+    if split_name(a) != split_name(b):
+        return False
+    for n in _PROBE_SIZES:
+        x, y = _rows(a, n), _rows(b, n)
+        if len(x) and len(y) and max(x.start, y.start) < min(x.stop, y.stop):
+            return True
+    return False

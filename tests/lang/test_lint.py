@@ -301,3 +301,28 @@ def test_row_counts_are_remembered_per_file_version(tmp_path) -> None:
         assert lint_rules.count_rows(str(data), "text") == 5 and calls == [str(data)]
     finally:
         lint_rules._count = real
+
+
+@pytest.mark.parametrize(
+    "train_split, eval_split, config, leaks",
+    [
+        ("train", "train", None, True),
+        ("train[:90%]", "train[85%:]", None, True),  # the last 5% of train is scored and trained on
+        ("train[:1000]", "train[-100:]", None, True),  # overlaps on a split under 1,100 rows
+        ("train", "test", None, False),
+        ("train[:90%]", "train[90%:]", None, False),
+        ("train", "train", "other", False),  # another configuration is other rows
+    ],
+)
+def test_one_hub_dataset_leaks_only_when_the_splits_can_share_rows(
+    project: Path, train_split: str, eval_split: str, config: str | None, leaks: bool
+) -> None:
+    """FTR209 on hub sources: one dataset id is one file only for the same configuration and
+    overlapping splits; its train and test splits (or a split's two halves) are separate data."""
+    other = f' config = "{config}"' if config else ""
+    body = (
+        f'  data "hub" {{ path = "hf://acme/chats" format = chat split = "{train_split}" }}\n'
+        f'  data "ev" {{ path = "hf://acme/chats" format = chat split = "{eval_split}"{other} }}\n'
+        '  eval {\n    data = "ev"\n    beat baseline by 10%\n    expect rouge_l >= 0.1\n  }'
+    )
+    assert ("FTR209" in lint(project, body)) is leaks
