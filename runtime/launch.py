@@ -424,6 +424,7 @@ def train_dpo(
     sft_output: Path | None,
     beta: float | None,
     lr: float | None,
+    method: str = "lora",
     callback: Any = None,
 ) -> Any:
     """``ftc.runtime.train.dpo.train_dpo`` over the plan's processes; the same ``TrainResult``."""
@@ -436,6 +437,7 @@ def train_dpo(
         "sft_output": str(sft_output) if sft_output else None,
         "beta": beta,
         "lr": lr,
+        "method": method,
         "timeout_s": dist.get("timeout_s"),
     }
     return _result(step_dir, job, dist, callback)

@@ -47,7 +47,7 @@ def dpo_step(ctx) -> dict:  # noqa: ANN001
     sft_output = trained_output(ctx, "train") if sft is not None and sft.status in ("ran", "cached") else None
     beta, lr = ctx.config.get("beta"), ctx.config.get("lr")
     resumed_from = resume_point(ctx.dir)
-    args = dict(sft_output=sft_output, beta=beta, lr=lr)
+    args = dict(sft_output=sft_output, beta=beta, lr=lr, method=str(ctx.plan.get("method") or "lora"))
     hp, base = common.train_hparams(ctx.plan), common.model_dir(ctx)
     dist = ctx.plan.get("distributed") or {}
     with training_progress(ctx) as callback:

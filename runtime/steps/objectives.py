@@ -74,6 +74,7 @@ def _run(ctx, objective: str) -> dict:  # noqa: ANN001
             beta=beta,
             lr=lr,
             callbacks=[callback] if callback is not None else [],
+            method=str(ctx.plan.get("method") or "lora"),
         )
     info = {
         "method": "lora",

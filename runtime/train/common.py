@@ -180,13 +180,23 @@ def save_atomically(model: Any, tokenizer: Any, final: Path) -> Path:
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
     try:
-        model.save_pretrained(tmp, safe_serialization=True)
+        model.save_pretrained(tmp, safe_serialization=True, **_tuned_adapter_only(model))
         tokenizer.save_pretrained(tmp)
         atomic.replace_dir(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final
+
+
+def _tuned_adapter_only(model: Any) -> dict:
+    """A DPO/KTO policy also carries TRL's frozen "ref" adapter (the reference, a copy of the SFT
+    adapter): only the trained "default" adapter is the tune, and eval and export load the folder's
+    root adapter."""
+    adapters = getattr(model, "peft_config", None)
+    if isinstance(adapters, dict) and len(adapters) > 1 and "default" in adapters:
+        return {"selected_adapters": ["default"]}
+    return {}
 
 
 def cpu_bf16() -> bool:

@@ -1,8 +1,8 @@
 """Direct preference optimisation (Rafailov et al. 2023) with TRL's DPOTrainer, after SFT.
 
 The policy continues the SFT LoRA adapter, and the reference model is the SFT model itself
-(base + adapter, merged and frozen): DPO measures preference shifts against the model it starts
-from, not against the untuned base. After a full SFT its weights are both the start (with a fresh
+(the base with a frozen copy of the SFT adapter, TRL's "ref" adapter on the same weights): DPO
+measures preference shifts against the model it starts from, not against the untuned base. After a full SFT its weights are both the start (with a fresh
 LoRA) and the reference. Without an SFT step, a fresh LoRA on the base is trained and the base
 (adapter disabled) is the reference. The result is a LoRA adapter on the base model, so eval and
 export treat it exactly like the SFT adapter. Checkpoints and resume work as in SFT.
@@ -55,28 +55,54 @@ def preference_rows(pairs: Sequence[dict], system: str) -> list[dict]:
     return rows
 
 
-def load_models(base: Path, sft_output: Path | None, p: dict) -> tuple[Any, Any, Any]:
+def load_models(base: Path, sft_output: Path | None, p: dict, method: str = "lora") -> tuple[Any, Any, Any]:
     """(policy, reference, peft_config) as the module docstring describes; ``sft_output`` is the
-    SFT step's adapter or model folder, None when no SFT ran."""
+    SFT step's adapter or model folder, None when no SFT ran; ``method``: the plan's (qlora keeps
+    the base in 4-bit, as the plan's memory counts it)."""
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
     dtype = model_dtype(p, "lora")
     if sft_output is None:
-        return AutoModelForCausalLM.from_pretrained(base, dtype=dtype), None, lora_config(p)
+        return _base_model(base, dtype, method), None, lora_config(p)
     if not (sft_output / "adapter_config.json").exists():  # a full fine-tune
         return (
             AutoModelForCausalLM.from_pretrained(sft_output, dtype=dtype),
             AutoModelForCausalLM.from_pretrained(sft_output, dtype=dtype),
             lora_config(p),
         )
-    policy = PeftModel.from_pretrained(
-        AutoModelForCausalLM.from_pretrained(base, dtype=dtype), sft_output, is_trainable=True
-    )
-    ref = PeftModel.from_pretrained(
-        AutoModelForCausalLM.from_pretrained(base, dtype=dtype), sft_output
-    ).merge_and_unload()
-    return policy, ref.eval(), None
+    policy = PeftModel.from_pretrained(_base_model(base, dtype, method), sft_output, is_trainable=True)
+    # No second model: given a PeftModel and no reference, TRL's DPO and KTO trainers add a frozen
+    # copy of the adapter ("ref") and score the reference through it on the same base, so the
+    # reference costs an adapter, not a second copy of the base (16 GB for an 8B model in bf16).
+    return policy, None, None
+
+
+def require_reference_adapter(model: Any, sft_output: Path | None) -> None:
+    """After a LoRA SFT the reference must be TRL's frozen "ref" copy of the SFT adapter. A TRL
+    without it would score the reference with the adapter disabled, the untuned base: a silently
+    different objective, so it is refused."""
+    if sft_output is None or not (Path(sft_output) / "adapter_config.json").exists():
+        return
+    if "ref" not in (getattr(model, "peft_config", None) or {}):
+        from ftc.shared.errors import FtcError
+
+        raise FtcError(
+            "error: this TRL does not keep a frozen copy of the SFT adapter as the DPO/KTO reference; "
+            "upgrade it (pip install -U trl): ftc needs the reference to be the SFT model, not the base"
+        )
+
+
+def _base_model(base: Path, dtype: Any, method: str) -> Any:
+    """The frozen base the adapter trains on: NF4 for a QLoRA plan (CUDA only; ``_load_4bit`` says
+    so on a CPU), else in the plan's dtype."""
+    if method == "qlora":
+        from ftc.runtime.train.sft import _load_4bit
+
+        return _load_4bit(Path(base))
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(base, dtype=dtype)
 
 
 def dpo_config(p: dict, ckpt_dir: Path, beta: float, lr: float) -> Any:
@@ -102,6 +128,7 @@ def train_dpo(
     beta: float | None = None,
     lr: float | None = None,
     callbacks: Sequence = (),
+    method: str = "lora",
 ) -> TrainResult:
     """DPO on ``rows`` (``preference_rows``); resumes from the newest complete checkpoint under
     ``out_dir``. Writes ``out_dir/adapter`` and returns its ``TrainResult`` (tokens are not counted)."""
@@ -115,7 +142,7 @@ def train_dpo(
     p = hp_values(hp)
     beta = float(p["dpo_beta"] if beta is None else beta)
     lr = float(p["dpo_lr"] if lr is None else lr)
-    policy, ref, peft_config = load_models(base, sft_output, p)
+    policy, ref, peft_config = load_models(base, sft_output, p, method)
     tokenizer = load_tokenizer(base, chat_template=p.get("chat_template_text"))
     ckpt_dir = Path(out_dir) / CHECKPOINTS
     drop_incomplete_checkpoints(ckpt_dir)
@@ -129,6 +156,7 @@ def train_dpo(
         callbacks=list(callbacks),
     )
     trainer.remove_callback(PrinterCallback)  # the executor shows its own progress
+    require_reference_adapter(trainer.model, sft_output)
     start = time.monotonic()
     trainer.train(resume_from_checkpoint=last_checkpoint(ckpt_dir))
     seconds = time.monotonic() - start

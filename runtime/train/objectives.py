@@ -7,7 +7,7 @@ fresh LoRA on the base.
 
 KTO trains on unpaired answers, each labelled desirable or not, against a reference model, the
 same way ftc's DPO does (``ftc.runtime.train.dpo.load_models``): after a LoRA SFT the SFT model
-(merged, frozen) is the reference; without one, a fresh LoRA on the base, whose reference is the
+(the base with a frozen copy of the SFT adapter, TRL's "ref" adapter) is the reference; without one, a fresh LoRA on the base, whose reference is the
 base itself (TRL disables the adapter for the reference pass, so no second copy is loaded).
 
 Both write a LoRA adapter on the base, so eval and export treat it like the SFT adapter;
@@ -30,7 +30,7 @@ from ftc.runtime.train.common import (
     save_atomically,
     trainer_arguments,
 )
-from ftc.runtime.train.dpo import ADAPTER, load_models
+from ftc.runtime.train.dpo import ADAPTER, load_models, require_reference_adapter
 from ftc.shared.hparams import DEFAULTS
 
 
@@ -86,6 +86,7 @@ def orpo_trainer(
     beta: float,
     lr: float,
     callbacks: Sequence = (),
+    method: str = "lora",
 ) -> Any:
     """The configured ORPOTrainer: the policy as ``load_models`` gives it, its reference dropped."""
     import warnings
@@ -100,8 +101,8 @@ def orpo_trainer(
 
     p = hp_values(hp)
     tokenizer = load_tokenizer(base)
-    policy, _reference, peft_config = load_models(base, sft_output, p)
-    del _reference  # ORPO has no reference model (the memory model counts none)
+    policy, _reference, peft_config = load_models(base, sft_output, p, method)
+    del _reference  # ORPO has no reference model (the memory model counts none); a full SFT's copy is freed
     args = ORPOConfig(
         # precision from the plan; auto stays fp32 on a CPU, as DPO (bf16 autocast was measured for SFT only)
         **trainer_arguments(p, Path(out_dir) / CHECKPOINTS, cpu_autocast=False),
@@ -130,6 +131,7 @@ def kto_trainer(
     beta: float,
     lr: float,
     callbacks: Sequence = (),
+    method: str = "lora",
 ) -> Any:
     """The configured KTOTrainer, its reference model as the module docstring says."""
     from datasets import Dataset
@@ -138,7 +140,7 @@ def kto_trainer(
     from ftc.runtime.generate import load_tokenizer
 
     p = hp_values(hp)
-    policy, reference, peft_config = load_models(base, sft_output, p)
+    policy, reference, peft_config = load_models(base, sft_output, p, method)
     desirable = sum(1 for r in rows if r["label"])
     args = KTOConfig(
         # precision from the plan; auto stays fp32 on a CPU, as DPO (bf16 autocast was measured for SFT only)
@@ -173,6 +175,7 @@ def train_objective(
     beta: float | None = None,
     lr: float | None = None,
     callbacks: Sequence = (),
+    method: str = "lora",
 ) -> TrainResult:
     """ORPO (``rows``: ``dpo.preference_rows``) or KTO (``rows``: ``kto_rows``); resumes from the
     newest complete checkpoint under ``out_dir`` and writes ``out_dir/adapter``."""
@@ -186,7 +189,11 @@ def train_objective(
     lr = float(DEFAULTS[f"{objective}_lr"] if lr is None else lr)
     ckpt_dir = Path(out_dir) / CHECKPOINTS
     drop_incomplete_checkpoints(ckpt_dir)
-    trainer = build(base, rows, hp, out_dir, sft_output=sft_output, beta=beta, lr=lr, callbacks=callbacks)
+    trainer = build(
+        base, rows, hp, out_dir, sft_output=sft_output, beta=beta, lr=lr, callbacks=callbacks, method=method
+    )
+    if objective == "kto":  # ORPO has no reference
+        require_reference_adapter(trainer.model, sft_output)
     trainer.remove_callback(PrinterCallback)  # the executor shows its own progress
     start = time.monotonic()
     trainer.train(resume_from_checkpoint=last_checkpoint(ckpt_dir))

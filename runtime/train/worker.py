@@ -96,6 +96,7 @@ def run_job(job: dict) -> dict:
             beta=job.get("beta"),
             lr=job.get("lr"),
             callbacks=callbacks,
+            method=str(job.get("method") or "lora"),
         )
     else:
         from ftc.runtime.train.sft import train_sft
