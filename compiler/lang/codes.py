@@ -349,8 +349,9 @@ CODES: dict[str, Code] = {
              'teacher = model("qwen2.5-7b")', 'teacher = model("qwen2.5-7b")\nconstraints { max_params = 500M }'),
         Code("FTR316", "base-breaks-bound", "error", "plan",
              "The base (the student) breaks the bound it is meant to meet.",
-             "Distillation was asked for (a teacher and a bound), but the base model itself breaks the latency "
-             "or max_params bound (R-DISTILL).",
+             "The base is what will be served (prompted, tuned or distilled into: a tune keeps its size), and it "
+             "breaks the max_params bound, or, when distillation was asked for (a teacher and a bound), the latency "
+             "bound (R-DISTILL).",
              'base = model("qwen2.5-1.5b")\nconstraints { max_params = 1B }',
              'base = model("qwen2.5-0.5b")\nconstraints { max_params = 1B }'),
         Code("FTR317", "teacher-does-not-fit", "error", "plan",

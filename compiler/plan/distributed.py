@@ -58,13 +58,14 @@ def check_layout(f: Facts, d: Decisions) -> bool:
     return True
 
 
-def record_fsdp(f: Facts, d: Decisions, est: memory.MemoryEstimate) -> None:
-    """Nothing fits one device: the method fits sharded over the node's GPUs (``est``)."""
+def record_fsdp(f: Facts, d: Decisions, est: memory.MemoryEstimate, why: str | None = None) -> None:
+    """Nothing fits one device (or, ``why``, the method chosen does not): it fits sharded over the
+    node's GPUs (``est``)."""
     limit = f.device.memory_bytes
     unsharded = est.peak - est.weights + est.weights * est.gpus  # SHARD_GRAD_OP keeps whole parameters
     sharding = "SHARD_GRAD_OP" if limit is not None and unsharded <= limit else "FULL_SHARD"
     d.distributed = {"strategy": "fsdp", "sharding": sharding}
-    why = (
+    how = (
         "the whole parameters fit one device, so only gradients and optimizer states are sharded"
         if sharding == "SHARD_GRAD_OP"
         else "parameters, gradients and optimizer states are all sharded"
@@ -72,8 +73,8 @@ def record_fsdp(f: Facts, d: Decisions, est: memory.MemoryEstimate) -> None:
     where = f"{limit / GB:.0f} GB" if limit else "unchecked"
     d.fire(
         "R-FSDP",
-        f"no method fits one {where} device; {est.method} sharded over {est.gpus} GPUs needs "
-        f"{est.peak / GB:.1f} GB each; {sharding}: {why}",
+        f"{why or 'no method fits'} one {where} device; {est.method} sharded over {est.gpus} GPUs needs "
+        f"{est.peak / GB:.1f} GB each; {sharding}: {how}",
     )
 
 

@@ -1,9 +1,10 @@
 """The training memory model (R-METHOD-BY-MEMORY): bytes per device for full, LoRA, DoRA and QLoRA.
 
-Precision follows what the runtime does: on CUDA the base is loaded in bf16 and a full tune keeps
-bf16 weights, gradients and AdamW states (2 + 2 + 4 = 8 B/param, torchtune's single-device
-recipe); classic mixed precision with an fp32 master copy costs 16-18 B/param and is not planned.
-On CPU everything is fp32 (4 + 4 + 8 = 16 B/param). LoRA keeps the frozen base (2 B/param bf16)
+Precision follows what the runtime does (``ftc.runtime.train.common.model_dtype``): a full tune
+loads fp32 master weights on every device and autocasts the compute, so weights, gradients and
+AdamW states are fp32 (4 + 4 + 8 = 16 B/param, the transformers docs' mixed-precision figure
+less the transient 16-bit weight copy); pure-16-bit AdamW (8 B/param) is never run, so it is
+never planned either. LoRA keeps the frozen base (2 B/param bf16)
 plus ~16 B per adapter parameter (fp32 weight, grad, two Adam states). QLoRA stores the base in
 NF4 with double quantisation (~0.52 B/param) but keeps embeddings and the LM head in bf16.
 
@@ -23,6 +24,8 @@ from ftc.compiler.plan.model_table import ModelSpec, linear_shapes
 GIB = 1 << 30
 NF4_BYTES = 0.516  # 4 bits + double-quantised absmax (block 64): 4.127 bits/param
 ADAPTER_BYTES = 16  # fp32 weight 4 + grad 4 + Adam m and v 8
+ADAPTER_DTYPE_BYTES = 4  # a frozen adapter copy (DPO's reference): its fp32 weights only
+FULL_STATE_BYTES = 4  # a full tune's weights, gradients and each Adam state: fp32 on every device
 METHODS = ("full", "lora", "dora", "qlora")
 # CUDA: context + cuBLAS workspace. CPU: the Python process with torch and transformers imported
 # (231 MB, measured) and what the first forward pass adds beyond the weights (224 MB: the allocator's
@@ -135,7 +138,9 @@ def estimate(
     weights, grads, optim, adapters = p * frozen, 0, 0, 0
     extra = 0
     if method == "full":
-        grads, optim = p * w, 2 * p * w
+        # fp32 master weights, gradients and Adam states whatever the device (the runtime's
+        # model_dtype): a pure-bf16 estimate halves the truth and plans an OOM.
+        weights, grads, optim = p * FULL_STATE_BYTES, p * FULL_STATE_BYTES, 2 * p * FULL_STATE_BYTES
     else:
         n = adapter_params(spec, lora_r)
         if method == "dora":
@@ -149,7 +154,8 @@ def estimate(
             extra = _layer_params(spec) * 2  # one layer dequantised to bf16 at a time
     shard = max(1, gpus)
     if shard > 1:
-        extra += _layer_params(spec) * w  # FSDP gathers one full layer at a time
+        gathered = FULL_STATE_BYTES if method == "full" else w  # a layer gathers in its parameters' dtype
+        extra += _layer_params(spec) * gathered  # FSDP gathers one full layer at a time
     acts = activation_bytes(spec, seq_len, micro_batch * max(1, sequences), device, checkpointing)
     return MemoryEstimate(
         method=method,

@@ -405,7 +405,9 @@ def decide_method(f: Facts, d: Decisions) -> None:
     if f.device.kind == "cpu":
         candidates = [m for m in candidates if m != "qlora"]
     d.hp = decide_hparams(f, d, candidates[0])
-    choice = _first_fit(f, d, candidates, gpus=1)
+    choice = _sharded_full(f, d, candidates, asked)
+    if choice is None:
+        choice = _first_fit(f, d, candidates, gpus=1)
     if choice is None and f.device.gpus > 1:
         choice = _first_fit(f, d, candidates, gpus=f.device.gpus)
         if choice is not None:
@@ -419,6 +421,22 @@ def decide_method(f: Facts, d: Decisions) -> None:
     _method_rule(f, d, asked, n)
     _alternatives(f, d)
     _finish_batch(f, d)
+
+
+def _sharded_full(f: Facts, d: Decisions, candidates: list[str], asked: object) -> memory.MemoryEstimate | None:
+    """R-FULL-NEEDS-REASON chose full for a large dataset and the recipe grants several GPUs: a full
+    tune that only fits sharded is still the plan (FSDP), rather than a LoRA that fits one device.
+    The data is the reason for full; the granted GPUs are what make it fit."""
+    if asked or f.student is not None or candidates[0] != "full" or f.device.gpus <= 1:
+        return None
+    if _first_fit(f, d, ["full"], gpus=1) is not None:
+        return None  # fits one device: the ordinary path (DDP) decides it
+    est = _first_fit(f, d, ["full"], gpus=f.device.gpus)
+    if est is not None:
+        distributed.record_fsdp(
+            f, d, est, why=f"a full tune ({f.rows(d.train_names):,} training examples) does not fit"
+        )
+    return est
 
 
 def _targets_known(f: Facts, d: Decisions) -> bool:
@@ -473,20 +491,31 @@ def _first_fit(f: Facts, d: Decisions, candidates: list[str], gpus: int) -> memo
     return None
 
 
-def stage_memory(f: Facts, d: Decisions, seq_len: int, micro_batch: int) -> dict[str, Any]:
+def stage_memory(f: Facts, d: Decisions, seq_len: int, micro_batch: int, method: str | None = None) -> dict[str, Any]:
     """What the objective adds to the training memory: DPO and ORPO forward chosen and rejected
-    together (two sequences a row); DPO and KTO after an SFT hold its merged model as the reference
-    (on a fresh LoRA the reference is the base with the adapter disabled, no copy); ORPO holds none;
-    logit distillation holds the teacher and its logits (R-OBJECTIVE, R-DISTILL-KIND)."""
+    together (two sequences a row); DPO and KTO after an SFT hold the SFT model as the reference:
+    after an adapter SFT a frozen copy of its adapter on the same base (TRL's "ref" adapter), after
+    a full SFT a second copy of the model (on a fresh LoRA the reference is the base with the adapter
+    disabled, no copy); ORPO holds none; logit distillation holds the teacher and its logits
+    (R-OBJECTIVE, R-DISTILL-KIND). ``method``: the SFT's method (default: the plan's)."""
     s = d.strategy
     held: list[tuple[str, int]] = []
     if ("dpo" in s or "kto" in s) and ("finetune" in s or "distill" in s):
-        held.append(("reference", f.trained.params * memory.dtype_bytes(f.device.kind)))
+        held.append(("reference", _reference_bytes(f, d, method or d.method)))
     if d.distill_kind == "logits" and f.teacher is not None:
         held.append(("teacher", memory.teacher_logits_bytes(f.teacher.spec, seq_len, micro_batch, f.device.kind)))
     # KTO's stage runs at least 2 rows a micro-batch (its KL term pairs each answer with another row).
     kto_rows = 2 if "kto" in s and micro_batch < 2 else 1
     return {"sequences": 2 if ("dpo" in s or "orpo" in s) else kto_rows, "held": tuple(held)}
+
+
+def _reference_bytes(f: Facts, d: Decisions, method: str) -> int:
+    """The DPO/KTO reference beside the policy: an fp32 copy of the SFT adapter (PEFT keeps adapters
+    in fp32) after an adapter SFT, the whole model in the device's dtype after a full one."""
+    if method in ("lora", "dora", "qlora"):
+        r = d.hp.get("lora_r", {}).get("value") if d.hp else None
+        return memory.adapter_params(f.trained.spec, int(r or _default_int("lora_r"))) * memory.ADAPTER_DTYPE_BYTES
+    return f.trained.params * memory.dtype_bytes(f.device.kind)
 
 
 def _fit(
@@ -513,7 +542,7 @@ def _fit(
                     checkpointing=ckpt,
                     gpus=gpus,
                     precision=_precision(f),
-                    **stage_memory(f, d, max_len, b),
+                    **stage_memory(f, d, max_len, b, method),
                 )
                 if limit is None or est.peak <= limit:
                     return est, b, ckpt
@@ -573,7 +602,7 @@ def _alternatives(f: Facts, d: Decisions) -> None:
             gpus=mem.gpus,
             precision=_precision(f),
             **args,
-            **stage_memory(f, d, args["seq_len"], args["micro_batch"]),
+            **stage_memory(f, d, args["seq_len"], args["micro_batch"], method),
         )
         d.alternatives[method] = {
             "peak_memory_bytes": est.peak,
@@ -592,9 +621,7 @@ def _nothing_fits(f: Facts, d: Decisions, candidates: list[str], asked: object) 
     r = f.recipe
     limit = f.device.memory_bytes or 0
     max_len = int(d.hp["max_length"]["value"])
-    need = {
-        m: memory.estimate(f.trained.spec, m, f.device.kind, max_len, 1, checkpointing=True).peak for m in candidates
-    }
+    need = {m: _least_memory(f, d, m, max_len) for m in candidates}
     cheapest = min(need, key=need.__getitem__)
     options = []
     if f.device.kind == "cpu":
@@ -603,10 +630,14 @@ def _nothing_fits(f: Facts, d: Decisions, candidates: list[str], asked: object) 
     if smaller:
         options.append("a smaller base (" + ", ".join(smaller) + ")")
     short = 128
-    if memory.estimate(f.trained.spec, cheapest, f.device.kind, short, 1, checkpointing=True).peak <= limit:
+    # Only a max_length shorter than the plan's is an option (the rule's is often 128 already).
+    if short < max_len and _least_memory(f, d, cheapest, short) <= limit:
         options.append(f"a shorter max_length (e.g. train {{ max_length = {short} }})")
     if f.device.kind == "cuda":
         options.append("more GPUs (`gpus = N`, sharded with FSDP)")
+    reference = dict(stage_memory(f, d, max_len, 1, cheapest)["held"]).get("reference", 0)
+    if "dpo" in d.strategy and reference >= 0.1 * need[cheapest]:  # a second model, not an adapter copy
+        options.append("the pairs trained with ORPO (`train { objective = orpo }`: one stage, no reference model)")
     if asked and cheapest != "qlora" and f.device.kind == "cuda":
         options.insert(0, "leave `method` to the rules (QLoRA may fit)")
     needs = ", ".join(f"{m} {v / GB:.1f} GB" for m, v in need.items())
@@ -615,12 +646,37 @@ def _nothing_fits(f: Facts, d: Decisions, candidates: list[str], asked: object) 
     )
     what = f"method {asked} set by the recipe does not fit on" if asked else "nothing fits on"
     code, span = ("FTR313", r.train.span) if asked else ("FTR307", r.constraints.span)
+    held = _held_note(f, d, max_len, cheapest)
     d.error(
         code,
-        f"{what} {where}: {needs} at micro-batch 1 with gradient checkpointing, max_length {max_len}",
+        f"{what} {where}: {needs} at micro-batch 1 with gradient checkpointing, max_length {max_len}{held}",
         span,
         "options: " + "; ".join(options),
     )
+
+
+def _least_memory(f: Facts, d: Decisions, method: str, max_len: int) -> int:
+    """A method's peak at micro-batch 1 with checkpointing, with what its stage holds beside it (the
+    DPO/KTO reference, a logit teacher, chosen and rejected together): the figure that did not fit."""
+    return memory.estimate(
+        f.trained.spec,
+        method,
+        f.device.kind,
+        max_len,
+        1,
+        checkpointing=True,
+        precision=_precision(f),
+        **stage_memory(f, d, max_len, 1, method),
+    ).peak
+
+
+def _held_note(f: Facts, d: Decisions, max_len: int, method: str) -> str:
+    """What the least figure includes beside the trained model, so a reader can redo the sum."""
+    held = stage_memory(f, d, max_len, 1, method)["held"]
+    if not held:
+        return ""
+    parts = ", ".join(f"the {name} {size / GB:.1f} GB" for name, size in held)
+    return f" (the {method} figure includes {parts} held beside the trained model)"
 
 
 def _smaller_bases(f: Facts, limit: int, max_len: int) -> list[str]:

@@ -61,6 +61,7 @@ def decide_strategy(f: Facts, d: Decisions) -> None:
         _retrieval(f, d)
     if r.goal.kind in ("behavior", "both"):
         _tuning(f, d)
+    _served_size(f, d)
     # An unused documents source under a behaviour goal is the linter's FTR205; not repeated here.
     d.fire(
         "R-DATA-HYGIENE",
@@ -82,6 +83,29 @@ def _retrieval(f: Facts, d: Decisions) -> None:
     d.fire(
         "R-KNOWLEDGE-RETRIEVE",
         f"{r.goal.kind} goal; documents: {files} file(s), {size:,} bytes in " + ", ".join(repr(s.name) for s in docs),
+    )
+
+
+def _served_size(f: Facts, d: Decisions) -> None:
+    """FTR316 without distillation: `max_params` is the largest model that may be served, and what
+    is served is the base (prompted or tuned: a tune keeps its size). A plan that serves a larger one
+    breaks a bound it knows exactly. (A latency bound is an estimate: R-LATENCY-MEASURED states it
+    against the bound and the run measures it.)"""
+    r, c = f.recipe, f.recipe.constraints
+    if "distill" in d.strategy or c.max_params is None or f.trained.params <= c.max_params:
+        return
+    if any(x.code == "FTR316" for x in d.diagnostics):
+        return  # the distillation path already said so
+    teacher = (
+        f"the teacher '{r.teacher.name}' is not distilled from, so " if r.teacher is not None and f.teacher else ""
+    )
+    d.error(
+        "FTR316",
+        f"{teacher}the base '{r.base.name}' is what will be served and breaks the bound: "
+        f"{human_count(f.trained.params)} parameters > max_params {human_count(c.max_params)}",
+        r.base.span,
+        "pick a base within max_params (a tune keeps the base's size), or name the larger model as the teacher "
+        "(`teacher = model(...)`) and distil into a smaller base, or relax the constraint",
     )
 
 
@@ -429,9 +453,26 @@ def _measures_latency(f: Facts, d: Decisions) -> bool:
     d.fire(
         "R-LATENCY-MEASURED",
         f"{', '.join(asked)}: {LATENCY_REQUESTS} requests timed at batch 1 by the baseline"
-        + (" and eval steps" if d.trains else " step"),
+        + (" and eval steps" if d.trains else " step")
+        + _over_latency(f),
     )
     return True
+
+
+def _over_latency(f: Facts) -> str:
+    """The cost model's figure when it is over the latency bound: tuning keeps the served model's
+    size, so the measured figure will likely break the bound too (said, not refused: an estimate)."""
+    bound = f.recipe.constraints.latency_ms
+    if bound is None:
+        return ""
+    ms = _response_ms(f, f.trained.params)
+    if ms <= bound:
+        return ""
+    return (
+        f"; the cost model estimates ~{ms:,.0f} ms per {response_tokens(f)}-token response of "
+        f"'{f.trained.name}', over the {bound:,.0f} ms bound: prompted or tuned, the model keeps its size, so a smaller base or "
+        "distillation from a teacher (R-DISTILL) is what would meet it"
+    )
 
 
 def _latency_estimate(f: Facts) -> dict[str, Any]:

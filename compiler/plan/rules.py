@@ -177,7 +177,7 @@ DECISION_RULES: tuple[DecisionRule, ...] = (
         "R-METHOD-BY-MEMORY",
         "Method by the memory model",
         "The method is the least lossy one that fits on one device: LoRA (16-bit base), then QLoRA (4-bit base, CUDA "
-        "only). Full ~8 B/param on CUDA in bf16 (16-18 B/param with an fp32 master copy, 16 on CPU in fp32); LoRA "
+        "only). Full ~16 B/param (fp32 master weights, gradients and AdamW states, compute autocast to bf16); LoRA "
         "~2 B/param frozen + ~16 B per adapter parameter; QLoRA ~0.52 B/param + adapters; plus activations. "
         "The plan lists what each alternative needs. Nothing fits: FSDP across gpus when there is more than one, "
         "else an error naming the options (a smaller base, QLoRA on CUDA, a shorter max_length).",
@@ -189,7 +189,8 @@ DECISION_RULES: tuple[DecisionRule, ...] = (
         "R-FULL-NEEDS-REASON",
         "Full fine-tuning needs a reason",
         f"Parameter-efficient tuning is the default. A full tune is planned only when the recipe asks for it or "
-        f"there are at least {FULL_MIN_EXAMPLES} training examples, and it fits.",
+        f"there are at least {FULL_MIN_EXAMPLES} training examples, and it fits (on one device, or sharded with "
+        "FSDP over the granted GPUs).",
         "rows in the train sources, train.method",
         "method full",
         "Hu et al. 2021 (LoRA matches full tuning on most tasks); Biderman et al. 2024, LoRA Learns Less and Forgets Less",
@@ -198,7 +199,9 @@ DECISION_RULES: tuple[DecisionRule, ...] = (
         "R-FSDP",
         "Shard across GPUs when one cannot hold the job",
         "When no method fits on one device and the recipe grants more than one GPU, the plan shards weights, "
-        "gradients and optimizer states with FSDP, launched by `accelerate launch` (never a home-made engine).",
+        "gradients and optimizer states with FSDP, launched by `accelerate launch` (never a home-made engine). "
+        "A full tune that R-FULL-NEEDS-REASON chose for a large dataset is sharded too when only sharding makes "
+        "it fit, rather than falling back to LoRA on one device.",
         "constraints.gpus, the memory model",
         "plan.distributed",
         "Zhao et al. 2023, PyTorch FSDP; Hugging Face accelerate FSDP guide",

@@ -73,7 +73,9 @@ def test_method_order_and_bytes_per_param():
     peak = {m: memory.estimate(spec, m, "cuda", 2048, 1, checkpointing=True) for m in METHODS}
     assert peak["qlora"].peak < peak["lora"].peak < peak["dora"].peak < peak["full"].peak
     p = spec.params
-    assert (peak["full"].weights + peak["full"].gradients + peak["full"].optimizer) / p == 8  # bf16 w, g, Adam
+    # The runtime's full tune keeps fp32 master weights on every device (runtime.train.common.model_dtype):
+    # fp32 weights, gradients and AdamW states, 16 B/param, on CUDA as on CPU; never pure-bf16's 8.
+    assert (peak["full"].weights + peak["full"].gradients + peak["full"].optimizer) / p == 16
     assert 0.5 < peak["qlora"].weights / p < 0.8  # NF4, embeddings and head kept in bf16
     cpu_full = memory.estimate(spec, "full", "cpu", 2048, 1)
     assert (cpu_full.weights + cpu_full.gradients + cpu_full.optimizer) / p == 16  # fp32 AdamW
@@ -92,25 +94,18 @@ def test_sharding_divides_the_states():
 ANCHORS = [
     ("llama-3.2-3b", "qlora", 2048, 6, 8),
     ("llama-3.2-3b", "lora", 2048, 8, 12),
-    ("llama-3.2-3b", "full", 2048, 24, 32),
     ("qwen2.5-3b", "qlora", 2048, 6, 8),
     ("qwen2.5-3b", "lora", 2048, 8, 12),
-    ("qwen2.5-3b", "full", 2048, 24, 32),
     ("mistral-7b", "qlora", 2048, 6, 14),
     ("mistral-7b", "lora", 2048, 16, 24),
-    ("mistral-7b", "full", 2048, 60, 120),
     ("qwen2.5-7b", "qlora", 2048, 6, 14),
     ("qwen2.5-7b", "lora", 2048, 16, 24),
-    ("qwen2.5-7b", "full", 2048, 60, 120),
     ("llama-3.1-8b", "qlora", 2048, 6, 14),
     ("llama-3.1-8b", "lora", 2048, 16, 24),
-    ("llama-3.1-8b", "full", 2048, 60, 120),
     ("qwen2.5-14b", "qlora", 2048, 16, 20),
     ("qwen2.5-14b", "lora", 2048, 28, 40),
-    ("qwen2.5-14b", "full", 2048, 120, 240),
     ("llama-3.1-70b", "qlora", 512, 40, 48),
     ("llama-3.1-70b", "lora", 2048, 80, 160),
-    ("llama-3.1-70b", "full", 2048, 4 * 80, 8 * 80),
 ]
 
 
@@ -118,6 +113,21 @@ ANCHORS = [
 def test_within_published_ranges(name, method, seq, low, high):
     peak = memory.estimate(lookup(name), method, "cuda", seq, 1, checkpointing=True).peak / GB
     assert low <= peak <= high, f"{name} {method}: {peak:.1f} GB not in {low}-{high} GB"
+
+
+# Full tuning: ANCHORS.md's full column mixes pure-bf16 AdamW (8 B/param: LLaMA-Factory's "pure_bf16",
+# 60 GB at 7B) with mixed precision over fp32 master weights (LLaMA-Factory's "Full (bf16 or fp16)":
+# 120 GB at 7B, "18x GB" for xB; transformers' model memory anatomy: 16-18 B/param + activations).
+# ftc's runtime runs the latter, so its estimate sits at 16-18 B/param plus the activations.
+FULL = ["llama-3.2-3b", "qwen2.5-3b", "mistral-7b", "qwen2.5-7b", "llama-3.1-8b", "qwen2.5-14b", "llama-3.1-70b"]
+
+
+@pytest.mark.parametrize("name", FULL)
+def test_full_is_mixed_precision_over_fp32_master_weights(name):
+    spec = lookup(name)
+    peak = memory.estimate(spec, "full", "cuda", 2048, 1, checkpointing=True).peak / GB
+    low, high = 16 * spec.params / GB, 18 * spec.params / GB + 8  # + activations at 2,048 tokens and overhead
+    assert low <= peak <= high, f"{name} full: {peak:.1f} GB not in {low:.0f}-{high:.0f} GB"
 
 
 def test_flops_and_seconds():

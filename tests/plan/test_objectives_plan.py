@@ -120,7 +120,14 @@ def test_kto_after_sft_holds_the_sft_model_as_reference(tmp_path):
     assert steps["train"]["config"]["sources"] == ["rows"]  # the labelled rows never join SFT
     assert steps["kto"]["needs"] == ["train"] and steps["kto"]["config"]["sources"] == ["feedback"]
     breakdown = plan["estimates"]["memory_breakdown"]
-    assert breakdown["reference"] == breakdown["weights"]  # the merged SFT model, frozen, same dtype
+    # After a LoRA SFT the reference is a frozen fp32 copy of its adapter on the same base (TRL's
+    # "ref" adapter, runtime/train/dpo.py): the adapter's bytes, not a second model.
+    assert plan["method"] == "lora" and breakdown["reference"] == breakdown["adapters"]
+    full = _plan(tmp_path, _recipe(tmp_path, data, train={"method": "full"}))
+    breakdown = full["estimates"]["memory_breakdown"]
+    assert (
+        full["method"] == "full" and breakdown["reference"] == full["model"]["params"] * 4
+    )  # the whole model, fp32 on cpu
 
 
 def test_orpo_when_asked_is_one_stage_without_a_reference(tmp_path):

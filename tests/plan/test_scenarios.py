@@ -197,6 +197,64 @@ SCENARIOS = [
         ["FTR313"],
     ),
     ("much-data-full", dict(rows=50_000, base="smollm2-135m", device="cuda"), [P, F], "full", G, []),
+    # Expert review (tests/plan/test_expert_scenarios below): each of these once planned otherwise.
+    # A full tune keeps fp32 master weights (16 B/param): an 8B full tune needs ~130 GB, not one 80 GB GPU.
+    ("much-data-8b-80gb", dict(rows=60_000, base="llama-3.1-8b", device="cuda", memory=80 * GB), [P, F], "lora", G, []),
+    (
+        "override-full-8b-80gb",
+        dict(rows=2000, base="llama-3.1-8b", device="cuda", memory=80 * GB, train={"method": "full"}),
+        None,
+        None,
+        None,
+        ["FTR313"],
+    ),
+    # ... but with 60k examples and 8 GPUs the data's full tune stays, sharded (R-FULL-NEEDS-REASON, R-FSDP).
+    (
+        "much-data-8b-8x80gb",
+        dict(rows=60_000, base="llama-3.1-8b", device="cuda", gpus=8, memory=80 * GB),
+        [P, F],
+        "full",
+        G,
+        [],
+    ),
+    # max_params is the largest model that may be served: an 8B base with no teacher breaks it.
+    ("max-params-no-teacher", dict(base="llama-3.1-8b", device="cuda", max_params=10**9), None, None, None, ["FTR316"]),
+    ("max-params-met", dict(max_params=10**9), [P, F], "lora", G, ["FTR318"]),
+    # SFT then DPO on 8B fits 24 GB with LoRA: the reference is a frozen copy of the SFT adapter
+    # on the same base (TRL's "ref" adapter, 0.2 GB), not a second 16 GB model.
+    (
+        "pairs-8b-24gb",
+        dict(rows=0, prefs=2000, base="llama-3.1-8b", device="cuda", memory=24 * GB),
+        [P, F, D],
+        "lora",
+        G,
+        ["FTR318"],
+    ),
+    # Confirmed by review: QLoRA for 14B on 24 GB; LoRA with DDP for 8B over 4 x 24 GB; RAG alone for facts.
+    (
+        "cuda-14b-24gb",
+        dict(rows=500, base="qwen2.5-14b", device="cuda", memory=24 * GB),
+        [P, F],
+        "qlora",
+        G,
+        ["FTR318"],
+    ),
+    (
+        "cuda-8b-4x24gb",
+        dict(rows=2000, base="llama-3.1-8b", device="cuda", gpus=4, memory=24 * GB),
+        [P, F],
+        "lora",
+        G,
+        ["FTR318"],
+    ),
+    (
+        "knowledge-8b-gpu",
+        dict(kind="knowledge", rows=100, docs=20, base="llama-3.1-8b", device="cuda"),
+        [P, R],
+        "none",
+        None,
+        [],
+    ),
 ]
 
 
@@ -302,3 +360,49 @@ def test_fractional_epochs_and_max_steps_cap_the_tokens(tmp_path):
     assert tokens[0] == 2 * tokens[1] > 0
     assert capped["estimates"]["train_tokens"] == 16 * tokens[0] // 320  # 2 steps x 8 rows of 320 train rows
     assert half["estimates"]["seconds"] < full["estimates"]["seconds"]
+
+
+def test_a_large_dataset_full_tune_is_sharded_not_dropped(tmp_path):
+    plan, _ = plan_for(tmp_path, rows=60_000, base="llama-3.1-8b", device="cuda", gpus=8, memory=80 * GB)
+    assert plan["distributed"]["strategy"] == "fsdp" and plan["distributed"]["processes"] == 8
+    assert plan["estimates"]["peak_memory_bytes"] <= 80 * GB
+    fsdp = next(r["because"] for r in plan["rules"] if r["id"] == "R-FSDP")
+    assert fsdp.startswith("a full tune (") and "does not fit one 80 GB device" in fsdp
+    assert plan["hyperparameters"]["lr"]["value"] == 2e-5  # the full-tuning lr at width 4096
+
+
+def test_full_memory_counts_fp32_master_weights(tmp_path):
+    plan, _ = plan_for(tmp_path, rows=50_000, base="llama-3.2-1b", device="cuda", memory=80 * GB)
+    assert plan["method"] == "full"
+    states = {k: plan["estimates"]["memory_breakdown"][k] for k in ("weights", "gradients", "optimizer")}
+    params = plan["model"]["params"]
+    assert states == {"weights": 4 * params, "gradients": 4 * params, "optimizer": 8 * params}
+
+
+def test_nothing_fits_counts_the_reference_and_offers_orpo(tmp_path):
+    """A full SFT before DPO leaves a second model as the reference: the figure counts it, says so,
+    and offers ORPO, which needs none. After a LoRA SFT the reference is an adapter copy: no offer."""
+    recipe = make_recipe(
+        tmp_path, rows=0, prefs=2000, base="llama-3.1-8b", device="cuda", memory=80 * GB, train={"method": "full"}
+    )
+    [diag] = build_plan(recipe, tmp_path).diagnostics
+    assert diag.code == "FTR313" and "the full figure includes the reference 16.1 GB" in diag.message
+    # every figure named is over the device
+    need = [float(x.split()[1]) for x in diag.message.split(": ", 1)[1].split(" at micro-batch")[0].split(", ")]
+    assert min(need) > 80
+    assert "objective = orpo" in diag.hint
+    assert "max_length = 128" not in diag.hint  # the plan's max_length is 128 already
+    big = make_recipe(tmp_path, rows=0, prefs=2000, base="llama-3.1-70b", device="cuda", memory=24 * GB)
+    [diag] = build_plan(big, tmp_path).diagnostics
+    assert diag.code == "FTR307" and "the qlora figure includes the reference 0.8 GB" in diag.message
+    assert "orpo" not in diag.hint  # dropping an adapter-sized reference would not make 70B fit
+
+
+def test_a_latency_bound_the_base_breaks_is_stated(tmp_path):
+    plan, codes = plan_for(tmp_path, rows=500, base="llama-3.1-8b", device="cuda", memory=24 * GB, latency=50.0)
+    assert plan is not None and plan["strategy"] == [P, F]
+    because = next(r["because"] for r in plan["rules"] if r["id"] == "R-LATENCY-MEASURED")
+    assert "over the 50 ms bound" in because and "distillation from a teacher" in because
+    small, _ = plan_for(tmp_path, rows=500, latency=60_000.0)
+    because = next(r["because"] for r in small["rules"] if r["id"] == "R-LATENCY-MEASURED")
+    assert "over the" not in because
