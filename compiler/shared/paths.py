@@ -9,8 +9,10 @@ EMBEDDED_BASE = "smollm2-135m-instruct"
 
 
 def ftc_home() -> Path:
-    """``$FTC_HOME`` (``~`` expanded), else ``~/.cache/ftc``: converted models and run caches."""
-    return Path(os.environ.get("FTC_HOME") or Path.home() / ".cache" / "ftc").expanduser()
+    """``$FTC_HOME`` (``~`` expanded), else ``~/.cache/ftc``: converted models and run caches.
+    Absolute: a relative ``FTC_HOME`` means the folder under the directory ftc started in, also for
+    what ftc hands to other processes and links (a launched rank, a symlinked home)."""
+    return Path(os.environ.get("FTC_HOME") or Path.home() / ".cache" / "ftc").expanduser().absolute()
 
 
 def model_cache(name: str) -> Path:

@@ -150,3 +150,14 @@ def test_a_gpu_plan_never_reads_the_cpu_profile(tmp_path, monkeypatch):
     assert "profiled" not in plan["device"]["assumption"]
     reference = costs.device_facts("cuda")
     assert plan["device"]["peak_flops"] == reference.peak_flops
+
+
+def test_a_relative_ftc_home_is_the_folder_under_where_ftc_started(tmp_path, monkeypatch):
+    """A relative FTC_HOME names one folder for the whole run: what ftc links or hands to another
+    process (a launched rank, the benchmark's symlinked home) must not resolve it elsewhere."""
+    from ftc.shared.paths import ftc_home, model_cache
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FTC_HOME", "home")
+    assert ftc_home() == tmp_path / "home" and ftc_home().is_absolute()
+    assert model_cache("m") == tmp_path / "home" / "models" / "m"
