@@ -112,6 +112,8 @@ def measure(plan: dict, state: dict, wall: float, exit_code: int) -> dict:
         "measured_cpu_s": cpu,
         "torch_threads": torch_threads(),
         "estimated_s": est_secs,
+        # The plan's training FLOPs (run_all.py sets them against the machine's matmul peak).
+        "train_flops": (est.get("flops") or {}).get("train") if tuned else None,
         "measured_peak_rss_bytes": max(peaks) if peaks else None,
         "estimated_peak_bytes": est_peak,
         "tuned": tuned,

@@ -15,9 +15,12 @@ Sections (each a script in bench/ that prints one ``BENCH {json}`` line):
   (ftc_run_bench.py) -> ``quickstart_run_s``, ``overhead_pct``, ``estimate_error_pct`` (the
   largest absolute error of the plan's time and memory estimates over the recipes, the plans
   estimating with this machine's ``ftc device profile``; ``estimate_error_reference_pct`` the same
-  with the reference machine's constants)
+  with the reference machine's constants), and ``quickstart_train_floor_s``: the quickstart's
+  training FLOPs at this machine's fp32 matmul peak (matmul_peak.py), the shortest its training
+  step can be here
 - cuda: on a CUDA machine, gpu_check.py's LoRA / QLoRA figures (absent otherwise)
 
+The machine's description includes its matmul peak (fp32, and bf16 where the CPU has it natively).
 Each benchmark repeats (``--repeat``, default 3) and reports the median; ``ftc run`` runs each
 recipe once (the quickstart takes minutes). The machine's cores, torch threads and load average
 are recorded at the start and before every section; a section that starts on a busy machine
@@ -67,6 +70,7 @@ KEYS = (
     "data_300k_s",
     "data_1m_s",
     "data_1m_peak_mb",
+    "quickstart_train_floor_s",
     "machine",
 )
 ESTIMATE_RECIPES = ("quickstart", "polite-replies", "handbook-qa")
@@ -83,7 +87,7 @@ def bench(script: str, *args: str, env: dict[str, str] | None = None) -> dict:
     raise RuntimeError(f"{script} printed no figures (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
 
 
-def machine() -> dict:
+def machine(quick: bool = False) -> dict:
     import torch
 
     threads = os.environ.get("FTC_NUM_THREADS", "").strip()
@@ -96,6 +100,7 @@ def machine() -> dict:
         "python": platform.python_version(),
         "torch": torch.__version__,
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "matmul": bench("matmul_peak.py", "--json", *_matmul_size(quick)),
     }
 
 
@@ -179,6 +184,7 @@ def run(quick: bool, repeat: int, reuse: Path | None = None) -> tuple[dict, dict
     # per torch thread.
     # Reused runs were timed when they ran: their wall figures stand whatever the load is now.
     basis = "estimate_error_cpu_pct" if busy()[0] and reuse is None else "estimate_error_pct"
+    peak = matmul_gflops(quick)  # under the load the runs start with
     with tempfile.TemporaryDirectory(prefix="ftc-bench-run-") as tmp:
         profile = _profile(Path(tmp) / "cpu.json", quick)
         measured = json.loads(profile.read_text(encoding="utf-8")) if profile else None
@@ -206,8 +212,10 @@ def run(quick: bool, repeat: int, reuse: Path | None = None) -> tuple[dict, dict
         abs(e) for r in runs for k, e in r["estimate_error_reference_pct"].items() if k in ("total", "peak_memory")
     ]
     quick_run = runs[0]
+    quick_run["train_floor"] = train_floor(quick_run, peak)
     return {
         "quickstart_run_s": quick_run["wall_s"],
+        "quickstart_train_floor_s": quick_run["train_floor"]["floor_s"],
         "overhead_pct": quick_run["overhead_pct"],
         "estimate_error_pct": max(errors) if errors else None,
         "estimate_error_reference_pct": max(reference_errors) if reference_errors else None,
@@ -216,6 +224,34 @@ def run(quick: bool, repeat: int, reuse: Path | None = None) -> tuple[dict, dict
         "device_profile": measured,
         "estimate_error_basis": f"largest |error| of the total seconds and the peak memory, from {basis}"
         + (", plans estimated with this machine's device profile" if profile else ""),
+    }
+
+
+def matmul_gflops(quick: bool) -> float:
+    """fp32 matmul GFLOP/s now, at the benchmark's threads (bench/matmul_peak.py)."""
+    return float(bench("matmul_peak.py", "--json", *_matmul_size(quick))["fp32_gflops"])
+
+
+def _matmul_size(quick: bool) -> list[str]:
+    return ["--size", "512", "--repeat", "2"] if quick else []
+
+
+def train_floor(run: dict, peak_gflops: float) -> dict:
+    """The shortest training this machine allows: the plan's training FLOPs (a LoRA step's forward
+    and input-gradient matmuls) at the fp32 matmul peak, against the train step's measured seconds.
+    A ``share_of_peak`` near 1 means training can only get shorter with fewer FLOPs or a faster
+    chip (bf16), not with less overhead."""
+    flops, seconds = run.get("train_flops"), (run.get("measured_s") or {}).get("train")
+    if not flops or not seconds or not peak_gflops:
+        return {"floor_s": None, "peak_gflops": peak_gflops}
+    floor = flops / (peak_gflops * 1e9)
+    return {
+        "floor_s": round(floor, 1),
+        "peak_gflops": peak_gflops,
+        "train_flops": flops,
+        "measured_s": seconds,
+        "achieved_gflops": round(flops / seconds / 1e9, 1),
+        "share_of_peak": round(floor / seconds, 3),
     }
 
 
@@ -330,7 +366,7 @@ def main() -> int:
     if previous.get("quick") and not args.quick:
         previous = {}  # never mix tiny figures into a real file
     started = _now()
-    info = machine()
+    info = machine(args.quick)
     result = run_sections(names, args.quick, repeat, previous, args.reuse_runs)
     doc = {
         "written_at": _now(),

@@ -40,10 +40,16 @@ def test_quick_bench_writes_every_key_with_a_dated_copy(tmp_path: Path) -> None:
     machine = doc["machine"]
     assert machine["cores"] == os.cpu_count() and machine["torch_threads"] == int(env["FTC_NUM_THREADS"])
     assert len(machine["load_average_start"]) == 3
+    assert machine["matmul"]["fp32_gflops"] > 0 and isinstance(machine["matmul"]["bf16_native"], bool)
     assert doc["sections"]["generate"]["identical"] is True
     run = doc["sections"]["run"]["recipes"][0]
     # the executor recorded the trainer's and the generator's own seconds, and each step's peak RSS
     assert run["work_s"]["train"] > 0 and run["work_s"]["generate"] > 0
     assert 0 < doc["overhead_pct"] < 100 and run["measured_peak_rss_bytes"] > 100 * 2**20
+    # the training floor is the plan's training FLOPs at the matmul peak, below what training took
+    floor = run["train_floor"]
+    assert floor["floor_s"] == doc["quickstart_train_floor_s"] and floor["train_flops"] > 0
+    assert floor["floor_s"] == round(floor["train_flops"] / (floor["peak_gflops"] * 1e9), 1)
+    assert 0 < floor["share_of_peak"] <= 1.0
     for section in doc["sections"].values():
         assert "load_average_start" in section and isinstance(section["busy"], bool)
