@@ -111,7 +111,9 @@ def _detected_format(path: str, hub: bool) -> tuple[str, dict[str, str]]:
     return guess.format, dict(guess.columns)
 
 
-def _render(result: CheckResult, path: str, against: str | None, detected: tuple[str, dict] | None = None) -> None:
+def _render(
+    result: CheckResult, path: str, against: str | None, detected: tuple[str, dict[str, str]] | None = None
+) -> None:
     from rich.console import Console
     from rich.markup import escape
 
