@@ -94,12 +94,12 @@ def require_reference_adapter(model: Any, sft_output: Path | None) -> None:
 
 
 def _base_model(base: Path, dtype: Any, method: str) -> Any:
-    """The frozen base the adapter trains on: NF4 for a QLoRA plan (CUDA only; ``_load_4bit`` says
+    """The frozen base the adapter trains on: NF4 for a QLoRA plan (CUDA only; ``load_4bit`` says
     so on a CPU), else in the plan's dtype."""
     if method == "qlora":
-        from ftc.runtime.train.sft import _load_4bit
+        from ftc.runtime.train.sft import load_4bit
 
-        return _load_4bit(Path(base))
+        return load_4bit(Path(base))
     from transformers import AutoModelForCausalLM
 
     return AutoModelForCausalLM.from_pretrained(base, dtype=dtype)

@@ -144,7 +144,7 @@ def build_trainer(
     padding_free = padding_free_pays(lengths, int(p["batch"]), int(p["seed"]), *cfg, per_row=method != "qlora")
     dtype = model_dtype(p, method)
     if method == "qlora":
-        model = _load_4bit(Path(model_dir))
+        model = load_4bit(Path(model_dir))
     else:
         # Padding-free rows attend within themselves only (segment_attention): no block-diagonal
         # mask over the whole flattened batch.
@@ -257,7 +257,7 @@ def _config(p: dict, ckpt_dir: Path, has_val: bool, padding_free: bool = True):
     )
 
 
-def _load_4bit(model_dir: Path):
+def load_4bit(model_dir: Path):
     """QLoRA: the frozen base in 4-bit NF4 with double quantisation and bf16 compute (Dettmers et
     al. 2023), prepared for k-bit training. bitsandbytes' 4-bit training kernels need CUDA."""
     import torch

@@ -90,7 +90,7 @@ def test_after_a_lora_sft_the_reference_is_a_frozen_copy_of_the_sft_adapter(tmp_
             seen["after"] = {n: p.detach().clone() for n, p in model.named_parameters() if "lora_" in n}
 
     rows = preference_rows([json.loads(x) for x in PAIRS.read_text().splitlines()[:2]], "Reply politely.")
-    hp = _hp(max_steps=2, batch=2, grad_accum=1, max_length=96, save_steps=10, epochs=1, seed=3)
+    hp = _hp(max_steps=1, batch=2, grad_accum=1, max_length=96, save_steps=10, epochs=1, seed=3)
     result = train_dpo(
         base_dir, rows, hp, tmp_path / "dpo", sft_output=tmp_path / "sft", beta=0.1, lr=1e-2, callbacks=[Inspect()]
     )
@@ -112,7 +112,7 @@ def test_a_qlora_plan_trains_its_preference_stage_on_the_4bit_base(
 ) -> None:
     """The plan counts a QLoRA plan's DPO/KTO/ORPO stage on the NF4 base; the stage must load it so
     (it loaded the 16-bit base before, ~4x the plan's weights). bitsandbytes' 4-bit loading needs
-    CUDA, which this machine lacks: ``_load_4bit`` is replaced by a recorder returning the plain
+    CUDA, which this machine lacks: ``load_4bit`` is replaced by a recorder returning the plain
     model, and only which loader ran is checked."""
     from peft import LoraConfig, PeftModel, get_peft_model
     from transformers import AutoModelForCausalLM
@@ -131,7 +131,7 @@ def test_a_qlora_plan_trains_its_preference_stage_on_the_4bit_base(
         loaded.append(model_dir)
         return AutoModelForCausalLM.from_pretrained(model_dir)
 
-    monkeypatch.setattr(sft, "_load_4bit", fake_4bit)
+    monkeypatch.setattr(sft, "load_4bit", fake_4bit)
     p = hp_values({})
     policy, reference, peft_config = load_models(base_dir, tmp_path / "sft", p, "qlora")
     assert loaded == [base_dir] and isinstance(policy, PeftModel) and reference is None and peft_config is None
