@@ -27,6 +27,7 @@ from typing import Any
 
 from ftc.shared import atomic
 from ftc.shared.errors import FtcError
+from ftc.shared.paths import rubric_is_file  # the lock keeps the same files inside the project
 
 PROMPT_VERSION = "ftc-judge-1"  # part of every cache key: a new wording re-judges
 SCORE_PREFILL = "Score:"  # the judge's reply starts with it (a small model then writes the digit)
@@ -182,7 +183,7 @@ def rubric_text(rubric: str, root: Path | None) -> str:
     path = Path(rubric)
     if not path.is_absolute() and root is not None:
         path = Path(root) / path
-    if "\n" not in rubric and path.suffix in (".md", ".txt") and path.is_file():
+    if rubric_is_file(rubric) and path.is_file():
         return path.read_text(encoding="utf-8")
     return rubric
 

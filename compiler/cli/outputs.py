@@ -18,28 +18,22 @@ MAX_OUTPUT_BYTES = 10_000_000  # an earlier output is a few KB; a larger file is
 def check_output(flag: str, out: str | Path, suffix: str, kind: str, is_ours: Callable[[object], bool]) -> None:
     """``out`` must end in ``suffix``; an existing file there may be replaced only when it holds
     JSON that ``is_ours`` recognises as an earlier output."""
-    target = Path(out)
-    if target.suffix != suffix:
-        raise UsageError(f"error: {flag}: {out}: {kind} is written to a *{suffix} file")
-    if not os.path.lexists(target):
-        return
-    if not _holds(target, is_ours):
-        raise UsageError(
-            f"error: {flag}: {out} exists and is not {kind}; refusing to overwrite it\n"
-            "hint: choose another file name, or remove the file first"
-        )
+    _refuse_unless_ours(flag, Path(out), suffix, kind, lambda path: _holds(path, is_ours))
 
 
 def check_text_output(flag: str, out: str | Path, suffix: str, kind: str, marker: str) -> None:
     """``check_output`` for a text output: an existing file may be replaced only when it opens
     with ``marker``, the first line every earlier output of this kind has, or is empty (a file
     made ready for it, as ``mktemp`` does)."""
-    target = Path(out)
+    _refuse_unless_ours(flag, Path(out), suffix, kind, lambda path: _opens_with(path, marker))
+
+
+def _refuse_unless_ours(flag: str, target: Path, suffix: str, kind: str, ours: Callable[[Path], bool]) -> None:
     if target.suffix != suffix:
-        raise UsageError(f"error: {flag}: {out}: {kind} is written to a *{suffix} file")
-    if os.path.lexists(target) and not _opens_with(target, marker):
+        raise UsageError(f"error: {flag}: {target}: {kind} is written to a *{suffix} file")
+    if os.path.lexists(target) and not ours(target):
         raise UsageError(
-            f"error: {flag}: {out} exists and is not {kind}; refusing to overwrite it\n"
+            f"error: {flag}: {target} exists and is not {kind}; refusing to overwrite it\n"
             "hint: choose another file name, or remove the file first"
         )
 

@@ -7,7 +7,6 @@ One wording per concept, so the four tables read alike and docs/import.md stays 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -29,7 +28,7 @@ from ftc.compiler.importers.core import number as number  # re-exported: the key
 from ftc.compiler.lang.formatter import quote
 from ftc.shared import hparams
 from ftc.shared.hparams import DEFAULTS
-from ftc.shared.hub import PREFIX, hub_dataset, split_problem
+from ftc.shared.hub import PREFIX, hub_dataset, percent_slice, split_problem
 
 # --- decided by ftc --------------------------------------------------------------------------
 # The numbers in these texts come from the rules' own constants (ftc.shared.hparams), never restated.
@@ -401,16 +400,8 @@ def dataset_list(
 
 
 # --- an eval source that is the rest of a training split -------------------------------------
-PERCENT_SLICE = re.compile(r"(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)\[(?P<start>\d+%)?:(?P<stop>\d+%)?\]")
-
-
 def _percent_bounds(split: str | None) -> tuple[str, float, float] | None:
-    """`train[:95%]` -> ("train", 0, 95); None for a whole split or a slice counted in rows."""
-    m = PERCENT_SLICE.fullmatch((split or "").replace(" ", ""))
-    if m is None:
-        return None
-    lo, hi = (float(b[:-1]) if b else d for b, d in ((m["start"], 0.0), (m["stop"], 100.0)))
-    return (m["name"], lo, hi) if 0 <= lo < hi <= 100 else None
+    return percent_slice(split or "")
 
 
 def _complement(train: Source, held: Source) -> float | None:

@@ -14,6 +14,7 @@ from ftc.compiler.lang.recipe import DataFormat, DataSource
 from ftc.compiler.lang.suggest import did_you_mean, suggest
 from ftc.shared.files import DEFAULT_DOC_GLOBS, DOC_SUFFIXES, DataError, document_files
 from ftc.shared.hub import SPLIT_FORMS, hub_dataset, is_hub_path, split_problem
+from ftc.shared.paths import LEAVES_FOLDER
 from ftc.shared.shapes import NESTED
 
 
@@ -152,7 +153,7 @@ def check_weights(ctx: Context, sources: list[tuple[Checked, DataSource]], eval_
             )
 
 
-_GLOB_ESCAPE = re.compile(r"^(/|~|[A-Za-z]:[\\/])|(^|[\\/])\.\.([\\/]|$)")
+_GLOB_ESCAPE = re.compile(LEAVES_FOLDER)
 
 
 def glob_escapes(pattern: str) -> bool:

@@ -18,6 +18,7 @@ from ftc.compiler.plan import facts, hub_facts
 from ftc.shared.errors import FtcError
 from ftc.shared.files import document_files
 from ftc.shared.hub import is_hub_path
+from ftc.shared.paths import rubric_is_file
 
 if TYPE_CHECKING:
     from ftc.compiler.plan.io import Plan
@@ -128,12 +129,6 @@ def _paths(plan: Plan) -> Iterator[tuple[str, str]]:
         rubric = args.get("rubric")
         if isinstance(rubric, str) and rubric_is_file(rubric):
             yield f"expect {expect.get('label', expect.get('metric'))}'s rubric", rubric
-
-
-def rubric_is_file(rubric: str) -> bool:
-    """A judge's rubric names a file (one line ending .md or .txt), as ``runtime.judge.rubric_text``
-    reads it; any other rubric is the text itself."""
-    return "\n" not in rubric and rubric.endswith((".md", ".txt"))
 
 
 def resolve_inside(root: Path, rel: str, what: str, allow_outside: bool) -> Path:

@@ -17,6 +17,7 @@ from typing import Any
 
 from ftc.compiler.lang.keys import BLOCKS, NAME_RE, Key
 from ftc.shared.contract import DATA_FORMATS, GGUF_TYPES, METRIC_SPECS, STEP_KINDS, MetricSpec
+from ftc.shared.paths import LEAVES_FOLDER
 
 Schema = dict[str, Any]
 
@@ -76,7 +77,7 @@ _PATH_RULE: Schema = {
 }
 _PATH: Schema = {"type": "string", "minLength": 1, "maxLength": 4096, "allOf": [_PATH_RULE]}
 # A pattern or file name that must stay under its folder: relative, no `..` component.
-_ESCAPES = r"^(/|~|[A-Za-z]:[\\/])|(^|[\\/])\.\.([\\/]|$)"
+_ESCAPES = LEAVES_FOLDER
 _ESCAPE_DOC = "absolute or holding a `..` component: it must stay under its folder"
 _UNDER: Schema = {**_PATH, "not": {"pattern": _ESCAPES, "description": _ESCAPE_DOC}}
 _NAMES: Schema = {"type": "array", "items": _NAME}

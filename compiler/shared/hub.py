@@ -38,6 +38,19 @@ def split_problem(split: str) -> str | None:
     return None
 
 
+def percent_slice(split: str) -> tuple[str, float, float] | None:
+    """`train[:95%]` -> ("train", 0.0, 95.0): a slice whose bounds are non-negative percentages
+    (an open bound is 0% or 100%); None for a whole split, a slice in rows or a negative bound."""
+    m = _SPLIT.fullmatch(split.replace(" ", ""))
+    if m is None or "[" not in split:
+        return None
+    bounds = ((m["start"], 0.0), (m["stop"], 100.0))
+    if any(b and (not b.endswith("%") or b.startswith("-")) for b, _ in bounds):
+        return None
+    lo, hi = (float(b[:-1]) if b else default for b, default in bounds)
+    return (m["name"], lo, hi) if 0 <= lo < hi <= 100 else None
+
+
 def split_name(split: str) -> str:
     m = _SPLIT.fullmatch(split)
     return m["name"] if m else split
